@@ -1,0 +1,141 @@
+"""PostgreSQL connections: pool creation with JSON codecs, database creation, and translation of
+asyncpg exceptions into the error hierarchy (the I/O edge of the write side)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from core_write.errors import Conflict, NotFound, RustokError, Unavailable, ValidationFailed
+
+Connection = asyncpg.Connection
+Pool = asyncpg.Pool
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(
+            name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One dedicated connection (for LISTEN, advisory locks held for a lifetime, migrations)."""
+    with translate_errors():
+        conn = await asyncpg.connect(dsn)
+    await _init_connection(conn)
+    return conn
+
+
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+    with translate_errors():
+        pool = await asyncpg.create_pool(
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+        )
+    assert pool is not None
+    return pool
+
+
+@asynccontextmanager
+async def open_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> AsyncIterator[Pool]:
+    pool = await create_pool(dsn, min_size, max_size)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+def database_name(dsn: str) -> str:
+    path = urlsplit(dsn).path.lstrip("/")
+    if not path:
+        raise ValidationFailed("DATABASE_URL", "names no database")
+    return path
+
+
+def with_database(dsn: str, name: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + name))
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+async def ensure_database(dsn: str) -> bool:
+    """Create the database named in `dsn` if it is missing; True if it was created."""
+    name = database_name(dsn)
+    admin = await connect(with_database(dsn, "postgres"))
+    try:
+        exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if exists:
+            return False
+        try:
+            await admin.execute(f"CREATE DATABASE {quote_ident(name)}")
+        except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
+            return False  # another process created it first
+        return True
+    finally:
+        await admin.close()
+
+
+_CONSTRAINT_FIELDS = {
+    "tenants_slug_key": "slug",
+    "users_tenant_id_email_key": "email",
+    "categories_tenant_id_slug_key": "slug",
+    "uq_nodes_slug": "slug",
+    "tags_tenant_id_slug_key": "slug",
+    "commerce_products_tenant_id_handle_key": "handle",
+    "uq_commerce_variants_sku": "sku",
+    "commerce_categories_tenant_id_handle_key": "handle",
+    "uq_commerce_inventory_items_sku": "sku",
+    "tenant_modules_tenant_id_module_slug_key": "module_slug",
+    "commerce_prices_variant_id_currency_code_price_list_id_min__key": "currency_code",
+    "meta_tenant_id_target_type_target_id_key": "target_id",
+}
+
+
+def _constraint_field(exc: asyncpg.PostgresError) -> str | None:
+    name = getattr(exc, "constraint_name", None) or ""
+    if name in _CONSTRAINT_FIELDS:
+        return _CONSTRAINT_FIELDS[name]
+    # partitions name their copies of an index after the partition; match by suffix.
+    for key, field in _CONSTRAINT_FIELDS.items():
+        if name.endswith(key.split("_", 1)[-1]):
+            return field
+    column = getattr(exc, "column_name", None)
+    return str(column) if column else None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn asyncpg's exceptions into RusToK errors; ours pass through untouched."""
+    try:
+        yield
+    except RustokError:
+        raise
+    except asyncpg.UniqueViolationError as exc:
+        field = _constraint_field(exc)
+        raise Conflict(f"{field or 'value'} already exists", field=field) from exc
+    except asyncpg.ForeignKeyViolationError as exc:
+        raise NotFound("referenced entity", exc.detail or "", str(exc.detail or exc)) from exc
+    except asyncpg.CheckViolationError as exc:
+        raise ValidationFailed(_constraint_field(exc) or "value",
+                               f"violates {exc.constraint_name}") from exc
+    except asyncpg.NotNullViolationError as exc:
+        raise ValidationFailed(_constraint_field(exc) or "value", "is required") from exc
+    except (asyncpg.StringDataRightTruncationError,
+            asyncpg.NumericValueOutOfRangeError) as exc:
+        raise ValidationFailed(_constraint_field(exc) or "value", str(exc)) from exc
+    except (OSError, asyncpg.CannotConnectNowError,
+            asyncpg.ConnectionDoesNotExistError) as exc:
+        raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(row) if row is not None else None

@@ -1,0 +1,140 @@
+"""Tenants and their module toggles (I/O: the unit's connection)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core_write import events as ev
+from core_write.errors import NotFound, ValidationFailed
+from core_write.ids import new_id
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
+from core_write.unit import Unit
+
+TENANTS = Table("tenants", "tenant", tenant="id")
+MODULES = Table("tenant_modules", "module", touch=False)
+
+KNOWN_MODULES = ("content", "commerce")
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+def check_slug(value: str) -> str:
+    if not SLUG_RE.match(value):
+        raise ValueError("must be lowercase letters, digits and inner '-' (1-64 characters)")
+    return value
+
+
+class TenantSettings(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    language: str = Field(default="simple", pattern=r"^[a-z_]{1,63}$")
+    low_stock_threshold: int = Field(default=5, ge=0)
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=255)
+    slug: str
+    settings: TenantSettings = Field(default_factory=TenantSettings)
+    modules: tuple[str, ...] = KNOWN_MODULES
+
+    _slug = field_validator("slug")(classmethod(lambda cls, v: check_slug(v)))
+
+    @field_validator("modules")
+    @classmethod
+    def _known(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = set(value) - set(KNOWN_MODULES)
+        if unknown:
+            raise ValueError(f"unknown modules {sorted(unknown)}; known: {list(KNOWN_MODULES)}")
+        return value
+
+
+class TenantUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=255)
+    settings: TenantSettings | None = None
+
+
+async def _check_language(unit: Unit, language: str) -> None:
+    found = await unit.conn.fetchval("SELECT 1 FROM pg_ts_config WHERE cfgname = $1", language)
+    if not found:
+        raise ValidationFailed("settings.language", f"no text search configuration {language!r}")
+
+
+async def create_tenant(unit: Unit, data: TenantCreate | Mapping[str, Any]) -> dict[str, Any]:
+    spec = parse_input(TenantCreate, data)
+    await _check_language(unit, spec.settings.language)
+    row = await insert(unit.conn, TENANTS, {
+        "id": new_id(), "name": spec.name, "slug": spec.slug,
+        "settings": spec.settings.model_dump(),
+    })
+    unit.emit(row["id"], ev.TenantCreated(tenant_id=row["id"], slug=spec.slug))
+    for module in KNOWN_MODULES:
+        await insert(unit.conn, MODULES, {
+            "id": new_id(), "tenant_id": row["id"], "module_slug": module,
+            "enabled": module in spec.modules,
+        })
+    return row
+
+
+async def get_tenant(unit: Unit, tenant_id: uuid.UUID) -> dict[str, Any]:
+    return await fetch_owned(unit.conn, TENANTS, tenant_id, tenant_id)
+
+
+async def get_tenant_by_slug(unit: Unit, slug: str) -> dict[str, Any]:
+    row = await unit.conn.fetchrow("SELECT * FROM tenants WHERE slug = $1", slug)
+    if row is None:
+        raise NotFound("tenant", slug)
+    return dict(row)
+
+
+async def update_tenant(
+    unit: Unit, tenant_id: uuid.UUID, data: TenantUpdate | Mapping[str, Any]
+) -> dict[str, Any]:
+    spec = parse_input(TenantUpdate, data)
+    current = await fetch_owned(unit.conn, TENANTS, tenant_id, tenant_id, lock=True)
+    wanted: dict[str, Any] = {}
+    if spec.name is not None:
+        wanted["name"] = spec.name
+    if spec.settings is not None:
+        await _check_language(unit, spec.settings.language)
+        wanted["settings"] = spec.settings.model_dump()
+    changes = changed_fields(current, wanted)
+    if not changes:
+        return current
+    row = await update(unit.conn, TENANTS, tenant_id, tenant_id, changes)
+    unit.emit(tenant_id, ev.TenantUpdated(tenant_id=tenant_id, changed=sorted(changes)))
+    return row
+
+
+async def delete_tenant(unit: Unit, tenant_id: uuid.UUID) -> None:
+    """Delete a tenant and, by cascade, everything it owns."""
+    await delete(unit.conn, TENANTS, tenant_id, tenant_id)
+    unit.emit(tenant_id, ev.TenantDeleted(tenant_id=tenant_id))
+
+
+async def set_module(
+    unit: Unit, tenant_id: uuid.UUID, module: str, enabled: bool,
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Enable or disable a module for a tenant."""
+    if module not in KNOWN_MODULES:
+        raise ValidationFailed("module_slug", f"unknown module {module!r}")
+    await fetch_owned(unit.conn, TENANTS, tenant_id, tenant_id)
+    row = await unit.conn.fetchrow(
+        """INSERT INTO tenant_modules (id, tenant_id, module_slug, enabled, settings)
+           VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (tenant_id, module_slug) DO UPDATE
+               SET enabled = EXCLUDED.enabled,
+                   settings = COALESCE($6, tenant_modules.settings)
+           RETURNING *""",
+        new_id(), tenant_id, module, enabled, dict(settings or {}),
+        dict(settings) if settings is not None else None,
+    )
+    assert row is not None
+    unit.emit(tenant_id, ev.ModuleToggled(tenant_id=tenant_id, module_slug=module,
+                                          enabled=enabled))
+    return dict(row)

@@ -1,0 +1,106 @@
+"""Process settings read from the environment (and a `.env` file); no I/O beyond reading them.
+
+Built once in each entry point's `main()`, never at import time, so tests can construct
+`Settings(...)` with explicit values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+_PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
+
+
+class SettingsError(Exception):
+    """The configuration is invalid; the message names every bad variable."""
+
+
+class Settings(BaseSettings):
+    """Everything a RusToK Search process can be told from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", frozen=True
+    )
+
+    database_url: str = Field(
+        default="postgresql://postgres@127.0.0.1:5432/rustok", alias="DATABASE_URL"
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", alias="REDIS_URL")
+    stream_prefix: str = Field(default="rustok", alias="RUSTOK_STREAM_PREFIX")
+    db_pool_min: int = Field(default=1, ge=0, le=100, alias="RUSTOK_DB_POOL_MIN")
+    db_pool_max: int = Field(default=10, ge=1, le=200, alias="RUSTOK_DB_POOL_MAX")
+    consumer_groups: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("indexer",), alias="RUSTOK_CONSUMER_GROUPS"
+    )
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000, alias="RELAY_BATCH_SIZE")
+    relay_poll_interval: float = Field(default=1.0, gt=0, le=60, alias="RELAY_POLL_INTERVAL")
+    relay_ack_sync_interval: float = Field(
+        default=2.0, gt=0, le=3600, alias="RELAY_ACK_SYNC_INTERVAL"
+    )
+    relay_retention_seconds: int = Field(
+        default=3600, ge=0, alias="RELAY_RETENTION_SECONDS"
+    )
+    log_level: str = Field(default="INFO", alias="RUSTOK_LOG_LEVEL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must start with postgresql:// or postgres://")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("stream_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        if not _PREFIX_RE.match(value):
+            raise ValueError("must be 1-64 characters of letters, digits, '_', '.', ':' or '-'")
+        return value
+
+    @field_validator("consumer_groups", mode="before")
+    @classmethod
+    def _split_groups(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        if not value:
+            raise ValueError("needs at least one consumer group name")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    @property
+    def stream(self) -> str:
+        """The Redis stream that carries every domain event."""
+        return f"{self.stream_prefix}:events"
+
+    def key(self, name: str) -> str:
+        """A Redis key owned by this deployment (all keys share the stream prefix)."""
+        return f"{self.stream_prefix}:{name}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning pydantic's report into one line per bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = ".".join(str(part) for part in err["loc"]) or "?"
+            lines.append(f"  {name}: {err['msg']} (got {err.get('input')!r})")
+        raise SettingsError("invalid configuration:\n" + "\n".join(lines)) from None

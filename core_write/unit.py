@@ -1,0 +1,110 @@
+"""The unit of work: one PostgreSQL transaction holding a service call's row changes and the
+outbox rows of its events, so a committed write always has its events and a rolled-back one
+never does (DESIGN invariant 1). I/O: PostgreSQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
+
+import asyncpg
+
+from core_write.db import translate_errors
+from core_write.errors import ModuleDisabled
+from core_write.events import Event, EventEnvelope
+from core_write.ids import new_id
+from core_write.queries import QUERIES
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+
+@dataclass
+class Unit:
+    """A service call's transaction: its connection and the events it will commit."""
+
+    conn: asyncpg.Connection
+    envelopes: list[EventEnvelope] = field(default_factory=list)
+    written: list[EventEnvelope] = field(default_factory=list)
+    token: int | None = None
+    """The highest outbox seq written by this unit, set at commit: its consistency token."""
+
+    def emit(self, tenant_id: uuid.UUID, event: Event) -> EventEnvelope:
+        envelope = EventEnvelope(
+            id=new_id(), tenant_id=tenant_id, timestamp=datetime.now(UTC),
+            event=event,  # type: ignore[arg-type]
+        )
+        self.envelopes.append(envelope)
+        return envelope
+
+    async def require_module(self, tenant_id: uuid.UUID, module: str) -> None:
+        enabled = await self.conn.fetchval(QUERIES["module_enabled"], tenant_id, module)
+        if not enabled:
+            raise ModuleDisabled(module, tenant_id)
+
+    async def flush(self) -> None:
+        """Write the pending events to the outbox (inside the transaction)."""
+        if not self.envelopes:
+            return
+        pending, self.envelopes = self.envelopes, []
+        token = await self.conn.fetchval(
+            QUERIES["outbox_insert"],
+            [e.id for e in pending],
+            [e.tenant_id for e in pending],
+            [e.event.aggregate[0] for e in pending],
+            [e.event.aggregate[1] for e in pending],
+            [e.event.type for e in pending],
+            [e.model_dump(mode="json") for e in pending],
+            [e.timestamp for e in pending],
+        )
+        self.token = max(self.token or 0, token)
+        self.written.extend(pending)
+
+
+@dataclass(frozen=True)
+class Written(Generic[T]):
+    """A service call's result and the consistency token of the events it committed."""
+
+    value: T
+    token: int | None
+
+
+class CoreWrite:
+    """Entry point of the write side: runs service calls in units of work."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    @asynccontextmanager
+    async def unit(self) -> AsyncIterator[Unit]:
+        """One transaction; the events emitted inside it are written to the outbox before commit."""
+        with translate_errors():
+            async with self.pool.acquire() as conn, conn.transaction():
+                unit = Unit(conn)
+                yield unit
+                await unit.flush()
+
+    async def call(
+        self,
+        service: Callable[Concatenate[Unit, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Written[T]:
+        """Run one service function in its own unit of work."""
+        async with self.unit() as unit:
+            value = await service(unit, *args, **kwargs)
+        return Written(value, unit.token)
+
+
+async def run_in_unit(conn: asyncpg.Connection, service: Callable[..., Awaitable[Any]],
+                      *args: Any, **kwargs: Any) -> Any:
+    """Run a service on a caller-owned connection and transaction (the caller commits)."""
+    unit = Unit(conn)
+    with translate_errors():
+        value = await service(unit, *args, **kwargs)
+        await unit.flush()
+    return value
