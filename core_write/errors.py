@@ -74,6 +74,10 @@ class ModuleDisabled(RustokError):
         self.module = module
 
 
+class AuthenticationFailed(RustokError):
+    """The email or password is wrong."""
+
+
 class Unavailable(RustokError):
     """A backing service (PostgreSQL or Redis) is unreachable; the call may be retried."""
 

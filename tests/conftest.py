@@ -14,6 +14,7 @@ import redis.asyncio as aioredis
 
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.migrations import migrate
+from core_write.partitions import ensure_order_partitions
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 
@@ -33,7 +34,13 @@ async def _drop(name: str) -> None:
 @pytest.fixture(scope="session")
 async def template_db() -> AsyncIterator[str]:
     name = f"rustok_test_{RUN_ID}_tpl"
-    await migrate(with_database(BASE_DSN, name))
+    dsn = with_database(BASE_DSN, name)
+    await migrate(dsn)
+    conn = await connect(dsn)
+    try:
+        await ensure_order_partitions(conn, ahead=2)
+    finally:
+        await conn.close()
     yield name
     await _drop(name)
 

@@ -1,0 +1,1 @@
+"""The `rustok-search` command: the operator interface wiring the three packages."""
