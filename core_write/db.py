@@ -42,7 +42,9 @@ async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncp
 
 
 @asynccontextmanager
-async def open_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> AsyncIterator[Pool]:
+async def open_pool(
+    dsn: str, min_size: int = 1, max_size: int = 10
+) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(dsn, min_size, max_size)
     try:
         yield pool

@@ -27,7 +27,9 @@ class Quarter:
         return cls(day.year, (day.month - 1) // 3 + 1)
 
     def next(self) -> Quarter:
-        return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
+        if self.number == 4:
+            return Quarter(self.year + 1, 1)
+        return Quarter(self.year, self.number + 1)
 
     @property
     def start(self) -> date:
@@ -79,7 +81,8 @@ async def _create(conn: asyncpg.Connection, quarter: Quarter) -> None:
     async with conn.transaction():
         await conn.execute("LOCK TABLE commerce_orders IN ACCESS EXCLUSIVE MODE")
         stray = await conn.fetchval(
-            "SELECT count(*) FROM commerce_orders_default WHERE created_at >= $1 AND created_at < $2",
+            "SELECT count(*) FROM commerce_orders_default"
+            " WHERE created_at >= $1 AND created_at < $2",
             datetime.fromisoformat(start).replace(tzinfo=UTC),
             datetime.fromisoformat(end).replace(tzinfo=UTC),
         )

@@ -27,7 +27,9 @@ def redis_client(url: str) -> aioredis.Redis:
 
 
 @asynccontextmanager
-async def open_resources(settings: Settings, *, redis_required: bool = True) -> AsyncIterator[Resources]:
+async def open_resources(
+    settings: Settings, *, redis_required: bool = True
+) -> AsyncIterator[Resources]:
     pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
     client = redis_client(settings.redis_url)
     try:

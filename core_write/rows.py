@@ -66,7 +66,9 @@ async def fetch_owned(
     return dict(row)
 
 
-async def insert(conn: asyncpg.Connection, table: Table, values: Mapping[str, Any]) -> dict[str, Any]:
+async def insert(
+    conn: asyncpg.Connection, table: Table, values: Mapping[str, Any]
+) -> dict[str, Any]:
     columns = list(values)
     placeholders = ", ".join(f"${i}" for i in range(1, len(columns) + 1))
     sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({placeholders}) "

@@ -86,7 +86,7 @@ class Relay:
                     # writing a batch into a stream Redis has just lost, the second catches a
                     # loss between the two (then the batch is simply published again).
                     current = await self.redis.get(self.epoch_key)
-                    if current is None or current.decode() != str(epoch):
+                    if current is None or _text(current) != str(epoch):
                         raise RedisLost("epoch key missing or different")
                     pipe = self.redis.pipeline(transaction=False)
                     pipe.get(self.epoch_key)
@@ -97,7 +97,7 @@ class Relay:
                             "data": row["data"],
                         })
                     results = await pipe.execute()
-                    if results[0] is None or results[0].decode() != str(epoch):
+                    if results[0] is None or _text(results[0]) != str(epoch):
                         raise RedisLost("epoch key missing or different")
                     ids = [parse_stream_id(raw) for raw in results[1:]]
                     await conn.execute(
@@ -132,7 +132,7 @@ class Relay:
     async def _in_sync(self, conn: asyncpg.Connection) -> bool:
         epoch = await conn.fetchval(QUERIES["relay_epoch"], self.stream)
         current = await self.redis.get(self.epoch_key)
-        if epoch is None or current is None or current.decode() != str(epoch):
+        if epoch is None or current is None or _text(current) != str(epoch):
             return False
         try:
             await self.group_states()
@@ -179,7 +179,7 @@ class Relay:
                     await conn.execute(QUERIES["relay_lock"], self.lock)
                     epoch = await conn.fetchval(QUERIES["relay_epoch"], self.stream)
                     current = await self.redis.get(self.epoch_key)
-                    if epoch is None or current is None or current.decode() != str(epoch):
+                    if epoch is None or current is None or _text(current) != str(epoch):
                         raise RedisLost("epoch key missing or different")
                     safe = acknowledged_below(await self.group_states())
                     if safe is None:
@@ -233,7 +233,7 @@ class Relay:
             try:
                 conn = await connect(self.settings.database_url)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_args: self._wake.set())
                 self._wake.set()  # anything committed while we were not listening
                 await _wait_any(lost, stop, None)
@@ -245,6 +245,10 @@ class Relay:
             finally:
                 if conn is not None and not conn.is_closed():
                     await conn.close()
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 async def _wait_any(first: asyncio.Event, second: asyncio.Event, timeout: float | None) -> None:

@@ -64,6 +64,7 @@ async def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from core_write.demo import DemoSpec, load_demo
+
     from core_write.resources import open_resources
 
     spec = DemoSpec(products=args.products, nodes=args.nodes, tenants=args.tenants,
@@ -132,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(settings.log_level)
     try:
-        return asyncio.run(args.run(args, settings))
+        code: int = asyncio.run(args.run(args, settings))
+        return code
     except RustokError as exc:
         print(f"rustok-search {args.command}: {exc.message}", file=sys.stderr)
         return 1

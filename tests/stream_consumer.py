@@ -31,7 +31,7 @@ class DedupConsumer:
                 return 0  # Redis lost the group; the relay recreates it
             raise
         entries = [entry for _stream, batch in reply or [] for entry in batch]
-        for entry_id, fields in entries:
+        for _entry_id, fields in entries:
             self.deliveries += 1
             event_id = fields[b"id"].decode()
             if event_id not in self.seen:

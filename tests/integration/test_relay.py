@@ -19,7 +19,8 @@ from tests.waiting import wait_until
 
 
 async def _outbox_ids(pool: asyncpg.Pool) -> list[str]:
-    return [str(r["event_id"]) for r in await pool.fetch("SELECT event_id FROM outbox ORDER BY seq")]
+    rows = await pool.fetch("SELECT event_id FROM outbox ORDER BY seq")
+    return [str(r["event_id"]) for r in rows]
 
 
 async def _stream_ids(redis: aioredis.Redis, stream: str) -> list[str]:

@@ -41,7 +41,7 @@ def _relay_env(settings: Settings) -> dict[str, str]:
 async def _spawn(settings: Settings) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rustok_search.cli", "relay", cwd=ROOT, env=_relay_env(settings),
-        stdout=asyncio.subprocess.DEVNULL, stderr=LOG.open("ab"),
+        stdout=asyncio.subprocess.DEVNULL, stderr=LOG.open("ab"),  # noqa: ASYNC230
     )
 
 
@@ -76,7 +76,7 @@ async def test_sigkill_and_redis_loss_lose_nothing(
         while not writers.done():
             before = await _published(pool)
 
-            async def progressed() -> bool:
+            async def progressed(before: int = before) -> bool:
                 return await _published(pool) > before or writers.done()
 
             # kill only once this incarnation is publishing, at a random point after that
@@ -122,7 +122,8 @@ async def test_relay_process_exits_cleanly_on_sigterm(
     await make_tenant(core)
 
     async def published() -> bool:
-        return await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL") == 1
+        count = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NOT NULL")
+        return bool(count == 1)
 
     await wait_until(published, what="the relay process to publish")
     relay.send_signal(signal.SIGTERM)

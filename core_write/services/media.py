@@ -1,0 +1,98 @@
+"""Media records: metadata about uploaded files (the bytes live in a storage driver, not
+here) (I/O: the unit's connection)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from core_write import events as ev
+from core_write.ids import new_id, parse_id
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
+from core_write.services.taxonomy import INT4_MAX, parse_optional_id
+from core_write.services.users import USERS
+from core_write.unit import Unit
+
+MEDIA = Table("media", "media", touch=False)
+
+# type "/" subtype, RFC 6838 restricted names; stored lowercased (media types ignore case).
+_MIME = r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$"
+
+
+class _MediaFields(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    filename: str = Field(default="", min_length=1, max_length=255)
+    original_name: str = Field(default="", min_length=1, max_length=255)
+    mime_type: str = Field(default="", max_length=100, pattern=_MIME)
+    size: int = Field(default=0, ge=0, le=2**63 - 1)
+    storage_path: str = Field(default="", min_length=1, max_length=500)
+    storage_driver: str = Field(default="local", min_length=1, max_length=32)
+    width: int | None = Field(default=None, gt=0, le=INT4_MAX)
+    height: int | None = Field(default=None, gt=0, le=INT4_MAX)
+    alt_text: str | None = Field(default=None, max_length=255)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("mime_type", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class MediaCreate(_MediaFields):
+    filename: str = Field(min_length=1, max_length=255)
+    original_name: str = Field(min_length=1, max_length=255)
+    mime_type: str = Field(max_length=100, pattern=_MIME)
+    size: int = Field(ge=0, le=2**63 - 1)
+    storage_path: str = Field(min_length=1, max_length=500)
+    uploaded_by: uuid.UUID | None = None
+
+    @field_validator("uploaded_by", mode="before")
+    @classmethod
+    def _ids(cls, value: Any, info: ValidationInfo) -> uuid.UUID | None:
+        return parse_optional_id(value, info)
+
+
+class MediaUpdate(_MediaFields):
+    """Only the fields given change; the uploader is fixed at creation."""
+
+
+async def create_media(
+    unit: Unit, tenant_id: uuid.UUID, data: MediaCreate | Mapping[str, Any]
+) -> dict[str, Any]:
+    """Record an uploaded file; `uploaded_by` must be a user of the tenant."""
+    spec = parse_input(MediaCreate, data)
+    if spec.uploaded_by is not None:
+        await fetch_owned(unit.conn, USERS, tenant_id, spec.uploaded_by)
+    row = await insert(unit.conn, MEDIA, {"id": new_id(), "tenant_id": tenant_id,
+                                          **spec.model_dump()})
+    unit.emit(tenant_id, ev.MediaCreated(media_id=row["id"]))
+    return row
+
+
+async def update_media(
+    unit: Unit, tenant_id: uuid.UUID, media_id: uuid.UUID | str,
+    data: MediaUpdate | Mapping[str, Any],
+) -> dict[str, Any]:
+    spec = parse_input(MediaUpdate, data)
+    media_id = parse_id(media_id, "media_id")
+    current = await fetch_owned(unit.conn, MEDIA, tenant_id, media_id, lock=True)
+    changes = changed_fields(current, spec.model_dump(include=spec.model_fields_set))
+    if not changes:
+        return current
+    row = await update(unit.conn, MEDIA, tenant_id, media_id, changes)
+    unit.emit(tenant_id, ev.MediaUpdated(media_id=media_id))
+    return row
+
+
+async def delete_media(
+    unit: Unit, tenant_id: uuid.UUID, media_id: uuid.UUID | str
+) -> dict[str, Any]:
+    """Delete a media record (the stored file is the storage driver's business)."""
+    media_id = parse_id(media_id, "media_id")
+    await fetch_owned(unit.conn, MEDIA, tenant_id, media_id)
+    row = await delete(unit.conn, MEDIA, tenant_id, media_id)
+    unit.emit(tenant_id, ev.MediaDeleted(media_id=media_id))
+    return row

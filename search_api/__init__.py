@@ -1,0 +1,1 @@
+"""HTTP search API (aiohttp): arrives with the search API issue."""
