@@ -102,13 +102,19 @@ _CONSTRAINT_FIELDS = {
 }
 
 
+_PARTITION_INDEX_FIELDS = {
+    # a unique index on a partitioned table is reported under the partition's copy of it,
+    # named after the partition and the columns: nodes_p5_tenant_id_kind_slug_idx
+    "_tenant_id_kind_slug_idx": "slug",
+}
+
+
 def _constraint_field(exc: asyncpg.PostgresError) -> str | None:
     name = getattr(exc, "constraint_name", None) or ""
     if name in _CONSTRAINT_FIELDS:
         return _CONSTRAINT_FIELDS[name]
-    # partitions name their copies of an index after the partition; match by suffix.
-    for key, field in _CONSTRAINT_FIELDS.items():
-        if name.endswith(key.split("_", 1)[-1]):
+    for suffix, field in _PARTITION_INDEX_FIELDS.items():
+        if name.endswith(suffix):
             return field
     column = getattr(exc, "column_name", None)
     return str(column) if column else None

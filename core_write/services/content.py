@@ -8,16 +8,14 @@ nothing here maintains them. Every write needs the tenant's `content` module.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from core_write import events as ev
-from core_write.errors import Conflict, ValidationFailed
+from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
 from core_write.rows import (
     Table,
@@ -101,16 +99,6 @@ class NodeUpdate(_NodeFields):
     `publish_node`/`unpublish_node` and the body through `set_body`, each with its own event."""
 
 
-@contextmanager
-def _slug_conflict() -> Iterator[None]:
-    # The partitions' copies of uq_nodes_slug carry generated names that core_write.db cannot
-    # map to a field; the only unique key a node write can break besides the id is the slug.
-    try:
-        yield
-    except asyncpg.UniqueViolationError as exc:
-        raise Conflict("slug already exists for this kind of node", field="slug") from exc
-
-
 async def _check_refs(unit: Unit, tenant_id: uuid.UUID, values: Mapping[str, Any]) -> None:
     """The author and category a node names must be the tenant's."""
     if values.get("author_id") is not None:
@@ -157,8 +145,7 @@ async def create_node(
     values.update(id=new_id(), tenant_id=tenant_id,
                   depth=0 if parent is None else parent["depth"] + 1,
                   published_at=datetime.now(UTC) if spec.status == "published" else None)
-    with _slug_conflict():
-        row = await insert(unit.conn, NODES, values)
+    row = await insert(unit.conn, NODES, values)
     if spec.body is not None:
         await _write_body(unit, tenant_id, row["id"], spec.body)
     unit.emit(tenant_id, ev.NodeCreated(node_id=row["id"], kind=spec.kind,
@@ -194,8 +181,7 @@ async def update_node(
         _check_parent(current["kind"], parent)
         values["depth"] = await move_in_tree(unit, NODES, tenant_id, current,
                                              changes["parent_id"])
-    with _slug_conflict():
-        row = await update(unit.conn, NODES, tenant_id, node_id, values)
+    row = await update(unit.conn, NODES, tenant_id, node_id, values)
     unit.emit(tenant_id, ev.NodeUpdated(
         node_id=node_id, changed=sorted(changes),
         old_parent_id=current["parent_id"] if "parent_id" in changes else None,

@@ -36,7 +36,6 @@ NEXT_STATUSES: dict[str, frozenset[str]] = {
     "completed": frozenset(),
     "cancelled": frozenset(),
 }
-Money = int
 
 
 class OrderItemInput(BaseModel):
@@ -51,9 +50,9 @@ class OrderPlace(BaseModel):
     email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")
     currency_code: str = Field(pattern=CURRENCY)
     items: list[OrderItemInput] = Field(min_length=1, max_length=500)
-    shipping_total: Money = Field(default=0, ge=0, le=BIGINT_MAX)
-    tax_total: Money = Field(default=0, ge=0, le=BIGINT_MAX)
-    discount_total: Money = Field(default=0, ge=0, le=BIGINT_MAX)
+    shipping_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    tax_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
+    discount_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
     shipping_address: dict[str, Any] | None = None
     billing_address: dict[str, Any] | None = None
     metadata: dict[str, Any] = Field(default_factory=dict)

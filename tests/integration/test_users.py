@@ -5,6 +5,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from argon2 import PasswordHasher
 
 from core_write.errors import (
     AuthenticationFailed,
@@ -58,17 +59,12 @@ async def test_create_user_stores_a_hash_and_emits_registered(
     assert "s3cret-passw0rd" not in payloads and "$argon2" not in payloads
 
 
-async def test_default_hasher_uses_argon2_defaults() -> None:
-    # The autouse fixture patched `users.hasher`; the module's own default is argon2's.
-    import importlib
-
-    fresh = importlib.reload(users)
-    try:
-        defaults = users.PasswordHasher()
-        assert (fresh.hasher.time_cost, fresh.hasher.memory_cost) == (
-            defaults.time_cost, defaults.memory_cost)
-    finally:
-        fresh.hasher = FAST_HASHER
+def test_default_hasher_uses_argon2_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.undo()  # drop the autouse cheap hasher: look at the module's own default
+    defaults = PasswordHasher()
+    assert users.hasher is not FAST_HASHER
+    assert (users.hasher.time_cost, users.hasher.memory_cost, users.hasher.parallelism) == (
+        defaults.time_cost, defaults.memory_cost, defaults.parallelism)
 
 
 @pytest.mark.parametrize(("data", "field"), [
