@@ -11,7 +11,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from core_write.errors import Conflict, NotFound, RustokError, Unavailable, ValidationFailed
+from core_write.errors import (
+    Conflict,
+    NotFound,
+    RustokError,
+    TransientConflict,
+    Unavailable,
+    ValidationFailed,
+)
 
 Connection = asyncpg.Connection
 Pool = asyncpg.Pool
@@ -24,10 +31,22 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         )
 
 
+_LOOPBACK = {"127.0.0.1", "::1", "localhost", ""}
+
+
+def connect_options(dsn: str) -> dict[str, Any]:
+    """TLS on a loopback connection costs CPU and protects nothing, so unless the DSN names an
+    `sslmode` a loopback server is reached in plain text (asyncpg's default would try TLS)."""
+    parts = urlsplit(dsn)
+    if "sslmode=" in parts.query or "ssl=" in parts.query:
+        return {}
+    return {"ssl": False} if (parts.hostname or "") in _LOOPBACK else {}
+
+
 async def connect(dsn: str) -> asyncpg.Connection:
     """One dedicated connection (for LISTEN, advisory locks held for a lifetime, migrations)."""
     with translate_errors():
-        conn = await asyncpg.connect(dsn)
+        conn = await asyncpg.connect(dsn, **connect_options(dsn))
     await _init_connection(conn)
     return conn
 
@@ -35,7 +54,8 @@ async def connect(dsn: str) -> asyncpg.Connection:
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
     with translate_errors():
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
+            **connect_options(dsn),
         )
     assert pool is not None
     return pool
@@ -127,6 +147,8 @@ def translate_errors() -> Iterator[None]:
         yield
     except RustokError:
         raise
+    except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+        raise TransientConflict(f"concurrent transaction collided: {exc}") from exc
     except asyncpg.UniqueViolationError as exc:
         field = _constraint_field(exc)
         raise Conflict(f"{field or 'value'} already exists", field=field) from exc

@@ -76,12 +76,8 @@ class DemoReport:
 
 
 async def _setup_tenant(unit: Unit, plan: TenantPlan) -> TenantIds:
-    try:
-        tenant = await tenants.create_tenant(unit, {
-            "name": plan.name, "slug": plan.slug, "settings": {"language": plan.language}})
-    except Conflict:
-        raise Conflict(f"demo tenant {plan.slug!r} already exists: load demo data into an "
-                       "empty database", field="slug") from None
+    tenant = await tenants.create_tenant(unit, {
+        "name": plan.name, "slug": plan.slug, "settings": {"language": plan.language}})
     ids = TenantIds(tenant["id"])
     for email, name in plan.authors:
         user = await users.create_user(unit, ids.tenant, {
@@ -138,7 +134,7 @@ async def _write_product(unit: Unit, ids: TenantIds, plan: ProductPlan) -> None:
     for handle in plan.categories:
         await commerce_categories.link_product_category(
             unit, tenant, product["id"], ids.commerce_categories[handle])
-    for tag in plan.tags:
+    for tag in sorted(plan.tags):  # one lock order for the tags' use_count rows
         await taxonomy.attach_tag(unit, tenant, ids.tags[tag], "product", product["id"])
     if plan.meta_title:
         await seo.set_meta(unit, tenant, "product", product["id"],
@@ -153,7 +149,7 @@ async def _write_node(unit: Unit, ids: TenantIds, plan: NodePlan) -> None:
         "category_id": ids.content_categories[plan.category] if plan.category else None,
         "body": {"body": plan.body}})
     ids.nodes[plan.index] = node["id"]
-    for tag in plan.tags:
+    for tag in sorted(plan.tags):
         await taxonomy.attach_tag(unit, ids.tenant, ids.tags[tag], "node", node["id"])
     if plan.meta_title:
         await seo.set_meta(unit, ids.tenant, "node", node["id"], {"title": plan.meta_title})
@@ -175,6 +171,11 @@ async def load_demo(pool: asyncpg.Pool, spec: DemoSpec) -> DemoReport:
     """Write the demo plans for `spec`; refuses (Conflict) if the demo tenants exist."""
     core = CoreWrite(pool)
     plans = plan_demo(spec.products, spec.nodes, spec.tenants, spec.seed)
+    taken = await pool.fetch("SELECT slug FROM tenants WHERE slug = ANY($1::text[])",
+                             [plan.slug for plan in plans])
+    if taken:
+        raise Conflict(f"demo tenants already exist ({', '.join(r['slug'] for r in taken)}): "
+                       "load demo data into an empty database", field="slug")
     started = time.perf_counter()
     events_before = await pool.fetchval("SELECT COALESCE(max(seq), 0) FROM outbox")
     all_ids: list[TenantIds] = []

@@ -78,6 +78,13 @@ class AuthenticationFailed(RustokError):
     """The email or password is wrong."""
 
 
+class TransientConflict(RustokError):
+    """The transaction collided with a concurrent one (deadlock or serialization failure);
+    running the whole call again is safe."""
+
+    retryable = True
+
+
 class Unavailable(RustokError):
     """A backing service (PostgreSQL or Redis) is unreachable; the call may be retried."""
 

@@ -4,6 +4,7 @@ never does (DESIGN invariant 1). I/O: PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -14,12 +15,13 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar
 import asyncpg
 
 from core_write.db import translate_errors
-from core_write.errors import ModuleDisabled
+from core_write.errors import ModuleDisabled, TransientConflict
 from core_write.events import Event, EventEnvelope
 from core_write.ids import new_id
 from core_write.queries import QUERIES
 
 T = TypeVar("T")
+RETRIES = 4
 P = ParamSpec("P")
 
 
@@ -41,10 +43,17 @@ class Unit:
         self.envelopes.append(envelope)
         return envelope
 
+    checked_modules: set[tuple[uuid.UUID, str]] = field(default_factory=set)
+
     async def require_module(self, tenant_id: uuid.UUID, module: str) -> None:
+        """Raise ModuleDisabled unless the tenant enabled `module`. The toggle row stays
+        share-locked until commit, so one check per unit is enough."""
+        if (tenant_id, module) in self.checked_modules:
+            return
         enabled = await self.conn.fetchval(QUERIES["module_enabled"], tenant_id, module)
         if not enabled:
             raise ModuleDisabled(module, tenant_id)
+        self.checked_modules.add((tenant_id, module))
 
     async def flush(self) -> None:
         """Write the pending events to the outbox (inside the transaction)."""
@@ -94,10 +103,19 @@ class CoreWrite:
         *args: P.args,
         **kwargs: P.kwargs,
     ) -> Written[T]:
-        """Run one service function in its own unit of work."""
-        async with self.unit() as unit:
-            value = await service(unit, *args, **kwargs)
-        return Written(value, unit.token)
+        """Run one service function in its own unit of work. A unit that PostgreSQL aborted
+        for a deadlock or serialization failure left nothing behind, so it is run again (up
+        to `RETRIES` times, with a short growing pause)."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self.unit() as unit:
+                    value = await service(unit, *args, **kwargs)
+                return Written(value, unit.token)
+            except TransientConflict:
+                if attempt == RETRIES:
+                    raise
+                await asyncio.sleep(0.005 * attempt * attempt)
+        raise AssertionError("unreachable")
 
 
 async def run_in_unit(conn: asyncpg.Connection, service: Callable[..., Awaitable[Any]],

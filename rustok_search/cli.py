@@ -64,7 +64,6 @@ async def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from core_write.demo import DemoSpec, load_demo
-
     from core_write.resources import open_resources
 
     spec = DemoSpec(products=args.products, nodes=args.nodes, tenants=args.tenants,

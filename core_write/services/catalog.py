@@ -145,6 +145,8 @@ async def create_product(unit: Unit, tenant_id: uuid.UUID,
         "id": new_id(), "tenant_id": tenant_id, **spec.model_dump(), "published_at": published_at,
     })
     unit.emit(tenant_id, ev.ProductCreated(product_id=row["id"]))
+    if spec.status == "published":  # as for nodes: created published is also a publication
+        unit.emit(tenant_id, ev.ProductPublished(product_id=row["id"]))
     return row
 
 

@@ -34,10 +34,13 @@ async def test_create_product_writes_row_and_one_event(
 
 
 async def test_product_created_published_has_published_at(
-    core: CoreWrite, shop: dict[str, Any]
+    core: CoreWrite, pool: asyncpg.Pool, shop: dict[str, Any]
 ) -> None:
+    mark = await outbox_mark(pool)
     row = await make_product(core, shop["id"], status="published")
     assert row["status"] == "published" and row["published_at"] is not None
+    assert [e["type"] for e in await events_after(pool, mark)] == [
+        "ProductCreated", "ProductPublished"]
 
 
 async def test_duplicate_handle_conflicts_per_tenant_only(
