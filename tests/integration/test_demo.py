@@ -55,5 +55,5 @@ async def test_demo_load_writes_plans_with_one_event_per_change(pool: asyncpg.Po
             SELECT count(*) FROM nodes c WHERE c.tenant_id = p.tenant_id
               AND c.parent_id = p.id AND c.kind = 'comment')""")
     assert mismatched == 0
-    with pytest.raises(Conflict, match="already exists"):
+    with pytest.raises(Conflict, match="demo tenants already exist"):
         await demo.load_demo(pool, spec)
