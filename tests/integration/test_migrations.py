@@ -24,7 +24,7 @@ EXPECTED_TABLES = {
     "commerce_categories", "commerce_product_categories", "commerce_inventory_items",
     "commerce_stock_locations", "commerce_inventory_levels", "commerce_variant_inventory",
     "commerce_orders", "commerce_order_items", "index_products", "index_content", "outbox",
-    "relay_state", "schema_migrations",
+    "relay_state", "schema_migrations", "engine_queue", "index_jobs",
 }
 
 
@@ -73,7 +73,7 @@ async def test_migrate_creates_the_database_and_is_idempotent(fresh_dsn: str) ->
                WHERE t.table_schema = 'public' AND NOT EXISTS (
                  SELECT 1 FROM information_schema.columns c WHERE c.table_name = t.table_name
                  AND c.column_name = 'tenant_id')""")}
-        assert without_tenant == {"tenants", "relay_state", "schema_migrations"}
+        assert without_tenant == {"tenants", "relay_state", "schema_migrations", "index_jobs"}
     finally:
         await conn.close()
 
