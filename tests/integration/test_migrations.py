@@ -73,7 +73,7 @@ async def test_migrate_creates_the_database_and_is_idempotent(fresh_dsn: str) ->
                WHERE t.table_schema = 'public' AND NOT EXISTS (
                  SELECT 1 FROM information_schema.columns c WHERE c.table_name = t.table_name
                  AND c.column_name = 'tenant_id')""")}
-        assert without_tenant == {"tenants", "relay_state", "schema_migrations", "index_jobs"}
+        assert without_tenant == {"tenants", "relay_state", "schema_migrations"}
     finally:
         await conn.close()
 
