@@ -46,6 +46,25 @@ class Settings(BaseSettings):
     )
     log_level: str = Field(default="INFO", alias="RUSTOK_LOG_LEVEL")
 
+    # indexer
+    indexer_consumer: str = Field(default="", alias="INDEXER_CONSUMER_NAME")
+    indexer_batch_size: int = Field(default=500, ge=1, le=10_000, alias="INDEXER_BATCH_SIZE")
+    indexer_max_wait_ms: int = Field(default=10, ge=0, le=10_000, alias="INDEXER_MAX_WAIT_MS")
+    indexer_claim_idle_ms: int = Field(
+        default=30_000, ge=100, le=3_600_000, alias="INDEXER_CLAIM_IDLE_MS")
+    indexer_max_deliveries: int = Field(default=5, ge=1, le=100, alias="INDEXER_MAX_DELIVERIES")
+    indexer_retry_backoff_ms: int = Field(
+        default=200, ge=1, le=600_000, alias="INDEXER_RETRY_BACKOFF_MS")
+    indexer_apply_chunk: int = Field(default=1000, ge=1, le=50_000, alias="INDEXER_APPLY_CHUNK")
+    indexer_metrics_port: int = Field(default=9108, ge=0, le=65535, alias="INDEXER_METRICS_PORT")
+    index_drafts: bool = Field(default=True, alias="INDEX_DRAFTS")
+    engines: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("tantivy",), alias="RUSTOK_ENGINES")
+    tantivy_dir: str = Field(default="./data/tantivy", alias="TANTIVY_DIR")
+    reindex_batch_size: int = Field(default=1000, ge=1, le=50_000, alias="REINDEX_BATCH_SIZE")
+    reindex_workers: int = Field(default=2, ge=1, le=32, alias="REINDEX_WORKERS")
+    reindex_schedule: str = Field(default="", alias="REINDEX_SCHEDULE")
+
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
@@ -74,6 +93,26 @@ class Settings(BaseSettings):
             value = tuple(part.strip() for part in value.split(",") if part.strip())
         if not value:
             raise ValueError("needs at least one consumer group name")
+        return value
+
+    @field_validator("engines", mode="before")
+    @classmethod
+    def _split_engines(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip() for part in value.split(",") if part.strip())
+        unknown = set(value) - {"tantivy", "meilisearch"}
+        if unknown:
+            raise ValueError(f"unknown engines {sorted(unknown)}; known: tantivy, meilisearch")
+        return tuple(value)
+
+    @field_validator("reindex_schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        if value:
+            from croniter import croniter
+
+            if not croniter.is_valid(value):
+                raise ValueError("is not a valid cron expression (e.g. '0 3 * * *')")
         return value
 
     @field_validator("log_level")

@@ -17,6 +17,7 @@ from core_write.migrations import migrate
 from core_write.partitions import ensure_order_partitions
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
+from tests.pipeline import Pipeline
 
 BASE_DSN = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -100,3 +101,15 @@ async def outbox_events(pool: asyncpg.Pool) -> list[dict[str, Any]]:
 
 async def event_types(pool: asyncpg.Pool) -> list[str]:
     return [event["type"] for event in await outbox_events(pool)]
+
+
+@pytest.fixture
+async def pipeline(
+    pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings
+) -> Pipeline:
+    from indexer.consumer import Consumer
+    from indexer.relay import Relay
+
+    line = Pipeline(Relay(pool, redis_client, settings), Consumer(pool, redis_client, settings))
+    await line.start()
+    return line

@@ -1,0 +1,275 @@
+"""The indexer's stream consumer: reads the event stream through the `indexer` consumer group,
+batches and coalesces events, rebuilds the documents they change, then acknowledges
+(I/O: Redis, PostgreSQL).
+
+Failure handling, in the order it applies:
+- an entry that is not a valid event goes straight to the dead-letter stream;
+- a batch that fails is split in halves until the failing entry is alone; that entry stays
+  pending and is retried with exponential backoff, and after `max_deliveries` deliveries it is
+  moved to the dead-letter stream together with its error; the others are indexed meanwhile;
+- an outage of PostgreSQL or Redis poisons nothing: the batch stays pending and is retried;
+- entries left pending by a dead consumer are reclaimed with XAUTOCLAIM after `claim_idle_ms`.
+Acknowledgement happens only after the documents are committed, so SIGKILL loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from pydantic import ValidationError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
+
+from core_write.errors import Unavailable
+from core_write.events import EventEnvelope
+from core_write.settings import Settings
+from indexer import metrics
+from indexer.documents import ApplyResult, apply_documents, resolve
+from indexer.fanout import plan_batch
+
+log = logging.getLogger(__name__)
+
+GROUP = "indexer"
+TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+             RedisConnectionError, Unavailable, asyncpg.CannotConnectNowError,
+             asyncpg.TooManyConnectionsError)
+
+
+@dataclass(frozen=True)
+class Entry:
+    entry_id: bytes
+    fields: dict[bytes, bytes]
+    envelope: EventEnvelope | None
+    error: str | None = None
+
+    @property
+    def event_type(self) -> str:
+        return self.fields.get(b"type", b"?").decode(errors="replace")
+
+
+def parse_entry(entry_id: bytes, fields: dict[bytes, bytes]) -> Entry:
+    """Decode one stream entry; an undecodable one carries its error instead (pure)."""
+    raw = fields.get(b"data")
+    if raw is None:
+        return Entry(entry_id, fields, None, "entry has no data field")
+    try:
+        return Entry(entry_id, fields, EventEnvelope.from_json(raw))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return Entry(entry_id, fields, None, f"invalid event at {where}: {first['msg']}")
+
+
+@dataclass
+class ConsumerStats:
+    batches: int = 0
+    events: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    retries: int = 0
+    applied: ApplyResult = field(default_factory=ApplyResult)
+
+
+class Consumer:
+    def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings) -> None:
+        self.pool = pool
+        self.redis = redis
+        self.settings = settings
+        self.stream = settings.stream
+        self.dlq = settings.key("dlq")
+        self.name = settings.indexer_consumer or f"{socket.gethostname()}-{os.getpid()}"
+        self.stats = ConsumerStats()
+        self._retry_at: dict[bytes, float] = {}
+        self._last_claim = 0.0
+
+    # ---- reading ------------------------------------------------------------------------
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def _xreadgroup(self, count: int, block_ms: int | None) -> list[tuple[bytes, Any]]:
+        try:
+            reply = await self.redis.xreadgroup(GROUP, self.name, {self.stream: ">"},
+                                                count=count, block=block_ms)
+        except ResponseError as exc:
+            if "NOGROUP" in str(exc) or "UNBLOCKED" in str(exc):
+                await self.ensure_group()  # Redis lost its data; the relay republishes
+                return []
+            raise
+        streams: list[Any] = reply or []  # type: ignore[assignment]
+        return [entry for _stream, entries in streams for entry in entries]
+
+    async def _claim(self) -> list[tuple[bytes, Any]]:
+        """Entries due for a retry (ours) and entries a dead consumer left pending."""
+        claimed: list[tuple[bytes, Any]] = []
+        now = time.monotonic()
+        due = [entry_id for entry_id, at in self._retry_at.items() if at <= now]
+        if due:
+            for entry_id in due:
+                del self._retry_at[entry_id]
+            entries: list[Any] = await self.redis.xclaim(
+                self.stream, GROUP, self.name, min_idle_time=0,
+                message_ids=list[Any](due))
+            claimed += [e for e in entries if e[1]]
+        if now - self._last_claim >= self.settings.indexer_claim_idle_ms / 4000:
+            self._last_claim = now
+            reply: list[Any] = await self.redis.xautoclaim(
+                self.stream, GROUP, self.name, self.settings.indexer_claim_idle_ms,
+                start_id="0-0", count=self.settings.indexer_batch_size)
+            entries, deleted = reply[1], (reply[2] if len(reply) > 2 else [])
+            if deleted:
+                # trimmed while pending: their events cannot be read back; say so loudly
+                log.error("%d pending entries were removed from the stream before processing",
+                          len(deleted), extra={"action": "claim_deleted"})
+                await self.redis.xack(self.stream, GROUP, *deleted)
+            claimed += [e for e in entries if e[1]]
+        return claimed
+
+    async def read_batch(self, stop: asyncio.Event) -> list[Entry]:
+        """Up to `batch_size` entries: claimed ones first, then new ones; waits at most
+        `max_wait_ms` after the first entry arrives to fill the batch."""
+        size = self.settings.indexer_batch_size
+        raw = await self._claim()
+        if not raw:
+            raw = await self._xreadgroup(size, 1000 if not stop.is_set() else None)
+        if raw and len(raw) < size and self.settings.indexer_max_wait_ms:
+            deadline = time.monotonic() + self.settings.indexer_max_wait_ms / 1000
+            while len(raw) < size:
+                left = int((deadline - time.monotonic()) * 1000)
+                if left <= 0:
+                    break
+                more = await self._xreadgroup(size - len(raw), left)
+                if not more:
+                    break
+                raw += more
+        return [parse_entry(entry_id, fields) for entry_id, fields in raw]
+
+    # ---- processing ---------------------------------------------------------------------
+    async def process(self, entries: Sequence[Entry]) -> None:
+        """Index a batch; acknowledge what was indexed or dead-lettered."""
+        if not entries:
+            return
+        started = time.perf_counter()
+        valid: list[Entry] = []
+        seen: set[Any] = set()
+        done: list[bytes] = []
+        for entry in entries:
+            if entry.envelope is None:
+                await self._dead_letter(entry, entry.error or "invalid")
+                continue
+            if entry.envelope.id in seen:
+                self.stats.duplicates += 1
+                metrics.EVENTS.labels(entry.event_type, "duplicate").inc()
+                done.append(entry.entry_id)
+                continue
+            seen.add(entry.envelope.id)
+            valid.append(entry)
+        done += await self._index(valid)
+        if done:
+            await self.redis.xack(self.stream, GROUP, *done)
+        self.stats.batches += 1
+        self.stats.events += len(entries)
+        metrics.BATCH_SIZE.observe(len(entries))
+        metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _index(self, entries: list[Entry]) -> list[bytes]:
+        """Index `entries`; on failure split to isolate the poison. Returns the ids to ack."""
+        if not entries:
+            return []
+        try:
+            result = await self._apply(entries)
+        except TRANSIENT:
+            raise  # an outage: leave the whole batch pending, the loop backs off
+        except Exception as exc:  # noqa: BLE001 - isolate whatever breaks a batch
+            if len(entries) == 1:
+                return await self._failed(entries[0], exc)
+            half = len(entries) // 2
+            return await self._index(entries[:half]) + await self._index(entries[half:])
+        self.stats.applied += result
+        now = datetime.now(UTC)
+        for entry in entries:
+            assert entry.envelope is not None
+            metrics.EVENTS.labels(entry.event_type, "indexed").inc()
+            metrics.LAG_SECONDS.labels("postgres").observe(
+                max(0.0, (now - entry.envelope.timestamp).total_seconds()))
+        return [entry.entry_id for entry in entries]
+
+    async def _apply(self, entries: list[Entry]) -> ApplyResult:
+        plan = plan_batch(e.envelope for e in entries if e.envelope is not None)
+        async with self.pool.acquire() as conn:
+            resolved = await resolve(conn, plan)
+        result = ApplyResult()
+        for doc_type, docs in resolved.items():
+            if docs:
+                part = await apply_documents(
+                    self.pool, doc_type, docs, self.settings.engines,
+                    self.settings.index_drafts, self.settings.indexer_apply_chunk)
+                metrics.DOCUMENTS_WRITTEN.labels(doc_type, "upsert").inc(part.upserted)
+                metrics.DOCUMENTS_WRITTEN.labels(doc_type, "delete").inc(part.deleted)
+                result += part
+        return result
+
+    async def _failed(self, entry: Entry, exc: Exception) -> list[bytes]:
+        info = await self.redis.xpending_range(self.stream, GROUP, min=entry.entry_id,
+                                               max=entry.entry_id, count=1)
+        deliveries = int(info[0]["times_delivered"]) if info else 1
+        error = f"{type(exc).__name__}: {exc}"
+        if deliveries >= self.settings.indexer_max_deliveries:
+            await self._dead_letter(entry, error, deliveries, ack=False)
+            return [entry.entry_id]
+        delay = self.settings.indexer_retry_backoff_ms / 1000 * 2 ** (deliveries - 1)
+        self._retry_at[entry.entry_id] = time.monotonic() + delay
+        self.stats.retries += 1
+        metrics.EVENTS.labels(entry.event_type, "retried").inc()
+        log.warning("event %s failed (delivery %d), retrying in %.2fs: %s",
+                    entry.entry_id.decode(), deliveries, delay, error,
+                    extra={"action": "retry", "entity": entry.event_type})
+        return []
+
+    async def _dead_letter(self, entry: Entry, error: str, deliveries: int = 1,
+                           ack: bool = True) -> None:
+        """Park the entry in the dead-letter stream with its error (and ack it if asked;
+        otherwise the caller acknowledges it with the rest of its batch)."""
+        fields: dict[Any, Any] = dict(entry.fields)
+        fields.update({"error": error[:2000], "entry_id": entry.entry_id,
+                       "deliveries": deliveries, "failed_at": datetime.now(UTC).isoformat()})
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.xadd(self.dlq, fields)
+        if ack:
+            pipe.xack(self.stream, GROUP, entry.entry_id)
+        await pipe.execute()
+        self.stats.dead_lettered += 1
+        metrics.EVENTS.labels(entry.event_type, "dead_lettered").inc()
+        log.error("event %s dead-lettered after %d deliveries: %s", entry.entry_id.decode(),
+                  deliveries, error, extra={"action": "dead_letter", "entity": entry.event_type})
+
+    # ---- loop ---------------------------------------------------------------------------
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is finished and acknowledged."""
+        await self.ensure_group()
+        backoff = 0.1
+        while not stop.is_set():
+            try:
+                entries = await self.read_batch(stop)
+                await self.process(entries)
+                backoff = 0.1
+            except TRANSIENT as exc:
+                log.warning("backing off %.1fs after an outage: %s", backoff, exc,
+                            extra={"action": "outage"})
+                await asyncio.wait([asyncio.create_task(stop.wait())], timeout=backoff)
+                backoff = min(backoff * 2, 5.0)
+        log.info("consumer %s stopped after %d batches", self.name, self.stats.batches,
+                 extra={"action": "consumer_stop"})

@@ -1,0 +1,148 @@
+"""Fan-out resolution, the pure half: which documents an event changes (pure).
+
+An event maps to documents named directly (`Docs`) or to a `Lookup` that SQL resolves against
+the current source *and* the index tables (so a deleted category still finds the products
+whose documents name it). Every lookup is scoped to the event's tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from core_write import events as ev
+
+DocType = Literal["product", "content"]
+
+# lookup name -> the document type it yields
+LOOKUPS: dict[str, DocType] = {
+    "products_of_items": "product",
+    "products_of_variants": "product",
+    "products_in_categories": "product",
+    "tagged_products": "product",
+    "tenant_products": "product",
+    "content_in_categories": "content",
+    "tagged_content": "content",
+    "author_content": "content",
+    "content_parents": "content",
+    "tenant_content": "content",
+}
+AUTHOR_FIELDS = frozenset({"display_name", "email"})
+
+
+@dataclass(frozen=True)
+class Docs:
+    doc_type: DocType
+    ids: tuple[uuid.UUID, ...]
+
+
+@dataclass(frozen=True)
+class Lookup:
+    name: str
+    ids: tuple[uuid.UUID, ...]
+
+
+Target = Docs | Lookup
+
+
+def _node(node_id: uuid.UUID, *parents: uuid.UUID | None) -> list[Target]:
+    known = tuple(p for p in parents if p is not None)
+    targets: list[Target] = [Docs("content", (node_id, *known)),
+                             Lookup("content_parents", (node_id,))]
+    return targets
+
+
+def targets_of(event: ev.Event) -> list[Target]:
+    """The documents one event changes; [] for events that change no document."""
+    match event:
+        case ev.NodeCreated(node_id=nid, parent_id=parent):
+            return _node(nid, parent)
+        case ev.NodeUpdated(node_id=nid, old_parent_id=old_parent):
+            return _node(nid, old_parent)
+        case ev.NodeDeleted(node_id=nid, parent_id=parent):
+            return _node(nid, parent)
+        case ev.NodePublished(node_id=nid) | ev.NodeUnpublished(node_id=nid) | \
+                ev.BodyUpdated(node_id=nid):
+            return _node(nid)
+        case ev.CategoryUpdated(category_id=cid) | ev.CategoryDeleted(category_id=cid):
+            return [Lookup("content_in_categories", (cid,))]
+        case ev.TagUpdated(tag_id=tid) | ev.TagDeleted(tag_id=tid):
+            return [Lookup("tagged_products", (tid,)), Lookup("tagged_content", (tid,))]
+        case ev.TagAttached(target_type=kind, target_id=target) | \
+                ev.TagDetached(target_type=kind, target_id=target):
+            return [Docs("product" if kind == "product" else "content", (target,))]
+        case ev.MetaUpdated(target_type=kind, target_id=target) | \
+                ev.MetaDeleted(target_type=kind, target_id=target):
+            if kind == "product":
+                return [Docs("product", (target,))]
+            if kind == "node":
+                return [Docs("content", (target,))]
+            return []
+        case ev.UserUpdated(user_id=uid, changed=changed):
+            return [Lookup("author_content", (uid,))] if AUTHOR_FIELDS & set(changed) else []
+        case ev.UserDeleted(user_id=uid):
+            return [Lookup("author_content", (uid,))]
+        case ev.TenantUpdated(tenant_id=tid, changed=changed):
+            # the language setting changes every search vector of the tenant
+            if "settings" in changed:
+                return [Lookup("tenant_products", (tid,)), Lookup("tenant_content", (tid,))]
+            return []
+        case ev.TenantDeleted(tenant_id=tid):
+            return [Lookup("tenant_products", (tid,)), Lookup("tenant_content", (tid,))]
+        case ev.ProductEvent(product_id=pid):
+            # product, variant, option, price and category-link events all name the product
+            return [Docs("product", (pid,))]
+        case ev.CommerceCategoryUpdated(category_id=cid) | \
+                ev.CommerceCategoryDeleted(category_id=cid):
+            return [Lookup("products_in_categories", (cid,))]
+        case ev.InventoryUpdated(inventory_item_id=item) | \
+                ev.VariantInventoryLinked(inventory_item_id=item) | \
+                ev.VariantInventoryUnlinked(inventory_item_id=item):
+            targets: list[Target] = [Lookup("products_of_items", (item,))]
+            if isinstance(event, ev.VariantInventoryLinked | ev.VariantInventoryUnlinked):
+                targets.append(Docs("product", (event.product_id,)))
+            return targets
+        case ev.InventoryItemDeleted(variant_ids=variants):
+            return [Lookup("products_of_variants", tuple(variants))] if variants else []
+        case ev.StockLocationDeleted(inventory_item_ids=items):
+            return [Lookup("products_of_items", tuple(items))] if items else []
+        case ev.InventoryLow(product_id=pid):
+            return [Docs("product", (pid,))]
+        case ev.ReindexRequested(target_type=kind, target_id=target, request_id=_):
+            doc_type: DocType = "product" if kind == "products" else "content"
+            if target is not None:
+                return [Docs(doc_type, (target,))]
+            return [Lookup(f"tenant_{'products' if doc_type == 'product' else 'content'}",
+                           ())]
+    return []
+
+
+@dataclass
+class BatchPlan:
+    """What one batch must rebuild: documents and lookups per tenant, each with the time of
+    the oldest event behind it (for the event-to-searchable lag)."""
+
+    docs: dict[tuple[uuid.UUID, DocType], dict[uuid.UUID, datetime]] = field(default_factory=dict)
+    lookups: dict[tuple[uuid.UUID, str], dict[uuid.UUID, datetime]] = field(default_factory=dict)
+
+    def add(self, tenant_id: uuid.UUID, at: datetime, target: Target) -> None:
+        if isinstance(target, Docs):
+            bucket = self.docs.setdefault((tenant_id, target.doc_type), {})
+        else:
+            bucket = self.lookups.setdefault((tenant_id, target.name), {})
+        ids = target.ids or (tenant_id,)  # tenant-wide lookups are keyed by the tenant
+        for doc_id in ids:
+            if doc_id not in bucket or at < bucket[doc_id]:
+                bucket[doc_id] = at
+
+
+def plan_batch(envelopes: Iterable[ev.EventEnvelope]) -> BatchPlan:
+    """Coalesce a batch of events into the documents and lookups to rebuild (pure)."""
+    plan = BatchPlan()
+    for envelope in envelopes:
+        for target in targets_of(envelope.event):
+            plan.add(envelope.tenant_id, envelope.timestamp, target)
+    return plan

@@ -1,0 +1,37 @@
+"""Prometheus metrics of the indexer daemon (definitions only; served by the entry point)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+EVENTS = Counter(
+    "rustok_indexer_events_total", "Stream events handled, by event type and outcome",
+    ["type", "outcome"],  # outcome: indexed | ignored | duplicate | retried | dead_lettered
+)
+DOCUMENTS_WRITTEN = Counter(
+    "rustok_indexer_documents_total", "Documents written to the Postgres index tables",
+    ["doc_type", "op"],  # op: upsert | delete
+)
+BATCH_SIZE = Histogram(
+    "rustok_indexer_batch_size", "Events per processed batch",
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
+BATCH_SECONDS = Histogram(
+    "rustok_indexer_batch_duration_seconds", "Time to resolve, build and write one batch",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+LAG_SECONDS = Histogram(
+    "rustok_index_lag_seconds", "Event time to commit in a backend",
+    ["backend"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+GROUP_LAG = Gauge("rustok_indexer_group_lag", "Stream entries not yet delivered to the group")
+GROUP_PENDING = Gauge("rustok_indexer_group_pending", "Entries delivered but not acknowledged")
+DEAD_LETTERS = Gauge("rustok_indexer_dead_letters", "Entries in the dead-letter stream")
+ENGINE_BACKLOG = Gauge("rustok_engine_queue_backlog", "Documents waiting for an engine",
+                       ["backend"])
+DOCUMENT_COUNT = Gauge("rustok_index_documents", "Documents per backend and type",
+                       ["backend", "doc_type"])
+REINDEX_PROGRESS = Gauge("rustok_reindex_progress_ratio", "Progress of running reindex jobs",
+                         ["job"])
+REINDEX_JOBS = Counter("rustok_reindex_jobs_total", "Finished reindex jobs by state", ["state"])

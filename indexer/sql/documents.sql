@@ -1,0 +1,211 @@
+-- name: build_products --
+-- The product documents of $1 (product ids) built from the current source rows, one row per
+-- existing product ($2: include unpublished products). Composed into the write and verify
+-- statements by indexer/documents.py.
+SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.description,
+           p.status, COALESCE(pr.prices, '{}'::jsonb) AS prices,
+           COALESCE(pr.currencies, '{}') AS currencies,
+           COALESCE(st.total_stock, 0) AS total_stock, COALESCE(st.has_stock, false) AS has_stock,
+           COALESCE(ca.categories, '[]'::jsonb) AS categories,
+           COALESCE(ca.category_ids, '{}') AS category_ids,
+           COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
+           m.title AS meta_title, m.description AS meta_description,
+           setweight(to_tsvector(lang.cfg, p.title), 'A')
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', p.subtitle,
+                    array_to_string(tg.tags, ' '), ca.names)), 'B')
+             || setweight(to_tsvector(lang.cfg, COALESCE(p.description, '')), 'C')
+             AS search_vector,
+           p.created_at, p.published_at
+    FROM commerce_products p
+    JOIN tenants t ON t.id = p.tenant_id
+    CROSS JOIN LATERAL (
+        SELECT COALESCE((SELECT c.oid::regconfig FROM pg_ts_config c
+                         WHERE c.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+    ) lang
+    LEFT JOIN LATERAL (
+        SELECT jsonb_object_agg(x.currency_code, jsonb_build_object('min', x.lo, 'max', x.hi))
+                   AS prices,
+               array_agg(x.currency_code ORDER BY x.currency_code) AS currencies
+        FROM (SELECT pc.currency_code::text AS currency_code, min(pc.amount) AS lo,
+                     max(pc.amount) AS hi
+              FROM commerce_variants v JOIN commerce_prices pc ON pc.variant_id = v.id
+              WHERE v.product_id = p.id AND pc.price_list_id IS NULL AND pc.min_quantity = 1
+              GROUP BY pc.currency_code) x
+    ) pr ON true
+    LEFT JOIN LATERAL (
+        -- a variant's availability is what its scarcest inventory item allows
+        SELECT sum(GREATEST(va.available, 0)) FILTER (WHERE va.manage_inventory) AS total_stock,
+               bool_or(NOT va.manage_inventory OR va.allow_backorder OR va.available > 0)
+                   AS has_stock
+        FROM (
+            SELECT v.manage_inventory, v.allow_backorder,
+                   COALESCE((SELECT min(floor(lv.avail / vi.required_quantity))::int
+                             FROM commerce_variant_inventory vi
+                             CROSS JOIN LATERAL (
+                                 SELECT COALESCE(sum(l.stocked_quantity - l.reserved_quantity), 0)
+                                        AS avail
+                                 FROM commerce_inventory_levels l
+                                 WHERE l.inventory_item_id = vi.inventory_item_id) lv
+                             WHERE vi.variant_id = v.id), 0) AS available
+            FROM commerce_variants v WHERE v.product_id = p.id
+        ) va
+    ) st ON true
+    LEFT JOIN LATERAL (
+        SELECT jsonb_agg(jsonb_build_object('id', c.id, 'name', c.name, 'handle', c.handle)
+                         ORDER BY c.name, c.id) AS categories,
+               array_agg(c.id ORDER BY c.name, c.id) AS category_ids,
+               string_agg(c.name, ' ') AS names
+        FROM commerce_product_categories pc
+        JOIN commerce_categories c ON c.id = pc.category_id
+        WHERE pc.product_id = p.id AND c.is_active AND NOT c.is_internal
+    ) ca ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(tg.name::text ORDER BY tg.name, tg.id) AS tags,
+               array_agg(tg.id ORDER BY tg.name, tg.id) AS tag_ids
+        FROM taggables ta JOIN tags tg ON tg.id = ta.tag_id
+        WHERE ta.tenant_id = p.tenant_id AND ta.target_type = 'product' AND ta.target_id = p.id
+    ) tg ON true
+    LEFT JOIN meta m
+        ON m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+    WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
+
+-- name: write_products --
+-- After `ids` (id, event_time) and `built` CTEs: versioned upsert into index_products (an
+-- older build never replaces a newer one), delete of documents whose source is gone (or not
+-- published when drafts are not indexed), one engine_queue row per engine ($3) per change.
+up AS (
+    INSERT INTO index_products AS ip (
+        product_id, tenant_id, title, subtitle, handle, description, status, prices, currencies,
+        total_stock, has_stock, categories, category_ids, tags, tag_ids, meta_title,
+        meta_description, search_vector, created_at, published_at, version, position,
+        indexed_at)
+    SELECT product_id, tenant_id, title, subtitle, handle, description, status, prices,
+           currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids,
+           meta_title, meta_description, search_vector, created_at, published_at,
+           (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
+           nextval('index_position_seq'), clock_timestamp()
+    FROM built
+    ON CONFLICT (product_id) DO UPDATE SET
+        tenant_id = EXCLUDED.tenant_id, title = EXCLUDED.title, subtitle = EXCLUDED.subtitle,
+        handle = EXCLUDED.handle, description = EXCLUDED.description, status = EXCLUDED.status,
+        prices = EXCLUDED.prices, currencies = EXCLUDED.currencies,
+        total_stock = EXCLUDED.total_stock, has_stock = EXCLUDED.has_stock,
+        categories = EXCLUDED.categories, category_ids = EXCLUDED.category_ids,
+        tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, meta_title = EXCLUDED.meta_title,
+        meta_description = EXCLUDED.meta_description, search_vector = EXCLUDED.search_vector,
+        created_at = EXCLUDED.created_at, published_at = EXCLUDED.published_at,
+        version = EXCLUDED.version, position = EXCLUDED.position,
+        indexed_at = EXCLUDED.indexed_at
+    WHERE ip.version <= EXCLUDED.version
+    RETURNING ip.product_id, ip.tenant_id
+),
+gone AS (
+    DELETE FROM index_products ip
+    WHERE ip.product_id IN (SELECT id FROM ids)
+      AND NOT EXISTS (SELECT 1 FROM built b WHERE b.product_id = ip.product_id)
+    RETURNING ip.product_id, ip.tenant_id
+),
+changed AS (
+    SELECT product_id AS doc_id, tenant_id FROM up
+    UNION ALL SELECT product_id, tenant_id FROM gone
+),
+queued AS (
+    INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
+    SELECT e.engine, 'product', c.doc_id, c.tenant_id, ids.event_time
+    FROM changed c JOIN ids ON ids.id = c.doc_id CROSS JOIN unnest($3::text[]) AS e(engine)
+    ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
+        seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
+        event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
+       (SELECT count(*) FROM queued) AS queued
+
+-- name: build_content --
+-- The content documents of $1 (node ids) built from the current source rows ($2: include
+-- unpublished nodes).
+SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug, n.excerpt,
+           left(b.body, 500) AS body_preview, n.status, n.author_id,
+           COALESCE(u.display_name, u.email) AS author_name, n.category_id,
+           c.name AS category_name, c.slug AS category_slug,
+           COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
+           n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
+           setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', array_to_string(tg.tags, ' '),
+                    c.name)), 'B')
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', n.excerpt, b.body)), 'C')
+             AS search_vector,
+           n.published_at, n.created_at
+    FROM nodes n
+    JOIN tenants t ON t.id = n.tenant_id
+    CROSS JOIN LATERAL (
+        SELECT COALESCE((SELECT cf.oid::regconfig FROM pg_ts_config cf
+                         WHERE cf.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+    ) lang
+    LEFT JOIN bodies b ON b.tenant_id = n.tenant_id AND b.node_id = n.id
+    LEFT JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.author_id
+    LEFT JOIN categories c ON c.tenant_id = n.tenant_id AND c.id = n.category_id
+    LEFT JOIN LATERAL (
+        SELECT array_agg(tg.name::text ORDER BY tg.name, tg.id) AS tags,
+               array_agg(tg.id ORDER BY tg.name, tg.id) AS tag_ids
+        FROM taggables ta JOIN tags tg ON tg.id = ta.tag_id
+        WHERE ta.tenant_id = n.tenant_id AND ta.target_type = 'node' AND ta.target_id = n.id
+    ) tg ON true
+    LEFT JOIN meta m ON m.tenant_id = n.tenant_id AND m.target_type = 'node' AND m.target_id = n.id
+    WHERE n.id = ANY($1::uuid[]) AND ($2 OR n.status = 'published')
+
+-- name: write_content --
+-- The same writes for content nodes, after `ids` and `built` CTEs.
+up AS (
+    INSERT INTO index_content AS ic (
+        node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id,
+        author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id,
+        reply_count, meta_title, meta_description, search_vector, published_at, created_at,
+        version, position, indexed_at)
+    SELECT node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id,
+           author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id,
+           reply_count, meta_title, meta_description, search_vector, published_at, created_at,
+           (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
+           nextval('index_position_seq'), clock_timestamp()
+    FROM built
+    ON CONFLICT (node_id) DO UPDATE SET
+        tenant_id = EXCLUDED.tenant_id, kind = EXCLUDED.kind, title = EXCLUDED.title,
+        slug = EXCLUDED.slug, excerpt = EXCLUDED.excerpt, body_preview = EXCLUDED.body_preview,
+        status = EXCLUDED.status, author_id = EXCLUDED.author_id,
+        author_name = EXCLUDED.author_name, category_id = EXCLUDED.category_id,
+        category_name = EXCLUDED.category_name, category_slug = EXCLUDED.category_slug,
+        tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, parent_id = EXCLUDED.parent_id,
+        reply_count = EXCLUDED.reply_count, meta_title = EXCLUDED.meta_title,
+        meta_description = EXCLUDED.meta_description, search_vector = EXCLUDED.search_vector,
+        published_at = EXCLUDED.published_at, created_at = EXCLUDED.created_at,
+        version = EXCLUDED.version, position = EXCLUDED.position,
+        indexed_at = EXCLUDED.indexed_at
+    WHERE ic.version <= EXCLUDED.version
+    RETURNING ic.node_id, ic.tenant_id
+),
+gone AS (
+    DELETE FROM index_content ic
+    WHERE ic.node_id IN (SELECT id FROM ids)
+      AND NOT EXISTS (SELECT 1 FROM built b WHERE b.node_id = ic.node_id)
+    RETURNING ic.node_id, ic.tenant_id
+),
+changed AS (
+    SELECT node_id AS doc_id, tenant_id FROM up UNION ALL SELECT node_id, tenant_id FROM gone
+),
+queued AS (
+    INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
+    SELECT e.engine, 'content', c.doc_id, c.tenant_id, ids.event_time
+    FROM changed c JOIN ids ON ids.id = c.doc_id CROSS JOIN unnest($3::text[]) AS e(engine)
+    ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
+        seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
+        event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
+       (SELECT count(*) FROM queued) AS queued
+
+-- name: lock_documents --
+-- Serialize builders of the same documents until commit, in one global order (no deadlock):
+-- the next builder's snapshot then includes what the previous one saw. $1 lock class, $2 ids
+SELECT count(pg_advisory_xact_lock($1, k))
+FROM (SELECT DISTINCT hashtext(id::text) AS k FROM unnest($2::uuid[]) AS u(id) ORDER BY 1) s
