@@ -74,6 +74,70 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
+    from core_write.resources import open_resources
+    from indexer.daemon import run_indexer
+    from indexer.engines import engine_follower
+    from rustok_search.signals import stop_event
+
+    if settings.indexer_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.indexer_metrics_port)
+    stop = stop_event()
+    async with open_resources(settings) as res:
+        await run_indexer(res, stop, engine_follower(settings))
+    return 0
+
+
+async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
+    from core_write.resources import open_resources
+    from indexer.reindex import Reindexer, create_job, resolve_scope
+
+    async with open_resources(settings, redis_required=False) as res:
+        scope = await resolve_scope(res.pool, args.tenant, args.type, args.id)
+        if args.queue:
+            job = await create_job(res.pool, scope, "cli")
+            print(f"reindex job {job['id']} queued; the indexer daemon runs it")
+            return 0
+        job = await Reindexer(res.pool, settings).run(scope)
+    print(f"reindex job {job['id']} {job['state']}: {job['done']}/{job['total']} documents "
+          f"at {job['rate']:,.0f}/s" + (f" ({job['error']})" if job["error"] else ""))
+    return 0 if job["state"] == "succeeded" else 1
+
+
+async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from core_write.resources import open_resources
+    from indexer.engines import engine_readers
+    from indexer.reindex import resolve_scope
+    from indexer.verify import DOC_TYPES, repair, verify_engine, verify_postgres
+
+    async with open_resources(settings) as res:
+        scope = await resolve_scope(res.pool, args.tenant, None, None)
+        tenant_ids = [scope.tenant_id] if scope.tenant_id else [
+            r["id"] for r in await res.pool.fetch("SELECT id FROM tenants ORDER BY id")]
+        drifts = []
+        for doc_type in DOC_TYPES:
+            drifts.append(await verify_postgres(res.pool, doc_type, scope.tenant_id,
+                                                settings.index_drafts))
+        async with engine_readers(settings, res.redis) as engines:
+            for engine in engines:
+                for doc_type in DOC_TYPES:
+                    drifts.append(await verify_engine(res.pool, engine, doc_type, tenant_ids))
+        total = 0
+        for drift in drifts:
+            print(drift.summary())
+            total += drift.total
+            if args.repair and drift.total:
+                await repair(res.pool, drift, settings.engines, settings.index_drafts)
+    if not total:
+        print("no drift")
+        return 0
+    print(f"drift: {total} documents" + (" (repaired: run verify again to confirm)"
+                                          if args.repair else ""))
+    return 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rustok-search",
@@ -95,6 +159,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("relay", help="publish the outbox onto Redis Streams (daemon)")
     p.set_defaults(run=cmd_relay)
+
+    p = sub.add_parser("indexer", help="consume events and keep every index current (daemon)")
+    p.set_defaults(run=cmd_indexer)
+
+    p = sub.add_parser("reindex", help="rebuild documents without downtime")
+    p.add_argument("--tenant", metavar="SLUG", help="only this tenant (slug or id)")
+    p.add_argument("--type", choices=("products", "content"), help="only this document type")
+    p.add_argument("--id", help="only this document (needs --type)")
+    p.add_argument("--queue", action="store_true",
+                   help="queue the job for the indexer daemon instead of running it here")
+    p.set_defaults(run=cmd_reindex)
+
+    p = sub.add_parser("verify", help="compare every backend with the source; exit 1 on drift")
+    p.add_argument("--tenant", metavar="SLUG", help="only this tenant (slug or id)")
+    p.add_argument("--repair", action="store_true", help="re-index exactly the drifted documents")
+    p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("demo", help="demo data")
     dsub = p.add_subparsers(dest="action", required=True)

@@ -1,0 +1,145 @@
+"""The `rustok-search indexer` daemon: the stream consumer, the reindex job runner, the
+scheduled reindex, the engine followers (one writer per engine, chosen by an advisory lock)
+and the metrics gauges, as tracked tasks of one process (I/O: everything).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import redis.asyncio as aioredis
+from croniter import croniter
+from redis.exceptions import ResponseError
+
+from core_write.db import connect
+from core_write.resources import Resources
+from indexer import metrics
+from indexer.consumer import GROUP, Consumer
+from indexer.queries import QUERIES
+from indexer.reindex import Reindexer, Scope, create_job, fail_stale_jobs
+
+log = logging.getLogger(__name__)
+
+Follower = Callable[[Resources, asyncio.Event], Coroutine[Any, Any, None]]
+FOLLOWER_LOCK = 0x464F4C4C  # "FOLL": one engine writer per database
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+
+
+async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0) -> None:
+    """Run queued reindex jobs (created by the API or `reindex --queue`), one at a time."""
+    reindexer = Reindexer(res.pool, res.settings)
+    await fail_stale_jobs(res.pool, timedelta(minutes=10))
+    while not stop.is_set():
+        row = await res.pool.fetchrow(QUERIES["job_claim"])
+        if row is None:
+            await _sleep(stop, poll)
+            continue
+        log.info("reindex job %s started", row["id"], extra={"action": "reindex"})
+        done = await reindexer.run_job(dict(row))
+        log.info("reindex job %s %s: %d documents at %.0f/s", done["id"], done["state"],
+                 done["done"], done["rate"], extra={"action": "reindex"})
+
+
+async def schedule_loop(res: Resources, stop: asyncio.Event) -> None:
+    """Queue a full reindex at each time of the cron expression `REINDEX_SCHEDULE`."""
+    expression = res.settings.reindex_schedule
+    if not expression:
+        return
+    times = croniter(expression, datetime.now(UTC))
+    while not stop.is_set():
+        due: datetime = times.get_next(datetime)
+        await _sleep(stop, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+        if stop.is_set():
+            return
+        # several daemons share the schedule: one advisory lock per due time
+        key = int(due.timestamp())
+        async with res.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval("SELECT pg_try_advisory_xact_lock($1, $2)", 0x53434844, key):
+                already = await conn.fetchval(
+                    "SELECT count(*) FROM index_jobs WHERE requested_by = $1",
+                    f"schedule:{key}")
+                if not already:
+                    await create_job(res.pool, Scope(), f"schedule:{key}")
+                    log.info("scheduled reindex queued for %s", due.isoformat(),
+                             extra={"action": "schedule"})
+
+
+async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0) -> None:
+    """Refresh the gauges that describe state rather than events."""
+    redis: aioredis.Redis = res.redis
+    while not stop.is_set():
+        try:
+            with contextlib.suppress(ResponseError):
+                for group in await redis.xinfo_groups(res.settings.stream):
+                    name = group["name"]
+                    if (name.decode() if isinstance(name, bytes) else name) == GROUP:
+                        metrics.GROUP_LAG.set(group.get("lag") or 0)
+                        metrics.GROUP_PENDING.set(group["pending"])
+            metrics.DEAD_LETTERS.set(await redis.xlen(res.settings.key("dlq")))
+            for row in await res.pool.fetch(
+                    "SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine"):
+                metrics.ENGINE_BACKLOG.labels(row["engine"]).set(row["n"])
+            for doc_type, table in (("product", "index_products"), ("content", "index_content")):
+                count = await res.pool.fetchval(f"SELECT count(*) FROM {table}")
+                metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("gauges not refreshed: %s", exc)
+        await _sleep(stop, every)
+
+
+async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float = 2.0) -> None:
+    """Run `body` only while this process holds the follower lock (a session advisory lock
+    on a dedicated connection: it is released when the process or connection dies)."""
+    while not stop.is_set():
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await connect(res.settings.database_url)
+            if await conn.fetchval("SELECT pg_try_advisory_lock($1)", FOLLOWER_LOCK):
+                log.info("this process now writes the engines", extra={"action": "lead"})
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+                inner = asyncio.Event()
+                runner = asyncio.create_task(body(res, inner))
+                await asyncio.wait([runner, asyncio.create_task(stop.wait()),
+                                    asyncio.create_task(lost.wait())],
+                                   return_when=asyncio.FIRST_COMPLETED)
+                inner.set()
+                await runner
+                continue
+        except (OSError, asyncpg.PostgresError) as exc:
+            log.warning("follower election failed: %s", exc)
+        finally:
+            if conn is not None and not conn.is_closed():
+                await conn.close()
+        await _sleep(stop, retry)
+
+
+async def run_indexer(res: Resources, stop: asyncio.Event, follower: Follower | None) -> None:
+    """Every task of the daemon; the first to fail stops the others (and is re-raised)."""
+    consumer = Consumer(res.pool, res.redis, res.settings)
+    tasks = [
+        asyncio.create_task(consumer.run(stop), name="consumer"),
+        asyncio.create_task(job_loop(res, stop), name="jobs"),
+        asyncio.create_task(schedule_loop(res, stop), name="schedule"),
+        asyncio.create_task(gauge_loop(res, stop), name="gauges"),
+    ]
+    if follower is not None:
+        tasks.append(asyncio.create_task(lead(res, stop, follower), name="follower"))
+    done, _pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    failed = [t for t in done if not t.cancelled() and t.exception() is not None]
+    if failed:
+        stop.set()
+        log.error("task %s failed", failed[0].get_name(), exc_info=failed[0].exception())
+    await asyncio.gather(*tasks, return_exceptions=True)
+    if failed:
+        raise failed[0].exception()  # type: ignore[misc]

@@ -1,0 +1,187 @@
+"""Reindex: rebuilds every document in a scope (tenant, type, one id) while the indexer keeps
+consuming events (I/O: PostgreSQL).
+
+Documents are rebuilt in place with the indexer's own versioned write, page by keyset page
+of source ids, by `workers` concurrent connections: the previous document stays searchable
+until its replacement commits, so a search during a reindex never sees a half-empty index,
+and an event that arrives meanwhile is applied by the consumer under the same locks and
+versions (the newer build wins). Documents whose source is gone are removed at the end. The
+engines follow through their change queue. Progress goes to the `index_jobs` row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from core_write.errors import NotFound, ValidationFailed
+from core_write.ids import new_id
+from core_write.settings import Settings
+from indexer import metrics
+from indexer.documents import SECTION, apply_documents
+from indexer.fanout import DocType
+from indexer.queries import QUERIES
+from indexer.verify import ZERO
+
+log = logging.getLogger(__name__)
+TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    tenant_id: uuid.UUID | None = None
+    doc_type: DocType | None = None
+    doc_id: uuid.UUID | None = None
+
+    def types(self) -> tuple[DocType, ...]:
+        return (self.doc_type,) if self.doc_type else ("product", "content")
+
+
+async def resolve_scope(pool: asyncpg.Pool, tenant: str | None, doc_type: str | None,
+                        doc_id: str | None) -> Scope:
+    """Validate operator input: a tenant slug or id, `products|content`, an id (with a type)."""
+    from core_write.ids import parse_id
+
+    tenant_id = None
+    if tenant:
+        row = await pool.fetchrow("SELECT id FROM tenants WHERE slug = $1 OR id::text = $1",
+                                  tenant)
+        if row is None:
+            raise NotFound("tenant", tenant)
+        tenant_id = row["id"]
+    kind = None
+    if doc_type is not None:
+        if doc_type not in TYPES:
+            raise ValidationFailed("type", "must be 'products' or 'content'")
+        kind = TYPES[doc_type]
+    target = parse_id(doc_id, "id") if doc_id else None
+    if target is not None and kind is None:
+        raise ValidationFailed("id", "reindexing one document needs its type")
+    return Scope(tenant_id, kind, target)
+
+
+async def create_job(pool: asyncpg.Pool, scope: Scope, requested_by: str) -> dict[str, Any]:
+    row = await pool.fetchrow(QUERIES["job_create"], new_id(), scope.tenant_id, scope.doc_type,
+                              scope.doc_id, requested_by)
+    assert row is not None
+    return dict(row)
+
+
+async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
+    row = await pool.fetchrow(QUERIES["job_get"], job_id)
+    if row is None:
+        raise NotFound("reindex job", job_id)
+    return dict(row)
+
+
+class Reindexer:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+        self.pool = pool
+        self.settings = settings
+
+    async def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Run a job that is `running` (claimed or started); records its end state."""
+        scope = Scope(job["tenant_id"], job["doc_type"], job["doc_id"])
+        job_id = job["id"]
+        try:
+            await self._rebuild(job_id, scope)
+        except Exception as exc:
+            log.exception("reindex job %s failed", job_id, extra={"action": "reindex"})
+            row = await self.pool.fetchrow(QUERIES["job_finish"], job_id, "failed",
+                                           f"{type(exc).__name__}: {exc}")
+            metrics.REINDEX_JOBS.labels("failed").inc()
+        else:
+            row = await self.pool.fetchrow(QUERIES["job_finish"], job_id, "succeeded", None)
+            metrics.REINDEX_JOBS.labels("succeeded").inc()
+        with contextlib.suppress(KeyError):
+            metrics.REINDEX_PROGRESS.remove(str(job_id))
+        assert row is not None
+        return dict(row)
+
+    async def run(self, scope: Scope, requested_by: str = "cli") -> dict[str, Any]:
+        """Create a job for `scope` and run it now."""
+        job = await create_job(self.pool, scope, requested_by)
+        started = await self.pool.fetchrow(QUERIES["job_start"], job["id"])
+        assert started is not None
+        return await self.run_job(dict(started))
+
+    async def _rebuild(self, job_id: uuid.UUID, scope: Scope) -> None:
+        total = 0
+        for doc_type in scope.types():
+            total += await self.pool.fetchval(
+                QUERIES[f"source_count_{SECTION[doc_type]}"], scope.tenant_id, scope.doc_id)
+        progress = _Progress(self.pool, job_id, total)
+        for doc_type in scope.types():
+            await self._rebuild_type(doc_type, scope, progress)
+            # documents whose source is gone (a delete whose event was lost, or never sent)
+            extra = [r["id"] for r in await self.pool.fetch(
+                QUERIES[f"extra_{SECTION[doc_type]}"], scope.tenant_id,
+                self.settings.index_drafts, scope.doc_id)]
+            if extra:
+                await apply_documents(self.pool, doc_type,
+                                      dict.fromkeys(extra, datetime.now(UTC)),
+                                      self.settings.engines, self.settings.index_drafts)
+        await progress.save(final=True)
+
+    async def _rebuild_type(self, doc_type: DocType, scope: Scope, progress: _Progress) -> None:
+        pages: asyncio.Queue[list[uuid.UUID] | None] = asyncio.Queue(
+            maxsize=self.settings.reindex_workers * 2)
+        workers = self.settings.reindex_workers
+
+        async def produce() -> None:
+            after = ZERO
+            while True:
+                rows = await self.pool.fetch(
+                    QUERIES[f"source_page_{SECTION[doc_type]}"], scope.tenant_id, after,
+                    self.settings.reindex_batch_size, scope.doc_id)
+                if not rows:
+                    break
+                ids = [r["id"] for r in rows]
+                after = ids[-1]
+                await pages.put(ids)
+            for _ in range(workers):
+                await pages.put(None)
+
+        async def consume() -> None:
+            while (ids := await pages.get()) is not None:
+                now = datetime.now(UTC)
+                await apply_documents(self.pool, doc_type, dict.fromkeys(ids, now),
+                                      self.settings.engines, self.settings.index_drafts,
+                                      chunk=len(ids))
+                await progress.advance(len(ids))
+
+        await asyncio.gather(produce(), *(consume() for _ in range(workers)))
+
+
+class _Progress:
+    def __init__(self, pool: asyncpg.Pool, job_id: uuid.UUID, total: int) -> None:
+        self.pool, self.job_id, self.total = pool, job_id, total
+        self.done = 0
+        self.started = time.monotonic()
+        self.saved = 0.0
+
+    async def advance(self, count: int) -> None:
+        self.done += count
+        if time.monotonic() - self.saved >= 0.5:
+            await self.save()
+
+    async def save(self, final: bool = False) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        self.saved = time.monotonic()
+        await self.pool.execute(QUERIES["job_progress"], self.job_id, self.total, self.done, 0,
+                                self.done / elapsed)
+        if not final:
+            metrics.REINDEX_PROGRESS.labels(str(self.job_id)).set(
+                self.done / self.total if self.total else 1.0)
+
+
+async def fail_stale_jobs(pool: asyncpg.Pool, older_than: timedelta) -> None:
+    await pool.execute(QUERIES["job_fail_stale"], older_than)

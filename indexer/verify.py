@@ -1,0 +1,150 @@
+"""`verify`: compares the index tables with the source and the engines with the index tables,
+and repairs exactly the drifted documents (I/O: PostgreSQL, engines).
+
+The Postgres check rebuilds every document in scope with the same statement the indexer
+writes with, in keyset pages, and compares the rows (all columns but version, position and
+indexed_at). An engine check compares document ids and versions with the index tables.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+import asyncpg
+
+from indexer.documents import SECTION, apply_documents, build_statement
+from indexer.fanout import DocType
+from indexer.queries import QUERIES
+
+ZERO = uuid.UUID(int=0)
+KEY = {"product": "product_id", "content": "node_id"}
+TABLE = {"product": "index_products", "content": "index_content"}
+DOC_TYPES: tuple[DocType, ...] = ("product", "content")
+
+
+def compare_statement(doc_type: DocType) -> str:
+    """Ids among $1 whose document is missing or differs from a fresh build ($2 drafts)."""
+    key, table = KEY[doc_type], TABLE[doc_type]
+    return (
+        f"WITH built AS ({build_statement(doc_type)}) "
+        f"SELECT b.{key} AS id, (i.{key} IS NULL) AS missing FROM built b "
+        f"LEFT JOIN {table} i ON i.{key} = b.{key} "
+        f"WHERE i.{key} IS NULL OR to_jsonb(b) IS DISTINCT FROM "
+        "(to_jsonb(i) - 'version' - 'position' - 'indexed_at')"
+    )
+
+
+COMPARE: dict[DocType, str] = {t: compare_statement(t) for t in DOC_TYPES}
+
+
+@dataclass
+class Drift:
+    backend: str
+    doc_type: DocType
+    missing: list[uuid.UUID] = field(default_factory=list)
+    extra: list[uuid.UUID] = field(default_factory=list)
+    stale: list[uuid.UUID] = field(default_factory=list)
+    tenants: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
+    """Document id -> tenant, for engine drift (a document extra in an engine has no row)."""
+
+    @property
+    def total(self) -> int:
+        return len(self.missing) + len(self.extra) + len(self.stale)
+
+    @property
+    def ids(self) -> list[uuid.UUID]:
+        return [*self.missing, *self.extra, *self.stale]
+
+    def summary(self) -> str:
+        return (f"{self.backend:<9} {self.doc_type:<8} missing {len(self.missing):>6}  "
+                f"extra {len(self.extra):>6}  stale {len(self.stale):>6}")
+
+
+class EngineIds(Protocol):
+    """What an engine tells verify: its documents of one tenant, id -> version."""
+
+    name: str
+
+    async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]: ...
+
+
+async def source_pages(
+    pool: asyncpg.Pool, doc_type: DocType, tenant_id: uuid.UUID | None,
+    doc_id: uuid.UUID | None, page: int,
+) -> list[list[uuid.UUID]]:
+    """Keyset pages of the source ids in scope (ids only: memory stays small)."""
+    pages: list[list[uuid.UUID]] = []
+    after = ZERO
+    while True:
+        rows = await pool.fetch(QUERIES[f"source_page_{SECTION[doc_type]}"], tenant_id, after,
+                                page, doc_id)
+        if not rows:
+            return pages
+        ids = [r["id"] for r in rows]
+        pages.append(ids)
+        after = ids[-1]
+
+
+async def verify_postgres(
+    pool: asyncpg.Pool, doc_type: DocType, tenant_id: uuid.UUID | None = None,
+    index_drafts: bool = True, page: int = 2000,
+) -> Drift:
+    drift = Drift("postgres", doc_type)
+    after = ZERO
+    while True:
+        rows = await pool.fetch(QUERIES[f"source_page_{SECTION[doc_type]}"], tenant_id, after,
+                                page, None)
+        if not rows:
+            break
+        ids = [r["id"] for r in rows]
+        after = ids[-1]
+        for row in await pool.fetch(COMPARE[doc_type], ids, index_drafts):
+            (drift.missing if row["missing"] else drift.stale).append(row["id"])
+    drift.extra = [r["id"] for r in await pool.fetch(
+        QUERIES[f"extra_{SECTION[doc_type]}"], tenant_id, index_drafts, None)]
+    return drift
+
+
+async def verify_engine(
+    pool: asyncpg.Pool, engine: EngineIds, doc_type: DocType, tenant_ids: list[uuid.UUID],
+) -> Drift:
+    drift = Drift(engine.name, doc_type)
+    for tenant_id in tenant_ids:
+        expected = {str(r["id"]): r["version"] for r in await pool.fetch(
+            QUERIES[f"index_versions_{SECTION[doc_type]}"], tenant_id)}
+        actual = await engine.versions(doc_type, tenant_id)
+        missing = [uuid.UUID(i) for i in expected.keys() - actual.keys()]
+        extra = [uuid.UUID(i) for i in actual.keys() - expected.keys()]
+        stale = [uuid.UUID(i) for i in expected.keys() & actual.keys()
+                 if expected[i] != actual[i]]
+        drift.missing += missing
+        drift.extra += extra
+        drift.stale += stale
+        drift.tenants.update(dict.fromkeys([*missing, *extra, *stale], tenant_id))
+    return drift
+
+
+async def repair(
+    pool: asyncpg.Pool, drift: Drift, engines: tuple[str, ...], index_drafts: bool,
+) -> int:
+    """Rebuild exactly the drifted documents: for Postgres drift through the indexer's write
+    statement (which also queues the engines); for engine drift by queuing the documents."""
+    if not drift.total:
+        return 0
+    if drift.backend == "postgres":
+        now = datetime.now(UTC)
+        await apply_documents(pool, drift.doc_type, dict.fromkeys(drift.ids, now), engines,
+                              index_drafts)
+        return drift.total
+    ids = drift.ids
+    await pool.execute(
+        """INSERT INTO engine_queue (engine, doc_type, doc_id, tenant_id)
+           SELECT $1, $2, i.id, i.tenant FROM unnest($3::uuid[], $4::uuid[]) AS i(id, tenant)
+           ON CONFLICT (engine, doc_type, doc_id)
+           DO UPDATE SET seq = nextval('engine_queue_seq')""",
+        drift.backend, drift.doc_type, ids, [drift.tenants[i] for i in ids])
+    return drift.total
