@@ -75,9 +75,10 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
+    from indexer.engines import engine_follower
+
     from core_write.resources import open_resources
     from indexer.daemon import run_indexer
-    from indexer.engines import engine_follower
     from rustok_search.signals import stop_event
 
     if settings.indexer_metrics_port:
@@ -107,8 +108,9 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from core_write.resources import open_resources
     from indexer.engines import engine_readers
+
+    from core_write.resources import open_resources
     from indexer.reindex import resolve_scope
     from indexer.verify import DOC_TYPES, repair, verify_engine, verify_postgres
 
