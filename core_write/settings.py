@@ -61,6 +61,18 @@ class Settings(BaseSettings):
     engines: Annotated[tuple[str, ...], NoDecode] = Field(
         default=("tantivy",), alias="RUSTOK_ENGINES")
     tantivy_dir: str = Field(default="./data/tantivy", alias="TANTIVY_DIR")
+    tantivy_writer_heap_mb: int = Field(default=128, ge=15, le=16_000,
+                                        alias="TANTIVY_WRITER_HEAP_MB")
+    tantivy_commit_interval_ms: int = Field(default=50, ge=1, le=60_000,
+                                            alias="TANTIVY_COMMIT_INTERVAL_MS")
+    tantivy_commit_max_docs: int = Field(default=5000, ge=1, le=1_000_000,
+                                         alias="TANTIVY_COMMIT_MAX_DOCS")
+    tantivy_batch: int = Field(default=2000, ge=1, le=100_000, alias="TANTIVY_BATCH")
+    tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
+                                          alias="TANTIVY_POLL_INTERVAL_MS")
+    tantivy_currencies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN",
+                 "CZK", "CNY", "INR", "BRL"), alias="TANTIVY_CURRENCIES")
     reindex_batch_size: int = Field(default=1000, ge=1, le=50_000, alias="REINDEX_BATCH_SIZE")
     reindex_workers: int = Field(default=2, ge=1, le=32, alias="REINDEX_WORKERS")
     reindex_schedule: str = Field(default="", alias="REINDEX_SCHEDULE")
@@ -103,6 +115,16 @@ class Settings(BaseSettings):
         unknown = set(value) - {"tantivy", "meilisearch"}
         if unknown:
             raise ValueError(f"unknown engines {sorted(unknown)}; known: tantivy, meilisearch")
+        return tuple(value)
+
+    @field_validator("tantivy_currencies", mode="before")
+    @classmethod
+    def _split_currencies(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip().upper() for part in value.split(",") if part.strip())
+        bad = [code for code in value if not re.match(r"^[A-Z]{3}$", code)]
+        if bad or not value or len(set(value)) != len(value):
+            raise ValueError("needs distinct ISO 4217 codes such as EUR,USD")
         return tuple(value)
 
     @field_validator("reindex_schedule")

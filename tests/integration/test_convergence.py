@@ -21,7 +21,8 @@ from core_write.services import users
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.consumer import GROUP
-from indexer.verify import DOC_TYPES, verify_postgres
+from indexer.engines import engine_readers
+from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
 from tests.builders import FAST_HASHER
 from tests.random_writes import RandomWriter
 from tests.waiting import wait_until
@@ -114,6 +115,20 @@ async def run_chaos(core: CoreWrite, pool: asyncpg.Pool, redis: aioredis.Redis,
     for doc_type in DOC_TYPES:
         drift = await verify_postgres(pool, doc_type)
         assert drift.total == 0, drift.summary()
+    if engines:
+        tenant_ids = [r["id"] for r in await pool.fetch("SELECT id FROM tenants")]
+        configured = settings.model_copy(update={
+            "engines": (engines,), "tantivy_dir": str(tmp_path / "tantivy")})
+        async with engine_readers(configured, redis) as readers:
+            assert [r.name for r in readers] == [engines]
+            for reader in readers:
+                for doc_type in DOC_TYPES:
+                    drift = await verify_engine(pool, reader, doc_type, tenant_ids)
+                    assert drift.total == 0, drift.summary()
+                    count = await pool.fetchval(f"SELECT count(*) FROM index_{doc_type}s"
+                                                if doc_type == "product" else
+                                                "SELECT count(*) FROM index_content")
+                    assert count > 0
 
 
 async def _steps(writer: RandomWriter, count: int) -> None:
@@ -126,4 +141,4 @@ async def test_three_indexers_under_chaos_converge(
     core: CoreWrite, pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings,
     tmp_path: Path,
 ) -> None:
-    await run_chaos(core, pool, redis_client, settings, tmp_path, engines="")
+    await run_chaos(core, pool, redis_client, settings, tmp_path, engines="tantivy")

@@ -1,0 +1,79 @@
+"""Settings of the embedded Tantivy engine and the Redis names its writer and readers share
+(pure: no I/O; the entry point maps environment variables onto `TantivyConfig`)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from core_write.errors import ValidationFailed
+
+DocType = Literal["product", "content"]
+DOC_TYPES: tuple[DocType, ...] = get_args(DocType)
+
+DEFAULT_CURRENCIES: tuple[str, ...] = (
+    "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "CNY",
+    "INR", "BRL",
+)
+_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+
+
+@dataclass(frozen=True)
+class TantivyConfig:
+    """Where the indexes live and how the single writer batches and commits."""
+
+    index_dir: str = "./data/tantivy"
+    writer_heap_mb: int = 128
+    commit_interval_ms: int = 50
+    """Upper bound on how long applied work waits for its commit, and the minimum spacing
+    between two commits (so a trickle of changes is not committed one document at a time)."""
+    commit_max_docs: int = 5000
+    """Commit as soon as this many documents wait, whatever the time."""
+    batch: int = 2000
+    """Queue rows read (and index rows fetched) per round trip."""
+    currencies: tuple[str, ...] = DEFAULT_CURRENCIES
+    """Currencies that get `price_min_{cur}` / `price_max_{cur}` fast fields (lowercased)."""
+    poll_interval_ms: int = 20
+    """Baseline queue poll when nobody calls `wake()`; readers poll the commit counter at it."""
+    engine: str = "tantivy"
+    """The `engine_queue.engine` value this follower drains."""
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("writer_heap_mb", 15 <= self.writer_heap_mb <= 16_000, "between 15 and 16000"),
+            ("commit_interval_ms", 1 <= self.commit_interval_ms <= 60_000,
+             "between 1 and 60000"),
+            ("commit_max_docs", 1 <= self.commit_max_docs <= 1_000_000,
+             "between 1 and 1000000"),
+            ("batch", 1 <= self.batch <= 100_000, "between 1 and 100000"),
+            ("poll_interval_ms", 1 <= self.poll_interval_ms <= 10_000, "between 1 and 10000"),
+            ("index_dir", bool(self.index_dir.strip()), "must not be empty"),
+            ("engine", bool(self.engine.strip()), "must not be empty"),
+        )
+        for field, ok, message in checks:
+            if not ok:
+                raise ValidationFailed(f"tantivy.{field}", message)
+        bad = [cur for cur in self.currencies if not _CURRENCY_RE.match(cur)]
+        if bad or len(set(self.currencies)) != len(self.currencies):
+            got = bad or "duplicates"
+            raise ValidationFailed("tantivy.currencies",
+                                   f"need distinct ISO 4217 codes like EUR, got {got}")
+
+    @property
+    def commit_interval(self) -> float:
+        return self.commit_interval_ms / 1000
+
+    @property
+    def poll_interval(self) -> float:
+        return self.poll_interval_ms / 1000
+
+
+def commit_counter_key(stream_prefix: str, doc_type: DocType) -> str:
+    """Redis key the writer INCRs after every commit of `doc_type` (readers poll it)."""
+    return f"{stream_prefix}:tantivy:{doc_type}:commits"
+
+
+def commit_channel(stream_prefix: str) -> str:
+    """Redis pub/sub channel the writer announces commits on (payload: the doc type)."""
+    return f"{stream_prefix}:tantivy:commits"

@@ -1,0 +1,99 @@
+"""Wiring of the Tantivy engine into the indexer daemon and `verify`: the follower body run by
+the process elected engine writer, and the id/version reader verify compares (I/O: through
+the follower and the reader)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+
+import redis.asyncio as aioredis
+
+from core_write.resources import Resources
+from core_write.settings import Settings
+from indexer import metrics
+from indexer.tantivy import gateway
+from indexer.tantivy.config import DocType, TantivyConfig
+from indexer.tantivy.errors import WriterLocked
+from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.reader import TantivyReader
+from indexer.tantivy.stats import CommitReport
+
+log = logging.getLogger(__name__)
+
+_LOCKED_RETRY = 1.0
+
+
+def tantivy_config(settings: Settings) -> TantivyConfig:
+    return TantivyConfig(
+        index_dir=settings.tantivy_dir, writer_heap_mb=settings.tantivy_writer_heap_mb,
+        commit_interval_ms=settings.tantivy_commit_interval_ms,
+        commit_max_docs=settings.tantivy_commit_max_docs, batch=settings.tantivy_batch,
+        currencies=settings.tantivy_currencies,
+        poll_interval_ms=settings.tantivy_poll_interval_ms,
+    )
+
+
+def _observe(report: CommitReport) -> None:
+    metrics.LAG_SECONDS.labels(backend="tantivy").observe(report.lag_seconds)
+
+
+async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
+    """Follow the queue until `stop`; a generation that is empty (first start) or built
+    with an older schema is rebuilt from the index tables in the background meanwhile."""
+    config = tantivy_config(res.settings)
+    follower = TantivyFollower(res.pool, res.redis, res.settings, config)
+    follower.on_commit = _observe
+    rebuilds: list[asyncio.Task[str]] = []
+    try:
+        while not stop.is_set():
+            try:
+                await follower.open()
+                break
+            except WriterLocked as exc:
+                # a previous writer (maybe a dying process) still holds the directory
+                log.warning("%s; retrying", exc, extra={"action": "tantivy_locked"})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _LOCKED_RETRY)
+        if stop.is_set():
+            return
+        for doc_type in sorted(follower.needs_rebuild):
+            pages = gateway.stream_rows(res.pool, doc_type, config.batch)
+            task = asyncio.create_task(follower.rebuild(doc_type, pages),
+                                       name=f"tantivy-rebuild-{doc_type}")
+            task.add_done_callback(_log_rebuild)
+            rebuilds.append(task)
+        await follower.run(stop)
+    finally:
+        for task in rebuilds:
+            task.cancel()
+        await asyncio.gather(*rebuilds, return_exceptions=True)
+        await follower.close()
+
+
+def _log_rebuild(task: asyncio.Task[str]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("tantivy rebuild failed: %s", exc, exc_info=exc,
+                  extra={"action": "tantivy_rebuild_failed"})
+
+
+class TantivyIds:
+    """Ids and versions of one tenant's documents in the live generation (for verify)."""
+
+    name = "tantivy"
+
+    def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
+        self._reader = TantivyReader(tantivy_config(settings), redis, settings.stream_prefix)
+
+    async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
+        await self._reader.refresh(force=True)
+        return await self._reader.ids(tenant_id, doc_type=doc_type)
+
+    def close(self) -> None:
+        self._reader.release()

@@ -1,0 +1,99 @@
+"""The Postgres side of the Tantivy follower: reading and deleting `engine_queue` rows, fetching
+the current index rows for a set of ids, streaming every index row for a rebuild (I/O:
+PostgreSQL through asyncpg)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from indexer.tantivy.config import DocType
+
+_PRODUCT_COLUMNS = """product_id, tenant_id, title, subtitle, handle, description, status,
+    prices, currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids,
+    meta_title, meta_description, created_at, published_at, version, position, indexed_at"""
+_CONTENT_COLUMNS = """node_id, tenant_id, kind, title, slug, excerpt, body_preview, status,
+    author_id, author_name, category_id, category_name, category_slug, tags, tag_ids,
+    parent_id, reply_count, meta_title, meta_description, published_at, created_at, version,
+    position, indexed_at"""
+
+TABLES: dict[DocType, tuple[str, str, str]] = {
+    "product": ("index_products", "product_id", _PRODUCT_COLUMNS),
+    "content": ("index_content", "node_id", _CONTENT_COLUMNS),
+}
+"""doc type → (index table, id column, columns the documents are built from)."""
+
+# $1 engine, $2 seq to read after (0 = from the start), $3 batch size
+READ_QUEUE = """
+SELECT doc_type, doc_id, seq, COALESCE(event_time, queued_at) AS event_time
+FROM engine_queue WHERE engine = $1 AND seq > $2 ORDER BY seq LIMIT $3
+"""
+# $1 engine, $2 doc types, $3 doc ids, $4 seqs: only rows whose seq is still what was read,
+# so a document re-queued meanwhile (new seq) stays queued
+DELETE_APPLIED = """
+DELETE FROM engine_queue q
+USING unnest($2::text[], $3::uuid[], $4::bigint[]) AS a(doc_type, doc_id, seq)
+WHERE q.engine = $1 AND q.doc_type = a.doc_type AND q.doc_id = a.doc_id AND q.seq = a.seq
+"""
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    doc_type: DocType
+    doc_id: uuid.UUID
+    seq: int
+    event_time: datetime
+
+
+async def read_queue(
+    pool: asyncpg.Pool, engine: str, after_seq: int, limit: int
+) -> list[QueueEntry]:
+    """Queue rows of `engine` with a seq above `after_seq`, in seq order."""
+    rows = await pool.fetch(READ_QUEUE, engine, after_seq, limit)
+    return [QueueEntry(row["doc_type"], row["doc_id"], row["seq"], row["event_time"])
+            for row in rows]
+
+
+async def delete_applied(pool: asyncpg.Pool, engine: str, entries: Sequence[QueueEntry]) -> int:
+    """Delete the queue rows that were applied, unless they were re-queued since."""
+    status: str = await pool.execute(
+        DELETE_APPLIED, engine, [e.doc_type for e in entries], [e.doc_id for e in entries],
+        [e.seq for e in entries],
+    )
+    return int(status.split()[-1])
+
+
+async def fetch_rows(
+    pool: asyncpg.Pool, doc_type: DocType, ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, Any]:
+    """The current index rows of `ids` (one query); an id without a row is a deleted doc."""
+    table, id_column, columns = TABLES[doc_type]
+    rows = await pool.fetch(
+        f"SELECT {columns} FROM {table} WHERE {id_column} = ANY($1::uuid[])", list(ids)
+    )
+    return {row[id_column]: row for row in rows}
+
+
+async def stream_rows(
+    pool: asyncpg.Pool, doc_type: DocType, page_size: int = 2000
+) -> AsyncIterator[list[Any]]:
+    """Every index row of `doc_type` (all tenants: a generation holds them all) in keyset pages
+    by id, each page read by its own query when it is asked for (the input of
+    `TantivyFollower.rebuild`)."""
+    table, id_column, columns = TABLES[doc_type]
+    query = (f"SELECT {columns} FROM {table} WHERE {id_column} > $1"
+             f" ORDER BY {id_column} LIMIT $2")
+    after = uuid.UUID(int=0)
+    while True:
+        rows = await pool.fetch(query, after, page_size)
+        if not rows:
+            return
+        yield list(rows)
+        if len(rows) < page_size:
+            return
+        after = rows[-1][id_column]

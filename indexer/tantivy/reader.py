@@ -1,0 +1,259 @@
+"""Read access to the Tantivy indexes for processes other than the writer (I/O: the index
+directories, Redis).
+
+A tantivy reader in another process sees a commit only after `index.reload()` (otherwise
+after its ~500 ms file poll). The writer INCRs `{prefix}:tantivy:{doc_type}:commits` and
+PUBLISHes on `{prefix}:tantivy:commits` after each commit; this reader wakes on the message,
+reads the counters (also every poll interval, in case a message is missed) and reloads the
+doc type whose counter moved, reopening it when CURRENT names another generation. CURRENT
+is also re-read every `_CURRENT_CHECK` seconds so a lost Redis costs freshness, not
+correctness. Searches run in a thread; every query goes through `query.tenant_scoped`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+import tantivy
+from redis.asyncio.client import PubSub
+from redis.exceptions import RedisError
+
+from core_write.errors import ValidationFailed
+from indexer.tantivy.config import (
+    DOC_TYPES,
+    DocType,
+    TantivyConfig,
+    commit_channel,
+    commit_counter_key,
+)
+from indexer.tantivy.errors import TantivyError
+from indexer.tantivy.query import search_query, tenant_scoped
+from indexer.tantivy.schema import FieldSpec, field_specs, stored_values
+from indexer.tantivy.store import GenerationStore
+
+log = logging.getLogger(__name__)
+
+_CURRENT_CHECK = 0.5
+MAX_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class _View:
+    name: str
+    index: tantivy.Index
+
+
+class TantivyReader:
+    def __init__(
+        self, config: TantivyConfig, redis: aioredis.Redis, stream_prefix: str
+    ) -> None:
+        self.config = config
+        self.redis = redis
+        self.stores = {dt: GenerationStore(config.index_dir, dt, config.currencies)
+                       for dt in DOC_TYPES}
+        self.specs: dict[DocType, dict[str, FieldSpec]] = {
+            dt: {spec.name: spec for spec in field_specs(dt, config.currencies)}
+            for dt in DOC_TYPES
+        }
+        self._keys = [commit_counter_key(stream_prefix, dt) for dt in DOC_TYPES]
+        self._channel = commit_channel(stream_prefix)
+        self._views: dict[DocType, _View] = {}
+        self._seen: dict[DocType, bytes | str | None] = {}
+        self._checked_current = 0.0
+        self._task: asyncio.Task[None] | None = None
+        self.reloads = 0
+        self.reopens = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the live generations and follow the writer's commits in the background."""
+        await self.refresh(force=True)
+        if self._task is None:
+            self._task = asyncio.create_task(self._follow(), name="tantivy-reader")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self.release()
+
+    def release(self) -> None:
+        """Let go of the open indexes (a later query reopens nothing until `refresh`)."""
+        self._views.clear()
+        self._seen.clear()
+
+    async def __aenter__(self) -> TantivyReader:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def generation(self, doc_type: DocType) -> str | None:
+        view = self._views.get(doc_type)
+        return view.name if view else None
+
+    async def refresh(self, force: bool = False) -> None:
+        """Reload every doc type whose commit counter moved; reopen on a new CURRENT. Without
+        Redis, every doc type is reloaded each `_CURRENT_CHECK` seconds instead."""
+        redis_ok = True
+        try:
+            counters: list[bytes | str | None] = list(await self.redis.mget(self._keys))
+        except (RedisError, OSError) as exc:
+            redis_ok = False
+            log.warning("cannot read the tantivy commit counters: %s", exc,
+                        extra={"action": "tantivy_reader_redis"})
+            counters = [self._seen.get(dt) for dt in DOC_TYPES]
+        check_current = force or time.monotonic() - self._checked_current >= _CURRENT_CHECK
+        for doc_type, counter in zip(DOC_TYPES, counters, strict=True):
+            moved = counter != self._seen.get(doc_type, b"")
+            if force or moved or check_current or doc_type not in self._views:
+                reload = force or moved or (check_current and not redis_ok)
+                await asyncio.to_thread(self._refresh_one, doc_type, reload)
+                self._seen[doc_type] = counter
+        if check_current:
+            self._checked_current = time.monotonic()
+
+    def _refresh_one(self, doc_type: DocType, reload: bool) -> None:
+        store = self.stores[doc_type]
+        name = store.current()
+        view = self._views.get(doc_type)
+        if name is None:
+            return
+        if view is None or view.name != name:
+            # opened fully before it replaces the old view: a search sees one or the other
+            self._views[doc_type] = _View(name, store.open_generation(name))
+            self.reopens += 1
+        elif reload:
+            view.index.reload()
+            self.reloads += 1
+
+    async def _follow(self) -> None:
+        pubsub: PubSub | None = None
+        backoff = self.config.poll_interval
+        try:
+            while True:
+                try:
+                    if pubsub is None:
+                        pubsub = self.redis.pubsub()
+                        await pubsub.subscribe(self._channel)
+                    # a message wakes us at once; otherwise the counters are polled
+                    await pubsub.get_message(ignore_subscribe_messages=True,
+                                             timeout=self.config.poll_interval)
+                    backoff = self.config.poll_interval
+                except (RedisError, OSError) as exc:
+                    log.warning("tantivy commit channel unavailable (%s)", exc,
+                                extra={"action": "tantivy_reader_redis"})
+                    await _close(pubsub)
+                    pubsub = None
+                    await asyncio.sleep(backoff)  # reconnect backoff, not synchronization
+                    backoff = min(backoff * 2, 2.0)
+                try:
+                    await self.refresh()
+                except (TantivyError, ValueError, OSError) as exc:
+                    log.warning("tantivy reader refresh failed (%s); retrying", exc,
+                                extra={"action": "tantivy_reader_refresh"})
+                    await asyncio.sleep(_CURRENT_CHECK)  # retry backoff
+        finally:
+            await _close(pubsub)
+
+    # ---- queries (all scoped to one tenant) ----------------------------------------------
+    def _view(self, doc_type: DocType) -> _View | None:
+        """The open generation of `doc_type`; None before the writer created one."""
+        if doc_type not in DOC_TYPES:
+            raise ValidationFailed("doc_type", f"must be one of {', '.join(DOC_TYPES)}")
+        return self._views.get(doc_type)
+
+    async def search(
+        self, tenant_id: Any, text: str | None, limit: int = 20,
+        filters: Mapping[str, Any] | None = None, *, doc_type: DocType = "product",
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        """Hits as `{"id", "score"}`, best first."""
+        view = self._view(doc_type)
+        if view is None:
+            return []
+        limit = max(1, min(limit, MAX_LIMIT))
+        query = search_query(view.index, doc_type, self.specs[doc_type], tenant_id, text,
+                             filters)
+        try:
+            return await asyncio.to_thread(_hits, view.index, query, limit, max(0, offset))
+        except ValueError as exc:
+            # the text parsed but cannot run (e.g. `field:*` on a field without fast values)
+            raise ValidationFailed("q", f"cannot run this query: {exc}") from None
+
+    async def count(self, tenant_id: Any, *, doc_type: DocType = "product") -> int:
+        view = self._view(doc_type)
+        if view is None:
+            return 0
+        query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
+        return await asyncio.to_thread(_count, view.index, query)
+
+    async def ids(self, tenant_id: Any, *, doc_type: DocType = "product") -> dict[str, int]:
+        """Every doc id of the tenant → its version (for `verify`)."""
+        view = self._view(doc_type)
+        if view is None:
+            return {}
+        query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
+        return await asyncio.to_thread(_versions, view.index, query)
+
+    async def get(
+        self, tenant_id: Any, doc_id: Any, *, doc_type: DocType = "product"
+    ) -> dict[str, Any] | None:
+        """The stored fields of one doc of this tenant, or None."""
+        view = self._view(doc_type)
+        if view is None:
+            return None
+        query = search_query(view.index, doc_type, self.specs[doc_type], tenant_id, None,
+                             {"id": str(doc_id)})
+        stored = await asyncio.to_thread(_first, view.index, query)
+        return None if stored is None else stored_values(doc_type, stored)
+
+
+def _hits(index: tantivy.Index, query: tantivy.Query, limit: int,
+          offset: int) -> list[dict[str, Any]]:
+    searcher = index.searcher()
+    result = searcher.search(query, limit, count=False, offset=offset)
+    return [{"id": searcher.doc(address).get_first("id"), "score": float(score)}
+            for score, address in result.hits]
+
+
+def _count(index: tantivy.Index, query: tantivy.Query) -> int:
+    result: Any = index.searcher().search(query, 1, count=True)
+    return int(result.count or 0)
+
+
+def _versions(index: tantivy.Index, query: tantivy.Query) -> dict[str, int]:
+    searcher = index.searcher()
+    counted: Any = searcher.search(query, 1, count=True)
+    total = int(counted.count or 0)
+    if total == 0:
+        return {}
+    out: dict[str, int] = {}
+    for _, address in searcher.search(query, total, count=False).hits:
+        doc = searcher.doc(address)
+        out[str(doc.get_first("id"))] = int(doc.get_first("version") or 0)
+    return out
+
+
+def _first(index: tantivy.Index, query: tantivy.Query) -> dict[str, list[Any]] | None:
+    searcher = index.searcher()
+    hits = searcher.search(query, 1, count=False).hits
+    return searcher.doc(hits[0][1]).to_dict() if hits else None
+
+
+async def _close(pubsub: PubSub | None) -> None:
+    if pubsub is not None:
+        with contextlib.suppress(RedisError, OSError):
+            await pubsub.aclose()  # type: ignore[no-untyped-call]

@@ -1,0 +1,170 @@
+"""Index directories with generations (I/O: the local filesystem).
+
+Layout: `{index_dir}/{doc_type}/gen-{n}/` holds one complete tantivy index; the file
+`{index_dir}/{doc_type}/CURRENT` names the live generation. A rebuild fills `gen-{n+1}` while
+`gen-{n}` keeps serving, then replaces CURRENT atomically (tmp file + fsync + os.replace), so a
+reader sees either the old or the new generation, never a half-built one. Pruning keeps the
+live generation and the one before it (a reader may still be switching away from it) and
+deletes older ones. Blocking: call these from a thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import tantivy
+
+from indexer.tantivy.config import DEFAULT_CURRENCIES, DocType
+from indexer.tantivy.errors import TantivyError, WriterLocked
+from indexer.tantivy.schema import build_schema
+
+log = logging.getLogger(__name__)
+
+CURRENT = "CURRENT"
+INCOMPLETE = "INCOMPLETE"
+"""Marker file in a generation made live empty (no index yet): it needs a rebuild."""
+_GEN_RE = re.compile(r"^gen-(\d+)$")
+
+
+def generation_number(name: str) -> int:
+    match = _GEN_RE.match(name)
+    if match is None:
+        raise TantivyError(f"not a generation name: {name!r}")
+    return int(match.group(1))
+
+
+class GenerationStore:
+    """The generations of one document type's index."""
+
+    def __init__(
+        self, index_dir: str | Path, doc_type: DocType,
+        currencies: Iterable[str] = DEFAULT_CURRENCIES,
+    ) -> None:
+        self.doc_type = doc_type
+        self.directory = Path(index_dir) / doc_type
+        self.schema = build_schema(doc_type, currencies)
+
+    def path(self, name: str) -> Path:
+        generation_number(name)
+        return self.directory / name
+
+    def current(self) -> str | None:
+        """The live generation's name, or None before the first one exists."""
+        try:
+            name = (self.directory / CURRENT).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        generation_number(name)
+        return name
+
+    def generations(self) -> list[str]:
+        """Every generation directory, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        names = [entry.name for entry in self.directory.iterdir()
+                 if entry.is_dir() and _GEN_RE.match(entry.name)]
+        return sorted(names, key=generation_number)
+
+    def create_generation(self) -> tuple[str, tantivy.Index]:
+        """A new, empty generation numbered after every existing one (not yet live)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        existing = [generation_number(name) for name in self.generations()]
+        name = f"gen-{max(existing, default=0) + 1}"
+        path = self.path(name)
+        path.mkdir()
+        log.info("created %s generation %s", self.doc_type, name,
+                 extra={"action": "tantivy_generation", "entity": self.doc_type})
+        return name, self._open(path, create=True)
+
+    def open_generation(self, name: str) -> tantivy.Index:
+        """An existing generation, whatever schema it was built with (see `is_outdated`)."""
+        return self._open(self.path(name), create=False)
+
+    def is_incomplete(self, name: str) -> bool:
+        """True for a generation made live empty, until a rebuild replaces it."""
+        return (self.path(name) / INCOMPLETE).exists()
+
+    def is_outdated(self, index: tantivy.Index) -> bool:
+        """True when `index` was built with another schema than this version's: it still
+        serves (unknown fields are ignored when writing) until a rebuild replaces it."""
+        return bool(index.schema != self.schema)
+
+    def open_current(self, *, create: bool = True) -> tuple[str, tantivy.Index] | None:
+        """The live generation; when there is none yet, a first empty one is created and made
+        live (`create=True`, the writer) or None is returned (`create=False`, readers)."""
+        name = self.current()
+        if name is not None:
+            return name, self.open_generation(name)
+        if not create:
+            return None
+        name, index = self.create_generation()
+        (self.path(name) / INCOMPLETE).write_text("created empty; rebuild me\n")
+        self.switch(name)
+        return name, index
+
+    def switch(self, name: str) -> None:
+        """Make `name` the live generation, atomically and durably."""
+        if not self.path(name).is_dir():
+            raise TantivyError(f"generation {name} of {self.doc_type} does not exist")
+        tmp = self.directory / f"{CURRENT}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as handle:
+            handle.write(name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, self.directory / CURRENT)
+        _fsync_dir(self.directory)
+        log.info("%s index now serves generation %s", self.doc_type, name,
+                 extra={"action": "tantivy_switch", "entity": self.doc_type})
+
+    def prune(self) -> list[str]:
+        """Delete generations older than the one before the live one; returns their names.
+        Generations newer than the live one (a rebuild in progress) are left alone."""
+        live = self.current()
+        if live is None:
+            return []
+        older = [name for name in self.generations()
+                 if generation_number(name) < generation_number(live)]
+        doomed = older[:-1]
+        for name in doomed:
+            self.remove(name)
+        return doomed
+
+    def remove(self, name: str) -> None:
+        if name == self.current():
+            raise TantivyError(f"refusing to delete the live generation {name}")
+        shutil.rmtree(self.path(name), ignore_errors=True)
+        log.info("deleted %s generation %s", self.doc_type, name,
+                 extra={"action": "tantivy_prune", "entity": self.doc_type})
+
+    def _open(self, path: Path, *, create: bool) -> tantivy.Index:
+        try:
+            if create:
+                return tantivy.Index(self.schema, path=str(path), reuse=False)
+            if not tantivy.Index.exists(str(path)):
+                raise TantivyError(f"no tantivy index in {path}")
+            return tantivy.Index.open(str(path))
+        except ValueError as exc:
+            raise TantivyError(f"cannot open the index in {path}: {exc}") from exc
+
+
+def open_writer(index: tantivy.Index, path: str | Path, heap_mb: int) -> tantivy.IndexWriter:
+    """The single writer of an index directory; `WriterLocked` when another one holds it."""
+    try:
+        return index.writer(heap_size=heap_mb * 1_000_000)
+    except ValueError as exc:
+        if "LockBusy" in str(exc):
+            raise WriterLocked(str(path)) from None
+        raise TantivyError(f"cannot open a writer on {path}: {exc}") from exc
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
