@@ -1,0 +1,202 @@
+"""The one query model every search backend compiles, and the response shape they all return
+(pure). GET query strings and POST bodies are parsed into the same `SearchQuery`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+DocType = Literal["product", "content"]
+ProductStatus = Literal["draft", "proposed", "published", "rejected"]
+ContentStatus = Literal["draft", "published", "archived"]
+ProductFacet = Literal["categories", "tags", "currencies", "has_stock", "price"]
+ContentFacet = Literal["kind", "categories", "tags", "author"]
+PRODUCT_SORTS = frozenset({"relevance", "price:asc", "price:desc", "created_at:asc",
+                           "created_at:desc", "title:asc", "title:desc"})
+CONTENT_SORTS = frozenset({"relevance", "published_at:asc", "published_at:desc",
+                           "created_at:asc", "created_at:desc", "title:asc", "title:desc"})
+DEFAULT_PRICE_BUCKETS = (1000, 2500, 5000, 10000, 25000, 50000)
+Currency = str
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PriceRange(_Strict):
+    """Minor units (cents) in `currency`; both bounds inclusive."""
+
+    currency: Currency = Field(pattern=r"^[A-Z]{3}$")
+    min: int | None = Field(default=None, ge=0)
+    max: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PriceRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+class DateRange(_Strict):
+    gte: datetime | None = None
+    lte: datetime | None = None
+
+
+class ProductFilter(_Strict):
+    categories: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    """Any of these category ids."""
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    """Any of these tag names."""
+    price: PriceRange | None = None
+    """Products with a variant priced inside the range (their [min, max] overlaps it)."""
+    has_stock: bool | None = None
+    status: list[ProductStatus] | None = None
+    """Admin keys only for anything but `published`; search keys always see `published`."""
+
+
+class ContentFilter(_Strict):
+    kind: list[Literal["page", "post", "comment"]] = Field(default_factory=list)
+    categories: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    author: list[uuid.UUID] = Field(default_factory=list, max_length=50)
+    published: DateRange | None = None
+    status: list[ContentStatus] | None = None
+
+
+class SearchQuery(_Strict):
+    """One search request. `doc_type` decides which filter, facet and sort names are valid."""
+
+    doc_type: DocType = "product"
+    q: str | None = Field(default=None, max_length=256)
+    filter: ProductFilter | ContentFilter | None = None
+    facets: list[str] = Field(default_factory=list, max_length=10)
+    sort: str = "relevance"
+    currency: Currency | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    """The currency of price sorting, the price facet and facet_stats (else the price
+    filter's currency)."""
+    price_buckets: tuple[int, ...] = DEFAULT_PRICE_BUCKETS
+    page: int = Field(default=1, ge=1, le=500)
+    per_page: int = Field(default=20, ge=1, le=100)
+    highlight: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _filter_for_doc_type(cls, data: Any) -> Any:
+        # parse `filter` with the class of the doc type, so errors name its real fields
+        if isinstance(data, dict) and isinstance(data.get("filter"), dict):
+            kind = ContentFilter if data.get("doc_type") == "content" else ProductFilter
+            data = {**data, "filter": kind.model_validate(data["filter"])}
+        return data
+
+    @field_validator("q")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @field_validator("price_buckets")
+    @classmethod
+    def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if not value or len(value) > 20 or any(b <= a for a, b in zip(value, value[1:],
+                                                                       strict=False)):
+            raise ValueError("needs 1-20 strictly increasing bounds")
+        if value[0] <= 0:
+            raise ValueError("bounds must be positive")
+        return value
+
+    @model_validator(mode="after")
+    def _fits_doc_type(self) -> SearchQuery:
+        product = self.doc_type == "product"
+        expected = ProductFilter if product else ContentFilter
+        if self.filter is not None and not isinstance(self.filter, expected):
+            raise ValueError(f"filter fields do not apply to {self.doc_type} search")
+        allowed = set(ProductFacet.__args__ if product  # type: ignore[attr-defined]
+                      else ContentFacet.__args__)  # type: ignore[attr-defined]
+        unknown = [f for f in self.facets if f not in allowed]
+        if unknown:
+            raise ValueError(f"unknown facets {unknown}; allowed: {sorted(allowed)}")
+        if len(set(self.facets)) != len(self.facets):
+            raise ValueError("facets are listed twice")
+        if self.sort not in (PRODUCT_SORTS if product else CONTENT_SORTS):
+            raise ValueError(f"unknown sort {self.sort!r}; allowed: "
+                             f"{sorted(PRODUCT_SORTS if product else CONTENT_SORTS)}")
+        if (self.sort.startswith("price") or "price" in self.facets) and \
+                self.price_currency is None:
+            raise ValueError("price sorting and the price facet need `currency`")
+        return self
+
+    @property
+    def price_currency(self) -> str | None:
+        if self.currency:
+            return self.currency
+        if isinstance(self.filter, ProductFilter) and self.filter.price is not None:
+            return self.filter.price.currency
+        return None
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def bucket_label(bounds: tuple[int, ...], amount: int) -> str:
+    """The price bucket an amount falls in: `0-1000`, `1000-2500`, ..., `50000+` (pure)."""
+    low = 0
+    for high in bounds:
+        if amount < high:
+            return f"{low}-{high}"
+        low = high
+    return f"{low}+"
+
+
+class SearchScope(_Strict):
+    """Who searches: fixed by the API key, never by request parameters."""
+
+    tenant_id: uuid.UUID
+    include_drafts: bool = False
+
+
+class Hit(_Strict):
+    id: uuid.UUID
+    score: float | None = None
+    document: dict[str, Any]
+    highlights: dict[str, str] = Field(default_factory=dict)
+    """Field -> fragment with matches wrapped in <mark></mark>."""
+
+
+class FacetStats(_Strict):
+    min: int
+    max: int
+
+
+class SearchResult(_Strict):
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]] = Field(default_factory=dict)
+    facet_stats: dict[str, FacetStats] = Field(default_factory=dict)
+    took_ms: float = 0.0
+    backend: str
+    stale: bool = False
+
+
+class Suggestion(_Strict):
+    id: uuid.UUID
+    title: str
+    highlighted: str
+
+
+class SearchBackend(Protocol):
+    """One module per backend implements this; the conformance suite runs against each."""
+
+    name: str
+
+    async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult: ...
+
+    async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
+                      limit: int = 8) -> list[Suggestion]: ...
+
+    async def ready(self) -> bool: ...
