@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import shutil
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench.report import report
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
@@ -158,13 +158,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--products", type=int, default=500)
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    print("| measure | value |\n|---|---|")
-    for key, value in result.items():
-        print(f"| {key} | {value} |")
-    out = ROOT / "bench" / "results" / f"freshness_{int(time.time())}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nJSON: {out.relative_to(ROOT)}")
+    report("freshness", asyncio.run(run(args)))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import redis.asyncio as aioredis
 
+from bench.report import report
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
@@ -102,13 +102,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    result = asyncio.run(run(args))
-    print("| measure | value |\n|---|---|")
-    for key, value in result.items():
-        print(f"| {key} | {value} |")
-    out = ROOT / "bench" / "results" / f"write_path_{int(time.time())}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(f"\nJSON: {out.relative_to(ROOT)}")
+    report("write_path", asyncio.run(run(args)))
 
 
 if __name__ == "__main__":
