@@ -63,8 +63,10 @@ class Processes:
             if proc.returncode is None:
                 proc.send_signal(signal.SIGCONT)
                 proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            await asyncio.wait_for(proc.wait(), timeout=30)
+        codes = {name: await asyncio.wait_for(proc.wait(), timeout=30)
+                 for name, proc in self.procs.items()}
+        # SIGTERM finishes the batch in hand and exits cleanly
+        assert codes == dict.fromkeys(self.procs, 0), codes
 
 
 async def drained(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings) -> bool:
