@@ -75,10 +75,9 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
-    from indexer.engines import engine_follower
-
     from core_write.resources import open_resources
     from indexer.daemon import run_indexer
+    from indexer.engines import engine_follower
     from rustok_search.signals import stop_event
 
     if settings.indexer_metrics_port:
@@ -108,9 +107,8 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from indexer.engines import engine_readers
-
     from core_write.resources import open_resources
+    from indexer.engines import engine_readers
     from indexer.reindex import resolve_scope
     from indexer.verify import DOC_TYPES, repair, verify_engine, verify_postgres
 
@@ -140,6 +138,14 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 1
 
 
+async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from rustok_search.signals import stop_event
+    from rustok_search.supervisor import default_roles, supervise
+
+    stop = stop_event()
+    return await supervise(args.roles.split(",") if args.roles else default_roles(), stop)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rustok-search",
@@ -161,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("relay", help="publish the outbox onto Redis Streams (daemon)")
     p.set_defaults(run=cmd_relay)
+
+    p = sub.add_parser("serve", help="run relay, indexer (and the API) as one supervised group")
+    p.add_argument("--roles", help="comma-separated roles to run (default: all installed)")
+    p.set_defaults(run=cmd_serve)
 
     p = sub.add_parser("indexer", help="consume events and keep every index current (daemon)")
     p.set_defaults(run=cmd_indexer)
