@@ -9,6 +9,7 @@ unexpectedly is restarted with a growing delay. SIGINT/SIGTERM stop every child 
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import importlib.util
 import logging
 import os
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 20.0
+PR_SET_PDEATHSIG = 1
 
 
 def default_roles() -> list[str]:
@@ -37,9 +39,19 @@ class Child:
     started: float = field(default=0.0)
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the supervisor dies (even by SIGKILL)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 async def _spawn(child: Child) -> None:
+    # Children get their own process group: a Ctrl-C in the terminal reaches only the
+    # supervisor, which then stops each child once with SIGTERM (a child signalled twice
+    # exits at once, without finishing its batch).
     child.process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rustok_search.cli", child.role, env=dict(os.environ))
+        sys.executable, "-m", "rustok_search.cli", child.role, env=dict(os.environ),
+        process_group=0, preexec_fn=_die_with_parent)
     child.started = time.monotonic()
     log.info("started %s (pid %d)", child.role, child.process.pid,
              extra={"action": "spawn", "entity": child.role})
