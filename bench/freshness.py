@@ -52,7 +52,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
                RUSTOK_ENGINES="tantivy", INDEXER_METRICS_PORT="0", RUSTOK_LOG_LEVEL="WARNING",
-               RELAY_POLL_INTERVAL="0.5")
+               RELAY_POLL_INTERVAL="0.5", RELAY_METRICS_PORT="0")
     redis = aioredis.Redis.from_url(redis_url)
     await migrate(dsn)
     pool = await create_pool(dsn, max_size=8)

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 async def _spawn_relay(dsn: str, redis_url: str, prefix: str) -> asyncio.subprocess.Process:
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url, RUSTOK_STREAM_PREFIX=prefix,
-               RUSTOK_LOG_LEVEL="WARNING")
+               RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0")
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rustok_search.cli", "relay", cwd=ROOT, env=env)
 

@@ -7,7 +7,7 @@ Built once in each entry point's `main()`, never at import time, so tests can co
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     relay_ack_sync_interval: float = Field(
         default=2.0, gt=0, le=3600, alias="RELAY_ACK_SYNC_INTERVAL"
     )
+    relay_metrics_port: int = Field(default=9107, ge=0, le=65535, alias="RELAY_METRICS_PORT")
     relay_retention_seconds: int = Field(
         default=3600, ge=0, alias="RELAY_RETENTION_SECONDS"
     )
@@ -76,6 +77,24 @@ class Settings(BaseSettings):
     reindex_batch_size: int = Field(default=1000, ge=1, le=50_000, alias="REINDEX_BATCH_SIZE")
     reindex_workers: int = Field(default=2, ge=1, le=32, alias="REINDEX_WORKERS")
     reindex_schedule: str = Field(default="", alias="REINDEX_SCHEDULE")
+
+    # search API
+    api_host: str = Field(default="127.0.0.1", alias="API_HOST")
+    api_port: int = Field(default=8080, ge=0, le=65535, alias="API_PORT")
+    api_cors_origins: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="API_CORS_ORIGINS")
+    api_request_timeout_ms: int = Field(default=5000, ge=100, le=600_000,
+                                        alias="API_REQUEST_TIMEOUT_MS")
+    api_max_body_bytes: int = Field(default=65_536, ge=1024, le=16_777_216,
+                                    alias="API_MAX_BODY_BYTES")
+    api_max_query_bytes: int = Field(default=4096, ge=256, le=65_536,
+                                     alias="API_MAX_QUERY_BYTES")
+    api_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300,
+                                              alias="API_SHUTDOWN_GRACE_SECONDS")
+    search_backend: Literal["tantivy", "postgres"] = Field(default="tantivy",
+                                                           alias="SEARCH_BACKEND")
+    ready_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400,
+                                         alias="READY_MAX_LAG_SECONDS")
 
     @field_validator("database_url")
     @classmethod
@@ -125,6 +144,16 @@ class Settings(BaseSettings):
         bad = [code for code in value if not re.match(r"^[A-Z]{3}$", code)]
         if bad or not value or len(set(value)) != len(value):
             raise ValueError("needs distinct ISO 4217 codes such as EUR,USD")
+        return tuple(value)
+
+    @field_validator("api_cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+        bad = [o for o in value if o != "*" and not re.match(r"^https?://[^/\s]+$", o)]
+        if bad:
+            raise ValueError(f"origins must be '*' or scheme://host[:port], got {bad}")
         return tuple(value)
 
     @field_validator("reindex_schedule")

@@ -35,3 +35,15 @@ DOCUMENT_COUNT = Gauge("rustok_index_documents", "Documents per backend and type
 REINDEX_PROGRESS = Gauge("rustok_reindex_progress_ratio", "Progress of running reindex jobs",
                          ["job"])
 REINDEX_JOBS = Counter("rustok_reindex_jobs_total", "Finished reindex jobs by state", ["state"])
+
+# ---- the outbox relay ----------------------------------------------------------------------
+RELAY_PUBLISHED = Counter("rustok_relay_events_published_total",
+                          "Outbox rows published to the stream")
+RELAY_RECOVERIES = Counter("rustok_relay_recoveries_total",
+                           "Times Redis was found to have lost the stream and the relay "
+                           "republished everything unacknowledged")
+RELAY_ACKED = Counter("rustok_relay_events_acknowledged_total",
+                      "Outbox rows the consumer groups acknowledged")
+OUTBOX_BACKLOG = Gauge("rustok_outbox_backlog", "Outbox rows not yet published")
+OUTBOX_OLDEST_AGE = Gauge("rustok_outbox_oldest_unpublished_seconds",
+                          "Age of the oldest unpublished outbox row")

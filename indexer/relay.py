@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from core_write.db import connect
 from core_write.settings import Settings
+from indexer import metrics
 from indexer.queries import QUERIES
 from indexer.streams import GroupState, acknowledged_below, format_stream_id, parse_stream_id
 
@@ -111,6 +112,7 @@ class Relay:
                 return 0
         self.stats.published += len(rows)
         self.stats.batches += 1
+        metrics.RELAY_PUBLISHED.inc(len(rows))
         return len(rows)
 
     # ---- recovery after Redis lost its data ----------------------------------------------
@@ -127,6 +129,7 @@ class Relay:
             await conn.execute(QUERIES["relay_set_epoch"], self.stream, epoch)
             await self.redis.set(self.epoch_key, str(epoch))
         self.stats.recoveries += 1
+        metrics.RELAY_RECOVERIES.inc()
         log.info("relay epoch %s started (%s)", epoch, reset, extra={"action": "relay_epoch"})
 
     async def _in_sync(self, conn: asyncpg.Connection) -> bool:
@@ -199,6 +202,11 @@ class Relay:
                 return 0
         self.stats.acked += acked
         self.stats.last_ack_sync = time.monotonic()
+        metrics.RELAY_ACKED.inc(acked)
+        backlog = await self.pool.fetchrow(QUERIES["relay_backlog"])
+        if backlog is not None:
+            metrics.OUTBOX_BACKLOG.set(backlog["backlog"])
+            metrics.OUTBOX_OLDEST_AGE.set(backlog["oldest_age"])
         return acked
 
     # ---- the daemon loop ----------------------------------------------------------------

@@ -56,6 +56,10 @@ async def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
     from indexer.relay import Relay
     from rustok_search.signals import stop_event
 
+    if settings.relay_metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.relay_metrics_port)
     stop = stop_event()
     async with open_resources(settings) as res:
         await Relay(res.pool, res.redis, settings).run(stop)

@@ -43,7 +43,7 @@ class Processes:
             "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
             "RUSTOK_STREAM_PREFIX": settings.stream_prefix, "RELAY_POLL_INTERVAL": "0.1",
             "RELAY_ACK_SYNC_INTERVAL": "0.2", "INDEXER_CLAIM_IDLE_MS": "400",
-            "INDEXER_METRICS_PORT": "0", "INDEXER_BATCH_SIZE": "50",
+            "INDEXER_METRICS_PORT": "0", "RELAY_METRICS_PORT": "0", "INDEXER_BATCH_SIZE": "50",
             "RUSTOK_ENGINES": engines, "TANTIVY_DIR": str(tantivy_dir),
             "RUSTOK_LOG_LEVEL": "WARNING",
         })

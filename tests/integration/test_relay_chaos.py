@@ -33,7 +33,7 @@ def _relay_env(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url, "REDIS_URL": settings.redis_url,
         "RUSTOK_STREAM_PREFIX": settings.stream_prefix, "RELAY_POLL_INTERVAL": "0.1",
         "RELAY_ACK_SYNC_INTERVAL": "0.1", "RELAY_BATCH_SIZE": "20",
-        "RUSTOK_LOG_LEVEL": "WARNING",
+        "RUSTOK_LOG_LEVEL": "WARNING", "RELAY_METRICS_PORT": "0",
     })
     return env
 

@@ -39,6 +39,7 @@ async def test_serve_restarts_a_dead_child_and_stops_cleanly(
 ) -> None:
     env = dict(os.environ, DATABASE_URL=settings.database_url, REDIS_URL=settings.redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, INDEXER_METRICS_PORT="0",
+               RELAY_METRICS_PORT="0",
                TANTIVY_DIR=str(tmp_path), RUSTOK_LOG_LEVEL="WARNING")
     serve = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rustok_search.cli", "serve", "--roles", "relay,indexer",
