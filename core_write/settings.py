@@ -46,6 +46,8 @@ class Settings(BaseSettings):
         default=3600, ge=0, alias="RELAY_RETENTION_SECONDS"
     )
     log_level: str = Field(default="INFO", alias="RUSTOK_LOG_LEVEL")
+    migrations_dir: str = Field(default="", alias="RUSTOK_MIGRATIONS_DIR")
+    """Where `migrate` finds the SQL files; empty: `migrations/` of the source tree."""
 
     # indexer
     indexer_consumer: str = Field(default="", alias="INDEXER_CONSUMER_NAME")

@@ -22,11 +22,14 @@ Command = Callable[[argparse.Namespace, Settings], Awaitable[int]]
 
 
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
     from core_write.db import connect
-    from core_write.migrations import migrate
+    from core_write.migrations import MIGRATIONS_DIR, migrate
     from core_write.partitions import ensure_order_partitions
 
-    applied = await migrate(settings.database_url)
+    folder = Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR
+    applied = await migrate(settings.database_url, folder)
     conn = await connect(settings.database_url)
     try:
         created = await ensure_order_partitions(conn, args.partitions_ahead)
@@ -150,6 +153,27 @@ async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return await supervise(args.roles.split(",") if args.roles else default_roles(), stop)
 
 
+async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    from rustok_search.signals import stop_event
+    from search_api.app import serve
+
+    await serve(settings, stop_event())
+    return 0
+
+
+async def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
+    from core_write.resources import open_resources
+    from search_api.auth import create_key
+
+    async with open_resources(settings, redis_required=False) as res:
+        key, stored = await create_key(res.pool, args.tenant, args.role)
+    print(key)
+    print(f"{stored.role} key {stored.id}"
+          + (f" for tenant {stored.tenant_id}" if stored.tenant_id else " (every tenant)")
+          + "; store it now, it is not shown again", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rustok-search",
@@ -191,6 +215,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", metavar="SLUG", help="only this tenant (slug or id)")
     p.add_argument("--repair", action="store_true", help="re-index exactly the drifted documents")
     p.set_defaults(run=cmd_verify)
+
+    p = sub.add_parser("api", help="serve the HTTP search API (daemon)")
+    p.set_defaults(run=cmd_api)
+
+    p = sub.add_parser("keys", help="API keys")
+    ksub = p.add_subparsers(dest="action", required=True)
+    kc = ksub.add_parser("create", help="create an API key and print it once")
+    kc.add_argument("--tenant", metavar="SLUG", help="its tenant (slug or id); not for operator")
+    kc.add_argument("--role", choices=("search", "admin", "operator"), required=True)
+    kc.set_defaults(run=cmd_keys_create)
 
     p = sub.add_parser("demo", help="demo data")
     dsub = p.add_subparsers(dest="action", required=True)
