@@ -14,10 +14,12 @@ import os
 import random
 import shutil
 import signal
+import socket
 import statistics
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -36,6 +38,39 @@ from indexer.tantivy.reader import TantivyReader
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _buckets(text: str, backend: str) -> dict[float, float]:
+    found = {}
+    for line in text.splitlines():
+        if line.startswith("rustok_index_lag_seconds_bucket") and f'backend="{backend}"' in line:
+            bound = line.split('le="')[1].split('"')[0]
+            found[float("inf") if bound == "+Inf" else float(bound)] = float(
+                line.rsplit(" ", 1)[1])
+    return found
+
+
+def _histogram_quantiles(before: str, after: str, backend: str) -> dict[str, float]:
+    """p50/p99 (upper bucket bound) of rustok_index_lag_seconds for one backend, over the
+    observations made between two scrapes."""
+    start, end = _buckets(before, backend), _buckets(after, backend)
+    buckets = sorted((bound, count - start.get(bound, 0.0)) for bound, count in end.items())
+    total = buckets[-1][1] if buckets else 0.0
+    out = {}
+    for name, q in (("p50", 0.5), ("p99", 0.99)):
+        out[name] = next((b for b, count in buckets if total and count >= q * total), 0.0)
+    return out
+
+
+def _scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as page:
+        return str(page.read().decode())
+
+
 def _quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -51,8 +86,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         TANTIVY_DIR=tantivy_dir)
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
-               RUSTOK_ENGINES="tantivy", INDEXER_METRICS_PORT="0", RUSTOK_LOG_LEVEL="WARNING",
+               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING",
                RELAY_POLL_INTERVAL="0.5", RELAY_METRICS_PORT="0")
+    metrics_port = _free_port()
+    env["INDEXER_METRICS_PORT"] = str(metrics_port)
     redis = aioredis.Redis.from_url(redis_url)
     await migrate(dsn)
     pool = await create_pool(dsn, max_size=8)
@@ -78,6 +115,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         lags: list[int] = []
         writing = True
         rng = random.Random(5)
+        scraped_before = await asyncio.to_thread(_scrape, metrics_port)
         rng.shuffle(products)
 
         async def write() -> None:
@@ -128,6 +166,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             print("index row:", row, "tenant", tenant, file=sys.stderr)
             raise
         await reader.close()
+        scraped_after = await asyncio.to_thread(_scrape, metrics_port)
     finally:
         for proc in procs:
             proc.send_signal(signal.SIGTERM)
@@ -147,6 +186,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "rate_per_s": args.rate, "duration_s": args.duration, "writes": len(ms),
         "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(_quantile(ms, 0.95), 1),
         "p99_ms": round(_quantile(ms, 0.99), 1), "max_ms": round(max(ms), 1),
+        **{f"indexer_lag_{backend}_{q}_le_s": value
+           for backend in ("postgres", "tantivy")
+           for q, value in _histogram_quantiles(scraped_before, scraped_after, backend).items()},
         "group_lag_first_half_max": max(lags[:half] or [0]),
         "group_lag_second_half_max": max(lags[half:] or [0]),
     }
