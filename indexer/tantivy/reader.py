@@ -68,6 +68,7 @@ class TantivyReader:
         self._seen: dict[DocType, bytes | str | None] = {}
         self._checked_current = 0.0
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self.reloads = 0
         self.reopens = 0
 
@@ -76,16 +77,21 @@ class TantivyReader:
         """Open the live generations and follow the writer's commits in the background."""
         await self.refresh(force=True)
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._follow(), name="tantivy-reader")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        """Stop following commits. redis-py's `get_message` can swallow a cancellation that
+        lands while its read timeout fires, so the loop also checks a flag and the cancel is
+        repeated until the task has ended."""
+        task, self._task = self._task, None
+        if task is not None:
+            self._stopping = True
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         self.release()
 
     def release(self) -> None:
@@ -143,7 +149,7 @@ class TantivyReader:
         pubsub: PubSub | None = None
         backoff = self.config.poll_interval
         try:
-            while True:
+            while not self._stopping:
                 try:
                     if pubsub is None:
                         pubsub = self.redis.pubsub()
@@ -174,6 +180,12 @@ class TantivyReader:
         if doc_type not in DOC_TYPES:
             raise ValidationFailed("doc_type", f"must be one of {', '.join(DOC_TYPES)}")
         return self._views.get(doc_type)
+
+    def index(self, doc_type: DocType) -> tantivy.Index | None:
+        """The open index of `doc_type` (for callers building their own tenant-scoped
+        queries, e.g. search_api.backends.tantivy); None before a generation exists."""
+        view = self._view(doc_type)
+        return view.index if view else None
 
     async def search(
         self, tenant_id: Any, text: str | None, limit: int = 20,

@@ -24,7 +24,7 @@ EXPECTED_TABLES = {
     "commerce_categories", "commerce_product_categories", "commerce_inventory_items",
     "commerce_stock_locations", "commerce_inventory_levels", "commerce_variant_inventory",
     "commerce_orders", "commerce_order_items", "index_products", "index_content", "outbox",
-    "relay_state", "schema_migrations", "engine_queue", "index_jobs",
+    "relay_state", "schema_migrations", "engine_queue", "index_jobs", "api_keys",
 }
 
 

@@ -1,0 +1,140 @@
+"""API keys: generation, SHA-256 hashing, lookup, and the middleware that authenticates every
+`/v1/` request (I/O: PostgreSQL for lookups and creation).
+
+A key's tenant and role come from the database only; no request parameter can widen them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Literal, cast
+
+import asyncpg
+from aiohttp import web
+
+from core_write.errors import NotFound, ValidationFailed
+from core_write.ids import new_id
+from search_api.errors import Problem
+from search_api.model import SearchScope
+from search_api.queries import QUERIES
+
+Role = Literal["search", "admin", "operator"]
+ROLES: tuple[Role, ...] = ("search", "admin", "operator")
+KEY_PREFIX = "rsk_"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: uuid.UUID
+    tenant_id: uuid.UUID | None
+    role: Role
+
+    def scope(self) -> SearchScope:
+        """What this key may search: its tenant, drafts for admin keys only."""
+        if self.tenant_id is None:
+            raise Problem(403, "operator keys do not search; use a search or admin key")
+        return SearchScope(tenant_id=self.tenant_id, include_drafts=self.role == "admin")
+
+    def may_manage(self, tenant_id: uuid.UUID | None) -> bool:
+        """May this key reindex or watch jobs of `tenant_id` (None: every tenant)?"""
+        if self.role == "operator":
+            return True
+        return self.role == "admin" and tenant_id is not None and tenant_id == self.tenant_id
+
+
+API_KEY = web.RequestKey("api_key", ApiKey)
+"""The authenticated key of a request (set by `authenticate`)."""
+
+
+def generate_key() -> str:
+    """A new random key: `rsk_` + 32 random bytes, base64url without padding."""
+    raw = base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode()
+    return KEY_PREFIX + raw
+
+
+def hash_key(key: str) -> bytes:
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
+
+
+async def create_key(pool: asyncpg.Pool, tenant: str | None, role: str) -> tuple[str, ApiKey]:
+    """Store a new key for `tenant` (slug or id; none for operators) and return it once."""
+    if role not in ROLES:
+        raise ValidationFailed("role", f"must be one of {', '.join(ROLES)}")
+    tenant_id = None
+    if role == "operator":
+        if tenant:
+            raise ValidationFailed("tenant", "operator keys belong to no tenant")
+    else:
+        if not tenant:
+            raise ValidationFailed("tenant", f"a {role} key needs its tenant")
+        row = await pool.fetchrow(QUERIES["tenant_by_ref"], tenant)
+        if row is None:
+            raise NotFound("tenant", tenant)
+        tenant_id = row["id"]
+    key = generate_key()
+    await pool.execute(QUERIES["key_create"], new_id(), tenant_id, role, hash_key(key),
+                       key[:len(KEY_PREFIX) + 6])
+    found = await lookup_key(pool, key)
+    assert found is not None
+    return key, found
+
+
+async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
+    row = await pool.fetchrow(QUERIES["key_lookup"], hash_key(key))
+    if row is None:
+        return None
+    return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]))
+
+
+def presented_key(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Problem(401, "Authorization must be 'Bearer <key>'", slug="unauthorized",
+                          headers={"WWW-Authenticate": "Bearer"})
+        return value.strip()
+    return request.headers.get("X-Api-Key")
+
+
+def current_key(request: web.Request) -> ApiKey:
+    if API_KEY not in request:
+        raise Problem(401, "an API key is required", slug="unauthorized")
+    return request[API_KEY]
+
+
+def require_role(request: web.Request, *roles: Role) -> ApiKey:
+    key = current_key(request)
+    if key.role not in roles:
+        raise Problem(403, f"a {key.role} key may not call this endpoint "
+                           f"(needs {' or '.join(roles)})", slug="forbidden")
+    return key
+
+
+async def authenticate(request: web.Request, pool: asyncpg.Pool) -> ApiKey:
+    key = presented_key(request)
+    if not key:
+        raise Problem(401, "an API key is required (Authorization: Bearer <key> or "
+                           "X-Api-Key)", slug="unauthorized",
+                      headers={"WWW-Authenticate": "Bearer"})
+    if not key.startswith(KEY_PREFIX) or len(key) > 128:
+        found = None
+    else:
+        found = await lookup_key(pool, key)
+    if found is None:
+        raise Problem(401, "the API key is unknown or revoked", slug="unauthorized",
+                      headers={"WWW-Authenticate": "Bearer"})
+    request[API_KEY] = found
+    return found
+
+
+def protected(request: web.Request) -> bool:
+    return request.path.startswith("/v1/") and request.method != "OPTIONS"
+
+
+__all__ = ["API_KEY", "ApiKey", "authenticate", "create_key", "current_key", "generate_key",
+           "hash_key", "lookup_key", "protected", "require_role"]

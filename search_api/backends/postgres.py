@@ -1,0 +1,123 @@
+"""The reference search backend: full-text, trigram typo tolerance, filters, disjunctive
+facets and sorts over the index tables `index_products` / `index_content` (I/O: PostgreSQL).
+
+The SQL comes from the pure compiler `search_api.compile_pg`; this module only runs it and
+maps rows into the response model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import asyncpg
+
+from search_api.backends.documents import from_row, mark_prefixes, marked_headline
+from search_api.compile_pg import (
+    FUZZY_THRESHOLD,
+    START_SEL,
+    compile_count,
+    compile_facets,
+    compile_hits,
+    compile_price_stats,
+    compile_suggest,
+    query_words,
+    table_of,
+)
+from search_api.model import (
+    DocType,
+    FacetStats,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    Suggestion,
+    bucket_label,
+)
+
+_SET_THRESHOLD = "SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)"
+
+
+class PostgresBackend:
+    """`SearchBackend` over the index tables; every statement is scoped to the scope's
+    tenant."""
+
+    name = "postgres"
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
+        started = time.perf_counter()
+        hits_sql = compile_hits(query, scope)
+        facets_sql = compile_facets(query, scope)
+        stats_sql = compile_price_stats(query, scope)
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(_SET_THRESHOLD, str(FUZZY_THRESHOLD))
+            rows = await conn.fetch(hits_sql.sql, *hits_sql.params)
+            if rows:
+                total = int(rows[0]["total"])
+            else:
+                counted = compile_count(query, scope)
+                total = int(await conn.fetchval(counted.sql, *counted.params) or 0)
+            facet_rows = ([] if facets_sql is None
+                          else await conn.fetch(facets_sql.sql, *facets_sql.params))
+            stats_row = (None if stats_sql is None
+                         else await conn.fetchrow(stats_sql.sql, *stats_sql.params))
+        table = table_of(query)
+        hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
+                    document=from_row(query.doc_type, row),
+                    highlights=_highlights(row, table.highlight)) for row in rows]
+        facet_stats = {}
+        if stats_row is not None and stats_row["min"] is not None:
+            facet_stats["price"] = FacetStats(min=int(stats_row["min"]),
+                                              max=int(stats_row["max"]))
+        return SearchResult(
+            hits=hits, total=total, page=query.page, per_page=query.per_page,
+            facets=facet_counts(query, facet_rows), facet_stats=facet_stats,
+            took_ms=(time.perf_counter() - started) * 1000, backend=self.name,
+        )
+
+    async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
+                      limit: int = 8) -> list[Suggestion]:
+        compiled = compile_suggest(doc_type, prefix, scope, max(1, min(limit, 50)))
+        if compiled is None:
+            return []
+        async with self.pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(_SET_THRESHOLD, str(FUZZY_THRESHOLD))
+            rows = await conn.fetch(compiled.sql, *compiled.params)
+        words = query_words(prefix)
+        return [Suggestion(id=row["id"], title=row["title"],
+                           highlighted=mark_prefixes(row["title"], words)) for row in rows]
+
+    async def ready(self) -> bool:
+        try:
+            return bool(await self.pool.fetchval("SELECT 1") == 1)
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            return False
+
+
+def facet_counts(query: SearchQuery, rows: list[Any]) -> dict[str, dict[str, int]]:
+    """(facet, value, count) rows as {facet: {value: count}}; price rows (minimum price →
+    count) are folded into `model.bucket_label` buckets. Every requested facet is present."""
+    out: dict[str, dict[str, int]] = {name: {} for name in query.facets}
+    buckets: dict[str, int] = defaultdict(int)
+    for facet, value, count in rows:
+        if facet == "price":
+            buckets[bucket_label(query.price_buckets, int(value))] += int(count)
+        else:
+            out[facet][str(value)] = int(count)
+    if "price" in out:
+        out["price"] = dict(buckets)
+    return out
+
+
+def _highlights(row: Any, columns: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for column in columns:
+        key = f"hl_{column}"
+        fragment = row.get(key)
+        if fragment and START_SEL in fragment:
+            out[column] = marked_headline(fragment)
+    return out

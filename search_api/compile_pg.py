@@ -1,0 +1,294 @@
+"""Compiles a `SearchQuery` + `SearchScope` into SQL text and parameters over the index
+tables `index_products` / `index_content` (pure: no I/O).
+
+Every fragment comes from the fixed tables below, chosen by names the query model has already
+validated; user values only ever travel as `$n` parameters. The tenant comes from the scope,
+never from the query. Facets are disjunctive: a facet whose own filter is set is counted with
+every other filter but not its own, so ticking a category keeps the other categories visible.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchScope
+
+FUZZY_MIN_LETTERS = 5
+"""Query words this long may match a title word with one typo (trigram word similarity)."""
+FUZZY_THRESHOLD = 0.5
+"""`pg_trgm.word_similarity_threshold` for the fuzzy branch (one edit in a 5-letter word
+keeps at least half of its trigrams)."""
+START_SEL, STOP_SEL = "\u27e6", "\u27e7"
+"""ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    key: str
+    columns: str
+    """The columns a hit document is built from (search_api/backends/documents.py)."""
+    highlight: tuple[str, ...]
+
+
+PRODUCTS = Table(
+    "index_products", "product_id",
+    "product_id, title, subtitle, handle, description, status, prices, currencies, has_stock, "
+    "total_stock, category_ids, tags, created_at, published_at",
+    ("title", "description"),
+)
+CONTENT = Table(
+    "index_content", "node_id",
+    "node_id, kind, title, slug, excerpt, body_preview, status, author_id, author_name, "
+    "category_id, tags, created_at, published_at",
+    ("title", "body_preview"),
+)
+
+_TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
+               "ON c.cfgname = t.settings->>'language' WHERE t.id = {tenant}), "
+               "'simple'::regconfig)")
+_FACET_SQL: dict[tuple[str, str], str] = {
+    ("product", "categories"): "SELECT 'categories', v::text, count(*) FROM {m}, "
+                               "unnest(category_ids) v GROUP BY 2",
+    ("product", "tags"): "SELECT 'tags', v, count(*) FROM {m}, unnest(tags) v GROUP BY 2",
+    ("product", "currencies"): "SELECT 'currencies', v, count(*) FROM {m}, unnest(currencies) v "
+                               "GROUP BY 2",
+    ("product", "has_stock"): "SELECT 'has_stock', has_stock::text, count(*) FROM {m} GROUP BY 2",
+    ("product", "price"): "SELECT 'price', (prices->{cur}->>'min'), count(*) FROM {m} "
+                          "WHERE prices ? {cur} GROUP BY 2",
+    ("content", "kind"): "SELECT 'kind', kind::text, count(*) FROM {m} GROUP BY 2",
+    ("content", "categories"): "SELECT 'categories', category_id::text, count(*) FROM {m} "
+                               "WHERE category_id IS NOT NULL GROUP BY 2",
+    ("content", "tags"): "SELECT 'tags', v, count(*) FROM {m}, unnest(tags) v GROUP BY 2",
+    ("content", "author"): "SELECT 'author', author_id::text, count(*) FROM {m} "
+                           "WHERE author_id IS NOT NULL GROUP BY 2",
+}
+"""Rows (facet, value, count) over the CTE `{m}` of matching rows. Price rows carry the
+minimum price (bucketed by the caller with `model.bucket_label`)."""
+_OWN_FILTER = {"categories": "categories", "tags": "tags", "has_stock": "has_stock",
+               "price": "price", "kind": "kind", "author": "author"}
+"""Which filter clause a facet ignores (disjunctive faceting)."""
+
+
+@dataclass
+class Params:
+    """Positional parameters collected while compiling."""
+
+    values: list[Any] = field(default_factory=list)
+
+    def add(self, value: Any) -> str:
+        self.values.append(value)
+        return f"${len(self.values)}"
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    params: list[Any]
+
+
+def table_of(query: SearchQuery) -> Table:
+    return PRODUCTS if query.doc_type == "product" else CONTENT
+
+
+def query_words(text: str | None) -> list[str]:
+    """The lowercase words of user text (what the fuzzy branch matches one by one)."""
+    return [w.casefold() for w in _WORD.findall(text or "")]
+
+
+def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,
+           ) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    """Named WHERE clauses but `skip`, the tsquery expression and the parameter of the user
+    text (both None without text). Only the parameters of the kept clauses are added."""
+    tenant = p.add(scope.tenant_id)
+    clauses: list[tuple[str, str]] = [("tenant", f"tenant_id = {tenant}")]
+    flt = query.filter
+    statuses: list[str] | None = ["published"]
+    if scope.include_drafts:
+        statuses = list(flt.status) if flt is not None and flt.status else None
+    if statuses is not None:
+        clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
+    tsq = q = None
+    if query.q:
+        q = p.add(query.q) + "::text"
+        cfg = _TENANT_CFG.format(tenant=tenant)
+        tsq = f"(websearch_to_tsquery('simple', {q}) || websearch_to_tsquery({cfg}, {q}))"
+        text = f"search_vector @@ {tsq}"
+        words = query_words(query.q)
+        if any(len(word) >= FUZZY_MIN_LETTERS for word in words):
+            # or every word matches exactly or (5+ letters) a title word with a typo
+            fuzzy = []
+            for word in words:
+                w = p.add(word) + "::text"
+                exact = (f"search_vector @@ (websearch_to_tsquery('simple', {w}) "
+                         f"|| websearch_to_tsquery({cfg}, {w}))")
+                fuzzy.append(f"({exact} OR {w} <% title)" if len(word) >= FUZZY_MIN_LETTERS
+                             else exact)
+            text = f"({text} OR ({' AND '.join(fuzzy)}))"
+        clauses.append(("text", text))
+    if isinstance(flt, ProductFilter):
+        clauses += _product_filters(flt, p, skip)
+    elif isinstance(flt, ContentFilter):
+        clauses += _content_filters(flt, p, skip)
+    return clauses, tsq, q
+
+
+def _product_filters(flt: ProductFilter, p: Params,
+                     skip: str | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if flt.categories and skip != "categories":
+        out.append(("categories", f"category_ids && {p.add(flt.categories)}::uuid[]"))
+    if flt.tags and skip != "tags":
+        out.append(("tags", f"tags && {p.add(flt.tags)}::text[]"))
+    if flt.price is not None and skip != "price":
+        cur = p.add(flt.price.currency) + "::text"
+        parts = [f"prices ? {cur}"]
+        if flt.price.min is not None:
+            parts.append(f"(prices->{cur}->>'max')::bigint >= {p.add(flt.price.min)}")
+        if flt.price.max is not None:
+            parts.append(f"(prices->{cur}->>'min')::bigint <= {p.add(flt.price.max)}")
+        out.append(("price", " AND ".join(parts)))
+    if flt.has_stock is not None and skip != "has_stock":
+        out.append(("has_stock", f"has_stock = {p.add(flt.has_stock)}"))
+    return out
+
+
+def _content_filters(flt: ContentFilter, p: Params,
+                     skip: str | None) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    if flt.kind and skip != "kind":
+        out.append(("kind", f"kind = ANY({p.add(list(flt.kind))}::text[])"))
+    if flt.categories and skip != "categories":
+        out.append(("categories", f"category_id = ANY({p.add(flt.categories)}::uuid[])"))
+    if flt.tags and skip != "tags":
+        out.append(("tags", f"tags && {p.add(flt.tags)}::text[]"))
+    if flt.author and skip != "author":
+        out.append(("author", f"author_id = ANY({p.add(flt.author)}::uuid[])"))
+    if flt.published is not None:
+        parts = ["published_at IS NOT NULL"]
+        if flt.published.gte is not None:
+            parts.append(f"published_at >= {p.add(flt.published.gte)}")
+        if flt.published.lte is not None:
+            parts.append(f"published_at <= {p.add(flt.published.lte)}")
+        out.append(("published", " AND ".join(parts)))
+    return out
+
+
+def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
+    key = table.key
+    if query.sort == "relevance":
+        return f"rank DESC, {key}"
+    name, direction = query.sort.split(":")
+    desc = direction == "desc"
+    if name == "price":
+        expr = f"(prices->{p.add(query.price_currency)}::text->>'min')::bigint"
+    elif name == "title":
+        expr = 'lower(btrim(title)) COLLATE "C"'
+    else:
+        expr = name  # created_at / published_at: validated sort names
+    return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, {key}"
+
+
+def _rank(tsq: str | None, q_param: str | None) -> str:
+    if tsq is None or q_param is None:
+        return "0::float8"
+    # exact matches score 1 + ts_rank_cd (A title > B > C description); fuzzy-only < 1
+    return (f"CASE WHEN search_vector @@ {tsq} THEN 1 + ts_rank_cd(search_vector, {tsq}) "
+            f"ELSE word_similarity({q_param}, coalesce(title, '')) * 0.5 END")
+
+
+def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
+    """One page of hits in order: the document columns, `rank`, `total` (every hit) and, with
+    highlighting and text, `hl_<column>` fragments marked with <mark></mark>."""
+    table = table_of(query)
+    p = Params()
+    clauses, tsq, q = _where(query, scope, p)
+    order = _order_by(query, table, p)
+    limit, offset = p.add(query.per_page), p.add(query.offset)
+    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, count(*) OVER () AS total "
+           f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "
+           f"ORDER BY {order} LIMIT {limit} OFFSET {offset}")
+    if query.highlight and tsq is not None:
+        # headlines are computed for the page only, in an outer query over it
+        sel = f"StartSel={START_SEL}, StopSel={STOP_SEL}"
+        whole = p.add(f"{sel}, HighlightAll=true")
+        frag = p.add(f"{sel}, MaxFragments=2, MaxWords=30, MinWords=10")
+        marks = [f"ts_headline('simple', coalesce(h.{col}, ''), {tsq}, "
+                 f"{whole if col == 'title' else frag}) AS hl_{col}" for col in table.highlight]
+        # the order expressions only name selected columns, so they apply to `h` as well
+        sql = f"SELECT h.*, {', '.join(marks)} FROM ({sql}) h ORDER BY {order}"
+    return Compiled(sql, p.values)
+
+
+def compile_count(query: SearchQuery, scope: SearchScope) -> Compiled:
+    table = table_of(query)
+    p = Params()
+    clauses, _, _ = _where(query, scope, p)
+    return Compiled(f"SELECT count(*) FROM {table.name} "
+                    f"WHERE {' AND '.join(c for _, c in clauses)}", p.values)
+
+
+def compile_facets(query: SearchQuery, scope: SearchScope) -> Compiled | None:
+    """Rows (facet, value, count) for every requested facet, each over the hits filtered by
+    everything but its own filter; None without facets."""
+    if not query.facets:
+        return None
+    table = table_of(query)
+    p = Params()
+    parts = []
+    cur = p.add(query.price_currency) + "::text" if "price" in query.facets else ""
+    for index, name in enumerate(query.facets):
+        clauses, _, _ = _where(query, scope, p, skip=_OWN_FILTER.get(name))
+        where = " AND ".join(c for _, c in clauses)
+        m = f"(SELECT * FROM {table.name} WHERE {where}) m{index}"
+        parts.append(_FACET_SQL[(query.doc_type, name)].format(m=m, cur=cur))
+    return Compiled(" UNION ALL ".join(f"({part})" for part in parts), p.values)
+
+
+def compile_price_stats(query: SearchQuery, scope: SearchScope) -> Compiled | None:
+    """min of the minimum prices and max of the maximum prices in the price currency over the
+    hits without the price filter (like the price facet); None without a currency."""
+    if query.doc_type != "product" or query.price_currency is None:
+        return None
+    p = Params()
+    clauses, _, _ = _where(query, scope, p, skip="price")
+    cur = p.add(query.price_currency) + "::text"
+    where = " AND ".join(c for _, c in clauses)
+    return Compiled(f"SELECT min((prices->{cur}->>'min')::bigint) AS min, "
+                    f"max((prices->{cur}->>'max')::bigint) AS max FROM {PRODUCTS.name} "
+                    f"WHERE {where} AND prices ? {cur}", p.values)
+
+
+def compile_suggest(doc_type: DocType, prefix: str, scope: SearchScope,
+                    limit: int) -> Compiled | None:
+    """Titles whose words start with the typed words (the last one a prefix), or that look
+    like the text with a typo; prefix matches first. None when the text has no word."""
+    words = query_words(prefix)
+    if not words:
+        return None
+    table = PRODUCTS if doc_type == "product" else CONTENT
+    p = Params()
+    where = [f"tenant_id = {p.add(scope.tenant_id)}", "title IS NOT NULL"]
+    if not scope.include_drafts:
+        where.append("status = 'published'")
+    tsq = f"to_tsquery('simple', {p.add(' & '.join(f'{w}:*' for w in words))}::text)"
+    prefixed = f"to_tsvector('simple', title) @@ {tsq}"
+    *head, last = words
+    text = p.add(last) + "::text"
+    matches = prefixed
+    if len(last) >= FUZZY_MIN_LETTERS:
+        # the earlier words as typed, the last one with a typo
+        near = f"{text} <% title"
+        if head:
+            head_tsq = p.add(" & ".join(f"{w}:*" for w in head)) + "::text"
+            near = f"{near} AND to_tsvector('simple', title) @@ to_tsquery('simple', {head_tsq})"
+        matches = f"({prefixed} OR ({near}))"
+    return Compiled(
+        f"SELECT {table.key} AS id, title, "
+        f"(CASE WHEN {prefixed} THEN 1 ELSE 0 END) + word_similarity({text}, title) AS score "
+        f"FROM {table.name} WHERE {' AND '.join(where)} AND {matches} "
+        f"ORDER BY score DESC, lower(title) COLLATE \"C\", {table.key} LIMIT {p.add(limit)}",
+        p.values)

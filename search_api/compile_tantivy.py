@@ -1,0 +1,177 @@
+"""Compiles a `SearchQuery` + `SearchScope` into Tantivy queries and aggregation requests
+(pure: builds query objects against an index's schema, searches nothing).
+
+Mirrors `compile_pg`: the same named filter clauses (so facets can drop their own filter —
+disjunctive faceting), fuzzy matching of 5+ letter words on titles with one edit, exact
+matches boosted above fuzzy ones, and every query confined by `query.tenant_scoped`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import tantivy
+
+from core_write.errors import ValidationFailed
+from indexer.tantivy.query import tenant_scoped, text_query
+from indexer.tantivy.schema import price_fields
+from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
+from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchScope
+
+EXACT_BOOST = 10.0
+TERMS_SIZE = 65000
+"""Terms aggregation size: large enough that facet counts are exact, not top-k."""
+FACET_FIELDS: dict[tuple[str, str], str] = {
+    ("product", "categories"): "category_ids", ("product", "tags"): "tags",
+    ("product", "currencies"): "currencies", ("product", "has_stock"): "has_stock",
+    ("content", "kind"): "kind", ("content", "categories"): "category_id",
+    ("content", "tags"): "tags", ("content", "author"): "author_id",
+}
+OWN_FILTER = {"categories": "categories", "tags": "tags", "has_stock": "has_stock",
+              "price": "price", "kind": "kind", "author": "author"}
+
+Clauses = list[tuple[str, tantivy.Query]]
+
+
+def price_field_pair(currency: str | None, currencies: Sequence[str],
+                     where: str) -> tuple[str, str]:
+    if currency is None or currency not in currencies:
+        raise ValidationFailed(where, f"{currency!r} is not indexed by this engine "
+                                      f"(indexed: {', '.join(currencies)})")
+    return price_fields(currency)
+
+
+def user_text(index: tantivy.Index, doc_type: DocType, text: str) -> tantivy.Query:
+    """Exact matches (boosted) or, for 5+ letter words, a title word one edit away."""
+    exact = text_query(index, doc_type, text)
+    words = query_words(text)
+    if not any(len(w) >= FUZZY_MIN_LETTERS for w in words):
+        return exact
+    per_word = []
+    for word in words:
+        same = text_query(index, doc_type, word)
+        if len(word) >= FUZZY_MIN_LETTERS:
+            near = tantivy.Query.fuzzy_term_query(index.schema, "title", word, 1, True, False)
+            same = tantivy.Query.boolean_query([(tantivy.Occur.Should, same),
+                                                (tantivy.Occur.Should, near)])
+        per_word.append((tantivy.Occur.Must, same))
+    fuzzy = tantivy.Query.boolean_query(per_word)
+    return tantivy.Query.boolean_query([
+        (tantivy.Occur.Should, tantivy.Query.boost_query(exact, EXACT_BOOST)),
+        (tantivy.Occur.Should, fuzzy),
+    ])
+
+
+def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
+            currencies: Sequence[str]) -> Clauses:
+    """Named MUST clauses of the query (tenant excluded: `scoped` adds it)."""
+    schema = index.schema
+    out: Clauses = []
+    flt = query.filter
+    statuses: list[str] | None = ["published"]
+    if scope.include_drafts:
+        statuses = list(flt.status) if flt is not None and flt.status else None
+    if statuses is not None:
+        out.append(("status", tantivy.Query.term_set_query(schema, "status", statuses)))
+    if query.q:
+        out.append(("text", user_text(index, query.doc_type, query.q)))
+    if isinstance(flt, ProductFilter):
+        out += _product_filters(schema, flt, currencies)
+    elif isinstance(flt, ContentFilter):
+        out += _content_filters(schema, flt)
+    return out
+
+
+def _any_of(schema: tantivy.Schema, field: str, values: Sequence[Any]) -> tantivy.Query:
+    return tantivy.Query.term_set_query(schema, field, [str(v) for v in values])
+
+
+def _product_filters(schema: tantivy.Schema, flt: ProductFilter,
+                     currencies: Sequence[str]) -> Clauses:
+    out: Clauses = []
+    if flt.categories:
+        out.append(("categories", _any_of(schema, "category_ids", flt.categories)))
+    if flt.tags:
+        out.append(("tags", _any_of(schema, "tags", flt.tags)))
+    if flt.price is not None:
+        low, high = price_field_pair(flt.price.currency, currencies, "filter.price.currency")
+        parts = [tantivy.Query.exists_query(low)]
+        if flt.price.min is not None:  # overlap: the product's max reaches the range
+            parts.append(tantivy.Query.range_query(schema, high, tantivy.FieldType.Integer,
+                                                   lower_bound=flt.price.min))
+        if flt.price.max is not None:
+            parts.append(tantivy.Query.range_query(schema, low, tantivy.FieldType.Integer,
+                                                   upper_bound=flt.price.max))
+        out.append(("price", _all(parts)))
+    if flt.has_stock is not None:
+        out.append(("has_stock", tantivy.Query.term_query(schema, "has_stock", flt.has_stock)))
+    return out
+
+
+def _content_filters(schema: tantivy.Schema, flt: ContentFilter) -> Clauses:
+    out: Clauses = []
+    if flt.kind:
+        out.append(("kind", _any_of(schema, "kind", flt.kind)))
+    if flt.categories:
+        out.append(("categories", _any_of(schema, "category_id", flt.categories)))
+    if flt.tags:
+        out.append(("tags", _any_of(schema, "tags", flt.tags)))
+    if flt.author:
+        out.append(("author", _any_of(schema, "author_id", flt.author)))
+    if flt.published is not None:
+        parts = [tantivy.Query.exists_query("published_at")]
+        if flt.published.gte is not None or flt.published.lte is not None:
+            parts.append(tantivy.Query.range_query(
+                schema, "published_at", tantivy.FieldType.Date,
+                lower_bound=flt.published.gte, upper_bound=flt.published.lte))
+        out.append(("published", _all(parts)))
+    return out
+
+
+def _all(parts: Sequence[tantivy.Query]) -> tantivy.Query:
+    if len(parts) == 1:
+        return parts[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, part) for part in parts])
+
+
+def scoped(schema: tantivy.Schema, scope: SearchScope, named: Clauses,
+           skip: str | None = None) -> tantivy.Query:
+    """The tenant's query of every clause but `skip`; filters score 0, text keeps its score."""
+    parts = [(tantivy.Occur.Must, q if name == "text" else
+              tantivy.Query.const_score_query(q, 0.0)) for name, q in named if name != skip]
+    if not any(name == "text" for name, _ in named if name != skip):
+        parts.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+    return tenant_scoped(schema, scope.tenant_id, tantivy.Query.boolean_query(parts))
+
+
+def facet_aggregation(query: SearchQuery, name: str,
+                      currencies: Sequence[str]) -> dict[str, Any]:
+    """The aggregation request of one facet (terms on its fast field, or price ranges)."""
+    if name == "price":
+        low, _ = price_field_pair(query.price_currency, currencies, "currency")
+        bounds = query.price_buckets
+        ranges: list[dict[str, int]] = [{"to": bounds[0]}]
+        ranges += [{"from": a, "to": b} for a, b in zip(bounds, bounds[1:], strict=False)]
+        ranges.append({"from": bounds[-1]})
+        return {"range": {"field": low, "ranges": ranges}}
+    return {"terms": {"field": FACET_FIELDS[(query.doc_type, name)], "size": TERMS_SIZE}}
+
+
+def facet_values(query: SearchQuery, name: str, result: dict[str, Any]) -> dict[str, int]:
+    """An aggregation result as {value: count}; price buckets get `model.bucket_label`
+    labels (same order as the requested ranges) and empty ones are left out."""
+    buckets = result.get("buckets", [])
+    if name == "price":
+        bounds = query.price_buckets
+        labels = [f"0-{bounds[0]}"] + [f"{a}-{b}" for a, b in zip(bounds, bounds[1:],
+                                                                    strict=False)]
+        labels.append(f"{bounds[-1]}+")
+        return {label: int(b["doc_count"]) for label, b in zip(labels, buckets, strict=False)
+                if b["doc_count"]}
+    out: dict[str, int] = {}
+    for bucket in buckets:
+        key = bucket.get("key_as_string", bucket["key"])
+        if bucket["doc_count"]:
+            out[str(key)] = int(bucket["doc_count"])
+    return out

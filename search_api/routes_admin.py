@@ -1,0 +1,173 @@
+"""Admin handlers: queue a reindex and watch its progress (admin keys: their tenant; operator
+keys: any tenant), list and replay dead letters (operator keys) (I/O: PostgreSQL, Redis)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal, TypeVar, cast
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core_write.errors import NotFound
+from indexer.reindex import create_job, get_job, resolve_scope
+from search_api.auth import require_role
+from search_api.errors import Problem, field_error, from_validation
+from search_api.routes_search import read_json
+from search_api.wiring import RESOURCES, SETTINGS
+
+routes = web.RouteTableDef()
+DLQ_ERROR_FIELDS = frozenset({b"error", b"entry_id", b"deliveries", b"failed_at"})
+MAX_REPLAY = 1000
+REPLAY_SCRIPT = """
+if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
+  return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+end
+return false
+"""
+"""Atomic and idempotent: an entry goes back onto the stream only by the call that removed
+it from the dead-letter stream, so two concurrent replays never publish it twice."""
+_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+M = TypeVar("M", bound=BaseModel)
+Entries = list[tuple[bytes, dict[bytes, bytes]]]
+
+
+class ReindexRequest(BaseModel):
+    """A reindex scope: a tenant (slug or id; operators may omit it for every tenant), a type
+    (`products|content`, omitted: both) and one document id (needs the type)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant: str | None = Field(default=None, min_length=1, max_length=100)
+    type: Literal["products", "content"] | None = None
+    id: str | None = Field(default=None, min_length=1, max_length=64)
+
+
+class ReplayRequest(BaseModel):
+    """Dead-letter entry ids to replay; omitted: the oldest 1000."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REPLAY)
+
+
+def job_json(job: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in job.items():
+        if isinstance(value, uuid.UUID | datetime):
+            value = str(value) if isinstance(value, uuid.UUID) else value.isoformat()
+        out[name] = value
+    return out
+
+
+def _validated(model: type[M], data: Any) -> M:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+@routes.post("/v1/admin/reindex")
+async def reindex(request: web.Request) -> web.Response:
+    key = require_role(request, "admin", "operator")
+    body = _validated(ReindexRequest, await read_json(request))
+    pool = request.app[RESOURCES].pool
+    tenant = body.tenant
+    if tenant is None and key.role == "admin":
+        tenant = str(key.tenant_id)
+    try:
+        scope = await resolve_scope(pool, tenant, body.type, body.id)
+    except NotFound:
+        if key.role != "operator":  # do not tell admins which other tenants exist
+            raise Problem(403, "this key may reindex only its own tenant",
+                          errors=[{"field": "tenant", "message": "not this key's tenant"}],
+                          slug="forbidden") from None
+        raise field_error("tenant", f"no tenant {tenant!r}") from None
+    if not key.may_manage(scope.tenant_id):
+        raise Problem(403, "this key may reindex only its own tenant",
+                      errors=[{"field": "tenant", "message": "not this key's tenant"}],
+                      slug="forbidden")
+    job = await create_job(pool, scope, f"api:{key.id}")
+    return web.json_response({"job": job_json(job)}, status=202,
+                             headers={"Location": f"/v1/admin/reindex/{job['id']}"})
+
+
+@routes.get("/v1/admin/reindex/{job}")
+async def reindex_job(request: web.Request) -> web.Response:
+    key = require_role(request, "admin", "operator")
+    try:
+        job_id = uuid.UUID(request.match_info["job"])
+    except ValueError:
+        raise field_error("job", "not a job id (UUID)") from None
+    job = await get_job(request.app[RESOURCES].pool, job_id)
+    if not key.may_manage(job["tenant_id"]):
+        raise Problem(403, "the job belongs to another tenant", slug="forbidden")
+    return web.json_response({"job": job_json(job)})
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+async def _range(redis: Any, stream: str, low: str, high: str, count: int) -> Entries:
+    return cast(Entries, await redis.xrange(stream, min=low, max=high, count=count) or [])
+
+
+def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
+    return {"id": _text(entry_id), "fields": {_text(k): _text(v) for k, v in fields.items()}}
+
+
+@routes.get("/v1/admin/dlq")
+async def dlq_list(request: web.Request) -> web.Response:
+    require_role(request, "operator")
+    after = request.query.get("after")
+    if after is not None and not _ENTRY_ID.match(after):
+        raise field_error("after", "must be a stream entry id like 1700000000000-0")
+    raw_limit = request.query.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        raise field_error("limit", "must be an integer between 1 and 500")
+    limit = int(raw_limit)
+    settings = request.app[SETTINGS]
+    redis = request.app[RESOURCES].redis
+    dlq = settings.key("dlq")
+    entries = await _range(redis, dlq, f"({after}" if after else "-", "+", limit)
+    total = await redis.xlen(dlq)
+    items = [_entry(entry_id, fields) for entry_id, fields in entries]
+    following = items[-1]["id"] if len(items) == limit else None
+    return web.json_response({"entries": items, "next": following, "total": total})
+
+
+@routes.post("/v1/admin/dlq/replay")
+async def dlq_replay(request: web.Request) -> web.Response:
+    require_role(request, "operator")
+    raw = await request.read()
+    body = _validated(ReplayRequest, await read_json(request) if raw.strip() else {})
+    for index, given in enumerate(body.ids or []):
+        if not _ENTRY_ID.match(given):
+            raise field_error(f"ids.{index}", "must be a stream entry id like 1700000000000-0")
+    settings = request.app[SETTINGS]
+    redis = request.app[RESOURCES].redis
+    dlq = settings.key("dlq")
+    if body.ids is None:
+        found = await _range(redis, dlq, "-", "+", MAX_REPLAY)
+        missing: list[str] = []
+    else:
+        found, missing = cast(Entries, []), []
+        for wanted in dict.fromkeys(body.ids):
+            got = await _range(redis, dlq, wanted, wanted, 1)
+            if got:
+                found.extend(got)
+            else:
+                missing.append(wanted)
+    replayed = []
+    for entry_id, fields in found:
+        args: list[bytes] = [entry_id]
+        for name, value in fields.items():
+            if name not in DLQ_ERROR_FIELDS:
+                args += [name, value]
+        stream_id = await redis.eval(REPLAY_SCRIPT, 2, dlq, settings.stream, *args)
+        if stream_id is None:  # a concurrent replay took it first
+            missing.append(_text(entry_id))
+        else:
+            replayed.append({"id": _text(entry_id), "stream_id": _text(stream_id)})
+    return web.json_response({"replayed": replayed, "missing": missing})

@@ -1,0 +1,157 @@
+"""Search and suggest handlers: GET query strings and POST bodies become one `SearchQuery`,
+searched within the key's own scope (I/O: the backend, PostgreSQL for read-your-writes)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from core_write.errors import RustokError
+from search_api import metrics
+from search_api.auth import ApiKey, require_role
+from search_api.errors import Problem, field_error, from_validation
+from search_api.freshness import wait_indexed
+from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchResult
+from search_api.params import parse_search_params, parse_token
+from search_api.wiring import BACKEND, RESOURCES, SETTINGS
+
+routes = web.RouteTableDef()
+MAX_TOKEN_WAIT = 2.0
+TOKEN_WAIT_SHARE = 0.5
+"""At most this share of the request timeout goes to waiting for a consistency token."""
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON: 400 if it is not JSON, 413 (from aiohttp) if it is too large."""
+    raw = await request.read()
+    if not raw.strip():
+        raise field_error("body", "a JSON body is required", status=400)
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise field_error("body", f"malformed JSON: {str(exc)[:200]}", status=400) from None
+
+
+def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
+    given = data.get("doc_type", doc_type)
+    if given != doc_type:
+        raise field_error("doc_type", f"this endpoint searches {doc_type} documents")
+    if isinstance(data.get("filter"), dict):
+        # validate the filter on its own first, so errors carry the `filter.` prefix
+        kind = ContentFilter if doc_type == "content" else ProductFilter
+        try:
+            kind.model_validate(data["filter"])
+        except ValidationError as exc:
+            raise from_validation(exc, prefix="filter") from None
+    try:
+        query = SearchQuery.model_validate({**data, "doc_type": doc_type})
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    statuses = query.filter.status if query.filter is not None else None
+    if key.role == "search" and statuses and set(statuses) != {"published"}:
+        raise Problem(403, "search keys see published documents only",
+                      errors=[{"field": "filter.status", "message": "admin keys only"}],
+                      slug="forbidden")
+    return query
+
+
+async def run_search(request: web.Request, doc_type: DocType, data: dict[str, Any],
+                     token: int | None) -> web.Response:
+    key = require_role(request, "search", "admin")
+    scope = key.scope()
+    query = _query(data, doc_type, key)
+    backend = request.app[BACKEND]
+    stale = False
+    if token is not None:
+        settings = request.app[SETTINGS]
+        budget = min(MAX_TOKEN_WAIT, settings.api_request_timeout_ms / 1000 * TOKEN_WAIT_SHARE)
+        engine = backend.name if backend.name != "postgres" else None
+        stale = not await wait_indexed(request.app[RESOURCES].pool, token, scope.tenant_id,
+                                       engine, budget)
+        if stale:
+            metrics.STALE_ANSWERS.labels(backend.name).inc()
+    try:
+        result: SearchResult = await backend.search(query, scope)
+    except (RustokError, TimeoutError) as exc:
+        metrics.SEARCH_ERRORS.labels(backend.name, type(exc).__name__).inc()
+        raise
+    except Exception:
+        metrics.SEARCH_ERRORS.labels(backend.name, "internal").inc()
+        raise
+    if stale:
+        result = result.model_copy(update={"stale": True})
+    return web.json_response(result.model_dump(mode="json"))
+
+
+async def _get(request: web.Request, doc_type: DocType) -> web.Response:
+    data, token = parse_search_params(request.query.items())
+    return await run_search(request, doc_type, data, token)
+
+
+async def _post(request: web.Request, doc_type: DocType) -> web.Response:
+    require_role(request, "search", "admin")
+    body = await read_json(request)
+    if not isinstance(body, dict):
+        raise field_error("body", "must be a JSON object")
+    token = parse_token(body.pop("min_token")) if "min_token" in body else None
+    if "min_token" in request.query:
+        token = parse_token(request.query["min_token"])
+    return await run_search(request, doc_type, body, token)
+
+
+@routes.get("/v1/search/products")
+async def search_products_get(request: web.Request) -> web.Response:
+    return await _get(request, "product")
+
+
+@routes.post("/v1/search/products")
+async def search_products_post(request: web.Request) -> web.Response:
+    return await _post(request, "product")
+
+
+@routes.get("/v1/search/content")
+async def search_content_get(request: web.Request) -> web.Response:
+    return await _get(request, "content")
+
+
+@routes.post("/v1/search/content")
+async def search_content_post(request: web.Request) -> web.Response:
+    return await _post(request, "content")
+
+
+SUGGEST_TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
+SUGGEST_PARAMS = frozenset({"q", "type", "limit"})
+
+
+@routes.get("/v1/suggest")
+async def suggest(request: web.Request) -> web.Response:
+    key = require_role(request, "search", "admin")
+    scope = key.scope()
+    for name in request.query:
+        if name not in SUGGEST_PARAMS:
+            raise field_error(name[:64], "unknown parameter")
+        if len(request.query.getall(name)) > 1:
+            raise field_error(name, "given more than once", status=400)
+    prefix = request.query.get("q", "").strip()
+    if not prefix:
+        raise field_error("q", "a non-empty prefix is required")
+    if len(prefix) > 100:
+        raise field_error("q", "at most 100 characters")
+    kind = request.query.get("type", "products")
+    if kind not in SUGGEST_TYPES:
+        raise field_error("type", "must be 'products' or 'content'")
+    raw_limit = request.query.get("limit", "8")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 20:
+        raise field_error("limit", "must be an integer between 1 and 20")
+    backend = request.app[BACKEND]
+    try:
+        found = await backend.suggest(SUGGEST_TYPES[kind], prefix, scope, int(raw_limit))
+    except Exception:
+        metrics.SEARCH_ERRORS.labels(backend.name, "suggest").inc()
+        raise
+    return web.json_response({"suggestions": [s.model_dump(mode="json") for s in found],
+                              "backend": backend.name})
+

@@ -1,0 +1,88 @@
+"""Explicit wiring of the API process: the typed app keys, the backend chosen by
+`SEARCH_BACKEND`, and the cleanup contexts that open and close them (I/O: connections)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from aiohttp import web
+
+from core_write.resources import Resources, open_resources
+from core_write.settings import Settings
+from search_api.model import SearchBackend
+
+SETTINGS = web.AppKey("settings", Settings)
+RESOURCES = web.AppKey("resources", Resources)
+BACKEND = web.AppKey("backend", SearchBackend)
+
+log = logging.getLogger(__name__)
+BACKEND_CLOSE_SECONDS = 2.0
+BackendFactory = Callable[[Settings, Resources], SearchBackend]
+
+
+def _backend_module(name: str) -> Any:
+    module = f"search_api.backends.{name}"
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name is not None and module.startswith(exc.name):
+            raise NotImplementedError(
+                f"SEARCH_BACKEND={name} needs the module {module}, which is not installed "
+                "yet") from exc
+        raise
+
+
+def make_backend(settings: Settings, resources: Resources) -> SearchBackend:
+    """The configured backend; imports its module only when it is chosen."""
+    if settings.search_backend == "postgres":
+        backend: SearchBackend = _backend_module("postgres").PostgresBackend(resources.pool)
+        return backend
+    from indexer.tantivy.engine import tantivy_config
+    from indexer.tantivy.reader import TantivyReader
+
+    module = _backend_module("tantivy")
+    reader = TantivyReader(tantivy_config(settings), resources.redis, settings.stream_prefix)
+    backend = module.TantivyBackend(reader)
+    return backend
+
+
+async def _start(backend: object) -> contextlib.AsyncExitStack:
+    # a Tantivy backend holds a reader that polls for commits: start it, close it at exit
+    stack = contextlib.AsyncExitStack()
+    reader = getattr(backend, "reader", None)
+    if reader is not None and hasattr(reader, "__aenter__"):
+        await stack.enter_async_context(reader)
+    return stack
+
+
+async def _close(stack: contextlib.AsyncExitStack) -> None:
+    # bounded: a reader blocked in a Redis read may ignore the first cancellation, and a
+    # stopping API must not hang on it (wait_for cancels again when the time is up)
+    try:
+        await asyncio.wait_for(stack.aclose(), BACKEND_CLOSE_SECONDS)
+    except TimeoutError:
+        log.warning("the search backend did not close within %.0f s", BACKEND_CLOSE_SECONDS,
+                    extra={"action": "stop"})
+
+
+def resources_ctx(factory: BackendFactory) -> Callable[[web.Application],
+                                                       AsyncIterator[None]]:
+    """The cleanup context: open PostgreSQL + Redis, then the backend; close in reverse."""
+
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        async with open_resources(app[SETTINGS]) as resources:
+            app[RESOURCES] = resources
+            backend = factory(app[SETTINGS], resources)
+            stack = await _start(backend)
+            try:
+                app[BACKEND] = backend
+                yield
+            finally:
+                await _close(stack)
+
+    return ctx

@@ -1,0 +1,57 @@
+"""The real backends wired by `make_backend` (SEARCH_BACKEND) behind the HTTP API: the
+Postgres backend answers a search over empty index tables, the Tantivy backend starts its
+reader with the app and closes it at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from core_write.settings import Settings
+from core_write.unit import CoreWrite
+from search_api.app import create_app
+from search_api.auth import create_key
+from search_api.wiring import BACKEND
+from tests.api_fixtures import api_settings
+from tests.builders import make_tenant
+
+
+async def _client(settings: Settings) -> TestClient:  # type: ignore[type-arg]
+    client: TestClient = TestClient(TestServer(create_app(settings)))  # type: ignore[type-arg]
+    await client.start_server()
+    return client
+
+
+async def test_postgres_backend_serves_search(settings: Settings, core: CoreWrite) -> None:
+    tenant = await make_tenant(core)
+    key, _ = await create_key(core.pool, tenant["slug"], "search")
+    client = await _client(api_settings(settings, search_backend="postgres"))
+    try:
+        assert client.app[BACKEND].name == "postgres"
+        resp = await client.get("/v1/search/products?q=shoe",
+                                headers={"Authorization": f"Bearer {key}"})
+        body = await resp.json()
+        assert resp.status == 200, body
+        assert body["backend"] == "postgres" and body["total"] == 0
+        resp = await client.get("/readyz")
+        assert resp.status == 200, await resp.text()
+    finally:
+        await client.close()
+
+
+async def test_tantivy_backend_opens_its_reader(settings: Settings, tmp_path: Path) -> None:
+    conf = api_settings(settings, search_backend="tantivy", tantivy_dir=str(tmp_path))
+    client = await _client(conf)
+    try:
+        backend = client.app[BACKEND]
+        assert backend.name == "tantivy"
+        resp = await client.get("/healthz")
+        assert resp.status == 200
+        resp = await client.get("/readyz")
+        assert "backend" in (await resp.json())["checks"]
+    finally:
+        started = asyncio.get_running_loop().time()
+        await client.close()  # bounded even if the reader ignores its first cancellation
+        assert asyncio.get_running_loop().time() - started < 5

@@ -1,0 +1,426 @@
+"""The conformance suite: one table of search cases run against every backend (Postgres and
+Tantivy), each checked against the expected titles and against the other backend (same hit
+sets, totals, facets and stats; the same order for explicit sorts). Plus typo tolerance and
+suggestions per backend. The data is written once per module through core_write, indexed by
+the pipeline and drained into a Tantivy index in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from core_write.db import connect, create_pool, quote_ident, with_database
+from core_write.services import catalog, commerce_categories, content, inventory, taxonomy
+from core_write.settings import Settings
+from core_write.unit import CoreWrite
+from indexer.consumer import Consumer
+from indexer.relay import Relay
+from indexer.tantivy.config import TantivyConfig
+from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.reader import TantivyReader
+from search_api.backends.postgres import PostgresBackend
+from search_api.backends.tantivy import TantivyBackend
+from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope
+from tests.builders import make_tenant, make_user
+from tests.conftest import BASE_DSN, REDIS_URL, RUN_ID
+from tests.pipeline import Pipeline
+from tests.waiting import wait_until
+
+
+@dataclass
+class World:
+    tenant: uuid.UUID
+    other: uuid.UUID
+    ids: dict[str, uuid.UUID] = field(default_factory=dict)
+    """Title (or name) → id in the main tenant."""
+    other_ids: set[uuid.UUID] = field(default_factory=set)
+    backends: dict[str, SearchBackend] = field(default_factory=dict)
+
+    def titles(self, result: SearchResult) -> list[str]:
+        names = {v: k for k, v in self.ids.items()}
+        return [names.get(hit.id, f"?{hit.id}") for hit in result.hits]
+
+
+PRODUCTS: list[dict[str, Any]] = [
+    # title, description, prices per variant, categories, tags, stock, created day
+    {"title": "Leather wallet", "description": "Brown wallet made of soft cowhide",
+     "variants": [{"EUR": 1500}], "categories": ["Bags"], "tags": ["sale"], "stock": True,
+     "day": 1},
+    {"title": "Leather boots", "description": "Sturdy winter boots",
+     "variants": [{"EUR": 8900}, {"EUR": 9900}], "categories": ["Shoes"], "tags": ["new"],
+     "stock": True, "day": 2},
+    {"title": "Canvas sneakers", "description": "Light shoes with leather trim",
+     "variants": [{"EUR": 4500}], "categories": ["Shoes"], "tags": ["sale", "eco"],
+     "stock": False, "day": 2},
+    {"title": "Wool hat", "description": "Warm hat for the mountains",
+     "variants": [{"EUR": 2500, "USD": 2700}], "categories": ["Hats"], "tags": ["eco"],
+     "stock": True, "day": 3},
+    {"title": "Feather pillow", "description": "Soft pillow", "variants": [{"USD": 3000}],
+     "categories": [], "tags": [], "stock": False, "day": 4},
+    {"title": "Leather belt", "description": "A belt", "variants": [{"EUR": 3000}],
+     "categories": ["Bags"], "tags": [], "stock": True, "day": 5, "status": "draft"},
+    {"title": "Straw hat", "description": "Summer hat", "variants": [{"EUR": 2500}],
+     "categories": ["Hats"], "tags": ["new"], "stock": True, "day": 6},
+    {"title": "Bag of marbles", "description": "Glass marbles", "variants": [],
+     "categories": [], "tags": [], "stock": False, "day": 6},
+]
+NODES: list[dict[str, Any]] = [
+    {"title": "Leather care guide", "body": "How to clean leather boots", "kind": "post",
+     "author": "Ann", "category": "Guides", "tags": ["eco"], "published": "2024-01-10"},
+    {"title": "Summer news", "body": "New hats arrived", "kind": "post", "author": "Bob",
+     "category": "News", "tags": [], "published": "2024-03-05"},
+    {"title": "About us", "body": "We sell leather goods", "kind": "page", "author": "Ann",
+     "category": None, "tags": [], "published": "2024-02-01"},
+    {"title": "Draft leather ideas", "body": "Nothing yet", "kind": "post", "author": "Bob",
+     "category": "Guides", "tags": [], "published": None},
+]
+
+
+async def _product(core: CoreWrite, tenant: uuid.UUID, spec: dict[str, Any],
+                   refs: dict[str, uuid.UUID], location: uuid.UUID) -> uuid.UUID:
+    handle = spec["title"].lower().replace(" ", "-")
+    product = (await core.call(catalog.create_product, tenant, {
+        "title": spec["title"], "handle": handle, "description": spec["description"],
+        "status": spec.get("status", "published")})).value
+    for index, prices in enumerate(spec["variants"]):
+        variant = (await core.call(catalog.create_variant, tenant, product["id"], {
+            "title": f"V{index}", "sku": f"{handle}-{index}-{uuid.uuid4().hex[:4]}"})).value
+        for currency, amount in prices.items():
+            await core.call(catalog.set_price, tenant, variant["id"], currency, amount)
+        item = (await core.call(inventory.create_inventory_item, tenant,
+                                {"sku": f"inv-{uuid.uuid4().hex[:8]}"})).value
+        await core.call(inventory.link_variant_inventory, tenant, variant["id"], item["id"], 1)
+        await core.call(inventory.set_stock_level, tenant, item["id"], location,
+                        5 if spec["stock"] else 0)
+    for name in spec["categories"]:
+        await core.call(commerce_categories.link_product_category, tenant, product["id"],
+                        refs[f"pc:{name}"])
+    for name in spec["tags"]:
+        await core.call(taxonomy.attach_tag, tenant, refs[f"tag:{name}"], "product",
+                        product["id"])
+    return uuid.UUID(str(product["id"]))
+
+
+async def _write_tenant(core: CoreWrite, tenant: uuid.UUID, ids: dict[str, uuid.UUID],
+                        products: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> None:
+    refs: dict[str, uuid.UUID] = {}
+    for name in ("Bags", "Shoes", "Hats"):
+        row = (await core.call(commerce_categories.create_category, tenant,
+                               {"name": name, "handle": name.lower()})).value
+        refs[f"pc:{name}"] = ids[name] = row["id"]
+    for name in ("Guides", "News"):
+        row = (await core.call(taxonomy.create_category, tenant, {"name": name})).value
+        refs[f"nc:{name}"] = ids[name] = row["id"]
+    for name in ("sale", "new", "eco"):
+        refs[f"tag:{name}"] = (await core.call(taxonomy.create_tag, tenant,
+                                               {"name": name})).value["id"]
+    for name in ("Ann", "Bob"):
+        ids[name] = (await make_user(core, tenant, display_name=name))["id"]
+    location = (await core.call(inventory.create_stock_location, tenant,
+                                {"name": "Main"})).value["id"]
+    for spec in products:
+        ids[spec["title"]] = await _product(core, tenant, spec, refs, location)
+    for spec in nodes:
+        category = spec["category"]
+        node = (await core.call(content.create_node, tenant, {
+            "kind": spec["kind"], "title": spec["title"], "author_id": ids[spec["author"]],
+            "category_id": refs[f"nc:{category}"] if category else None,
+            "status": "published" if spec["published"] else "draft",
+            "body": {"body": spec["body"], "format": "plain"}})).value
+        ids[spec["title"]] = node["id"]
+        for name in spec["tags"]:
+            await core.call(taxonomy.attach_tag, tenant, refs[f"tag:{name}"], "node",
+                            node["id"])
+
+
+async def _fix_dates(pool: asyncpg.Pool, ids: dict[str, uuid.UUID]) -> None:
+    """Deterministic timestamps in the index rows (whole seconds: Tantivy indexes dates at
+    second precision), written before the Tantivy drain reads them."""
+    for spec in PRODUCTS:
+        day = datetime(2024, 1, spec["day"], 12, tzinfo=UTC)
+        await pool.execute("UPDATE index_products SET created_at = $2 WHERE product_id = $1",
+                           ids[spec["title"]], day)
+    for spec in NODES:
+        published = (datetime.fromisoformat(spec["published"]).replace(tzinfo=UTC)
+                     if spec["published"] else None)
+        await pool.execute(
+            "UPDATE index_content SET published_at = $2, created_at = $3 WHERE node_id = $1",
+            ids[spec["title"]], published, datetime(2023, 12, 1, tzinfo=UTC))
+
+
+@pytest.fixture(scope="module")
+async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
+                ) -> AsyncIterator[World]:
+    name = f"rustok_test_{RUN_ID}_conf_{uuid.uuid4().hex[:6]}"
+    admin = await connect(with_database(BASE_DSN, "postgres"))
+    await admin.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template_db)}")
+    dsn = with_database(BASE_DSN, name)
+    prefix = f"rustok_test:{RUN_ID}:conf{uuid.uuid4().hex[:6]}"
+    settings = Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_STREAM_PREFIX=prefix)
+    pool = await create_pool(dsn, min_size=1, max_size=8)
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    tantivy_dir: Path = tmp_path_factory.mktemp("tantivy")
+    config = TantivyConfig(index_dir=str(tantivy_dir), writer_heap_mb=32,
+                           currencies=("EUR", "USD"))
+    try:
+        core = CoreWrite(pool)
+        line = Pipeline(Relay(pool, redis, settings), Consumer(pool, redis, settings))
+        await line.start()
+        shop, other = await make_tenant(core), await make_tenant(core)
+        w = World(shop["id"], other["id"])
+        await _write_tenant(core, w.tenant, w.ids, PRODUCTS, NODES)
+        twin_ids: dict[str, uuid.UUID] = {}
+        await _write_tenant(core, w.other, twin_ids, PRODUCTS[:3], NODES[:1])
+        w.other_ids = set(twin_ids.values())
+        await line.settle()
+        await _fix_dates(pool, w.ids)
+        async with TantivyFollower(pool, redis, settings, config) as follower, \
+                TantivyReader(config, redis, prefix) as reader:
+            await follower.drain_once()
+
+            async def drained() -> bool:
+                await reader.refresh(force=True)
+                return await reader.count(w.tenant) == len(PRODUCTS) and \
+                    await reader.count(w.tenant, doc_type="content") == len(NODES)
+
+            await wait_until(drained, timeout=10, what="the documents in Tantivy")
+            w.backends = {"postgres": PostgresBackend(pool), "tantivy": TantivyBackend(reader)}
+            yield w
+    finally:
+        try:
+            await asyncio.wait_for(pool.close(), timeout=10)
+        except TimeoutError:  # never let a stuck connection hang the module teardown
+            pool.terminate()
+        keys = [key async for key in redis.scan_iter(match=f"{prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+        await admin.close()
+
+
+# ---- the case table ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class Case:
+    id: str
+    query: dict[str, Any]
+    hits: list[str]
+    """Expected titles: in this order for explicit sorts, as a set for relevance."""
+    total: int | None = None
+    facets: dict[str, dict[str, int]] | None = None
+    """Expected facets; category and author values are names (mapped to ids)."""
+    stats: dict[str, dict[str, int]] | None = None
+    drafts: bool = False
+
+    @property
+    def ordered(self) -> bool:
+        return bool(self.query.get("sort", "relevance") != "relevance")
+
+
+PUBLISHED = ["Leather wallet", "Leather boots", "Canvas sneakers", "Wool hat",
+             "Feather pillow", "Straw hat", "Bag of marbles"]
+BY_TITLE = sorted(PUBLISHED)
+P, C = "product", "content"
+CASES = [
+    Case("all-products", {}, PUBLISHED),
+    Case("text", {"q": "leather"},
+         ["Leather wallet", "Leather boots", "Canvas sneakers", "Feather pillow"]),
+    Case("short-word-no-fuzzy", {"q": "hat"}, ["Wool hat", "Straw hat"]),
+    Case("category", {"filter": {"categories": ["Shoes"]}}, ["Leather boots", "Canvas sneakers"]),
+    Case("categories-any", {"filter": {"categories": ["Shoes", "Hats"]}},
+         ["Leather boots", "Canvas sneakers", "Wool hat", "Straw hat"]),
+    Case("tags", {"filter": {"tags": ["sale"]}, "facets": ["tags"]},
+         ["Leather wallet", "Canvas sneakers"],
+         facets={"tags": {"sale": 2, "new": 2, "eco": 2}}),
+    Case("price-range", {"filter": {"price": {"currency": "EUR", "min": 2000, "max": 5000}},
+                         "facets": ["price"]},
+         ["Canvas sneakers", "Wool hat", "Straw hat"],
+         facets={"price": {"1000-2500": 1, "2500-5000": 3, "5000-10000": 1}},
+         stats={"price": {"min": 1500, "max": 9900}}),
+    Case("price-open-range", {"filter": {"price": {"currency": "EUR", "min": 9000}}},
+         ["Leather boots"]),
+    Case("stock", {"filter": {"has_stock": True}, "facets": ["has_stock"]},
+         ["Leather wallet", "Leather boots", "Wool hat", "Straw hat"],
+         facets={"has_stock": {"true": 4, "false": 3}}),
+    Case("disjunctive-facets", {"filter": {"categories": ["Shoes"]},
+                                "facets": ["categories", "tags", "has_stock", "currencies"]},
+         ["Leather boots", "Canvas sneakers"],
+         facets={"categories": {"Bags": 1, "Shoes": 2, "Hats": 2},
+                 "tags": {"new": 1, "sale": 1, "eco": 1},
+                 "has_stock": {"true": 1, "false": 1}, "currencies": {"EUR": 2}}),
+    Case("text-and-facets", {"q": "leather", "filter": {"categories": ["Shoes"]},
+                             "facets": ["categories"]},
+         ["Leather boots", "Canvas sneakers"], facets={"categories": {"Bags": 1, "Shoes": 2}}),
+    Case("price-asc", {"sort": "price:asc", "currency": "EUR"},
+         ["Leather wallet", "Wool hat", "Straw hat", "Canvas sneakers", "Leather boots",
+          "Feather pillow", "Bag of marbles"], stats={"price": {"min": 1500, "max": 9900}}),
+    Case("price-desc", {"sort": "price:desc", "currency": "EUR"},
+         ["Leather boots", "Canvas sneakers", "Wool hat", "Straw hat", "Leather wallet",
+          "Feather pillow", "Bag of marbles"]),
+    Case("price-usd", {"sort": "price:asc", "currency": "USD"},
+         ["Wool hat", "Feather pillow", "Leather wallet", "Leather boots", "Canvas sneakers",
+          "Straw hat", "Bag of marbles"], stats={"price": {"min": 2700, "max": 3000}}),
+    Case("title-asc", {"sort": "title:asc"}, BY_TITLE),
+    Case("title-desc", {"sort": "title:desc"}, BY_TITLE[::-1]),
+    Case("created-desc", {"sort": "created_at:desc"},
+         ["Straw hat", "Bag of marbles", "Feather pillow", "Wool hat", "Leather boots",
+          "Canvas sneakers", "Leather wallet"]),
+    Case("created-asc", {"sort": "created_at:asc"}, PUBLISHED),
+    Case("page-2", {"sort": "title:asc", "per_page": 3, "page": 2}, BY_TITLE[3:6], total=7),
+    Case("page-3", {"sort": "title:asc", "per_page": 3, "page": 3}, BY_TITLE[6:], total=7),
+    Case("past-the-end", {"sort": "title:asc", "per_page": 3, "page": 4}, [], total=7),
+    Case("drafts", {}, [*PUBLISHED, "Leather belt"], drafts=True),
+    Case("drafts-status", {"filter": {"status": ["draft"]}}, ["Leather belt"], drafts=True),
+    Case("status-ignored-without-drafts", {"filter": {"status": ["draft"]}}, PUBLISHED),
+    # content
+    Case("all-content", {"doc_type": C}, ["Leather care guide", "Summer news", "About us"]),
+    Case("content-text", {"doc_type": C, "q": "leather"}, ["Leather care guide", "About us"]),
+    Case("kind", {"doc_type": C, "filter": {"kind": ["page"]}}, ["About us"]),
+    Case("author", {"doc_type": C, "filter": {"author": ["Ann"]}, "facets": ["author"]},
+         ["Leather care guide", "About us"], facets={"author": {"Ann": 2, "Bob": 1}}),
+    Case("content-category", {"doc_type": C, "filter": {"categories": ["Guides"]},
+                              "facets": ["categories", "kind", "tags"]},
+         ["Leather care guide"],
+         facets={"categories": {"Guides": 1, "News": 1}, "kind": {"post": 1},
+                 "tags": {"eco": 1}}),
+    Case("content-tags", {"doc_type": C, "filter": {"tags": ["eco"]}}, ["Leather care guide"]),
+    Case("published-from", {"doc_type": C,
+                            "filter": {"published": {"gte": "2024-02-01T00:00:00Z"}}},
+         ["Summer news", "About us"]),
+    Case("published-until", {"doc_type": C,
+                             "filter": {"published": {"lte": "2024-02-01T00:00:00Z"}}},
+         ["Leather care guide", "About us"]),
+    Case("published-desc", {"doc_type": C, "sort": "published_at:desc"},
+         ["Summer news", "About us", "Leather care guide"]),
+    Case("content-title", {"doc_type": C, "sort": "title:asc"},
+         ["About us", "Leather care guide", "Summer news"]),
+    Case("content-drafts", {"doc_type": C, "sort": "published_at:asc", "facets": ["kind"]},
+         ["Leather care guide", "About us", "Summer news", "Draft leather ideas"],
+         facets={"kind": {"post": 3, "page": 1}}, drafts=True),
+]
+BACKENDS = ["postgres", "tantivy"]
+
+
+async def _run(world: World, backend: str, case: Case) -> SearchResult:
+    raw = dict(case.query)
+    if "filter" in raw:
+        raw["filter"] = {k: [str(world.ids[n]) for n in v] if k in ("categories", "author")
+                         else v for k, v in raw["filter"].items()}
+    query = SearchQuery.model_validate(raw)
+    scope = SearchScope(tenant_id=world.tenant, include_drafts=case.drafts)
+    return await world.backends[backend].search(query, scope)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+async def test_case(world: World, backend: str, case: Case) -> None:
+    result = await _run(world, backend, case)
+    titles = world.titles(result)
+    assert not {hit.id for hit in result.hits} & world.other_ids, "another tenant's document"
+    if case.ordered:
+        assert titles == case.hits
+    else:
+        assert sorted(titles) == sorted(case.hits)
+    assert result.total == (case.total if case.total is not None else len(case.hits))
+    assert result.backend == backend
+    if case.facets is not None:
+        names = {str(v): k for k, v in world.ids.items()}
+        got = {facet: {names.get(value, value): n for value, n in counts.items()}
+               for facet, counts in result.facets.items()}
+        assert got == case.facets
+    if case.stats is not None:
+        assert {k: v.model_dump() for k, v in result.facet_stats.items()} == case.stats
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+async def test_backends_agree(world: World, case: Case) -> None:
+    pg, tv = [await _run(world, name, case) for name in BACKENDS]
+    assert pg.total == tv.total
+    assert {h.id for h in pg.hits} == {h.id for h in tv.hits}
+    if case.ordered:
+        assert [h.id for h in pg.hits] == [h.id for h in tv.hits]
+    assert pg.facets == tv.facets
+    assert pg.facet_stats == tv.facet_stats
+    by_id = {h.id: h.document for h in tv.hits}
+    for hit in pg.hits:
+        assert hit.document == by_id[hit.id]
+
+
+# ---- typo tolerance, ranking, highlights, suggestions (per backend) -------------------------
+def _scope(world: World, drafts: bool = False) -> SearchScope:
+    return SearchScope(tenant_id=world.tenant, include_drafts=drafts)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_typo_still_finds_the_product(world: World, backend: str) -> None:
+    result = await world.backends[backend].search(SearchQuery(q="leathr"), _scope(world))
+    titles = world.titles(result)
+    assert {"Leather wallet", "Leather boots"} <= set(titles)
+    assert "Leather belt" not in titles  # a draft stays hidden, typo or not
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_exact_matches_rank_above_fuzzy_and_title_above_description(
+    world: World, backend: str
+) -> None:
+    search = world.backends[backend].search
+    feather = world.titles(await search(SearchQuery(q="feather"), _scope(world)))
+    assert feather[0] == "Feather pillow" and {"Leather wallet", "Leather boots"} <= set(feather)
+    leather = world.titles(await search(SearchQuery(q="leather"), _scope(world)))
+    assert set(leather[:2]) == {"Leather wallet", "Leather boots"}
+    assert leather[2:] == ["Canvas sneakers", "Feather pillow"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_highlights_mark_the_matches(world: World, backend: str) -> None:
+    result = await world.backends[backend].search(
+        SearchQuery(q="leather", highlight=True), _scope(world))
+    marks = {world.titles(result)[i]: hit.highlights for i, hit in enumerate(result.hits)}
+    assert marks["Leather wallet"]["title"] == "<mark>Leather</mark> wallet"
+    assert "<mark>leather</mark>" in marks["Canvas sneakers"]["description"]
+    assert "title" not in marks["Canvas sneakers"]
+    plain = await world.backends[backend].search(SearchQuery(q="leather"), _scope(world))
+    assert all(hit.highlights == {} for hit in plain.hits)
+    pages = await world.backends[backend].search(
+        SearchQuery(doc_type="content", q="leather", highlight=True), _scope(world))
+    assert {h.highlights.get("title") for h in pages.hits} >= {
+        "<mark>Leather</mark> care guide"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_suggestions_complete_prefixes_and_forgive_typos(
+    world: World, backend: str
+) -> None:
+    suggest = world.backends[backend].suggest
+    got = await suggest("product", "leat", _scope(world))
+    assert {s.title for s in got} == {"Leather wallet", "Leather boots"}
+    assert {s.highlighted for s in got} == {"<mark>Leat</mark>her wallet",
+                                            "<mark>Leat</mark>her boots"}
+    assert {s.id for s in got} == {world.ids["Leather wallet"], world.ids["Leather boots"]}
+    assert "Leather belt" in {s.title for s in await suggest("product", "leat",
+                                                             _scope(world, drafts=True))}
+    typo = {s.title for s in await suggest("product", "lether", _scope(world))}
+    assert {"Leather wallet", "Leather boots"} <= typo
+    assert [s.title for s in await suggest("product", "leather wa", _scope(world))] == [
+        "Leather wallet"]
+    assert [s.title for s in await suggest("content", "summ", _scope(world))] == [
+        "Summer news"]
+    assert await suggest("product", "  ", _scope(world)) == []
+    assert len(await suggest("product", "leat", _scope(world), limit=1)) == 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_the_other_tenant_sees_only_its_own(world: World, backend: str) -> None:
+    scope = SearchScope(tenant_id=world.other)
+    result = await world.backends[backend].search(SearchQuery(q="leather"), scope)
+    assert {h.id for h in result.hits} <= world.other_ids and result.total == 3
+    assert await world.backends[backend].ready()

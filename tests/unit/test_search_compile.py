@@ -1,0 +1,156 @@
+"""The pure parts of the search backends: SQL compilation (tenant from the scope, drafts,
+fuzzy branch, disjunctive facets, user text only as parameters), facet folding, Tantivy
+aggregation requests and results, and the document / <mark> mappers."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from core_write.errors import ValidationFailed
+from search_api.backends.documents import (
+    CONTENT_KEYS,
+    PRODUCT_KEYS,
+    from_row,
+    from_stored,
+    mark_prefixes,
+    mark_ranges,
+    marked_headline,
+)
+from search_api.backends.postgres import facet_counts
+from search_api.compile_pg import (
+    compile_count,
+    compile_facets,
+    compile_hits,
+    compile_price_stats,
+    compile_suggest,
+    query_words,
+)
+from search_api.compile_tantivy import facet_aggregation, facet_values, price_field_pair
+from search_api.model import SearchQuery, SearchScope
+
+TENANT = uuid.UUID("01900000-0000-7000-8000-00000000000a")
+CAT = uuid.UUID("01900000-0000-7000-8000-0000000000c1")
+SCOPE = SearchScope(tenant_id=TENANT)
+
+
+def q(**kw: Any) -> SearchQuery:
+    return SearchQuery.model_validate(kw)
+
+
+def test_the_tenant_comes_from_the_scope_and_only_published_by_default() -> None:
+    compiled = compile_hits(q(), SCOPE)
+    assert compiled.params[0] == TENANT and "tenant_id = $1" in compiled.sql
+    assert ["published"] in compiled.params
+    drafts = compile_hits(q(), SearchScope(tenant_id=TENANT, include_drafts=True))
+    assert "status" not in drafts.sql.split("WHERE")[1].split("ORDER")[0]
+    chosen = compile_hits(q(filter={"status": ["draft"]}),
+                          SearchScope(tenant_id=TENANT, include_drafts=True))
+    assert ["draft"] in chosen.params
+    ignored = compile_hits(q(filter={"status": ["draft"]}), SCOPE)
+    assert ["draft"] not in ignored.params and ["published"] in ignored.params
+
+
+def test_user_text_travels_only_as_parameters() -> None:
+    text = "'; DROP TABLE index_products; --"
+    compiled = compile_hits(q(q=text, highlight=True), SCOPE)
+    assert "DROP" not in compiled.sql and text in compiled.params
+    assert compiled.sql.count("$") >= len(compiled.params)
+
+
+def test_the_fuzzy_branch_needs_a_word_of_five_letters() -> None:
+    assert "<% title" not in compile_hits(q(q="hat red"), SCOPE).sql
+    fuzzy = compile_hits(q(q="red leathr"), SCOPE)
+    assert "<% title" in fuzzy.sql and "leathr" in fuzzy.params and "red" in fuzzy.params
+    assert query_words("Red, LEATHR!") == ["red", "leathr"]
+
+
+def test_sorts_end_with_the_id_and_missing_values_last() -> None:
+    sql = compile_hits(q(sort="price:desc", currency="EUR"), SCOPE).sql
+    assert "DESC NULLS LAST, product_id LIMIT" in sql
+    assert "rank DESC, node_id" in compile_hits(q(doc_type="content"), SCOPE).sql
+
+
+def test_a_facet_is_counted_without_its_own_filter() -> None:
+    query = q(filter={"categories": [str(CAT)], "tags": ["sale"]},
+              facets=["categories", "tags", "has_stock"])
+    compiled = compile_facets(query, SCOPE)
+    assert compiled is not None
+    categories, tags, stock = compiled.sql.split(" UNION ALL ")
+    assert "category_ids &&" not in categories and "tags &&" in categories
+    assert "tags &&" not in tags and "category_ids &&" in tags
+    assert "tags &&" in stock and "category_ids &&" in stock
+    assert compile_facets(q(), SCOPE) is None
+
+
+def test_count_and_price_stats() -> None:
+    assert compile_count(q(q="x"), SCOPE).sql.startswith("SELECT count(*) FROM index_products")
+    assert compile_price_stats(q(), SCOPE) is None
+    stats = compile_price_stats(
+        q(currency="EUR", filter={"price": {"currency": "EUR", "min": 5}}), SCOPE)
+    assert stats is not None and 5 not in stats.params  # the price filter is left out
+
+
+def test_suggest_compiles_prefixes_and_a_typo_branch() -> None:
+    assert compile_suggest("product", " !! ", SCOPE, 5) is None
+    compiled = compile_suggest("product", "leather wa", SCOPE, 5)
+    assert compiled is not None and "leather:* & wa:*" in compiled.params
+    assert "<% title" not in compiled.sql
+    typo = compile_suggest("content", "lether", SCOPE, 5)
+    assert typo is not None and "<% title" in typo.sql and "index_content" in typo.sql
+
+
+def test_price_rows_fold_into_bucket_labels() -> None:
+    query = q(currency="EUR", facets=["price", "tags"])
+    rows = [("price", "500", 2), ("price", "999", 1), ("price", "1000", 4),
+            ("price", "60000", 1), ("tags", "sale", 3)]
+    assert facet_counts(query, rows) == {
+        "price": {"0-1000": 3, "1000-2500": 4, "50000+": 1}, "tags": {"sale": 3}}
+    assert facet_counts(q(facets=["tags"]), []) == {"tags": {}}
+
+
+def test_tantivy_aggregations_match_the_bucket_labels() -> None:
+    query = q(currency="EUR", facets=["price"], price_buckets=(100, 200))
+    request = facet_aggregation(query, "price", ("EUR",))
+    assert request == {"range": {"field": "price_min_eur", "ranges": [
+        {"to": 100}, {"from": 100, "to": 200}, {"from": 200}]}}
+    result = {"buckets": [{"doc_count": 1}, {"doc_count": 0}, {"doc_count": 2}]}
+    assert facet_values(query, "price", result) == {"0-100": 1, "200+": 2}
+    terms = {"buckets": [{"key": 1, "key_as_string": "true", "doc_count": 3},
+                         {"key": "x", "doc_count": 0}]}
+    assert facet_values(query, "has_stock", terms) == {"true": 3}
+    with pytest.raises(ValidationFailed) as err:
+        price_field_pair("GBP", ("EUR",), "currency")
+    assert err.value.field == "currency"
+
+
+def test_documents_have_one_shape_from_rows_and_stored_values() -> None:
+    when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    pid = uuid.uuid4()
+    row = {"product_id": pid, "title": "T", "subtitle": None, "handle": "t",
+           "description": "d", "status": "published",
+           "prices": '{"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}',
+           "currencies": ["SEK", "EUR"], "has_stock": True, "total_stock": 3,
+           "category_ids": [CAT], "tags": ["a"], "created_at": when, "published_at": None}
+    doc = from_row("product", row)
+    assert tuple(doc) == PRODUCT_KEYS
+    assert doc["prices"] == {"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}
+    assert doc["created_at"] == "2024-01-02T03:04:05+00:00" and doc["category_ids"] == [str(CAT)]
+    stored = {"id": str(pid), "title": "T", "handle": "t", "description": "d",
+              "status": "published", "price_min_eur": 1, "price_max_eur": 2,
+              "currencies": ["EUR", "SEK"], "has_stock": True, "total_stock": 3,
+              "category_ids": [str(CAT)], "tags": ["a"], "created_at": when}
+    assert from_stored("product", stored, ("EUR", "USD")) == {
+        **doc, "prices": {"EUR": {"min": 1, "max": 2}}}
+    content = from_stored("content", {"id": str(pid), "kind": "page", "tags": []}, ())
+    assert tuple(content) == CONTENT_KEYS and content["author_id"] is None
+
+
+def test_marks_escape_html() -> None:
+    assert mark_ranges("a <b> leather", [(6, 13)]) == "a &lt;b&gt; <mark>leather</mark>"
+    assert mark_prefixes("Leather wallet & co", ["leat", "w"]) == (
+        "<mark>Leat</mark>her <mark>w</mark>allet &amp; co")
+    assert marked_headline("\u27e6Red\u27e7 <i>") == "<mark>Red</mark> &lt;i&gt;"
