@@ -36,6 +36,7 @@ from core_write.settings import Settings
 from indexer import metrics
 from indexer.documents import ApplyResult, apply_documents, resolve
 from indexer.fanout import plan_batch
+from indexer.queries import QUERIES
 
 log = logging.getLogger(__name__)
 
@@ -177,13 +178,21 @@ class Consumer:
                 continue
             seen.add(entry.envelope.id)
             valid.append(entry)
-        done += await self._index(valid)
+        indexed = await self._index(valid)
+        await self._mark_indexed([e for e in valid if e.entry_id in set(indexed)])
+        done += indexed
         if done:
             await self.redis.xack(self.stream, GROUP, *done)
         self.stats.batches += 1
         self.stats.events += len(entries)
         metrics.BATCH_SIZE.observe(len(entries))
         metrics.BATCH_SECONDS.observe(time.perf_counter() - started)
+
+    async def _mark_indexed(self, entries: list[Entry]) -> None:
+        """Tell read-your-writes waiters that these outbox positions are indexed."""
+        seqs = [int(e.fields[b"seq"]) for e in entries if e.fields.get(b"seq", b"").isdigit()]
+        if seqs:
+            await self.pool.execute(QUERIES["mark_indexed"], seqs)
 
     async def _index(self, entries: list[Entry]) -> list[bytes]:
         """Index `entries`; on failure split to isolate the poison. Returns the ids to ack."""

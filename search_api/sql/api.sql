@@ -15,7 +15,7 @@ SELECT id, slug FROM tenants WHERE slug = $1 OR id::text = $1
 -- Is outbox position $1 indexed for tenant $2 on engine $3 (NULL: the Postgres tables)? The
 -- row is acknowledged by the indexer (or already purged after acknowledgement), and no engine
 -- change of the tenant queued up to that acknowledgement is still waiting. $4 request start
-WITH row AS (SELECT acked_at FROM outbox WHERE seq = $1)
+WITH row AS (SELECT COALESCE(indexed_at, acked_at) AS acked_at FROM outbox WHERE seq = $1)
 SELECT NOT EXISTS (SELECT 1 FROM row WHERE acked_at IS NULL)
    AND ($3::text IS NULL OR NOT EXISTS (
         SELECT 1 FROM engine_queue q
@@ -29,7 +29,8 @@ SELECT NOT EXISTS (SELECT 1 FROM row WHERE acked_at IS NULL)
 -- engine $1 (NULL: none). 0 when nothing waits
 SELECT GREATEST(
     COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
-             - (SELECT min(created_at) FROM outbox WHERE acked_at IS NULL)), 0),
+             - (SELECT min(created_at) FROM outbox
+                WHERE acked_at IS NULL AND indexed_at IS NULL)), 0),
     COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
              - (SELECT min(COALESCE(event_time, queued_at)) FROM engine_queue
                 WHERE engine = $1)), 0))::float8 AS lag

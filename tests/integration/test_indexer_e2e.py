@@ -256,3 +256,17 @@ async def test_an_older_build_never_replaces_a_newer_one(
     await pipeline.settle()
     doc = await product_doc(pool, variant["product_id"])
     assert doc is not None and doc["title"] == "newer" and doc["version"] == future
+
+
+async def test_indexed_positions_are_recorded_for_read_your_writes(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, shop: dict[str, Any]
+) -> None:
+    written = await core.call(catalog.create_product, shop["id"],
+                              {"title": "Token test", "handle": "token-test"})
+    assert written.token is not None
+    row = await pool.fetchrow("SELECT indexed_at FROM outbox WHERE seq = $1", written.token)
+    assert row is not None and row["indexed_at"] is None
+    await pipeline.settle()
+    assert await pool.fetchval("SELECT indexed_at FROM outbox WHERE seq = $1",
+                               written.token) is not None
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE indexed_at IS NULL") == 0
