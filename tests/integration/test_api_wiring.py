@@ -9,6 +9,7 @@ from pathlib import Path
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from core_write.services import catalog
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from search_api.app import create_app
@@ -16,6 +17,7 @@ from search_api.auth import create_key
 from search_api.wiring import BACKEND
 from tests.api_fixtures import api_settings
 from tests.builders import make_tenant
+from tests.pipeline import Pipeline
 
 
 async def _client(settings: Settings) -> TestClient:  # type: ignore[type-arg]
@@ -55,3 +57,25 @@ async def test_tantivy_backend_opens_its_reader(settings: Settings, tmp_path: Pa
         started = asyncio.get_running_loop().time()
         await client.close()  # bounded even if the reader ignores its first cancellation
         assert asyncio.get_running_loop().time() - started < 5
+
+
+async def test_read_your_writes_through_the_real_pipeline(
+    settings: Settings, core: CoreWrite, pipeline: Pipeline
+) -> None:
+    tenant = await make_tenant(core)
+    key, _ = await create_key(core.pool, tenant["slug"], "search")
+    written = await core.call(catalog.create_product, tenant["id"], {
+        "title": "Tokenized teapot", "handle": "tokenized-teapot", "status": "published"})
+    client = await _client(api_settings(settings, search_backend="postgres"))
+    try:
+        url = f"/v1/search/products?q=teapot&min_token={written.token}"
+        search = asyncio.create_task(
+            client.get(url, headers={"Authorization": f"Bearer {key}"}))
+        await pipeline.settle()  # the indexer reaches the token while the search waits
+        resp = await search
+        body = await resp.json()
+        assert resp.status == 200, body
+        assert body["stale"] is False
+        assert [hit["document"]["title"] for hit in body["hits"]] == ["Tokenized teapot"]
+    finally:
+        await client.close()
