@@ -116,7 +116,10 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     if query.q:
         q = p.add(query.q) + "::text"
         cfg = _TENANT_CFG.format(tenant=tenant)
-        tsq = f"(websearch_to_tsquery('simple', {q}) || websearch_to_tsquery({cfg}, {q}))"
+        # a scalar subquery is evaluated once per statement (an InitPlan), not once per row,
+        # and gives the planner a constant tsquery it can look up in the GIN index
+        tsq = (f"(SELECT websearch_to_tsquery('simple', {q}) "
+               f"|| websearch_to_tsquery({cfg}, {q}))")
         text = f"search_vector @@ {tsq}"
         words = query_words(query.q)
         if any(len(word) >= FUZZY_MIN_LETTERS for word in words):
@@ -124,7 +127,7 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
             fuzzy = []
             for word in words:
                 w = p.add(word) + "::text"
-                exact = (f"search_vector @@ (websearch_to_tsquery('simple', {w}) "
+                exact = (f"search_vector @@ (SELECT websearch_to_tsquery('simple', {w}) "
                          f"|| websearch_to_tsquery({cfg}, {w}))")
                 fuzzy.append(f"({exact} OR {w} <% title)" if len(word) >= FUZZY_MIN_LETTERS
                              else exact)
