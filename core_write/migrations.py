@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
+
 from core_write.db import connect, ensure_database
 from core_write.errors import RustokError
 
@@ -50,6 +52,25 @@ def discover(folder: Path = MIGRATIONS_DIR) -> list[Migration]:
         numbers.add(match.group(1))
         migrations.append(Migration(path.name, path.read_text()))
     return migrations
+
+
+async def pending_migrations(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> list[str]:
+    """The migration files not applied to the database `conn` is connected to."""
+    exists = await conn.fetchval("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    applied = set()
+    if exists:
+        applied = {row["name"] for row in await conn.fetch("SELECT name FROM schema_migrations")}
+    return [m.name for m in discover(folder) if m.name not in applied]
+
+
+async def require_current_schema(conn: asyncpg.Connection, folder: Path = MIGRATIONS_DIR) -> None:
+    """Refuse to run a daemon against a database whose schema is behind the code."""
+    missing = await pending_migrations(conn, folder)
+    if missing:
+        raise MigrationError(
+            f"the database schema is behind the code: {len(missing)} migration(s) not applied "
+            f"({', '.join(missing)}); run `rustok-search migrate`"
+        )
 
 
 async def migrate(dsn: str, folder: Path = MIGRATIONS_DIR) -> list[str]:

@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
 import redis.asyncio as aioredis
 
 from core_write.db import create_pool
 from core_write.errors import Unavailable
+from core_write.migrations import MIGRATIONS_DIR, require_current_schema
 from core_write.settings import Settings
 
 
@@ -33,6 +35,9 @@ async def open_resources(
     pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
     client = redis_client(settings.redis_url)
     try:
+        folder = Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR
+        async with pool.acquire() as conn:
+            await require_current_schema(conn, folder)
         if redis_required:
             try:
                 await client.ping()

@@ -10,11 +10,13 @@ from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from core_write.db import connect, quote_ident, with_database
 from core_write.migrations import MIGRATIONS_DIR, MigrationError, migrate
 from core_write.partitions import ensure_order_partitions
+from core_write.settings import Settings
 from tests.conftest import BASE_DSN, RUN_ID
 
 EXPECTED_TABLES = {
@@ -123,3 +125,17 @@ async def test_partitions_ensure_creates_quarters_and_moves_stray_rows(fresh_dsn
         assert await conn.fetchval("SELECT count(*) FROM commerce_orders_default") == 0
     finally:
         await conn.close()
+
+
+async def test_daemons_refuse_a_database_whose_schema_is_behind(
+    pool: asyncpg.Pool, settings: Settings
+) -> None:
+    from core_write.resources import open_resources
+
+    async with open_resources(settings) as res:  # current: opens
+        assert await res.pool.fetchval("SELECT 1") == 1
+    last = sorted(p.name for p in MIGRATIONS_DIR.glob("*.sql"))[-1]
+    await pool.execute("DELETE FROM schema_migrations WHERE name = $1", last)
+    with pytest.raises(MigrationError, match=f"not applied \\({last}\\).*rustok-search migrate"):
+        async with open_resources(settings):
+            pass
