@@ -197,3 +197,20 @@ async def test_unknown_stream_state_is_recovered_on_start(
     groups = await redis_client.xinfo_groups(settings.stream)
     assert [g["name"] for g in groups] == [b"indexer"]
     assert uuid.UUID((await redis_client.get(settings.key("relay:epoch"))).decode())
+
+
+async def test_backlog_gauges_follow_the_outbox(
+    core: CoreWrite, pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings
+) -> None:
+    from indexer import metrics
+
+    relay = Relay(pool, redis_client, settings)
+    await _start(relay)
+    for _ in range(3):
+        await make_tenant(core)
+    await relay.sync_acks()
+    assert metrics.OUTBOX_BACKLOG._value.get() == 3  # noqa: SLF001 - reading the gauge
+    assert metrics.OUTBOX_OLDEST_AGE._value.get() > 0  # noqa: SLF001
+    await relay.publish_batch()
+    await relay.sync_acks()
+    assert metrics.OUTBOX_BACKLOG._value.get() == 0  # noqa: SLF001
