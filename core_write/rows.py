@@ -99,6 +99,19 @@ async def update(
     return dict(row)
 
 
+async def update_if_changed(
+    conn: asyncpg.Connection, table: Table, tenant_id: uuid.UUID, entity_id: uuid.UUID,
+    wanted: Mapping[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Lock the tenant's row, apply the fields of `wanted` that differ, and return the row
+    and those changes ({} for a no-op, which writes nothing: the caller emits no event)."""
+    current = await fetch_owned(conn, table, tenant_id, entity_id, lock=True)
+    changes = changed_fields(current, wanted)
+    if not changes:
+        return current, changes
+    return await update(conn, table, tenant_id, entity_id, changes), changes
+
+
 async def delete(
     conn: asyncpg.Connection, table: Table, tenant_id: uuid.UUID, entity_id: uuid.UUID
 ) -> dict[str, Any]:

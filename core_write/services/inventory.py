@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
+from core_write.rows import (
+    Table,
+    delete,
+    fetch_owned,
+    insert,
+    parse_input,
+    update_if_changed,
+)
 from core_write.services.catalog import INT_MAX, MODULE, VARIANTS, IdLike, Text, given
 from core_write.unit import Unit
 
@@ -78,12 +85,10 @@ async def update_inventory_item(unit: Unit, tenant_id: uuid.UUID, inventory_item
     await unit.require_module(tenant_id, MODULE)
     spec = parse_input(InventoryItemUpdate, data)
     iid = parse_id(inventory_item_id, "inventory_item_id")
-    current = await fetch_owned(unit.conn, ITEMS, tenant_id, iid, lock=True)
-    changes = changed_fields(current, given(spec, frozenset({"sku"})))
-    if not changes:
-        return current
-    row = await update(unit.conn, ITEMS, tenant_id, iid, changes)
-    unit.emit(tenant_id, ev.InventoryItemUpdated(inventory_item_id=iid))
+    row, changes = await update_if_changed(unit.conn, ITEMS, tenant_id, iid,
+                                           given(spec, frozenset({"sku"})))
+    if changes:
+        unit.emit(tenant_id, ev.InventoryItemUpdated(inventory_item_id=iid))
     return row
 
 
@@ -118,12 +123,10 @@ async def update_stock_location(unit: Unit, tenant_id: uuid.UUID, location_id: I
     await unit.require_module(tenant_id, MODULE)
     spec = parse_input(StockLocationUpdate, data)
     lid = parse_id(location_id, "location_id")
-    current = await fetch_owned(unit.conn, LOCATIONS, tenant_id, lid, lock=True)
-    changes = changed_fields(current, given(spec, frozenset({"address"})))
-    if not changes:
-        return current
-    row = await update(unit.conn, LOCATIONS, tenant_id, lid, changes)
-    unit.emit(tenant_id, ev.StockLocationUpdated(location_id=lid))
+    row, changes = await update_if_changed(unit.conn, LOCATIONS, tenant_id, lid,
+                                           given(spec, frozenset({"address"})))
+    if changes:
+        unit.emit(tenant_id, ev.StockLocationUpdated(location_id=lid))
     return row
 
 

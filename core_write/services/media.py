@@ -11,7 +11,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from core_write import events as ev
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
+from core_write.rows import (
+    Table,
+    delete,
+    fetch_owned,
+    insert,
+    parse_input,
+    update_if_changed,
+)
 from core_write.services.taxonomy import INT4_MAX, parse_optional_id
 from core_write.services.users import USERS
 from core_write.unit import Unit
@@ -78,12 +85,10 @@ async def update_media(
 ) -> dict[str, Any]:
     spec = parse_input(MediaUpdate, data)
     media_id = parse_id(media_id, "media_id")
-    current = await fetch_owned(unit.conn, MEDIA, tenant_id, media_id, lock=True)
-    changes = changed_fields(current, spec.model_dump(include=spec.model_fields_set))
-    if not changes:
-        return current
-    row = await update(unit.conn, MEDIA, tenant_id, media_id, changes)
-    unit.emit(tenant_id, ev.MediaUpdated(media_id=media_id))
+    row, changes = await update_if_changed(unit.conn, MEDIA, tenant_id, media_id,
+                                           spec.model_dump(include=spec.model_fields_set))
+    if changes:
+        unit.emit(tenant_id, ev.MediaUpdated(media_id=media_id))
     return row
 
 
