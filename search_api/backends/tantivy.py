@@ -12,7 +12,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import tantivy
@@ -45,6 +45,8 @@ from search_api.model import (
 
 HIGHLIGHT_FIELDS: dict[str, tuple[str, ...]] = {"product": ("title", "description"),
                                                 "content": ("title", "body_preview")}
+STATS_LOW, STATS_HIGH = "price_stats_low", "price_stats_high"
+"""Names of the price-stats aggregations (facet names never take them)."""
 
 
 class TantivyBackend:
@@ -82,9 +84,9 @@ class TantivyBackend:
                 total = int(found.count or 0)
                 page = [(float(score), searcher.doc(address)) for score, address in found.hits]
             else:
-                total, page = _sorted_page(searcher, main, query, self.currencies)
-            facets = self._facets(searcher, index.schema, query, scope, named, main)
-            stats = self._price_stats(searcher, index.schema, query, scope, named)
+                total, page = _sorted_page(searcher, index.schema, main, query,
+                                           self.currencies)
+            facets, stats = self._aggregate(searcher, index.schema, query, scope, named, main)
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
         highlighters = self._highlighters(searcher, index, query)
@@ -104,37 +106,40 @@ class TantivyBackend:
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                             facets=facets, facet_stats=stats, backend=self.name)
 
-    def _facets(self, searcher: tantivy.Searcher, schema: tantivy.Schema, query: SearchQuery,
-                scope: SearchScope, named: list[tuple[str, tantivy.Query]],
-                main: tantivy.Query) -> dict[str, dict[str, int]]:
+    def _aggregate(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
+                   query: SearchQuery, scope: SearchScope,
+                   named: list[tuple[str, tantivy.Query]], main: tantivy.Query,
+                   ) -> tuple[dict[str, dict[str, int]], dict[str, FacetStats]]:
+        """Facet counts and price stats, one aggregation request per distinct hit set: the
+        main query, and the main query without a facet's own filter where that filter is set
+        (price stats count like the price facet)."""
         set_filters = {name for name, _ in named}
-        by_query: dict[str | None, list[str]] = {}
-        for name in query.facets:
-            own = OWN_FILTER.get(name)
-            by_query.setdefault(own if own in set_filters else None, []).append(name)
-        out: dict[str, dict[str, int]] = {}
-        for skip, names in by_query.items():
-            target = main if skip is None else scoped(schema, scope, named, skip=skip)
-            request = {name: facet_aggregation(query, name, self.currencies) for name in names}
-            result = searcher.aggregate(target, request)
-            for name in names:
-                out[name] = facet_values(query, name, result.get(name, {}))
-        return {name: out[name] for name in query.facets}
 
-    def _price_stats(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
-                     query: SearchQuery, scope: SearchScope,
-                     named: list[tuple[str, tantivy.Query]]) -> dict[str, FacetStats]:
+        def hit_set(own: str | None) -> str | None:
+            return own if own in set_filters else None
+
+        requests: dict[str | None, dict[str, Any]] = {}
+        for name in query.facets:
+            requests.setdefault(hit_set(OWN_FILTER.get(name)), {})[name] = \
+                facet_aggregation(query, name, self.currencies)
         currency = query.price_currency
-        if query.doc_type != "product" or currency is None or currency not in self.currencies:
-            return {}
-        low, high = price_fields(currency)
-        target = scoped(schema, scope, named, skip="price")
-        result = searcher.aggregate(target, {"low": {"stats": {"field": low}},
-                                             "high": {"stats": {"field": high}}})
-        if not result["low"].get("count"):
-            return {}
-        return {"price": FacetStats(min=int(result["low"]["min"]),
-                                    max=int(result["high"]["max"]))}
+        with_stats = (query.doc_type == "product" and currency is not None
+                      and currency in self.currencies)
+        if with_stats:
+            low, high = price_fields(currency or "")
+            requests.setdefault(hit_set("price"), {}).update(
+                {STATS_LOW: {"stats": {"field": low}}, STATS_HIGH: {"stats": {"field": high}}})
+        results: dict[str, Any] = {}
+        for skip, request in requests.items():
+            target = main if skip is None else scoped(schema, scope, named, skip=skip)
+            results.update(searcher.aggregate(target, request))
+        facets = {name: facet_values(query, name, results.get(name, {}))
+                  for name in query.facets}
+        stats = {}
+        if with_stats and results[STATS_LOW].get("count"):
+            stats["price"] = FacetStats(min=int(results[STATS_LOW]["min"]),
+                                        max=int(results[STATS_HIGH]["max"]))
+        return facets, stats
 
     def _highlighters(self, searcher: tantivy.Searcher, index: tantivy.Index,
                       query: SearchQuery) -> dict[str, tantivy.SnippetGenerator]:
@@ -164,6 +169,14 @@ class TantivyBackend:
         return self.reader.index("product") is not None
 
 
+FAST_SORTS = {"price", "created_at", "published_at"}
+"""Sorts served by a fast field whose order agrees with the exact sort value: prices are the
+same integers; dates are kept there at second precision, a coarser key that never orders two
+values the other way round. Title sorts have no such key (`title_sort` casefolds) and take
+the slow path over every hit."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _sort_value(doc: dict[str, Any], query: SearchQuery) -> Any:
     name = query.sort.split(":")[0]
     if name == "price":
@@ -176,26 +189,113 @@ def _sort_value(doc: dict[str, Any], query: SearchQuery) -> Any:
     return value if isinstance(value, datetime) else None
 
 
-def _sorted_page(searcher: tantivy.Searcher, query_obj: tantivy.Query, query: SearchQuery,
+Row = tuple[str, Any, tantivy.DocAddress]
+"""(id, exact sort value or None, address) of a candidate hit."""
+
+
+def _in_order(rows: list[Row], desc: bool) -> list[Row]:
+    """By the sort value (missing values last, both directions), then id ascending: the
+    order of PostgreSQL's `ORDER BY value [DESC] NULLS LAST, id`."""
+    rows.sort(key=lambda row: row[0])
+    present = [row for row in rows if row[1] is not None]
+    present.sort(key=lambda row: row[1], reverse=desc)  # stable: ties keep the id order
+    return present + [row for row in rows if row[1] is None]
+
+
+def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
+                 query_obj: tantivy.Query, query: SearchQuery,
                  currencies: Sequence[str]) -> tuple[int, list[tuple[float, tantivy.Document]]]:
-    """Every hit ordered by the sort value (missing values last) then id ascending."""
+    """One page of hits ordered by the sort value (missing values last) then id ascending."""
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
+    name, direction = query.sort.split(":")
+    desc = direction == "desc"
+    if name in FAST_SORTS:
+        total, rows = _fast_candidates(searcher, schema, query_obj, query, name, desc)
+    else:
+        total, rows = _all_candidates(searcher, query_obj, query)
+    chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
+    docs = [searcher.doc(address) for _, _, address in chosen]
+    return total, list(zip(_scores(searcher, schema, query_obj, query, chosen), docs,
+                            strict=True))
+
+
+def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
+                    query: SearchQuery) -> tuple[int, list[Row]]:
+    """Every hit with its stored sort value (for sorts without a fast key)."""
     counted: Any = searcher.search(query_obj, 1, count=True)
     total = int(counted.count or 0)
     if total == 0:
         return 0, []
     rows = []
-    for score, address in searcher.search(query_obj, total, count=False).hits:
+    for _, address in searcher.search(query_obj, total, count=False).hits:
+        values = stored_values(query.doc_type, searcher.doc(address).to_dict())
+        rows.append((str(values["id"]), _sort_value(values, query), address))
+    return total, rows
+
+
+def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
+                     query_obj: tantivy.Query, query: SearchQuery, name: str,
+                     desc: bool) -> tuple[int, list[Row]]:
+    """A superset of the first `offset + per_page` hits in the exact order: the top hits by
+    the fast field, plus every hit sharing the last one's key (ties are broken by id, which
+    Tantivy does not know). Only those hits are read from the store."""
+    field = price_fields(query.price_currency or "")[0] if name == "price" else name
+    need = query.offset + query.per_page
+    found: Any = searcher.search(query_obj, need, count=True, order_by_field=field,
+                                 order=tantivy.Order.Desc if desc else tantivy.Order.Asc)
+    total = int(found.count or 0)
+    hits: list[tuple[Any, tantivy.DocAddress]] = list(found.hits)
+    if len(hits) == need and need < total:
+        boundary = hits[-1][0]
+        hits = [hit for hit in hits if hit[0] != boundary]
+        hits += _ties(searcher, schema, query_obj, field, boundary)
+    rows = []
+    for key, address in hits:
         doc = searcher.doc(address)
-        values = stored_values(query.doc_type, doc.to_dict())
-        rows.append((str(values["id"]), _sort_value(values, query), float(score), doc))
-    rows.sort(key=lambda row: row[0])
-    present = [row for row in rows if row[1] is not None]
-    present.sort(key=lambda row: row[1], reverse=query.sort.endswith(":desc"))  # stable
-    ordered = present + [row for row in rows if row[1] is None]
-    chosen = ordered[query.offset:query.offset + query.per_page]
-    return total, [(score, doc) for _, _, score, doc in chosen]
+        exact = key if name == "price" or key is None else doc.get_first(name)
+        rows.append((str(doc.get_first("id")), exact, address))
+    return total, rows
+
+
+def _ties(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy.Query,
+          field: str, key: Any) -> list[tuple[Any, tantivy.DocAddress]]:
+    """Every hit whose fast `field` equals `key` (None: has no value)."""
+    if key is None:
+        same = tantivy.Query.boolean_query([
+            (tantivy.Occur.Must, query_obj),
+            (tantivy.Occur.MustNot, tantivy.Query.exists_query(field))])
+    else:
+        kind = tantivy.FieldType.Integer
+        if field != "created_at" and field != "published_at":
+            bound: Any = key
+        else:
+            kind, bound = tantivy.FieldType.Date, _EPOCH + timedelta(microseconds=key // 1000)
+        exact = tantivy.Query.range_query(schema, field, kind,
+                                          lower_bound=bound, upper_bound=bound)
+        same = tantivy.Query.boolean_query([(tantivy.Occur.Must, query_obj),
+                                            (tantivy.Occur.Must, exact)])
+    limit = 64
+    while True:
+        found: Any = searcher.search(same, limit, count=True)
+        if int(found.count or 0) <= limit:
+            return [(key, address) for _, address in found.hits]
+        limit = int(found.count)
+
+
+def _scores(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy.Query,
+            query: SearchQuery, rows: list[Row]) -> list[float]:
+    """The text relevance of each chosen hit (0 without text): the query re-run on the page's
+    ids, so a sorted page carries the same scores as an unsorted one."""
+    if not query.q or not rows:
+        return [0.0] * len(rows)
+    on_page = tantivy.Query.boolean_query([
+        (tantivy.Occur.Must, query_obj),
+        (tantivy.Occur.Must, tantivy.Query.const_score_query(
+            tantivy.Query.term_set_query(schema, "id", [row[0] for row in rows]), 0.0))])
+    found = {(address.segment_ord, address.doc): float(score)
+             for score, address in searcher.search(on_page, len(rows), count=False).hits}
+    return [found.get((row[2].segment_ord, row[2].doc), 0.0) for row in rows]
 
 
 def _suggest(index: tantivy.Index, words: list[str], scope: SearchScope,
