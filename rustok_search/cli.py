@@ -237,7 +237,27 @@ def build_parser() -> argparse.ArgumentParser:
     dl.add_argument("--concurrency", type=_positive, default=4,
                     help="parallel writer connections (default 4)")
     dl.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, "
+                       "freshness, search (python -m bench)", add_help=False)
+    p.add_argument("scenario", nargs=argparse.REMAINDER, help="SCENARIO [options]")
+    p.set_defaults(run=None)
     return parser
+
+
+def run_bench(argv: Sequence[str]) -> int:
+    """Benchmarks read their own options and run their own event loop; `bench/` lives in the
+    source tree beside this package, not in the installed packages."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "bench" / "__main__.py").is_file():
+        print("rustok-search bench: bench/ is only in a source checkout", file=sys.stderr)
+        return 2
+    sys.path.insert(0, str(root))
+    from bench.__main__ import main as bench_main
+
+    return bench_main(argv)
 
 
 def _non_negative(text: str) -> int:
@@ -268,6 +288,9 @@ def _event_loop_runner(command: str) -> Callable[[Coroutine[Any, Any, int]], int
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # its options (even --help) belong to the scenario
+        return run_bench(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
