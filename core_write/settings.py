@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
@@ -93,10 +93,59 @@ class Settings(BaseSettings):
                                      alias="API_MAX_QUERY_BYTES")
     api_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300,
                                               alias="API_SHUTDOWN_GRACE_SECONDS")
-    search_backend: Literal["tantivy", "postgres"] = Field(default="tantivy",
-                                                           alias="SEARCH_BACKEND")
+    search_backend: Literal["tantivy", "postgres", "meilisearch"] = Field(
+        default="tantivy", alias="SEARCH_BACKEND")
+    search_backend_fallback: Literal["", "postgres"] = Field(
+        default="", alias="SEARCH_BACKEND_FALLBACK")
+    """Serve from this backend when the configured engine cannot be reached at start-up."""
+
+    # Meilisearch (external engine)
+    meilisearch_url: str = Field(default="", alias="MEILISEARCH_URL")
+    meilisearch_api_key: str = Field(default="", alias="MEILISEARCH_API_KEY", repr=False)
+    meilisearch_index_prefix: str = Field(default="", alias="MEILISEARCH_INDEX_PREFIX")
+    """Index uids are `{prefix}_{tenant}_{products|content}`; empty: from the stream prefix."""
+    meilisearch_batch_size: int = Field(default=1000, ge=1, le=100_000,
+                                        alias="MEILISEARCH_BATCH_SIZE")
+    meilisearch_task_timeout_ms: int = Field(default=60_000, ge=100, le=3_600_000,
+                                             alias="MEILISEARCH_TASK_TIMEOUT_MS")
+    meilisearch_max_attempts: int = Field(default=5, ge=1, le=100,
+                                          alias="MEILISEARCH_MAX_ATTEMPTS")
+    meilisearch_timeout_ms: int = Field(default=5000, ge=100, le=600_000,
+                                        alias="MEILISEARCH_TIMEOUT_MS")
     ready_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400,
                                          alias="READY_MAX_LAG_SECONDS")
+
+    @field_validator("meilisearch_url")
+    @classmethod
+    def _check_meilisearch_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// URL such as http://127.0.0.1:7700")
+        return value
+
+    @field_validator("meilisearch_index_prefix")
+    @classmethod
+    def _check_index_prefix(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z0-9_-]{1,64}$", value):
+            raise ValueError("must be 1-64 characters of letters, digits, '_' or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _meilisearch_needs_url(self) -> Settings:
+        wants = "meilisearch" in self.engines or self.search_backend == "meilisearch"
+        if wants and not self.meilisearch_url:
+            raise ValueError("MEILISEARCH_URL is required when RUSTOK_ENGINES or SEARCH_BACKEND "
+                             "names meilisearch")
+        if self.meilisearch_url and "meilisearch" not in self.engines:
+            # a configured Meilisearch is fed: the indexer queues changes for it
+            object.__setattr__(self, "engines", (*self.engines, "meilisearch"))
+        return self
+
+    @property
+    def meili_prefix(self) -> str:
+        """The index uid prefix: MEILISEARCH_INDEX_PREFIX, else the stream prefix made safe."""
+        return self.meilisearch_index_prefix or re.sub(r"[^A-Za-z0-9_-]", "-",
+                                                       self.stream_prefix)
 
     @field_validator("database_url")
     @classmethod

@@ -1,5 +1,6 @@
-"""The search engines configured with `RUSTOK_ENGINES`: their followers (run by the indexer
-process elected as engine writer) and their readers for `verify` (I/O: engines)."""
+"""The search engines configured with `RUSTOK_ENGINES` (plus Meilisearch when
+`MEILISEARCH_URL` is set): their followers (run by the indexer process elected as engine
+writer) and their readers for `verify` (I/O: engines)."""
 
 from __future__ import annotations
 
@@ -16,13 +17,32 @@ from indexer.verify import EngineIds
 
 
 def engine_follower(settings: Settings) -> Follower | None:
-    """The follower body for the configured engines, or None when there is none."""
-    if "tantivy" not in settings.engines:
+    """The follower body for the configured engines (each engine's follower runs as its own
+    task; the first to fail stops the others), or None when there is none."""
+    bodies: list[Follower] = []
+    if "tantivy" in settings.engines:
+        from indexer.tantivy.engine import run_tantivy_follower
+
+        bodies.append(run_tantivy_follower)
+    if "meilisearch" in settings.engines:
+        from indexer.meili.engine import run_meili_follower
+
+        bodies.append(run_meili_follower)
+    if not bodies:
         return None
-    from indexer.tantivy.engine import run_tantivy_follower
+    if len(bodies) == 1:
+        return bodies[0]
 
     async def follow(res: Resources, stop: asyncio.Event) -> None:
-        await run_tantivy_follower(res, stop)
+        tasks = [asyncio.create_task(body(res, stop)) for body in bodies]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+            for task in done:
+                if not task.cancelled() and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            stop.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     return follow
 
@@ -32,13 +52,22 @@ async def engine_readers(
     settings: Settings, redis: aioredis.Redis
 ) -> AsyncIterator[list[EngineIds]]:
     """Readers of the configured engines, for verify."""
-    if "tantivy" not in settings.engines:
-        yield []
-        return
-    from indexer.tantivy.engine import TantivyIds
+    readers: list[EngineIds] = []
+    tantivy_reader = meili_reader = None
+    if "tantivy" in settings.engines:
+        from indexer.tantivy.engine import TantivyIds
 
-    reader = TantivyIds(settings, redis)
+        tantivy_reader = TantivyIds(settings, redis)
+        readers.append(tantivy_reader)
+    if "meilisearch" in settings.engines:
+        from indexer.meili.engine import MeiliIds
+
+        meili_reader = MeiliIds(settings)
+        readers.append(meili_reader)
     try:
-        yield [reader]
+        yield readers
     finally:
-        reader.close()
+        if tantivy_reader is not None:
+            tantivy_reader.close()
+        if meili_reader is not None:
+            await meili_reader.close()

@@ -47,3 +47,16 @@ RELAY_ACKED = Counter("rustok_relay_events_acknowledged_total",
 OUTBOX_BACKLOG = Gauge("rustok_outbox_backlog", "Outbox rows not yet published")
 OUTBOX_OLDEST_AGE = Gauge("rustok_outbox_oldest_unpublished_seconds",
                           "Age of the oldest unpublished outbox row")
+
+# ---- the Meilisearch engine ----------------------------------------------------------------
+MEILI_TASK_SECONDS = Histogram(
+    "rustok_meili_task_seconds", "Meilisearch task latency, enqueue to done, by task kind",
+    ["kind"],  # kind: documents | delete | settings | swap | create
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+MEILI_FAILED_TASKS = Counter("rustok_meili_failed_tasks_total",
+                             "Meilisearch tasks that ended failed, by task kind", ["kind"])
+MEILI_DEAD_LETTERS = Counter("rustok_meili_dead_lettered_total",
+                             "Documents given up on after repeated Meilisearch task failures")
+MEILI_DOCUMENTS = Gauge("rustok_meili_index_documents", "Documents per Meilisearch index",
+                        ["index"])

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from core_write.errors import RustokError
 from core_write.resources import Resources, open_resources
 from core_write.settings import Settings
 from search_api.model import SearchBackend
@@ -42,6 +43,11 @@ def make_backend(settings: Settings, resources: Resources) -> SearchBackend:
     if settings.search_backend == "postgres":
         backend: SearchBackend = _backend_module("postgres").PostgresBackend(resources.pool)
         return backend
+    if settings.search_backend == "meilisearch":
+        from indexer.meili.config import meili_config
+
+        backend = _backend_module("meilisearch").MeilisearchBackend(meili_config(settings))
+        return backend
     from indexer.tantivy.engine import tantivy_config
     from indexer.tantivy.reader import TantivyReader
 
@@ -52,12 +58,31 @@ def make_backend(settings: Settings, resources: Resources) -> SearchBackend:
 
 
 async def _start(backend: object) -> contextlib.AsyncExitStack:
-    # a Tantivy backend holds a reader that polls for commits: start it, close it at exit
+    # a Tantivy backend holds a reader that polls for commits, a Meilisearch backend a client
+    # that checks the server: start them, close them at exit
     stack = contextlib.AsyncExitStack()
     reader = getattr(backend, "reader", None)
     if reader is not None and hasattr(reader, "__aenter__"):
         await stack.enter_async_context(reader)
+    elif hasattr(backend, "__aenter__"):
+        await stack.enter_async_context(backend)  # type: ignore[arg-type]
     return stack
+
+
+async def _start_or_fallback(backend: SearchBackend, settings: Settings, resources: Resources,
+                             ) -> tuple[SearchBackend, contextlib.AsyncExitStack]:
+    """Start the backend; when its engine cannot be used at start-up and
+    `SEARCH_BACKEND_FALLBACK=postgres`, serve from PostgreSQL instead (logged loudly)."""
+    try:
+        return backend, await _start(backend)
+    except RustokError as exc:
+        if settings.search_backend_fallback != "postgres" or backend.name == "postgres":
+            raise
+        log.error("the %s backend cannot be used (%s); serving from postgres "
+                  "(SEARCH_BACKEND_FALLBACK=postgres)", backend.name, exc,
+                  extra={"action": "backend_fallback"})
+        fallback: SearchBackend = _backend_module("postgres").PostgresBackend(resources.pool)
+        return fallback, contextlib.AsyncExitStack()
 
 
 async def _close(stack: contextlib.AsyncExitStack) -> None:
@@ -77,8 +102,8 @@ def resources_ctx(factory: BackendFactory) -> Callable[[web.Application],
     async def ctx(app: web.Application) -> AsyncIterator[None]:
         async with open_resources(app[SETTINGS]) as resources:
             app[RESOURCES] = resources
-            backend = factory(app[SETTINGS], resources)
-            stack = await _start(backend)
+            backend, stack = await _start_or_fallback(factory(app[SETTINGS], resources),
+                                                      app[SETTINGS], resources)
             try:
                 app[BACKEND] = backend
                 yield

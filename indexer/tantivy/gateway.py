@@ -30,7 +30,7 @@ TABLES: dict[DocType, tuple[str, str, str]] = {
 
 # $1 engine, $2 seq to read after (0 = from the start), $3 batch size
 READ_QUEUE = """
-SELECT doc_type, doc_id, seq, COALESCE(event_time, queued_at) AS event_time
+SELECT doc_type, doc_id, seq, COALESCE(event_time, queued_at) AS event_time, tenant_id
 FROM engine_queue WHERE engine = $1 AND seq > $2 ORDER BY seq LIMIT $3
 """
 # $1 engine, $2 doc types, $3 doc ids, $4 seqs: only rows whose seq is still what was read,
@@ -48,6 +48,7 @@ class QueueEntry:
     doc_id: uuid.UUID
     seq: int
     event_time: datetime
+    tenant_id: uuid.UUID | None = None
 
 
 async def read_queue(
@@ -55,8 +56,8 @@ async def read_queue(
 ) -> list[QueueEntry]:
     """Queue rows of `engine` with a seq above `after_seq`, in seq order."""
     rows = await pool.fetch(READ_QUEUE, engine, after_seq, limit)
-    return [QueueEntry(row["doc_type"], row["doc_id"], row["seq"], row["event_time"])
-            for row in rows]
+    return [QueueEntry(row["doc_type"], row["doc_id"], row["seq"], row["event_time"],
+                       row["tenant_id"]) for row in rows]
 
 
 async def delete_applied(pool: asyncpg.Pool, engine: str, entries: Sequence[QueueEntry]) -> int:
@@ -80,17 +81,19 @@ async def fetch_rows(
 
 
 async def stream_rows(
-    pool: asyncpg.Pool, doc_type: DocType, page_size: int = 2000
+    pool: asyncpg.Pool, doc_type: DocType, page_size: int = 2000,
+    tenant_id: uuid.UUID | None = None,
 ) -> AsyncIterator[list[Any]]:
-    """Every index row of `doc_type` (all tenants: a generation holds them all) in keyset pages
-    by id, each page read by its own query when it is asked for (the input of
-    `TantivyFollower.rebuild`)."""
+    """Every index row of `doc_type` (of all tenants: a Tantivy generation holds them all; or
+    of one tenant: a Meilisearch index) in keyset pages by id, each page read by its own
+    query when it is asked for (the input of the engines' rebuilds)."""
     table, id_column, columns = TABLES[doc_type]
-    query = (f"SELECT {columns} FROM {table} WHERE {id_column} > $1"
-             f" ORDER BY {id_column} LIMIT $2")
+    where = f"{id_column} > $1" + (" AND tenant_id = $3" if tenant_id is not None else "")
+    query = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {id_column} LIMIT $2"
+    args: tuple[Any, ...] = (tenant_id,) if tenant_id is not None else ()
     after = uuid.UUID(int=0)
     while True:
-        rows = await pool.fetch(query, after, page_size)
+        rows = await pool.fetch(query, after, page_size, *args)
         if not rows:
             return
         yield list(rows)

@@ -1,0 +1,81 @@
+"""Opening a Meilisearch client and telling an unreachable server from a wrong key, plus
+waiting on tasks with the metrics every caller records (I/O: HTTP to Meilisearch)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchError,
+    MeilisearchTimeoutError,
+)
+from meilisearch_python_sdk.models.task import TaskInfo
+
+from core_write.errors import RustokError
+from indexer import metrics
+from indexer.meili.config import MeiliConfig
+
+AUTH_CODES = frozenset({"missing_authorization_header", "invalid_api_key"})
+NOT_FOUND = "index_not_found"
+
+
+class MeiliUnavailable(RustokError):
+    """Meilisearch cannot be used: unreachable, or the key is wrong."""
+
+
+class TaskFailed(RustokError):
+    """A Meilisearch task ended in `failed` (the task's own error is the message)."""
+
+    def __init__(self, kind: str, error: Any) -> None:
+        detail = error.get("message") if isinstance(error, dict) else error
+        code = error.get("code") if isinstance(error, dict) else None
+        super().__init__(f"meilisearch {kind} task failed: {detail}", code=code)
+        self.code = code
+
+
+def open_client(config: MeiliConfig) -> AsyncClient:
+    return AsyncClient(config.url, config.api_key or None,
+                       timeout=max(1, config.timeout_ms // 1000))
+
+
+def is_not_found(exc: BaseException) -> bool:
+    return isinstance(exc, MeilisearchApiError) and exc.code == NOT_FOUND
+
+
+async def check(client: AsyncClient, config: MeiliConfig) -> str:
+    """The server's version, or `MeiliUnavailable` saying whether the URL cannot be reached
+    or the API key is refused (`/health` needs no key; `/version` does)."""
+    try:
+        await client.health()
+    except (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError) as exc:
+        raise MeiliUnavailable(f"cannot reach Meilisearch at MEILISEARCH_URL={config.url}: "
+                               f"{exc}") from None
+    except MeilisearchApiError as exc:
+        raise MeiliUnavailable(f"{config.url} answered /health with HTTP {exc.status_code}: "
+                               "is MEILISEARCH_URL a Meilisearch server?") from None
+    try:
+        version = await client.get_version()
+    except MeilisearchApiError as exc:
+        if exc.code in AUTH_CODES or exc.status_code in (401, 403):
+            which = "is missing" if not config.api_key else "is not accepted"
+            raise MeiliUnavailable(f"Meilisearch at {config.url} is reachable but "
+                                   f"MEILISEARCH_API_KEY {which} ({exc.code})") from None
+        raise MeiliUnavailable(f"Meilisearch at {config.url}: {exc.message}") from None
+    except MeilisearchError as exc:
+        raise MeiliUnavailable(f"Meilisearch at {config.url}: {exc}") from None
+    return str(version.pkg_version)
+
+
+async def wait(client: AsyncClient, task: TaskInfo, kind: str, timeout_ms: int) -> None:
+    """Wait for a task; record its latency; raise `TaskFailed` if it failed."""
+    started = time.monotonic()
+    result = await client.wait_for_task(task.task_uid, timeout_in_ms=timeout_ms,
+                                        interval_in_ms=10)
+    metrics.MEILI_TASK_SECONDS.labels(kind).observe(time.monotonic() - started)
+    if result.status != "succeeded":
+        metrics.MEILI_FAILED_TASKS.labels(kind).inc()
+        raise TaskFailed(kind, result.error or result.status)

@@ -1,0 +1,111 @@
+"""Wiring of the Meilisearch engine into the indexer daemon and `verify`: the follower body
+run by the process elected engine writer, and the id/version reader verify compares
+(I/O: through the follower and the client)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Mapping
+
+from meilisearch_python_sdk import AsyncClient
+
+from core_write.resources import Resources
+from core_write.settings import Settings
+from indexer import metrics
+from indexer.meili import client as meili
+from indexer.meili.config import MeiliConfig, index_uid, meili_config
+from indexer.meili.follower import Key, MeiliFollower
+from indexer.tantivy.config import DocType
+
+log = logging.getLogger(__name__)
+
+_RETRY = 5.0
+_GAUGE_EVERY = 15.0
+
+
+async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
+    """Follow the queue until `stop`. An unreachable server or a wrong key is logged and
+    retried (the Postgres index and the other engines keep working); indexes that need a
+    build are rebuilt one after the other in the background."""
+    config = meili_config(res.settings)
+    async with meili.open_client(config) as client:
+        follower = MeiliFollower(res.pool, res.redis, client, config,
+                                 res.settings.stream_prefix)
+        needed: list[Key] | None = None
+        while needed is None and not stop.is_set():
+            try:
+                needed = await follower.start()
+            except meili.MeiliUnavailable as exc:
+                log.error("%s; retrying in %.0f s", exc, _RETRY,
+                          extra={"action": "meili_unavailable"})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), _RETRY)
+        if needed is None:
+            return
+        tasks = [asyncio.create_task(_rebuild_all(follower, needed), name="meili-rebuilds"),
+                 asyncio.create_task(_gauges(follower, stop), name="meili-gauges")]
+        try:
+            await follower.run(stop)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _rebuild_all(follower: MeiliFollower, keys: list[Key]) -> None:
+    for tenant_id, doc_type in keys:
+        try:
+            await follower.rebuild(tenant_id, doc_type)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("meilisearch rebuild of %s for %s failed: %s", doc_type, tenant_id, exc,
+                      exc_info=exc, extra={"action": "meili_rebuild_failed"})
+
+
+async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        try:
+            counts = await follower.count_documents()
+            for uid, count in counts.items():
+                metrics.MEILI_DOCUMENTS.labels(uid).set(count)
+            for doc_type, suffix in (("product", "_products"), ("content", "_content")):
+                metrics.DOCUMENT_COUNT.labels("meilisearch", doc_type).set(
+                    sum(n for uid, n in counts.items() if uid.endswith(suffix)))
+        except Exception as exc:  # a gauge must never stop the follower
+            log.warning("meilisearch gauges not refreshed: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _GAUGE_EVERY)
+
+
+class MeiliIds:
+    """Ids and versions of one tenant's documents in its live index (for verify)."""
+
+    name = "meilisearch"
+
+    def __init__(self, settings: Settings) -> None:
+        self.config: MeiliConfig = meili_config(settings)
+        self.client: AsyncClient = meili.open_client(self.config)
+
+    async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
+        index = self.client.index(index_uid(self.config.prefix, tenant_id, doc_type))
+        out: dict[str, int] = {}
+        offset, page = 0, 1000
+        while True:
+            try:
+                batch = await index.get_documents(offset=offset, limit=page,
+                                                  fields=["id", "version"])
+            except Exception as exc:
+                if meili.is_not_found(exc):
+                    return out
+                raise
+            out.update((str(d["id"]), int(d["version"])) for d in batch.results)
+            if len(batch.results) < page:
+                return out
+            offset += page
+
+    async def close(self) -> None:
+        await self.client.aclose()

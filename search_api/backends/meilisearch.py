@@ -1,0 +1,100 @@
+"""The external-engine backend: the search contract over Meilisearch, one index per tenant
+and document type (I/O: HTTP through meilisearch-python-sdk).
+
+Queries come from the pure `search_api.compile_meili`; one search is one multi-search round
+trip (the page, disjunctive facet counts, price buckets and price stats together).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+from meilisearch_python_sdk import AsyncClient
+from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchError
+from meilisearch_python_sdk.models.search import SearchParams
+
+from core_write.errors import Unavailable, ValidationFailed
+from indexer.meili import client as meili
+from indexer.meili.config import MeiliConfig
+from search_api import compile_meili
+from search_api.backends.documents import mark_prefixes
+from search_api.compile_pg import query_words
+from search_api.compile_tantivy import price_field_pair
+from search_api.model import DocType, SearchQuery, SearchResult, SearchScope, Suggestion
+
+
+class MeilisearchBackend:
+    """`SearchBackend` over a Meilisearch server."""
+
+    name = "meilisearch"
+
+    def __init__(self, config: MeiliConfig, client: AsyncClient | None = None) -> None:
+        self.config = config
+        self.client = client or meili.open_client(config)
+        self.currencies = tuple(config.currencies)
+
+    async def __aenter__(self) -> MeilisearchBackend:
+        """Check the server at start-up: `MeiliUnavailable` says whether the URL cannot be
+        reached or the key is refused."""
+        await meili.check(self.client, self.config)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+
+    async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
+        started = time.perf_counter()
+        if query.doc_type == "product" and query.sort.startswith("price"):
+            price_field_pair(query.price_currency, self.currencies, "currency")
+        plan = compile_meili.plan(query, scope, self.config.prefix, self.currencies)
+        responses = await self._multi_search(plan.requests)
+        if responses is None:
+            result = compile_meili.empty_result(query, self.name)
+        else:
+            result = compile_meili.result(plan, responses, self.name)
+        return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
+
+    async def _multi_search(self, requests: list[compile_meili.Request]
+                            ) -> list[dict[str, Any]] | None:
+        """The responses as dicts, or None when the tenant's index does not exist yet."""
+        params = [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
+                  for r in requests]
+        try:
+            found = await self.client.multi_search(params)
+        except MeilisearchApiError as exc:
+            if meili.is_not_found(exc):
+                return None
+            if exc.status_code == 400:
+                raise ValidationFailed("q", f"the engine refused the query: {exc.message}"
+                                       ) from None
+            raise Unavailable(f"meilisearch: {exc.message}") from None
+        except MeilisearchError as exc:
+            raise Unavailable(f"meilisearch: {exc}") from None
+        assert isinstance(found, list)
+        return [{"hits": r.hits, "totalHits": r.total_hits,
+                 "facetDistribution": r.facet_distribution, "facetStats": r.facet_stats}
+                for r in found]
+
+    async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
+                      limit: int = 8) -> list[Suggestion]:
+        words = query_words(prefix)
+        if not words:
+            return []
+        limit = max(1, min(limit, 50))
+        params = compile_meili.suggest_params(doc_type, self.config.prefix, scope,
+                                              " ".join(words), limit)
+        found = await self._multi_search([compile_meili.Request("main", params)])
+        if found is None:
+            return []
+        return [Suggestion(id=uuid.UUID(str(h["id"])), title=str(h["title"]),
+                           highlighted=mark_prefixes(str(h["title"]), words))
+                for h in found[0]["hits"] if h.get("title")]
+
+    async def ready(self) -> bool:
+        try:
+            health = await self.client.health()
+        except MeilisearchError:
+            return False
+        return health.status == "available"

@@ -1,0 +1,305 @@
+"""Compiles a `SearchQuery` + `SearchScope` into Meilisearch multi-search requests, and maps
+their responses back to the common `SearchResult` (pure: no I/O).
+
+The tenant is the index (`indexer.meili.config.index_uid`), never a filter, so no filter text
+can reach another tenant. User values only ever appear inside double-quoted filter strings,
+with `\\` and `"` escaped; numbers are formatted from validated ints. Facets ignore their own
+filter (disjunctive faceting) through extra queries in the same multi-search, price buckets
+are counted by one query per bucket, and `facet_stats` come from the price fields' facet
+stats over the query without its price filter — the same semantics as the Tantivy and
+Postgres backends.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from indexer.meili.config import index_uid
+from indexer.meili.documents import display_keys, micros
+from search_api.backends.documents import marked_headline
+from search_api.compile_tantivy import FACET_FIELDS, OWN_FILTER, price_field_pair
+from search_api.model import (
+    ContentFilter,
+    DocType,
+    FacetStats,
+    Hit,
+    ProductFilter,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+)
+
+PRE, POST = "\u27e6", "\u27e7"
+"""Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""
+CROP_WORDS = 30
+HIGHLIGHT_FIELDS: dict[DocType, tuple[str, str]] = {"product": ("title", "description"),
+                                                    "content": ("title", "body_preview")}
+
+Role = Literal["main", "facets", "bucket", "stats"]
+Clauses = list[tuple[str, str]]
+
+
+def quote(value: object) -> str:
+    """A filter string literal: the value in double quotes, `\\` and `"` escaped."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def any_of(attribute: str, values: Sequence[object]) -> str:
+    return f"{attribute} IN [{', '.join(quote(v) for v in values)}]"
+
+
+def all_of(parts: Sequence[str]) -> str | None:
+    """The conjunction of filter expressions, each parenthesized (None when empty)."""
+    if not parts:
+        return None
+    return " AND ".join(f"({part})" for part in parts)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One query of a multi-search, with what its response is for."""
+
+    role: Role
+    params: dict[str, Any]
+    """SearchParams fields (snake_case, as `meilisearch_python_sdk.models.search`)."""
+    facets: tuple[str, ...] = ()
+    """For `facets`/`main`: the query's facet names this response counts."""
+    bucket: str | None = None
+
+
+@dataclass(frozen=True)
+class Plan:
+    query: SearchQuery
+    uid: str
+    requests: list[Request] = field(default_factory=list)
+
+
+def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -> Clauses:
+    """Named filter expressions of the query (the tenant is the index, not a clause)."""
+    out: Clauses = []
+    flt = query.filter
+    statuses: list[str] | None = ["published"]
+    if scope.include_drafts:
+        statuses = list(flt.status) if flt is not None and flt.status else None
+    if statuses is not None:
+        out.append(("status", any_of("status", statuses)))
+    if isinstance(flt, ProductFilter):
+        if flt.categories:
+            out.append(("categories", any_of("category_ids", flt.categories)))
+        if flt.tags:
+            out.append(("tags", any_of("tags", flt.tags)))
+        if flt.price is not None:
+            low, high = price_field_pair(flt.price.currency, currencies,
+                                         "filter.price.currency")
+            parts = [f"{low} EXISTS"]
+            if flt.price.min is not None:  # overlap: the product's max reaches the range
+                parts.append(f"{high} >= {int(flt.price.min)}")
+            if flt.price.max is not None:
+                parts.append(f"{low} <= {int(flt.price.max)}")
+            out.append(("price", " AND ".join(parts)))
+        if flt.has_stock is not None:
+            out.append(("has_stock", f"has_stock = {'true' if flt.has_stock else 'false'}"))
+    elif isinstance(flt, ContentFilter):
+        if flt.kind:
+            out.append(("kind", any_of("kind", flt.kind)))
+        if flt.categories:
+            out.append(("categories", any_of("category_id", flt.categories)))
+        if flt.tags:
+            out.append(("tags", any_of("tags", flt.tags)))
+        if flt.author:
+            out.append(("author", any_of("author_id", flt.author)))
+        if flt.published is not None:
+            parts = ["published_at_us EXISTS"]
+            if flt.published.gte is not None:
+                parts.append(f"published_at_us >= {micros(flt.published.gte)}")
+            if flt.published.lte is not None:
+                parts.append(f"published_at_us <= {micros(flt.published.lte)}")
+            out.append(("published", " AND ".join(parts)))
+    return out
+
+
+def _filter(named: Clauses, skip: str | None = None, extra: str | None = None) -> str | None:
+    parts = [expr for name, expr in named if name != skip]
+    if extra is not None:
+        parts.append(extra)
+    return all_of(parts)
+
+
+def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None:
+    """Meilisearch `sort` for an explicit sort: the value (missing values last), then id."""
+    if query.sort == "relevance":
+        return None
+    name, direction = query.sort.split(":")
+    if name == "price":
+        attribute, _ = price_field_pair(query.price_currency, currencies, "currency")
+    elif name == "title":
+        attribute = "title_sort"
+    else:
+        attribute = f"{name}_us"
+    return [f"{attribute}:{direction}", "id:asc"]
+
+
+def _count_params(uid: str, query: SearchQuery, flt: str | None,
+                  facets: list[str] | None = None) -> dict[str, Any]:
+    """A query that only counts (no hits), with exact totals."""
+    return {"index_uid": uid, "query": query.q, "filter": flt, "facets": facets, "page": 1,
+            "hits_per_page": 0, "matching_strategy": "all", "attributes_to_retrieve": ["id"]}
+
+
+def bucket_ranges(bounds: Sequence[int]) -> list[tuple[str, int | None, int | None]]:
+    """(label, from inclusive, to exclusive) of each price bucket, as `model.bucket_label`."""
+    edges: list[int | None] = [None, *bounds, None]
+    out = []
+    for low, high in zip(edges, edges[1:], strict=False):
+        label = f"{low or 0}-{high}" if high is not None else f"{low}+"
+        out.append((label, low, high))
+    return out
+
+
+def plan(query: SearchQuery, scope: SearchScope, prefix: str,
+         currencies: Sequence[str]) -> Plan:
+    """Every request one search needs, in one multi-search."""
+    uid = index_uid(prefix, scope.tenant_id, query.doc_type)
+    named = clauses(query, scope, currencies)
+    set_filters = {name for name, _ in named}
+    by_skip: dict[str | None, list[str]] = {}
+    for name in query.facets:
+        if name == "price":
+            continue
+        own = OWN_FILTER.get(name)
+        by_skip.setdefault(own if own in set_filters else None, []).append(name)
+    main_facets = tuple(by_skip.pop(None, []))
+    main: dict[str, Any] = {
+        "index_uid": uid, "query": query.q, "filter": _filter(named),
+        "facets": [FACET_FIELDS[(query.doc_type, f)] for f in main_facets] or None,
+        "sort": sort_spec(query, currencies), "page": query.page,
+        "hits_per_page": query.per_page, "matching_strategy": "all",
+        "attributes_to_retrieve": list(display_keys(query.doc_type)),
+        "show_ranking_score": bool(query.q),
+    }
+    if query.highlight and query.q:
+        marked = HIGHLIGHT_FIELDS[query.doc_type]
+        main.update(attributes_to_highlight=list(marked), highlight_pre_tag=PRE,
+                    highlight_post_tag=POST, attributes_to_crop=[marked[1]],
+                    crop_length=CROP_WORDS, crop_marker="\u2026")
+    requests = [Request("main", main, main_facets)]
+    for skip, names in by_skip.items():
+        fields = [FACET_FIELDS[(query.doc_type, f)] for f in names]
+        requests.append(Request("facets", _count_params(uid, query, _filter(named, skip),
+                                                        fields), tuple(names)))
+    currency = query.price_currency
+    if query.doc_type == "product" and currency is not None:
+        priced = currency in currencies
+        if "price" in query.facets:
+            low, _ = price_field_pair(currency, currencies, "currency")
+            for label, start, stop in bucket_ranges(query.price_buckets):
+                bounds = [f"{low} >= {start}" if start is not None else f"{low} EXISTS"]
+                if stop is not None:
+                    bounds.append(f"{low} < {stop}")
+                requests.append(Request("bucket", _count_params(
+                    uid, query, _filter(named, "price", " AND ".join(bounds))), bucket=label))
+        if priced:
+            low, high = price_field_pair(currency, currencies, "currency")
+            requests.append(Request("stats", _count_params(
+                uid, query, _filter(named, "price"), [low, high])))
+    return Plan(query, uid, requests)
+
+
+# ---- responses → SearchResult -------------------------------------------------------------
+def _facet_counts(distribution: Mapping[str, Any] | None, attribute: str) -> dict[str, int]:
+    values = (distribution or {}).get(attribute) or {}
+    return {str(k): int(v) for k, v in values.items() if int(v)}
+
+
+def _highlights(doc_type: DocType, formatted: Mapping[str, Any] | None) -> dict[str, str]:
+    out = {}
+    for name in HIGHLIGHT_FIELDS[doc_type]:
+        fragment = (formatted or {}).get(name)
+        if isinstance(fragment, str) and PRE in fragment:
+            out[name] = marked_headline(fragment, PRE, POST)
+    return out
+
+
+def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
+    document = _document(query.doc_type,
+                         {key: raw.get(key) for key in display_keys(query.doc_type)})
+    score = raw.get("_rankingScore")
+    return Hit(id=uuid.UUID(str(raw["id"])),
+               score=float(score) if query.q and score is not None else None,
+               document=document,
+               highlights=_highlights(query.doc_type, raw.get("_formatted"))
+               if query.highlight and query.q else {})
+
+
+def _document(doc_type: DocType, document: dict[str, Any]) -> dict[str, Any]:
+    # absent values were left out of the engine document: restore the contract's nulls
+    # and defaults (from_row's shape)
+    if doc_type == "product":
+        document["prices"] = document.get("prices") or {}
+        document["has_stock"] = bool(document.get("has_stock"))
+        document["total_stock"] = int(document.get("total_stock") or 0)
+        document["currencies"] = document.get("currencies") or []
+        document["category_ids"] = document.get("category_ids") or []
+    document["tags"] = document.get("tags") or []
+    return document
+
+
+def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) -> SearchResult:
+    """The common result from the multi-search responses (in `plan_.requests` order).
+    Responses are dicts with `hits`, `totalHits`, `facetDistribution`, `facetStats`."""
+    query = plan_.query
+    facets: dict[str, dict[str, int]] = {}
+    buckets: dict[str, int] = {}
+    stats: dict[str, FacetStats] = {}
+    hits: list[Hit] = []
+    total = 0
+    for request, response in zip(plan_.requests, responses, strict=True):
+        distribution = response.get("facetDistribution")
+        if request.role == "main":
+            hits = [hit(query, raw) for raw in response.get("hits") or []]
+            total = int(response.get("totalHits") or 0)
+        if request.role in ("main", "facets"):
+            for name in request.facets:
+                facets[name] = _facet_counts(distribution,
+                                             FACET_FIELDS[(query.doc_type, name)])
+        elif request.role == "bucket" and request.bucket is not None:
+            count = int(response.get("totalHits") or 0)
+            if count:
+                buckets[request.bucket] = count
+        elif request.role == "stats":
+            stats = _price_stats(request, response.get("facetStats") or {})
+    if "price" in query.facets:
+        facets["price"] = buckets
+    return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
+                        facets={name: facets.get(name, {}) for name in query.facets},
+                        facet_stats=stats, backend=backend)
+
+
+def _price_stats(request: Request, facet_stats: Mapping[str, Any]) -> dict[str, FacetStats]:
+    low, high = request.params["facets"]
+    lows, highs = facet_stats.get(low), facet_stats.get(high)
+    if not lows or not highs:
+        return {}
+    return {"price": FacetStats(min=int(lows["min"]), max=int(highs["max"]))}
+
+
+def empty_result(query: SearchQuery, backend: str) -> SearchResult:
+    """The answer for a tenant whose index does not exist yet (nothing indexed)."""
+    return SearchResult(hits=[], total=0, page=query.page, per_page=query.per_page,
+                        facets={name: {} for name in query.facets}, backend=backend)
+
+
+def suggest_params(doc_type: DocType, prefix: str, scope: SearchScope, text: str,
+                   limit: int) -> dict[str, Any]:
+    """The query of a search-box suggestion: titles only, the last word a prefix, typos
+    forgiven from 5 letters, drafts only for admin keys."""
+    return {
+        "index_uid": index_uid(prefix, scope.tenant_id, doc_type), "query": text,
+        "filter": None if scope.include_drafts else any_of("status", ["published"]),
+        "attributes_to_search_on": ["title"], "limit": limit, "matching_strategy": "all",
+        "attributes_to_retrieve": ["id", "title"],
+    }

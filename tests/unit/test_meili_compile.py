@@ -1,0 +1,296 @@
+"""The Meilisearch query compiler, documents, index settings and response mapping (pure:
+no server). Filter strings are checked with a tokenizer that reads string literals the way
+Meilisearch does (double quotes, backslash escapes), so a user value can be shown to stay one
+literal whatever it contains."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from core_write.errors import ValidationFailed
+from core_write.settings import Settings, SettingsError, load_settings
+from indexer.meili.config import NEXT, index_uid, parse_uid
+from indexer.meili.documents import index_settings, meili_document, micros, settings_drift
+from search_api.backends.documents import from_row
+from search_api.compile_meili import (
+    Plan,
+    Request,
+    any_of,
+    bucket_ranges,
+    plan,
+    quote,
+    result,
+    sort_spec,
+    suggest_params,
+)
+from search_api.model import SearchQuery, SearchScope, bucket_label
+
+TENANT = uuid.UUID("0190f0a0-0000-7000-8000-000000000001")
+SCOPE = SearchScope(tenant_id=TENANT)
+CURRENCIES = ("EUR", "USD")
+
+
+def tokenize(expression: str) -> tuple[str, list[str]]:
+    """(the expression with every string literal replaced by `?`, the literals' values)."""
+    skeleton, literals, i = [], [], 0
+    while i < len(expression):
+        char = expression[i]
+        if char != '"':
+            skeleton.append(char)
+            i += 1
+            continue
+        value, i = [], i + 1
+        while expression[i] != '"':
+            if expression[i] == "\\":
+                i += 1
+            value.append(expression[i])
+            i += 1
+        literals.append("".join(value))
+        skeleton.append("?")
+        i += 1
+    return "".join(skeleton), literals
+
+
+def _main(query: SearchQuery, scope: SearchScope = SCOPE) -> dict[str, Any]:
+    return plan(query, scope, "shop", CURRENCIES).requests[0].params
+
+
+# ---- filter strings ----------------------------------------------------------------------
+def test_quote_escapes_backslashes_and_quotes() -> None:
+    assert quote('a"b\\c') == '"a\\"b\\\\c"'
+    assert quote("") == '""'
+    assert tokenize(quote('x\\" OR 1')) == ("?", ['x\\" OR 1'])
+
+
+@pytest.mark.parametrize("value", [
+    '" OR tenant_id = "other', 'sale" OR status = "draft', "\\", 'trailing\\', '"', "[]",
+    "a) OR (b", "tags IN [x]", "\u27e6mark\u27e7",
+])
+def test_an_injection_attempt_stays_one_literal(value: str) -> None:
+    query = SearchQuery.model_validate({"filter": {"tags": [value, "new"]}})
+    skeleton, literals = tokenize(_main(query)["filter"])
+    assert skeleton == "(status IN [?]) AND (tags IN [?, ?])"
+    assert literals == ["published", value, "new"]
+
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=5))
+def test_any_value_round_trips_through_a_literal(values: list[str]) -> None:
+    skeleton, literals = tokenize(any_of("tags", values))
+    assert skeleton == "tags IN [" + ", ".join("?" * len(values)) + "]"
+    assert literals == values
+
+
+def test_the_tenant_is_the_index_never_a_filter() -> None:
+    other = SearchScope(tenant_id=uuid.uuid4())
+    query = SearchQuery(q="boots", facets=["tags", "price"], currency="EUR",
+                        filter={"tags": ["x"]})
+    mine = plan(query, SCOPE, "shop", CURRENCIES)
+    theirs = plan(query, other, "shop", CURRENCIES)
+    assert {r.params["index_uid"] for r in mine.requests} == {f"shop_{TENANT.hex}_products"}
+    assert {r.params["index_uid"] for r in theirs.requests} == {
+        f"shop_{other.tenant_id.hex}_products"}
+    assert all("tenant" not in (r.params.get("filter") or "") for r in mine.requests)
+
+
+def test_drafts_and_statuses() -> None:
+    draft = SearchQuery.model_validate({"filter": {"status": ["draft"]}})
+    assert tokenize(_main(draft)["filter"]) == ("(status IN [?])", ["published"])
+    admin = SearchScope(tenant_id=TENANT, include_drafts=True)
+    assert tokenize(_main(draft, admin)["filter"]) == ("(status IN [?])", ["draft"])
+    assert _main(SearchQuery(), admin)["filter"] is None
+
+
+def test_price_filter_is_an_overlap_on_the_currency_fields() -> None:
+    query = SearchQuery.model_validate(
+        {"filter": {"price": {"currency": "EUR", "min": 2000, "max": 5000}}})
+    assert _main(query)["filter"] == ('(status IN ["published"]) AND (price_min_eur EXISTS '
+                                      'AND price_max_eur >= 2000 AND price_min_eur <= 5000)')
+    unknown = SearchQuery.model_validate({"filter": {"price": {"currency": "XAF"}}})
+    with pytest.raises(ValidationFailed, match="filter.price.currency"):
+        _main(unknown)
+
+
+def test_content_filters() -> None:
+    author = uuid.uuid4()
+    query = SearchQuery.model_validate({
+        "doc_type": "content", "filter": {"kind": ["post"], "author": [str(author)],
+                                          "published": {"gte": "2024-02-01T00:00:00Z"}}})
+    skeleton, literals = tokenize(_main(query)["filter"])
+    start = micros(datetime(2024, 2, 1, tzinfo=UTC))
+    assert skeleton == ("(status IN [?]) AND (kind IN [?]) AND (author_id IN [?]) AND "
+                        f"(published_at_us EXISTS AND published_at_us >= {start})")
+    assert literals == ["published", "post", str(author)]
+
+
+def test_has_stock_is_a_boolean_comparison() -> None:
+    query = SearchQuery.model_validate({"filter": {"has_stock": False}})
+    assert _main(query)["filter"].endswith("(has_stock = false)")
+
+
+# ---- sort, pagination, highlight ----------------------------------------------------------
+def test_sorts_break_ties_by_id() -> None:
+    assert sort_spec(SearchQuery(), CURRENCIES) is None
+    assert sort_spec(SearchQuery(sort="price:desc", currency="USD"), CURRENCIES) == [
+        "price_min_usd:desc", "id:asc"]
+    assert sort_spec(SearchQuery(sort="title:asc"), CURRENCIES) == ["title_sort:asc", "id:asc"]
+    assert sort_spec(SearchQuery(doc_type="content", sort="published_at:desc"),
+                     CURRENCIES) == ["published_at_us:desc", "id:asc"]
+    with pytest.raises(ValidationFailed, match="currency"):
+        sort_spec(SearchQuery(sort="price:asc", currency="XAF"), CURRENCIES)
+
+
+def test_pages_are_exact_and_highlights_use_private_delimiters() -> None:
+    main = _main(SearchQuery(q="boots", page=3, per_page=7, highlight=True))
+    assert (main["page"], main["hits_per_page"], main["matching_strategy"]) == (3, 7, "all")
+    assert main["attributes_to_highlight"] == ["title", "description"]
+    assert main["highlight_pre_tag"] == "\u27e6"
+    assert "attributes_to_highlight" not in _main(SearchQuery(q="boots"))
+
+
+# ---- facets -------------------------------------------------------------------------------
+def test_a_facet_ignores_its_own_filter_in_its_own_query() -> None:
+    query = SearchQuery.model_validate({
+        "filter": {"tags": ["sale"], "has_stock": True},
+        "facets": ["tags", "categories", "has_stock", "price"], "currency": "EUR"})
+    requests = plan(query, SCOPE, "shop", CURRENCIES).requests
+    by_role: dict[str, list[Request]] = {}
+    for request in requests:
+        by_role.setdefault(request.role, []).append(request)
+    assert by_role["main"][0].facets == ("categories",)
+    assert by_role["main"][0].params["facets"] == ["category_ids"]
+    facet_queries = {r.facets: r.params for r in by_role["facets"]}
+    assert "tags IN" not in facet_queries[("tags",)]["filter"]
+    assert "has_stock" in facet_queries[("tags",)]["filter"]
+    assert "has_stock" not in facet_queries[("has_stock",)]["filter"]
+    assert all(p["hits_per_page"] == 0 for p in facet_queries.values())
+    assert [r.bucket for r in by_role["bucket"]] == [
+        bucket_label(query.price_buckets, a) for a in (0, 1000, 2500, 5000, 10000, 25000,
+                                                       50000)]
+    assert by_role["stats"][0].params["facets"] == ["price_min_eur", "price_max_eur"]
+
+
+def test_bucket_ranges_match_the_labels_of_the_model() -> None:
+    ranges = bucket_ranges((10, 20))
+    assert ranges == [("0-10", None, 10), ("10-20", 10, 20), ("20+", 20, None)]
+    for label, low, _high in ranges:
+        assert label == bucket_label((10, 20), low or 0)
+
+
+def test_responses_map_to_the_common_result() -> None:
+    query = SearchQuery.model_validate({
+        "q": "leather", "highlight": True, "filter": {"tags": ["sale"]},
+        "facets": ["tags", "has_stock", "price"], "currency": "EUR",
+        "price_buckets": [1000, 5000]})
+    built: Plan = plan(query, SCOPE, "shop", CURRENCIES)
+    doc_id = uuid.uuid4()
+    responses: list[dict[str, Any]] = []
+    for request in built.requests:
+        if request.role == "main":
+            responses.append({"totalHits": 41, "hits": [{
+                "id": str(doc_id), "title": "Leather <b>", "status": "published",
+                "_rankingScore": 0.9, "tags": ["sale"],
+                "_formatted": {"title": "\u27e6Leather\u27e7 <b>",
+                               "description": "no match here"}}],
+                "facetDistribution": {"has_stock": {"true": 30, "false": 11}}})
+        elif request.role == "facets":
+            responses.append({"totalHits": 0, "hits": [],
+                              "facetDistribution": {"tags": {"sale": 41, "new": 3, "x": 0}}})
+        elif request.role == "bucket":
+            count = {"0-1000": 0, "1000-5000": 12, "5000+": 29}[request.bucket or ""]
+            responses.append({"totalHits": count, "hits": []})
+        else:
+            responses.append({"totalHits": 0, "hits": [], "facetStats": {
+                "price_min_eur": {"min": 1200, "max": 9000},
+                "price_max_eur": {"min": 1500, "max": 12000}}})
+    got = result(built, responses, "meilisearch")
+    assert got.total == 41 and got.backend == "meilisearch"
+    assert got.facets == {"tags": {"sale": 41, "new": 3}, "has_stock": {"true": 30, "false": 11},
+                          "price": {"1000-5000": 12, "5000+": 29}}
+    assert got.facet_stats["price"].model_dump() == {"min": 1200, "max": 12000}
+    hit = got.hits[0]
+    assert hit.id == doc_id and hit.score == 0.9
+    assert hit.highlights == {"title": "<mark>Leather</mark> &lt;b&gt;"}
+    assert hit.document["prices"] == {} and hit.document["category_ids"] == []
+    assert hit.document["has_stock"] is False and hit.document["total_stock"] == 0
+
+
+def test_suggestions_search_titles_of_published_documents() -> None:
+    params = suggest_params("product", "shop", SCOPE, "leat", 5)
+    assert params["attributes_to_search_on"] == ["title"]
+    assert tokenize(params["filter"]) == ("status IN [?]", ["published"])
+    admin = SearchScope(tenant_id=TENANT, include_drafts=True)
+    assert suggest_params("content", "shop", admin, "x", 5)["filter"] is None
+
+
+# ---- documents and settings ---------------------------------------------------------------
+def _product_row(**over: Any) -> dict[str, Any]:
+    row = {
+        "product_id": uuid.uuid4(), "tenant_id": TENANT, "title": "  Leather Boots",
+        "subtitle": None, "handle": "boots", "description": "Sturdy", "status": "published",
+        "prices": {"EUR": {"min": 8900, "max": 9900}, "XAF": {"min": 1, "max": 2}},
+        "currencies": ["XAF", "EUR"], "total_stock": 3, "has_stock": True,
+        "categories": '[{"name": "Shoes", "handle": "shoes"}]', "category_ids": [uuid.uuid4()],
+        "tags": ["new"], "tag_ids": [], "meta_title": None, "meta_description": "Boots!",
+        "created_at": datetime(2024, 1, 2, 12, 0, 0, 123456, tzinfo=UTC), "published_at": None,
+        "version": 7,
+    }
+    row.update(over)
+    return row
+
+
+def test_a_product_document_carries_the_hit_document_and_engine_fields() -> None:
+    row = _product_row()
+    doc = meili_document("product", row, CURRENCIES)
+    for key, value in from_row("product", row).items():
+        if value is not None:
+            assert doc[key] == value
+    assert "published_at" not in doc and "subtitle" not in doc  # absent, not null
+    assert (doc["price_min_eur"], doc["price_max_eur"]) == (8900, 9900)
+    assert "price_min_xaf" not in doc  # not a configured currency: no fields
+    assert doc["title_sort"] == "leather boots"
+    assert doc["created_at_us"] == micros(row["created_at"]) == 1704196800123456
+    assert doc["category_names"] == ["Shoes"] and doc["version"] == 7
+    with pytest.raises(ValidationFailed, match="version"):
+        meili_document("product", _product_row(version=None), CURRENCIES)
+
+
+def test_index_settings_and_their_drift() -> None:
+    desired = index_settings("product", CURRENCIES)
+    assert {"price_min_usd", "price_max_eur", "status"} <= set(desired["filterableAttributes"])
+    assert desired["rankingRules"][0] == "sort"
+    current = {**desired, "filterableAttributes": desired["filterableAttributes"][::-1],
+               "typoTolerance": {**desired["typoTolerance"], "disableOnWords": []},
+               "synonyms": {}}
+    assert settings_drift(current, desired) == {}
+    changed = {**current, "rankingRules": ["words", "sort"],
+               "typoTolerance": {"enabled": True, "minWordSizeForTypos": {
+                   "oneTypo": 4, "twoTypos": 255}}}
+    assert set(settings_drift(changed, desired)) == {"rankingRules", "typoTolerance"}
+    assert settings_drift({}, desired) == desired
+
+
+# ---- naming and configuration -------------------------------------------------------------
+def test_index_uids_round_trip() -> None:
+    uid = index_uid("shop-1", TENANT, "content")
+    assert uid == f"shop-1_{TENANT.hex}_content"
+    assert parse_uid("shop-1", uid) == (TENANT, "content")
+    assert parse_uid("shop-1", uid + NEXT) is None
+    assert parse_uid("other", uid) is None
+
+
+def test_meilisearch_settings_are_validated() -> None:
+    with pytest.raises(SettingsError, match="MEILISEARCH_URL is required"):
+        load_settings(SEARCH_BACKEND="meilisearch", MEILISEARCH_URL="")
+    with pytest.raises(SettingsError, match="MEILISEARCH_URL"):
+        load_settings(MEILISEARCH_URL="ftp://x")
+    settings = Settings(MEILISEARCH_URL="http://127.0.0.1:7700/", RUSTOK_ENGINES="tantivy",
+                        RUSTOK_STREAM_PREFIX="rustok_test:1:ab")
+    assert settings.meilisearch_url == "http://127.0.0.1:7700"
+    assert settings.engines == ("tantivy", "meilisearch")
+    assert settings.meili_prefix == "rustok_test-1-ab"
