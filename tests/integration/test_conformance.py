@@ -7,6 +7,8 @@ the pipeline and drained into a Tantivy index in a temporary folder."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -23,10 +25,14 @@ from core_write.services import catalog, commerce_categories, content, inventory
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.consumer import Consumer
+from indexer.meili import client as meili
+from indexer.meili.config import meili_config
+from indexer.meili.follower import MeiliFollower
 from indexer.relay import Relay
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
+from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope
@@ -34,6 +40,8 @@ from tests.builders import make_tenant, make_user
 from tests.conftest import BASE_DSN, REDIS_URL, RUN_ID
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
+
+MEILISEARCH_URL = os.environ.get("MEILISEARCH_URL", "")
 
 
 @dataclass
@@ -165,7 +173,10 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
     await admin.execute(f"CREATE DATABASE {quote_ident(name)} TEMPLATE {quote_ident(template_db)}")
     dsn = with_database(BASE_DSN, name)
     prefix = f"rustok_test:{RUN_ID}:conf{uuid.uuid4().hex[:6]}"
-    settings = Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_STREAM_PREFIX=prefix)
+    meili_prefix = f"conf{uuid.uuid4().hex[:10]}"
+    settings = Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_STREAM_PREFIX=prefix,
+                        MEILISEARCH_URL=MEILISEARCH_URL, MEILISEARCH_INDEX_PREFIX=meili_prefix,
+                        TANTIVY_CURRENCIES="EUR,USD")
     pool = await create_pool(dsn, min_size=1, max_size=8)
     redis = aioredis.Redis.from_url(REDIS_URL)
     tantivy_dir: Path = tmp_path_factory.mktemp("tantivy")
@@ -194,7 +205,10 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
 
             await wait_until(drained, timeout=10, what="the documents in Tantivy")
             w.backends = {"postgres": PostgresBackend(pool), "tantivy": TantivyBackend(reader)}
-            yield w
+            async with _meilisearch(pool, redis, settings) as engine:
+                if engine is not None:
+                    w.backends["meilisearch"] = engine
+                yield w
     finally:
         try:
             await asyncio.wait_for(pool.close(), timeout=10)
@@ -206,6 +220,30 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
         await redis.aclose()
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def _meilisearch(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings,
+                       ) -> AsyncIterator[SearchBackend | None]:
+    """With a server at MEILISEARCH_URL: the documents drained into per-tenant indexes (deleted
+    afterwards) and the backend over them."""
+    if not MEILISEARCH_URL:
+        yield None
+        return
+    config = meili_config(settings)
+    async with meili.open_client(config) as client:
+        follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
+        for tenant_id, doc_type in await follower.start():
+            await follower.rebuild(tenant_id, doc_type)
+        while await follower.drain_once():
+            pass
+        try:
+            async with MeilisearchBackend(config) as backend:
+                yield backend
+        finally:
+            for index in await client.get_indexes(limit=1000) or []:
+                if index.uid.startswith(config.prefix + "_"):
+                    await client.index(index.uid).delete()
 
 
 # ---- the case table ----------------------------------------------------------------------
@@ -307,7 +345,8 @@ CASES = [
          ["Leather care guide", "About us", "Summer news", "Draft leather ideas"],
          facets={"kind": {"post": 3, "page": 1}}, drafts=True),
 ]
-BACKENDS = ["postgres", "tantivy"]
+BACKENDS = ["postgres", "tantivy", *(["meilisearch"] if MEILISEARCH_URL else [])]
+"""Meilisearch joins when a server is configured (see README, Tests)."""
 
 
 async def _run(world: World, backend: str, case: Case) -> SearchResult:
@@ -341,9 +380,10 @@ async def test_case(world: World, backend: str, case: Case) -> None:
         assert {k: v.model_dump() for k, v in result.facet_stats.items()} == case.stats
 
 
+@pytest.mark.parametrize("engine", BACKENDS[1:])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-async def test_backends_agree(world: World, case: Case) -> None:
-    pg, tv = [await _run(world, name, case) for name in BACKENDS]
+async def test_backends_agree(world: World, case: Case, engine: str) -> None:
+    pg, tv = [await _run(world, name, case) for name in ("postgres", engine)]
     assert pg.total == tv.total
     assert {h.id for h in pg.hits} == {h.id for h in tv.hits}
     if case.ordered:
