@@ -140,3 +140,14 @@ async def test_three_indexers_under_chaos_converge(
     tmp_path: Path,
 ) -> None:
     await run_chaos(core, pool, redis_client, settings, tmp_path, engines="tantivy")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("MEILISEARCH_URL"),
+                    reason="MEILISEARCH_URL is not set: no Meilisearch server to converge into "
+                           "(see README, Tests)")
+async def test_three_indexers_under_chaos_converge_in_meilisearch(
+    core: CoreWrite, pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings,
+    tmp_path: Path,
+) -> None:
+    await run_chaos(core, pool, redis_client, settings, tmp_path, engines="meilisearch")
