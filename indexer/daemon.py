@@ -86,6 +86,7 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0) ->
                         metrics.GROUP_LAG.set(group.get("lag") or 0)
                         metrics.GROUP_PENDING.set(group["pending"])
             metrics.DEAD_LETTERS.set(await redis.xlen(res.settings.key("dlq")))
+            metrics.ENGINE_DEAD_LETTERS.set(await redis.xlen(res.settings.key("engine-dlq")))
             for row in await res.pool.fetch(
                     "SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine"):
                 metrics.ENGINE_BACKLOG.labels(row["engine"]).set(row["n"])

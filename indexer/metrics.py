@@ -28,6 +28,8 @@ LAG_SECONDS = Histogram(
 GROUP_LAG = Gauge("rustok_indexer_group_lag", "Stream entries not yet delivered to the group")
 GROUP_PENDING = Gauge("rustok_indexer_group_pending", "Entries delivered but not acknowledged")
 DEAD_LETTERS = Gauge("rustok_indexer_dead_letters", "Entries in the dead-letter stream")
+ENGINE_DEAD_LETTERS = Gauge("rustok_engine_dead_letters",
+                            "Documents an external engine refused ({prefix}:engine-dlq)")
 ENGINE_BACKLOG = Gauge("rustok_engine_queue_backlog", "Documents waiting for an engine",
                        ["backend"])
 DOCUMENT_COUNT = Gauge("rustok_index_documents", "Documents per backend and type",

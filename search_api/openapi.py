@@ -108,13 +108,17 @@ def _paths() -> dict[str, Any]:
             "parameters": [
                 _param("after", "entry id to continue after (the previous `next`)"),
                 _param("limit", "entries", {"type": "integer", "minimum": 1,
-                                            "maximum": 500})],
+                                            "maximum": 500}),
+                _param("queue", "`events` (the indexer's) or `engine` (documents an "
+                                "external engine refused)",
+                       {"type": "string", "enum": ["events", "engine"]})],
             "responses": {"200": _json({"type": "object", "properties": {
                 "entries": {"type": "array", "items": {"type": "object"}},
                 "next": {"type": ["string", "null"]}, "total": {"type": "integer"}}}),
                 **_errors("401", "403", "422", "503")}}},
         "/v1/admin/dlq/replay": {"post": {
-            "summary": "Put dead letters back on the event stream (operator)",
+            "summary": "Put dead letters back on the event stream, or refused documents back "
+                       "in the engine queue (operator)",
             "security": SECURITY,
             "requestBody": {"required": False, "content": {
                 "application/json": {"schema": _ref("ReplayRequest")}}},

@@ -44,11 +44,25 @@ class ReindexRequest(BaseModel):
     id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
+Queue = Literal["events", "engine"]
+DLQ_KEYS: dict[str, str] = {"events": "dlq", "engine": "engine-dlq"}
+"""`events`: stream events the indexer gave up on; `engine`: documents an external engine
+(Meilisearch) refused."""
+REQUEUE = """
+INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
+    seq = nextval('engine_queue_seq'), queued_at = clock_timestamp()
+"""
+
+
 class ReplayRequest(BaseModel):
-    """Dead-letter entry ids to replay; omitted: the oldest 1000."""
+    """Dead-letter entry ids to replay (omitted: the oldest 1000) from the `events` queue
+    (back onto the event stream) or the `engine` queue (back into the engine's queue)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REPLAY)
+    queue: Queue = "events"
 
 
 def job_json(job: dict[str, Any]) -> dict[str, Any]:
@@ -127,9 +141,12 @@ async def dlq_list(request: web.Request) -> web.Response:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
         raise field_error("limit", "must be an integer between 1 and 500")
     limit = int(raw_limit)
+    queue = request.query.get("queue", "events")
+    if queue not in DLQ_KEYS:
+        raise field_error("queue", "must be 'events' or 'engine'")
     settings = request.app[SETTINGS]
     redis = request.app[RESOURCES].redis
-    dlq = settings.key("dlq")
+    dlq = settings.key(DLQ_KEYS[queue])
     entries = await _range(redis, dlq, f"({after}" if after else "-", "+", limit)
     total = await redis.xlen(dlq)
     items = [_entry(entry_id, fields) for entry_id, fields in entries]
@@ -147,7 +164,7 @@ async def dlq_replay(request: web.Request) -> web.Response:
             raise field_error(f"ids.{index}", "must be a stream entry id like 1700000000000-0")
     settings = request.app[SETTINGS]
     redis = request.app[RESOURCES].redis
-    dlq = settings.key("dlq")
+    dlq = settings.key(DLQ_KEYS[body.queue])
     if body.ids is None:
         found = await _range(redis, dlq, "-", "+", MAX_REPLAY)
         missing: list[str] = []
@@ -159,6 +176,9 @@ async def dlq_replay(request: web.Request) -> web.Response:
                 found.extend(got)
             else:
                 missing.append(wanted)
+    if body.queue == "engine":
+        replayed = await _requeue(request, dlq, found, missing)
+        return web.json_response({"replayed": replayed, "missing": missing})
     replayed = []
     for entry_id, fields in found:
         args: list[bytes] = [entry_id]
@@ -171,3 +191,27 @@ async def dlq_replay(request: web.Request) -> web.Response:
         else:
             replayed.append({"id": _text(entry_id), "stream_id": _text(stream_id)})
     return web.json_response({"replayed": replayed, "missing": missing})
+
+
+async def _requeue(request: web.Request, dlq: str, found: Entries,
+                   missing: list[str]) -> list[dict[str, Any]]:
+    """Queue each refused document again for its engine (idempotent: a document already
+    queued gets a new position), then remove its dead letter."""
+    pool = request.app[RESOURCES].pool
+    redis = request.app[RESOURCES].redis
+    replayed = []
+    for entry_id, raw in found:
+        fields = {_text(k): _text(v) for k, v in raw.items()}
+        try:
+            doc_type = fields["doc_type"]
+            doc_id, tenant_id = uuid.UUID(fields["doc_id"]), uuid.UUID(fields["tenant_id"])
+            if doc_type not in ("product", "content"):
+                raise ValueError(doc_type)
+        except (KeyError, ValueError):
+            missing.append(_text(entry_id))  # not an engine dead letter: left where it is
+            continue
+        await pool.execute(REQUEUE, fields.get("engine", "meilisearch"), doc_type, doc_id,
+                           tenant_id)
+        await redis.xdel(dlq, entry_id)
+        replayed.append({"id": _text(entry_id), "doc_id": str(doc_id), "requeued": True})
+    return replayed

@@ -97,3 +97,31 @@ async def test_dlq_replay_moves_entries_back_without_error_fields(api: Api) -> N
                          ({"all": True}, "all")):
         resp = await api.client.post("/v1/admin/dlq/replay", headers=op, json=body_)
         assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == field
+
+
+async def test_engine_dead_letters_are_listed_and_requeued(api: Api) -> None:
+    redis = api.client.app[RESOURCES].redis
+    pool = api.client.app[RESOURCES].pool
+    tenant = api.tenants["a"]["id"]
+    doc_id = uuid.uuid4()
+    refused = await redis.xadd(api.settings.key("engine-dlq"), {
+        "engine": "meilisearch", "doc_type": "product", "doc_id": str(doc_id),
+        "tenant_id": str(tenant), "seq": "9", "error": "invalid document"})
+    junk = await redis.xadd(api.settings.key("engine-dlq"), {"error": "no document"})
+    op = api.auth("operator")
+    resp = await api.client.get("/v1/admin/dlq?queue=engine", headers=op)
+    page = await resp.json()
+    assert [e["id"] for e in page["entries"]] == [refused.decode(), junk.decode()]
+    assert page["entries"][0]["fields"]["error"] == "invalid document"
+    resp = await api.client.get("/v1/admin/dlq?queue=other", headers=op)
+    assert resp.status == 422 and (await resp.json())["errors"][0]["field"] == "queue"
+    resp = await api.client.post("/v1/admin/dlq/replay", headers=op, json={"queue": "engine"})
+    body = await resp.json()
+    assert resp.status == 200
+    assert [r["doc_id"] for r in body["replayed"]] == [str(doc_id)]
+    assert body["missing"] == [junk.decode()]
+    queued = await pool.fetch("SELECT engine, doc_type, tenant_id FROM engine_queue "
+                              "WHERE doc_id = $1", doc_id)
+    assert [tuple(r) for r in queued] == [("meilisearch", "product", tenant)]
+    assert await redis.xlen(api.settings.key("engine-dlq")) == 1  # the junk stays
+    assert await redis.xlen(api.settings.stream) == 0  # nothing went to the event stream
