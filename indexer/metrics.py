@@ -53,7 +53,7 @@ OUTBOX_OLDEST_AGE = Gauge("rustok_outbox_oldest_unpublished_seconds",
 # ---- the Meilisearch engine ----------------------------------------------------------------
 MEILI_TASK_SECONDS = Histogram(
     "rustok_meili_task_seconds", "Meilisearch task latency, enqueue to done, by task kind",
-    ["kind"],  # kind: documents | delete | settings | swap | create
+    ["kind"],  # kind: documents | delete | settings | swap | delete_index
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 MEILI_FAILED_TASKS = Counter("rustok_meili_failed_tasks_total",

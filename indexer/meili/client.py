@@ -46,9 +46,11 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, MeilisearchApiError) and exc.code == NOT_FOUND
 
 
-async def check(client: AsyncClient, config: MeiliConfig) -> str:
-    """The server's version, or `MeiliUnavailable` saying whether the URL cannot be reached
-    or the API key is refused (`/health` needs no key; `/version` does)."""
+async def check(client: AsyncClient, config: MeiliConfig, *, for_search: bool = False) -> None:
+    """Raise `MeiliUnavailable` saying whether the URL cannot be reached or the API key is
+    refused. `/health` needs no key; the probe after it needs what the caller will do: an
+    empty multi-search for the API (a search key is enough), listing indexes for the
+    follower (it needs an admin key)."""
     try:
         await client.health()
     except (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError) as exc:
@@ -58,16 +60,20 @@ async def check(client: AsyncClient, config: MeiliConfig) -> str:
         raise MeiliUnavailable(f"{config.url} answered /health with HTTP {exc.status_code}: "
                                "is MEILISEARCH_URL a Meilisearch server?") from None
     try:
-        version = await client.get_version()
+        if for_search:
+            await client.multi_search([])
+        else:
+            await client.get_indexes(limit=1)
     except MeilisearchApiError as exc:
         if exc.code in AUTH_CODES or exc.status_code in (401, 403):
             which = "is missing" if not config.api_key else "is not accepted"
+            need = "search" if for_search else "admin (index and document)"
             raise MeiliUnavailable(f"Meilisearch at {config.url} is reachable but "
-                                   f"MEILISEARCH_API_KEY {which} ({exc.code})") from None
+                                   f"MEILISEARCH_API_KEY {which} ({exc.code}); this process "
+                                   f"needs a key with {need} rights") from None
         raise MeiliUnavailable(f"Meilisearch at {config.url}: {exc.message}") from None
     except MeilisearchError as exc:
         raise MeiliUnavailable(f"Meilisearch at {config.url}: {exc}") from None
-    return str(version.pkg_version)
 
 
 async def wait(client: AsyncClient, task: TaskInfo, kind: str, timeout_ms: int) -> None:

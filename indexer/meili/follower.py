@@ -93,9 +93,8 @@ class MeiliFollower:
         """Check the server, bring every index's settings in line with the code, and return
         the (tenant, doc type) pairs whose index must be (re)built: documents in the index
         table but no index, or an index built with an older document shape."""
-        version = await meili.check(self.client, self.config)
-        log.info("meilisearch %s at %s", version, self.config.url,
-                 extra={"action": "meili_start"})
+        await meili.check(self.client, self.config)
+        log.info("meilisearch at %s", self.config.url, extra={"action": "meili_start"})
         existing = await self._our_indexes()
         for uid, (_tenant, doc_type) in sorted(existing.items()):
             await self._sync_settings(uid, doc_type)

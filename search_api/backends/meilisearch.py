@@ -38,7 +38,7 @@ class MeilisearchBackend:
     async def __aenter__(self) -> MeilisearchBackend:
         """Check the server at start-up: `MeiliUnavailable` says whether the URL cannot be
         reached or the key is refused."""
-        await meili.check(self.client, self.config)
+        await meili.check(self.client, self.config, for_search=True)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
