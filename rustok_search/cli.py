@@ -11,11 +11,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core_write.errors import RustokError
 from core_write.settings import Settings, SettingsError, load_settings
 from rustok_search.logs import configure_logging
+
+if TYPE_CHECKING:
+    import asyncpg
+
+    from indexer.reindex import Scope
 
 log = logging.getLogger("rustok_search")
 
@@ -104,6 +109,8 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
     async with open_resources(settings, redis_required=False) as res:
         scope = await resolve_scope(res.pool, args.tenant, args.type, args.id)
+        if args.engine:
+            return await _mark_engine_rebuild(res.pool, settings, scope)
         if args.queue:
             job = await create_job(res.pool, scope, "cli")
             print(f"reindex job {job['id']} queued; the indexer daemon runs it")
@@ -112,6 +119,23 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     print(f"reindex job {job['id']} {job['state']}: {job['done']}/{job['total']} documents "
           f"at {job['rate']:,.0f}/s" + (f" ({job['error']})" if job["error"] else ""))
     return 0 if job["state"] == "succeeded" else 1
+
+
+async def _mark_engine_rebuild(pool: asyncpg.Pool, settings: Settings, scope: Scope) -> int:
+    from indexer.meili.config import meili_config
+    from indexer.meili.follower import request_rebuild
+
+    if "meilisearch" not in settings.engines:
+        print("reindex --engine meilisearch: MEILISEARCH_URL is not set", file=sys.stderr)
+        return 2
+    if scope.doc_id is not None:
+        print("reindex --engine rebuilds whole indexes: --id does not apply", file=sys.stderr)
+        return 2
+    marked = await request_rebuild(pool, meili_config(settings).prefix, scope.tenant_id,
+                                   scope.doc_type)
+    print(f"{marked} meilisearch index(es) marked; the elected indexer rebuilds each into a "
+          "new index and swaps it in (searches keep the old one until then)")
+    return 0
 
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
@@ -210,6 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id", help="only this document (needs --type)")
     p.add_argument("--queue", action="store_true",
                    help="queue the job for the indexer daemon instead of running it here")
+    p.add_argument("--engine", choices=("meilisearch",),
+                   help="instead: rebuild this engine's indexes of the scope from the index "
+                        "tables, each into a new index swapped in when complete")
     p.set_defaults(run=cmd_reindex)
 
     p = sub.add_parser("verify", help="compare every backend with the source; exit 1 on drift")

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 _RETRY = 5.0
 _GAUGE_EVERY = 15.0
+_REBUILD_CHECK = 5.0
 
 
 async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
@@ -45,7 +46,7 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
                     await asyncio.wait_for(stop.wait(), _RETRY)
         if needed is None:
             return
-        tasks = [asyncio.create_task(_rebuild_all(follower, needed), name="meili-rebuilds"),
+        tasks = [asyncio.create_task(_rebuilds(follower, needed, stop), name="meili-rebuilds"),
                  asyncio.create_task(_gauges(follower, stop), name="meili-gauges")]
         try:
             await follower.run(stop)
@@ -55,15 +56,26 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
             await asyncio.gather(*tasks, return_exceptions=True)
 
 
-async def _rebuild_all(follower: MeiliFollower, keys: list[Key]) -> None:
-    for tenant_id, doc_type in keys:
+async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Event) -> None:
+    """Rebuild what start-up found missing or outdated, then, every `_REBUILD_CHECK`
+    seconds, what an operator marked (`reindex --engine meilisearch`); one at a time."""
+    keys = first
+    while not stop.is_set():
+        for tenant_id, doc_type in keys:
+            try:
+                await follower.rebuild(tenant_id, doc_type)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # retried at the next check
+                log.error("meilisearch rebuild of %s for %s failed: %s", doc_type, tenant_id,
+                          exc, exc_info=exc, extra={"action": "meili_rebuild_failed"})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _REBUILD_CHECK)
         try:
-            await follower.rebuild(tenant_id, doc_type)
-        except asyncio.CancelledError:
-            raise
+            keys = await follower.outdated()
         except Exception as exc:
-            log.error("meilisearch rebuild of %s for %s failed: %s", doc_type, tenant_id, exc,
-                      exc_info=exc, extra={"action": "meili_rebuild_failed"})
+            log.warning("cannot read the indexes marked for a rebuild: %s", exc)
+            keys = []
 
 
 async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:

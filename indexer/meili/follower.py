@@ -113,6 +113,15 @@ class MeiliFollower:
                     needed.append(key)
         return needed
 
+    async def outdated(self) -> list[Key]:
+        """Indexes marked for a rebuild (`reindex --engine meilisearch`) or built with an
+        older document shape, not being rebuilt now."""
+        rows = await self.pool.fetch(
+            "SELECT tenant_id, doc_type FROM engine_indexes WHERE engine = $1 AND shape <> $2 "
+            "ORDER BY tenant_id, doc_type", ENGINE, SHAPE_VERSION)
+        return [(r["tenant_id"], r["doc_type"]) for r in rows
+                if (r["tenant_id"], r["doc_type"]) not in self._rebuilding]
+
     async def _our_indexes(self) -> dict[str, Key]:
         out: dict[str, Key] = {}
         offset = 0
@@ -363,3 +372,24 @@ async def _wait(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), seconds)
     except TimeoutError:
         pass
+
+
+async def request_rebuild(pool: asyncpg.Pool, prefix: str, tenant_id: uuid.UUID | None,
+                          doc_type: DocType | None) -> int:
+    """Mark the indexes of a scope (every tenant with documents, or one; both types, or one)
+    for a rebuild behind an index swap; the elected follower picks them up. Returns how many
+    were marked."""
+    marked = 0
+    for kind in (doc_type,) if doc_type else DOC_TYPES:
+        table = gateway.TABLES[kind][0]
+        tenants = [r["id"] for r in await pool.fetch(
+            f"SELECT t.id FROM tenants t WHERE ($1::uuid IS NULL OR t.id = $1) AND EXISTS "
+            f"(SELECT 1 FROM {table} i WHERE i.tenant_id = t.id)", tenant_id)]
+        for tenant in tenants:
+            await pool.execute(
+                """INSERT INTO engine_indexes (engine, uid, tenant_id, doc_type, shape)
+                   VALUES ($1, $2, $3, $4, 0)
+                   ON CONFLICT (engine, uid) DO UPDATE SET shape = 0""",
+                ENGINE, index_uid(prefix, tenant, kind), tenant, kind)
+            marked += 1
+    return marked

@@ -26,6 +26,7 @@ from indexer.meili.documents import index_settings
 from indexer.meili.engine import MeiliIds
 from indexer.meili.follower import MeiliFollower
 from indexer.relay import Relay
+from rustok_search.cli import build_parser, cmd_reindex
 from search_api.app import create_app
 from search_api.auth import create_key
 from search_api.backends.meilisearch import MeilisearchBackend
@@ -84,6 +85,37 @@ async def test_the_api_refuses_to_start_without_a_fallback(settings: Settings) -
     with pytest.raises(meili.MeiliUnavailable, match="cannot reach Meilisearch"):
         await client.start_server()
     await client.close()
+
+
+async def test_reindex_engine_marks_indexes_that_the_follower_then_rebuilds(
+    settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    shop, other = await make_tenant(core), await make_tenant(core)
+    await make_tenant(core)  # no documents: no index to rebuild
+    for tenant in (shop, other):
+        await make_product(core, tenant["id"])
+    line = await _pipeline(core, redis_client, settings)
+    await line.settle()
+    conf = settings.model_copy(update={
+        "engines": ("meilisearch",), "meilisearch_url": f"http://127.0.0.1:{_closed_port()}",
+        "meilisearch_index_prefix": "marks"})
+    args = build_parser().parse_args(["reindex", "--engine", "meilisearch", "--tenant",
+                                      shop["slug"]])
+    assert await cmd_reindex(args, conf) == 0
+    assert "1 meilisearch index(es) marked" in capsys.readouterr().out
+    args = build_parser().parse_args(["reindex", "--engine", "meilisearch"])
+    assert await cmd_reindex(args, conf) == 0
+    config = meili_config(conf)
+    async with meili.open_client(config) as client:  # never called: marks live in Postgres
+        follower = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
+        assert sorted(await follower.outdated()) == sorted(
+            [(shop["id"], "product"), (other["id"], "product")])
+    rows = await core.pool.fetch("SELECT uid FROM engine_indexes ORDER BY uid")
+    assert sorted(r["uid"] for r in rows) == sorted(
+        index_uid("marks", t["id"], "product") for t in (shop, other))
+    no_engine = build_parser().parse_args(["reindex", "--engine", "meilisearch"])
+    assert await cmd_reindex(no_engine, settings.model_copy(update={"engines": ()})) == 2
 
 
 # ---- against a real server ------------------------------------------------------------------
