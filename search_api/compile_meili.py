@@ -145,9 +145,10 @@ def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None
 
 def _count_params(uid: str, query: SearchQuery, flt: str | None,
                   facets: list[str] | None = None) -> dict[str, Any]:
-    """A query that only counts (no hits), with exact totals."""
-    return {"index_uid": uid, "query": query.q, "filter": flt, "facets": facets, "page": 1,
-            "hits_per_page": 0, "matching_strategy": "all", "attributes_to_retrieve": ["id"]}
+    """A query that only counts: `page=0` returns no documents but exhaustive `totalHits`
+    and facet counts (Meilisearch's documented way)."""
+    return {"index_uid": uid, "query": query.q, "filter": flt, "facets": facets, "page": 0,
+            "hits_per_page": 1, "matching_strategy": "all", "attributes_to_retrieve": ["id"]}
 
 
 def bucket_ranges(bounds: Sequence[int]) -> list[tuple[str, int | None, int | None]]:
