@@ -99,8 +99,8 @@ class MeiliFollower:
         for uid, (_tenant, doc_type) in sorted(existing.items()):
             await self._sync_settings(uid, doc_type)
             self._known.add(uid)
-        built = {(r["tenant_id"], r["doc_type"]): r["shape"] for r in await self.pool.fetch(
-            "SELECT tenant_id, doc_type, shape FROM engine_indexes WHERE engine = $1", ENGINE)}
+        built = {r["uid"]: r["shape"] for r in await self.pool.fetch(
+            "SELECT uid, shape FROM engine_indexes WHERE engine = $1", ENGINE)}
         needed: list[Key] = []
         for doc_type in DOC_TYPES:
             table = gateway.TABLES[doc_type][0]
@@ -109,7 +109,7 @@ class MeiliFollower:
                     f"(SELECT 1 FROM {table} i WHERE i.tenant_id = t.id) ORDER BY t.id"):
                 key: Key = (row["id"], doc_type)
                 uid = index_uid(self.config.prefix, *key)
-                if uid not in existing or built.get(key) != SHAPE_VERSION:
+                if uid not in existing or built.get(uid) != SHAPE_VERSION:
                     needed.append(key)
         return needed
 
@@ -117,10 +117,12 @@ class MeiliFollower:
         """Indexes marked for a rebuild (`reindex --engine meilisearch`) or built with an
         older document shape, not being rebuilt now."""
         rows = await self.pool.fetch(
-            "SELECT tenant_id, doc_type FROM engine_indexes WHERE engine = $1 AND shape <> $2 "
-            "ORDER BY tenant_id, doc_type", ENGINE, SHAPE_VERSION)
-        return [(r["tenant_id"], r["doc_type"]) for r in rows
-                if (r["tenant_id"], r["doc_type"]) not in self._rebuilding]
+            "SELECT uid, tenant_id, doc_type FROM engine_indexes WHERE engine = $1 "
+            "AND shape <> $2 ORDER BY tenant_id, doc_type", ENGINE, SHAPE_VERSION)
+        keys: list[Key] = [(r["tenant_id"], r["doc_type"]) for r in rows
+                           if r["uid"] == index_uid(self.config.prefix, r["tenant_id"],
+                                                    r["doc_type"])]  # this deployment's
+        return [key for key in keys if key not in self._rebuilding]
 
     async def _our_indexes(self) -> dict[str, Key]:
         out: dict[str, Key] = {}
