@@ -21,7 +21,13 @@ from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from search_api.auth import create_key
 from tests.builders import make_product, make_tenant
-from tests.unit.test_deploy import SCRAPE_JOBS, exposition_names, queried_metrics, unexported
+from tests.unit.test_deploy import (
+    SCRAPE_JOBS,
+    exposition_names,
+    queried_metrics,
+    sample_names,
+    unexported,
+)
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -125,6 +131,5 @@ async def test_alerts_and_panels_query_only_metrics_the_processes_export(
     missing = unexported(exported)
     assert not missing, f"queried but not exported by the scraped processes: {missing}"
     for role, series in TRAFFIC_SERIES.items():
-        samples = {line.split("{")[0].split()[0] for line in scraped[role].splitlines()
-                   if line and not line.startswith("#")}
+        samples = sample_names(scraped[role])
         assert series <= samples, f"{role} has no samples of {series - samples}"

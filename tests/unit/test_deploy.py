@@ -17,6 +17,7 @@ from prometheus_client import REGISTRY, generate_latest
 
 import indexer.metrics  # noqa: F401 - registers the indexer's and relay's metrics
 from core_write.settings import Settings
+from rustok_search.cli import build_parser
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 COMPOSE_FILES = ["docker-compose.yml", "docker-compose.scale.yml"]
@@ -125,11 +126,17 @@ def unexported(exported: dict[str, set[str]]) -> dict[str, set[str]]:
 
 
 # ---- what the code exports -----------------------------------------------------------------------
+def sample_names(text: str) -> set[str]:
+    """The series names of the samples in a Prometheus text exposition."""
+    return {re.split(r"[{\s]", line, maxsplit=1)[0] for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
 def exposition_names(text: str) -> set[str]:
     """Every series name a Prometheus text exposition can carry: sample names, plus what each
     `# TYPE` line promises (a labelled metric shows only its TYPE line until its first child
     exists): counters with `_total`, histograms and summaries with `_bucket`/`_sum`/`_count`."""
-    names: set[str] = set()
+    names = sample_names(text)
     for line in text.splitlines():
         if line.startswith("# TYPE "):
             _, _, name, kind = line.split(maxsplit=3)
@@ -142,8 +149,6 @@ def exposition_names(text: str) -> set[str]:
                     names.add(name)
             else:
                 names.add(name)
-        elif line and not line.startswith("#"):
-            names.add(re.split(r"[{\s]", line, maxsplit=1)[0])
     return names
 
 
@@ -186,6 +191,7 @@ def test_compose_references_exist(name: str) -> None:
             unknown = set(env) - known_env
             assert not unknown, f"{service_name} sets unknown variables {sorted(unknown)}"
             assert service.get("command"), f"{service_name} names no rustok-search command"
+            build_parser().parse_args(service["command"])  # exits 2 on an unknown command
     assert "postgres" in services and "redis" in services
 
 
