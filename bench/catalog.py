@@ -25,12 +25,12 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 from argon2 import PasswordHasher
 
+from bench.queries import QUERIES
 from core_write.db import connect, with_database
 from core_write.demo import DEMO_PASSWORD
 from core_write.demo_data import (
@@ -48,11 +48,9 @@ from core_write.demo_data import (
 )
 from core_write.migrations import migrate
 from core_write.partitions import ensure_order_partitions
-from core_write.queries import load_queries
 from core_write.services.taxonomy import slugify as derived_slug
 from core_write.services.tenants import KNOWN_MODULES
 
-QUERIES = load_queries(Path(__file__).parent / "sql")
 DEFAULT_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 AUTHORS_PER_TENANT = 5  # what plan_demo gives each tenant; its RNG draws one brand per author
 

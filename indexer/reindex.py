@@ -1,12 +1,15 @@
 """Reindex: rebuilds every document in a scope (tenant, type, one id) while the indexer keeps
 consuming events (I/O: PostgreSQL).
 
-Documents are rebuilt in place with the indexer's own versioned write, page by keyset page
-of source ids, by `workers` concurrent connections: the previous document stays searchable
-until its replacement commits, so a search during a reindex never sees a half-empty index,
-and an event that arrives meanwhile is applied by the consumer under the same locks and
-versions (the newer build wins). Documents whose source is gone are removed at the end. The
-engines follow through their change queue. Progress goes to the `index_jobs` row.
+A whole document type (no tenant, no id) is rebuilt as a new generation table, built
+set-based on `workers` connections, indexed afterwards and swapped in (indexer/rebuild.py):
+several times faster than writing in place, and searches keep reading the old table until
+the swap. Anything narrower, or when a rebuild already runs, is rebuilt in place with the
+indexer's own versioned write, page by keyset page of source ids, by `workers` concurrent
+connections: the previous document stays searchable until its replacement commits. Either
+way an event that arrives meanwhile is applied by the consumer and versions decide (the newer
+build wins), documents whose source is gone are removed, the engines follow through their
+change queue, and progress goes to the `index_jobs` row.
 """
 
 from __future__ import annotations
@@ -16,8 +19,10 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -26,9 +31,10 @@ from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
 from core_write.settings import Settings
 from indexer import metrics
-from indexer.documents import SECTION, apply_documents
+from indexer.documents import LOCK_CLASS, SECTION, apply_documents
 from indexer.fanout import DocType
 from indexer.queries import QUERIES
+from indexer.rebuild import EngineLoader, Rebuild, refusal, with_rebuild_lock
 from indexer.verify import ZERO
 
 log = logging.getLogger(__name__)
@@ -83,9 +89,15 @@ async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
 
 
 class Reindexer:
-    def __init__(self, pool: asyncpg.Pool, settings: Settings) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: Settings, *, bulk: bool = True,
+                 loader: EngineLoader | None = None) -> None:
+        """`bulk`: rebuild a whole document type as a new generation table (indexer/rebuild.py)
+        instead of in place; `loader`: an engine fed those rows directly (its rows are then
+        not queued)."""
         self.pool = pool
         self.settings = settings
+        self.bulk = bulk
+        self.loader = loader
 
     async def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run a job that is `running` (claimed or started); records its end state."""
@@ -120,7 +132,10 @@ class Reindexer:
                 QUERIES[f"source_count_{SECTION[doc_type]}"], scope.tenant_id, scope.doc_id)
         progress = _Progress(self.pool, job_id, total)
         for doc_type in scope.types():
-            await self._rebuild_type(doc_type, scope, progress)
+            if self.bulk and scope.tenant_id is None and scope.doc_id is None \
+                    and await self._rebuild_generation(doc_type, progress):
+                continue
+            await self._in_pages(doc_type, scope, progress, partial(self._apply, doc_type))
             # documents whose source is gone (a delete whose event was lost, or never sent)
             extra = [r["id"] for r in await self.pool.fetch(
                 QUERIES[f"extra_{SECTION[doc_type]}"], scope.tenant_id,
@@ -131,7 +146,42 @@ class Reindexer:
                                       self.settings.engines, self.settings.index_drafts)
         await progress.save(final=True)
 
-    async def _rebuild_type(self, doc_type: DocType, scope: Scope, progress: _Progress) -> None:
+    async def _apply(self, doc_type: DocType, ids: list[uuid.UUID]) -> None:
+        await apply_documents(self.pool, doc_type, dict.fromkeys(ids, datetime.now(UTC)),
+                              self.settings.engines, self.settings.index_drafts, chunk=len(ids))
+
+    async def _rebuild_generation(self, doc_type: DocType, progress: _Progress) -> bool:
+        """The whole type as a new generation table; False (nothing done) when another
+        rebuild runs or the table cannot be swapped: the caller then reindexes in place."""
+        done = False
+
+        async def run(conn: asyncpg.Connection) -> None:
+            nonlocal done
+            reason = await refusal(conn, doc_type)
+            if reason:
+                log.warning("reindexing %s in place: a table swap would lose %s", doc_type,
+                            reason, extra={"action": "reindex", "entity": doc_type})
+                return
+            rebuild = Rebuild(self.pool, doc_type, self.settings.index_drafts,
+                              self.settings.engines, self.loader)
+            await rebuild.start(conn)
+            try:
+                await self._in_pages(doc_type, Scope(), progress, rebuild.build)
+                await rebuild.finish()
+            except BaseException:
+                await asyncio.shield(rebuild.abandon())
+                raise
+            done = True
+
+        if not await with_rebuild_lock(self.pool, doc_type, LOCK_CLASS[doc_type], run):
+            log.warning("reindexing %s in place: another rebuild runs", doc_type,
+                        extra={"action": "reindex", "entity": doc_type})
+        return done
+
+    async def _in_pages(self, doc_type: DocType, scope: Scope, progress: _Progress,
+                        apply: Callable[[list[uuid.UUID]], Awaitable[None]]) -> None:
+        """Keyset pages of the source ids in scope, each given to `apply` by one of
+        `reindex_workers` concurrent tasks."""
         pages: asyncio.Queue[list[uuid.UUID] | None] = asyncio.Queue(
             maxsize=self.settings.reindex_workers * 2)
         workers = self.settings.reindex_workers
@@ -152,10 +202,7 @@ class Reindexer:
 
         async def consume() -> None:
             while (ids := await pages.get()) is not None:
-                now = datetime.now(UTC)
-                await apply_documents(self.pool, doc_type, dict.fromkeys(ids, now),
-                                      self.settings.engines, self.settings.index_drafts,
-                                      chunk=len(ids))
+                await apply(ids)
                 await progress.advance(len(ids))
 
         await asyncio.gather(produce(), *(consume() for _ in range(workers)))

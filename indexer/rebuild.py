@@ -1,0 +1,218 @@
+"""Full rebuild of one document type as a new generation table, swapped in when complete
+(I/O: PostgreSQL; the rows built can feed an engine's own bulk load).
+
+Why: an in-place reindex pays GIN and trigram index maintenance and a versioned upsert per
+document (~7k rows/s per connection, see LIMITS.md). Here documents are built set-based
+straight into an index-less copy of the table on several connections, its indexes are built
+afterwards, and one short transaction swaps it in:
+
+- searches keep reading the live table until the swap, which holds ACCESS EXCLUSIVE for the
+  renames only while it reconciles; a search waiting on it then reads the new table (a
+  prepared statement re-resolves the name);
+- the consumer keeps writing the live table meanwhile. At the swap, under the lock, every
+  live document whose version is newer than ours (or that we did not build) is copied over,
+  and documents whose source is gone (or unpublished without drafts) are removed: versions
+  decide as in the in-place write;
+- engines follow through `engine_queue` rows written in the swap transaction: every document
+  for the engines the caller does not load itself; for an engine fed the rows as they were
+  built (`EngineLoader`), only those the reconciliation changed. That loader must make its
+  result live only after `rebuild` returns (a Tantivy generation rebuild reads the documents
+  changed meanwhile from the table, which is then the new one).
+
+Only for a whole document type, one rebuild at a time (a session advisory lock; a second one
+returns None and the caller reindexes in place), and only while the table has nothing a swap
+would lose (triggers, foreign keys, views...): `refusal` names it, and the caller falls back.
+A crash leaves `<table>_rebuild` behind; the next rebuild drops it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import asyncpg
+
+from indexer.documents import build_statement
+from indexer.fanout import DocType
+from indexer.queries import QUERIES
+
+log = logging.getLogger(__name__)
+
+LIVE: dict[DocType, str] = {"product": "index_products", "content": "index_content"}
+KEY: dict[DocType, str] = {"product": "product_id", "content": "node_id"}
+SOURCE: dict[DocType, str] = {"product": "commerce_products", "content": "nodes"}
+LOCK_KEY = 0x52424C44  # 'RBLD', with the doc type's lock class as the second key
+INDEX_MEMORY = "256MB"  # per index-building session: GIN builds spill less
+
+Rows = Sequence[Mapping[str, Any]]
+
+
+class EngineLoader(Protocol):
+    """An engine that bulk-loads the rebuilt documents itself (e.g. a new Tantivy
+    generation): `load` gets the batches as they are built and must make its result live
+    only after the batches end (they end after the swap)."""
+
+    engine: str
+    columns: Mapping[DocType, str]
+    """The index columns its documents need, per doc type (a RETURNING list)."""
+
+    async def load(self, doc_type: DocType, rows: AsyncIterator[Rows]) -> None: ...
+
+
+def _sql(name: str, doc_type: DocType, **extra: str) -> str:
+    live = LIVE[doc_type]
+    return QUERIES[name].format(live=live, new=f"{live}_rebuild", old=f"{live}_retired",
+                                key=KEY[doc_type], source=SOURCE[doc_type], **extra)
+
+
+@dataclass
+class RebuildResult:
+    built: int = 0
+    reconciled: int = 0
+    removed: int = 0
+
+
+async def refusal(conn: asyncpg.Connection, doc_type: DocType) -> str | None:
+    """Why the live table cannot be swapped (what it would lose), or None."""
+    found = [r[0] for r in await conn.fetch(QUERIES["rebuild_refuses"], LIVE[doc_type])]
+    return ", ".join(found) or None
+
+
+class Rebuild:
+    """One rebuild of `doc_type`: `build` pages of ids on any connections, then `finish`."""
+
+    def __init__(self, pool: asyncpg.Pool, doc_type: DocType, index_drafts: bool,
+                 engines: tuple[str, ...], loader: EngineLoader | None) -> None:
+        self.pool, self.doc_type, self.index_drafts = pool, doc_type, index_drafts
+        self.loader = loader if loader is not None and loader.engine in engines else None
+        self.queued_engines = [e for e in engines if self.loader is None
+                               or e != self.loader.engine]
+        self.result = RebuildResult()
+        self._batches: asyncio.Queue[Rows | None] = asyncio.Queue(maxsize=4)
+        self._loading: asyncio.Task[None] | None = None
+        self._insert = ""
+        self._renames: list[tuple[str, str, bool]] = []  # (temporary, final, primary key)
+
+    async def start(self, conn: asyncpg.Connection) -> None:
+        """Create the empty generation table (the caller holds the rebuild lock)."""
+        await conn.execute(_sql("rebuild_create", self.doc_type))
+        columns = [r[0] for r in await conn.fetch(QUERIES["rebuild_columns"],
+                                                  LIVE[self.doc_type])]
+        built = ", ".join(c for c in columns if c not in ("version", "position", "indexed_at"))
+        returning = self.loader.columns[self.doc_type] if self.loader else KEY[self.doc_type]
+        self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n)\n"
+                        + _sql("rebuild_insert", self.doc_type, columns=built,
+                               returning=returning))
+        if self.loader is not None:
+            self._loading = asyncio.create_task(self.loader.load(self.doc_type, self._rows()))
+
+    async def _rows(self) -> AsyncIterator[Rows]:
+        while (batch := await self._batches.get()) is not None:
+            yield batch
+
+    async def build(self, ids: list[uuid.UUID]) -> None:
+        """Build the documents of `ids` into the new generation (and hand them to the loader).
+        """
+        async with self.pool.acquire() as conn:
+            rows = await conn.fetch(self._insert, ids, self.index_drafts)
+        self.result.built += len(rows)
+        if self._loading is not None:
+            if self._loading.done():
+                self._loading.result()  # the loader failed: raise its error here
+            await self._batches.put(rows)
+
+    async def finish(self) -> RebuildResult:
+        """Index the new generation, reconcile it with the live table and swap it in; then
+        let the loader finish."""
+        await self._create_indexes()
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
+            await conn.execute(f"LOCK TABLE {LIVE[self.doc_type]} IN ACCESS EXCLUSIVE MODE")
+            await self._reconcile(conn)
+            await conn.execute(_sql("rebuild_swap", self.doc_type))
+            await self._rename_indexes(conn)
+        if self._loading is not None:
+            await self._batches.put(None)
+            await self._loading
+        log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed",
+                 LIVE[self.doc_type], self.result.built, self.result.reconciled,
+                 self.result.removed, extra={"action": "reindex_rebuild",
+                                             "entity": self.doc_type})
+        return self.result
+
+    async def abandon(self) -> None:
+        if self._loading is not None:
+            self._loading.cancel()
+            await asyncio.gather(self._loading, return_exceptions=True)
+        await self.pool.execute(f"DROP TABLE IF EXISTS {LIVE[self.doc_type]}_rebuild")
+
+    async def _create_indexes(self) -> None:
+        """The live table's indexes on the new one, under temporary names, on two
+        connections (CREATE INDEX runs concurrently with another on the same table)."""
+        live = LIVE[self.doc_type]
+        target = re.compile(rf" INDEX \S+ ON (\S+\.)?{live} USING ")
+        queue: list[str] = []
+        for row in await self.pool.fetch(QUERIES["rebuild_indexes"], live):
+            temporary = f"r_{row['name']}"[:63]
+            self._renames.append((temporary, row["name"], row["primary_key"]))
+            queue.append(target.sub(rf" INDEX {temporary} ON \g<1>{live}_rebuild USING ",
+                                    row["definition"], count=1))
+        queue.sort(key=lambda s: "USING gin" not in s)  # the long GIN builds first
+
+        async def worker() -> None:
+            async with self.pool.acquire() as conn:
+                await conn.execute(f"SET maintenance_work_mem = '{INDEX_MEMORY}'")
+                try:
+                    while queue:
+                        await conn.execute(queue.pop(0))
+                finally:
+                    await conn.execute("RESET maintenance_work_mem")
+
+        await asyncio.gather(worker(), worker())
+
+    async def _rename_indexes(self, conn: asyncpg.Connection) -> None:
+        """Give the indexes the live names (the old table and its indexes are gone)."""
+        live = LIVE[self.doc_type]
+        for temporary, final, primary_key in self._renames:
+            if primary_key:
+                await conn.execute(f"ALTER TABLE {live} ADD CONSTRAINT {final} "
+                                   f"PRIMARY KEY USING INDEX {temporary}")
+            else:
+                await conn.execute(f"ALTER INDEX {temporary} RENAME TO {final}")
+
+    async def _reconcile(self, conn: asyncpg.Connection) -> None:
+        now = datetime.now(UTC)
+        newer = await conn.fetch(_sql("rebuild_newer", self.doc_type))
+        copied = await conn.fetch(_sql("rebuild_copy", self.doc_type))
+        gone = await conn.fetch(_sql("rebuild_gone", self.doc_type), self.index_drafts)
+        self.result.reconciled = len(copied)
+        self.result.removed = len(gone)
+        if self.queued_engines:
+            await conn.execute(_sql("rebuild_queue_all", self.doc_type), self.queued_engines,
+                               self.doc_type, now)
+        changed = {r["id"]: r["tenant_id"] for r in [*newer, *copied, *gone]}
+        if self.loader is not None and changed:
+            await conn.execute(QUERIES["rebuild_queue_ids"], [self.loader.engine],
+                               self.doc_type, list(changed), list(changed.values()), now)
+
+
+async def with_rebuild_lock(
+    pool: asyncpg.Pool, doc_type: DocType, lock_class: int,
+    body: Callable[[asyncpg.Connection], Awaitable[None]],
+) -> bool:
+    """Run `body` holding the rebuild lock of `doc_type` on a dedicated connection; False
+    (without running it) when another rebuild holds it."""
+    async with pool.acquire() as conn:
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", LOCK_KEY, lock_class):
+            return False
+        try:
+            await body(conn)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_KEY, lock_class)
+        return True
