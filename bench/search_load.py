@@ -1,27 +1,60 @@
-"""Search load generator: an asyncio HTTP client in its own process (never the server's loop)
-sending a realistic query mix to a running API. Prints a Markdown table, writes JSON.
+"""Search benchmark: a realistic product query mix sent over HTTP by an asyncio client in this
+process (never the server's loop) to the API, per backend, next to the same queries run
+in-process through the backend and straight against the raw engine (`bench.search`), so the
+table shows our overhead. Prints a Markdown table, writes JSON to bench/results/.
 
-    python -m bench.search_load --url http://127.0.0.1:8080 --key KEY [--concurrency 16]
-        [--duration 20] [--seed 1]
+    python -m bench.search_load --key KEY[,KEY...] [--backends tantivy,postgres]
+        [--port 18380] [--concurrency 16] [--duration 20] [--no-in-process]
+    python -m bench.search_load --url http://127.0.0.1:8080 --key KEY   # a running API only
 
-The mix comes from the demo generator's vocabulary: 1-3 words, 20% with a one-letter typo in
-a word of 5+ letters, half with filters (tags, price range, in stock), every request with
-category, tag and price facets, a quarter sorted by price.
+Without `--url` each backend gets its own `rustok-search api` child (SEARCH_BACKEND set, the
+rest of the configuration from the environment), stopped before the in-process runs. The mix
+comes from the demo generator's vocabulary: 1-3 words, 20% with a one-letter typo in a word
+of 5+ letters, half with filters (tags, price range, in stock), every request with category,
+tag and price facets, a quarter sorted by price. Request n uses key n % len(keys).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
+import os
 import random
-import statistics
+import resource
+import signal
+import sys
 import time
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
+import redis.asyncio as aioredis
 
-from bench.report import report
+from bench.report import RESULTS
+from bench.search import (
+    Timings,
+    backend_search,
+    concurrent,
+    key_tenants,
+    postgres_engine,
+    tantivy_engine,
+)
+from core_write.db import create_pool
 from core_write.demo_data import ADJECTIVES, MATERIALS, NOUNS, TAGS
+from core_write.settings import Settings
+from indexer.tantivy.engine import tantivy_config
+from indexer.tantivy.reader import TantivyReader
+from search_api.backends.postgres import PostgresBackend
+from search_api.backends.tantivy import TantivyBackend
+from search_api.model import SearchQuery, SearchScope
+from search_api.params import parse_search_params
+
+ROOT = Path(__file__).resolve().parent.parent
+MIX_SIZE = 2000
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -31,12 +64,11 @@ def _typo(word: str, rng: random.Random) -> str:
     return word[:i] + word[i + 1:]  # one deletion
 
 
-def make_query(rng: random.Random) -> dict[str, Any]:
+def make_query(rng: random.Random) -> dict[str, str]:
     words = [rng.choice(NOUNS)] + rng.sample(ADJECTIVES + MATERIALS, rng.randint(0, 2))
     if rng.random() < 0.2:
         words[0] = _typo(words[0], rng)
-    params: dict[str, Any] = {"q": " ".join(words), "facets": "categories,tags,price",
-                              "currency": "EUR"}
+    params = {"q": " ".join(words), "facets": "categories,tags,price", "currency": "EUR"}
     if rng.random() < 0.5:
         choice = rng.randrange(3)
         if choice == 0:
@@ -51,49 +83,179 @@ def make_query(rng: random.Random) -> dict[str, Any]:
     return params
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
-    rng = random.Random(args.seed)
-    queries = [make_query(rng) for _ in range(2000)]
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    headers = {"Authorization": f"Bearer {args.key}"}
-    deadline = time.perf_counter() + args.duration
-    connector = aiohttp.TCPConnector(limit=args.concurrency)
-    async with aiohttp.ClientSession(args.url, headers=headers, connector=connector) as http:
-        async def worker(offset: int) -> None:
-            n = offset
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                async with http.get("/v1/search/products",
-                                    params=queries[n % len(queries)]) as response:
-                    await response.read()
-                    statuses[response.status] = statuses.get(response.status, 0) + 1
-                latencies.append(time.perf_counter() - started)
-                n += args.concurrency
+def query_mix(seed: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    return [make_query(rng) for _ in range(MIX_SIZE)]
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(args.concurrency)))
-        elapsed = time.perf_counter() - started
-    ms = sorted(x * 1000 for x in latencies)
+
+async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]],
+                    concurrency: int, duration: float,
+                    warmup: float = 2.0) -> tuple[Timings, dict[int, int]]:
+    """GET /v1/search/products for each query of the mix from `concurrency` connections;
+    the first `warmup` seconds are not measured."""
+    paths = [f"/v1/search/products?{urlencode(params)}" for params in mix]
+    headers = [{"Authorization": f"Bearer {key}"} for key in keys]
+    statuses: dict[int, int] = {}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(url, connector=connector) as http:
+        async def one(n: int) -> None:
+            async with http.get(paths[n % len(paths)],
+                                headers=headers[n % len(headers)]) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+
+        await concurrent(one, warmup, concurrency)
+        statuses.clear()
+        timings = await concurrent(one, duration, concurrency)
+    return timings, statuses
+
+
+def row(backend: str, mode: str, timings: Timings, **extra: Any) -> dict[str, Any]:
+    ms = sorted(x * 1000 for x in timings.latencies)
+    if not ms:
+        raise RuntimeError(f"{backend} {mode}: no request completed")
     return {
-        "url": args.url, "concurrency": args.concurrency, "requests": len(ms),
-        "requests_per_s": round(len(ms) / elapsed, 1),
-        "p50_ms": round(statistics.median(ms), 2),
-        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2),
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "backend": backend, "mode": mode, "requests": len(ms),
+        "requests_per_s": round(len(ms) / timings.elapsed, 1),
+        "p50_ms": round(ms[len(ms) // 2], 2),
+        "p99_ms": round(ms[min(len(ms) - 1, int(0.99 * len(ms)))], 2), **extra,
     }
 
 
-def main() -> None:
+@contextlib.asynccontextmanager
+async def api_process(backend: str, port: int) -> AsyncIterator[str]:
+    """A `rustok-search api` child searching `backend` on `port`, ready when yielded."""
+    env = dict(os.environ, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
+               RUSTOK_LOG_LEVEL=os.environ.get("RUSTOK_LOG_LEVEL", "WARNING"))
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "rustok_search.cli",
+                                                "api", cwd=ROOT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if proc.returncode is not None:
+                    raise RuntimeError(f"the {backend} API exited with {proc.returncode}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with http.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the {backend} API did not get ready in 60 s")
+                await asyncio.sleep(0.2)  # polling a child's readiness, not synchronization
+        yield url
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        await proc.wait()
+
+
+async def in_process(backend: str, settings: Settings, keys: Sequence[str],
+                     mix: Sequence[dict[str, str]], concurrency: int,
+                     duration: float) -> list[dict[str, Any]]:
+    """The backend without HTTP, then the raw engine, over the same mix and keys."""
+    pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
+    redis = aioredis.Redis.from_url(settings.redis_url)
+    try:
+        tenants = await key_tenants(pool, keys)
+        queries = []
+        for n, params in enumerate(mix):
+            data, _ = parse_search_params(params.items())
+            queries.append((SearchQuery.model_validate({**data, "doc_type": "product"}),
+                            SearchScope(tenant_id=tenants[n % len(tenants)])))
+        if backend == "postgres":
+            searched = await backend_search(PostgresBackend(pool), queries, duration,
+                                            concurrency)
+            raw = await postgres_engine(pool, queries, duration, concurrency)
+            raw_mode = f"engine: compiled SQL, {settings.db_pool_max} connections"
+        else:
+            async with TantivyReader(tantivy_config(settings), redis,
+                                     settings.stream_prefix) as reader:
+                searched = await backend_search(TantivyBackend(reader), queries, duration,
+                                                concurrency)
+                threads = os.cpu_count() or 1
+                raw = await asyncio.to_thread(tantivy_engine, reader, queries, duration,
+                                              threads)
+            raw_mode = f"engine: compiled queries, {threads} threads"
+        return [row(backend, "backend in-process (no HTTP)", searched),
+                row(backend, raw_mode, raw)]
+    finally:
+        await redis.aclose()
+        await pool.close()
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    mix = query_mix(args.seed)
+    keys = [k for value in args.key for k in value.split(",") if k]
+    rows: list[dict[str, Any]] = []
+
+    async def over_http(backend: str, url: str) -> None:
+        cpu = resource.getrusage(resource.RUSAGE_SELF)
+        timings, statuses = await http_load(url, keys, mix, args.concurrency, args.duration)
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        client_cpu = (used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime)
+        rows.append(row(backend, f"HTTP, concurrency {args.concurrency}", timings,
+                        statuses={str(k): v for k, v in sorted(statuses.items())},
+                        client_cpu_share=round(client_cpu / (timings.elapsed + 2.0), 2)))
+
+    if args.url:
+        await over_http(args.label, args.url)
+        return {"concurrency": args.concurrency, "duration_s": args.duration, "rows": rows}
+    settings = Settings()
+    for backend in args.backends.split(","):
+        async with api_process(backend, args.port) as url:
+            await over_http(backend, url)
+        if args.in_process:
+            rows += await in_process(backend, settings, keys, mix, args.concurrency,
+                                     args.duration)
+    for backend in {r["backend"] for r in rows}:
+        mine = [r for r in rows if r["backend"] == backend]
+        engine = next((r for r in mine if r["mode"].startswith("engine")), None)
+        for r in mine:
+            if engine is not None:
+                r["share_of_engine_rate"] = round(r["requests_per_s"]
+                                                  / engine["requests_per_s"], 2)
+    return {"concurrency": args.concurrency, "duration_s": args.duration,
+            "products": await _product_count(settings), "rows": rows}
+
+
+async def _product_count(settings: Settings) -> int:
+    pool = await create_pool(settings.database_url, max_size=1)
+    try:
+        return int(await pool.fetchval("SELECT count(*) FROM index_products") or 0)
+    finally:
+        await pool.close()
+
+
+def table(result: dict[str, Any]) -> str:
+    lines = ["| backend | mode | req/s | p50 ms | p99 ms | share of engine req/s |",
+             "|---|---|---|---|---|---|"]
+    for r in result["rows"]:
+        lines.append(f"| {r['backend']} | {r['mode']} | {r['requests_per_s']} | {r['p50_ms']} "
+                     f"| {r['p99_ms']} | {r.get('share_of_engine_rate', '')} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8080")
-    parser.add_argument("--key", required=True)
+    parser.add_argument("--key", action="append", required=True,
+                        help="search API key(s), comma-separated or repeated")
+    parser.add_argument("--url", help="benchmark this running API only (HTTP)")
+    parser.add_argument("--label", default="api", help="with --url: the row's backend name")
+    parser.add_argument("--backends", default="tantivy,postgres")
+    parser.add_argument("--port", type=int, default=18380)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--label", default="search")
-    args = parser.parse_args()
-    report(f"search_{args.label}", asyncio.run(run(args)))
+    parser.add_argument("--no-in-process", dest="in_process", action="store_false",
+                        help="skip the backend-without-HTTP and raw engine runs")
+    args = parser.parse_args(argv)
+    result = asyncio.run(run(args))
+    print(table(result))
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / f"search_{int(time.time())}.json"
+    out.write_text(json.dumps(result, indent=2))
+    print(f"\nJSON: bench/results/{out.name}")
 
 
 if __name__ == "__main__":

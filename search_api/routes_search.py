@@ -19,6 +19,7 @@ from search_api.params import parse_search_params, parse_token
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()
+JSON = "application/json"
 MAX_TOKEN_WAIT = 2.0
 TOKEN_WAIT_SHARE = 0.5
 """At most this share of the request timeout goes to waiting for a consistency token."""
@@ -83,7 +84,8 @@ async def run_search(request: web.Request, doc_type: DocType, data: dict[str, An
         raise
     if stale:
         result = result.model_copy(update={"stale": True})
-    return web.json_response(result.model_dump(mode="json"))
+    # pydantic-core serializes straight to JSON bytes: no intermediate dicts, no json.dumps
+    return web.Response(body=result.model_dump_json().encode(), content_type=JSON)
 
 
 async def _get(request: web.Request, doc_type: DocType) -> web.Response:

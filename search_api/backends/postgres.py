@@ -36,7 +36,7 @@ from search_api.model import (
     bucket_label,
 )
 
-_SET_THRESHOLD = "SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)"
+SET_FUZZY_THRESHOLD = "SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)"
 
 
 class PostgresBackend:
@@ -54,7 +54,7 @@ class PostgresBackend:
         facets_sql = compile_facets(query, scope)
         stats_sql = compile_price_stats(query, scope)
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(_SET_THRESHOLD, str(FUZZY_THRESHOLD))
+            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             rows = await conn.fetch(hits_sql.sql, *hits_sql.params)
             if rows:
                 total = int(rows[0]["total"])
@@ -85,7 +85,7 @@ class PostgresBackend:
         if compiled is None:
             return []
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(_SET_THRESHOLD, str(FUZZY_THRESHOLD))
+            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             rows = await conn.fetch(compiled.sql, *compiled.params)
         words = query_words(prefix)
         return [Suggestion(id=row["id"], title=row["title"],

@@ -24,12 +24,15 @@ from indexer.tantivy.schema import price_fields, stored_values
 from search_api.backends.documents import from_stored, mark_prefixes, mark_ranges
 from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
 from search_api.compile_tantivy import (
+    DATE_SORTS,
     EXACT_BOOST,
-    OWN_FILTER,
+    aggregations,
+    any_of,
     clauses,
-    facet_aggregation,
     facet_values,
+    fast_sort,
     price_field_pair,
+    price_stats,
     scoped,
     user_text,
 )
@@ -45,8 +48,6 @@ from search_api.model import (
 
 HIGHLIGHT_FIELDS: dict[str, tuple[str, ...]] = {"product": ("title", "description"),
                                                 "content": ("title", "body_preview")}
-STATS_LOW, STATS_HIGH = "price_stats_low", "price_stats_high"
-"""Names of the price-stats aggregations (facet names never take them)."""
 
 
 class TantivyBackend:
@@ -110,35 +111,14 @@ class TantivyBackend:
                    query: SearchQuery, scope: SearchScope,
                    named: list[tuple[str, tantivy.Query]], main: tantivy.Query,
                    ) -> tuple[dict[str, dict[str, int]], dict[str, FacetStats]]:
-        """Facet counts and price stats, one aggregation request per distinct hit set: the
-        main query, and the main query without a facet's own filter where that filter is set
-        (price stats count like the price facet)."""
-        set_filters = {name for name, _ in named}
-
-        def hit_set(own: str | None) -> str | None:
-            return own if own in set_filters else None
-
-        requests: dict[str | None, dict[str, Any]] = {}
-        for name in query.facets:
-            requests.setdefault(hit_set(OWN_FILTER.get(name)), {})[name] = \
-                facet_aggregation(query, name, self.currencies)
-        currency = query.price_currency
-        with_stats = (query.doc_type == "product" and currency is not None
-                      and currency in self.currencies)
-        if with_stats:
-            low, high = price_fields(currency or "")
-            requests.setdefault(hit_set("price"), {}).update(
-                {STATS_LOW: {"stats": {"field": low}}, STATS_HIGH: {"stats": {"field": high}}})
         results: dict[str, Any] = {}
-        for skip, request in requests.items():
-            target = main if skip is None else scoped(schema, scope, named, skip=skip)
+        for target, request in aggregations(schema, query, scope, named, main,
+                                            self.currencies):
             results.update(searcher.aggregate(target, request))
         facets = {name: facet_values(query, name, results.get(name, {}))
                   for name in query.facets}
-        stats = {}
-        if with_stats and results[STATS_LOW].get("count"):
-            stats["price"] = FacetStats(min=int(results[STATS_LOW]["min"]),
-                                        max=int(results[STATS_HIGH]["max"]))
+        bounds = price_stats(query, results, self.currencies)
+        stats = {} if bounds is None else {"price": FacetStats(min=bounds[0], max=bounds[1])}
         return facets, stats
 
     def _highlighters(self, searcher: tantivy.Searcher, index: tantivy.Index,
@@ -169,11 +149,6 @@ class TantivyBackend:
         return self.reader.index("product") is not None
 
 
-FAST_SORTS = {"price", "created_at", "published_at"}
-"""Sorts served by a fast field whose order agrees with the exact sort value: prices are the
-same integers; dates are kept there at second precision, a coarser key that never orders two
-values the other way round. Title sorts have no such key (`title_sort` casefolds) and take
-the slow path over every hit."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -208,10 +183,10 @@ def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
     """One page of hits ordered by the sort value (missing values last) then id ascending."""
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
-    name, direction = query.sort.split(":")
-    desc = direction == "desc"
-    if name in FAST_SORTS:
-        total, rows = _fast_candidates(searcher, schema, query_obj, query, name, desc)
+    desc = query.sort.endswith(":desc")
+    fast = fast_sort(query)
+    if fast is not None:
+        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast)
     else:
         total, rows = _all_candidates(searcher, query_obj, query)
     chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
@@ -235,15 +210,15 @@ def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
 
 
 def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
-                     query_obj: tantivy.Query, query: SearchQuery, name: str,
-                     desc: bool) -> tuple[int, list[Row]]:
+                     query_obj: tantivy.Query, query: SearchQuery,
+                     fast: tuple[str, tantivy.Order]) -> tuple[int, list[Row]]:
     """A superset of the first `offset + per_page` hits in the exact order: the top hits by
     the fast field, plus every hit sharing the last one's key (ties are broken by id, which
     Tantivy does not know). Only those hits are read from the store."""
-    field = price_fields(query.price_currency or "")[0] if name == "price" else name
+    field, order = fast
     need = query.offset + query.per_page
     found: Any = searcher.search(query_obj, need, count=True, order_by_field=field,
-                                 order=tantivy.Order.Desc if desc else tantivy.Order.Asc)
+                                 order=order)
     total = int(found.count or 0)
     hits: list[tuple[Any, tantivy.DocAddress]] = list(found.hits)
     if len(hits) == need and need < total:
@@ -253,7 +228,7 @@ def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
     rows = []
     for key, address in hits:
         doc = searcher.doc(address)
-        exact = key if name == "price" or key is None else doc.get_first(name)
+        exact = doc.get_first(field) if field in DATE_SORTS and key is not None else key
         rows.append((str(doc.get_first("id")), exact, address))
     return total, rows
 
@@ -267,9 +242,8 @@ def _ties(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy
             (tantivy.Occur.MustNot, tantivy.Query.exists_query(field))])
     else:
         kind = tantivy.FieldType.Integer
-        if field != "created_at" and field != "published_at":
-            bound: Any = key
-        else:
+        bound: Any = key
+        if field in DATE_SORTS:  # the key is in nanoseconds
             kind, bound = tantivy.FieldType.Date, _EPOCH + timedelta(microseconds=key // 1000)
         exact = tantivy.Query.range_query(schema, field, kind,
                                           lower_bound=bound, upper_bound=bound)
@@ -292,7 +266,7 @@ def _scores(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tanti
     on_page = tantivy.Query.boolean_query([
         (tantivy.Occur.Must, query_obj),
         (tantivy.Occur.Must, tantivy.Query.const_score_query(
-            tantivy.Query.term_set_query(schema, "id", [row[0] for row in rows]), 0.0))])
+            any_of(schema, "id", [row[0] for row in rows]), 0.0))])
     found = {(address.segment_ord, address.doc): float(score)
              for score, address in searcher.search(on_page, len(rows), count=False).hits}
     return [found.get((row[2].segment_ord, row[2].doc), 0.0) for row in rows]

@@ -1,0 +1,173 @@
+"""In-process runs of the search benchmark (I/O: the Tantivy index, PostgreSQL): the same
+query mix as the HTTP load, without HTTP, against
+
+- the raw engine: precompiled queries straight into Tantivy (top hits or fast-field sort with
+  count, the page's stored documents, the facet/stats aggregations) on a thread per core, or
+  the compiled SQL statements on asyncpg connections: what the engine can do;
+- the backend: `SearchBackend.search` on an event loop, i.e. ours minus HTTP, auth and JSON.
+
+Compared with the HTTP numbers of `bench.search_load`, they show where the time goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import tantivy
+
+from indexer.tantivy.reader import TantivyReader
+from search_api.auth import lookup_key
+from search_api.backends.postgres import SET_FUZZY_THRESHOLD
+from search_api.compile_pg import (
+    FUZZY_THRESHOLD,
+    compile_facets,
+    compile_hits,
+    compile_price_stats,
+)
+from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
+from search_api.model import SearchBackend, SearchQuery, SearchScope
+
+
+@dataclass
+class Timings:
+    """Latencies (seconds) of the requests completed in a measured window."""
+
+    latencies: list[float]
+    elapsed: float
+
+
+@dataclass(frozen=True)
+class _TantivyPlan:
+    main: tantivy.Query
+    aggregations: list[tuple[tantivy.Query, dict[str, Any]]]
+    sort: tuple[str, tantivy.Order] | None
+    offset: int
+    limit: int
+
+
+def _plan(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
+          currencies: Sequence[str]) -> _TantivyPlan:
+    named = clauses(index, query, scope, currencies)
+    main = scoped(index.schema, scope, named)
+    return _TantivyPlan(main, aggregations(index.schema, query, scope, named, main, currencies),
+                        fast_sort(query), query.offset, query.per_page)
+
+
+def _run_plan(searcher: tantivy.Searcher, plan: _TantivyPlan) -> int:
+    if plan.sort is None:
+        found: Any = searcher.search(plan.main, plan.limit, count=True, offset=plan.offset)
+    else:
+        field, order = plan.sort
+        found = searcher.search(plan.main, plan.limit, count=True, offset=plan.offset,
+                                order_by_field=field, order=order)
+    for _, address in found.hits:
+        searcher.doc(address)
+    for target, request in plan.aggregations:
+        searcher.aggregate(target, request)
+    return int(found.count or 0)
+
+
+def tantivy_engine(reader: TantivyReader, queries: Sequence[tuple[SearchQuery, SearchScope]],
+                   duration: float, threads: int | None = None) -> Timings:
+    """The compiled queries run straight against the index on `threads` threads (default:
+    one per core; Tantivy releases the GIL while it searches)."""
+    index = reader.index("product")
+    if index is None:
+        raise RuntimeError("no product index: run the indexer first")
+    currencies = tuple(reader.config.currencies)
+    plans = [_plan(index, query, scope, currencies) for query, scope in queries]
+    searcher = index.searcher()
+    return _threaded(lambda n: _run_plan(searcher, plans[n % len(plans)]), duration,
+                     threads or os.cpu_count() or 1)
+
+
+def _threaded(call: Callable[[int], object], duration: float, threads: int) -> Timings:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    deadline = time.perf_counter() + duration
+
+    def worker(first: int) -> None:
+        n, mine = first, []
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            call(n)
+            mine.append(time.perf_counter() - started)
+            n += threads
+        with lock:
+            latencies.extend(mine)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        for future in [pool.submit(worker, i) for i in range(threads)]:
+            future.result()
+    return Timings(latencies, time.perf_counter() - started)
+
+
+async def postgres_engine(pool: asyncpg.Pool,
+                          queries: Sequence[tuple[SearchQuery, SearchScope]],
+                          duration: float, concurrency: int) -> Timings:
+    """The compiled statements of each query (hits, facets, price stats) on `concurrency`
+    connections, rows left unmapped."""
+    compiled = []
+    for query, scope in queries:
+        statements = [compile_hits(query, scope), compile_facets(query, scope),
+                      compile_price_stats(query, scope)]
+        compiled.append([s for s in statements if s is not None])
+
+    async def one(n: int) -> None:
+        async with pool.acquire() as conn, conn.transaction(readonly=True):
+            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
+            for statement in compiled[n % len(compiled)]:
+                await conn.fetch(statement.sql, *statement.params)
+
+    return await concurrent(one, duration, concurrency)
+
+
+async def backend_search(backend: SearchBackend,
+                         queries: Sequence[tuple[SearchQuery, SearchScope]],
+                         duration: float, concurrency: int) -> Timings:
+    """`backend.search` for each query at `concurrency` requests in flight on this loop."""
+    async def one(n: int) -> None:
+        query, scope = queries[n % len(queries)]
+        await backend.search(query, scope)
+
+    return await concurrent(one, duration, concurrency)
+
+
+async def concurrent(call: Callable[[int], Any], duration: float,
+                     concurrency: int) -> Timings:
+    """`await call(n)` from `concurrency` tasks until `duration` has passed."""
+    latencies: list[float] = []
+    deadline = time.perf_counter() + duration
+
+    async def worker(first: int) -> None:
+        n = first
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            await call(n)
+            latencies.append(time.perf_counter() - started)
+            n += concurrency
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return Timings(latencies, time.perf_counter() - started)
+
+
+async def key_tenants(pool: asyncpg.Pool, keys: Sequence[str]) -> list[uuid.UUID]:
+    """The tenant of each API key (the scope its searches run in)."""
+    out = []
+    for key in keys:
+        found = await lookup_key(pool, key)
+        if found is None or found.tenant_id is None:
+            raise ValueError(f"{key[:10]}...: not a live tenant key")
+        out.append(found.tenant_id)
+    return out
