@@ -87,9 +87,12 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0) ->
                         metrics.GROUP_PENDING.set(group["pending"])
             metrics.DEAD_LETTERS.set(await redis.xlen(res.settings.key("dlq")))
             metrics.ENGINE_DEAD_LETTERS.set(await redis.xlen(res.settings.key("engine-dlq")))
+            backlog = dict.fromkeys(res.settings.engines, 0)  # an empty queue reads 0
             for row in await res.pool.fetch(
                     "SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine"):
-                metrics.ENGINE_BACKLOG.labels(row["engine"]).set(row["n"])
+                backlog[row["engine"]] = row["n"]
+            for engine, count in backlog.items():
+                metrics.ENGINE_BACKLOG.labels(engine).set(count)
             for doc_type, table in (("product", "index_products"), ("content", "index_content")):
                 count = await res.pool.fetchval(f"SELECT count(*) FROM {table}")
                 metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)

@@ -35,7 +35,7 @@ ENGINE_BACKLOG = Gauge("rustok_engine_queue_backlog", "Documents waiting for an 
 DOCUMENT_COUNT = Gauge("rustok_index_documents", "Documents per backend and type",
                        ["backend", "doc_type"])
 REINDEX_PROGRESS = Gauge("rustok_reindex_progress_ratio", "Progress of running reindex jobs",
-                         ["job"])
+                         ["job_id"])  # not `job`: Prometheus' scrape job owns that label
 REINDEX_JOBS = Counter("rustok_reindex_jobs_total", "Finished reindex jobs by state", ["state"])
 
 # ---- the outbox relay ----------------------------------------------------------------------

@@ -123,13 +123,15 @@ class Relay:
             await conn.execute(QUERIES["relay_lock"], self.lock)
             if await self._in_sync(conn):
                 return  # another relay recovered while we waited for the lock
+            previous = await conn.fetchval(QUERIES["relay_epoch"], self.stream)
             epoch = uuid.uuid4()
             reset = await conn.execute(QUERIES["relay_unpublish_unacked"])
             await self._ensure_groups()
             await conn.execute(QUERIES["relay_set_epoch"], self.stream, epoch)
             await self.redis.set(self.epoch_key, str(epoch))
-        self.stats.recoveries += 1
-        metrics.RELAY_RECOVERIES.inc()
+        if previous is not None:  # the very first epoch of a deployment is no loss
+            self.stats.recoveries += 1
+            metrics.RELAY_RECOVERIES.inc()
         log.info("relay epoch %s started (%s)", epoch, reset, extra={"action": "relay_epoch"})
 
     async def _in_sync(self, conn: asyncpg.Connection) -> bool:

@@ -25,6 +25,7 @@ from indexer.tantivy.stats import CommitReport
 log = logging.getLogger(__name__)
 
 _LOCKED_RETRY = 1.0
+_GAUGE_EVERY = 15.0
 
 
 def tantivy_config(settings: Settings) -> TantivyConfig:
@@ -66,12 +67,27 @@ async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
                                        name=f"tantivy-rebuild-{doc_type}")
             task.add_done_callback(_log_rebuild)
             rebuilds.append(task)
+        rebuilds.append(asyncio.create_task(_gauges(follower, stop), name="tantivy-gauges"))
         await follower.run(stop)
     finally:
         for task in rebuilds:
             task.cancel()
         await asyncio.gather(*rebuilds, return_exceptions=True)
         await follower.close()
+
+
+async def _gauges(follower: TantivyFollower, stop: asyncio.Event) -> str:
+    """Documents per live generation, every `_GAUGE_EVERY` seconds."""
+    while not stop.is_set():
+        try:
+            counts = await asyncio.to_thread(follower.document_counts)
+            for doc_type, count in counts.items():
+                metrics.DOCUMENT_COUNT.labels("tantivy", doc_type).set(count)
+        except Exception as exc:  # a gauge must never stop the follower
+            log.warning("tantivy gauges not refreshed: %s", exc)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _GAUGE_EVERY)
+    return "stopped"
 
 
 def _log_rebuild(task: asyncio.Task[str]) -> None:

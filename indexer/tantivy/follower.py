@@ -148,6 +148,15 @@ class TantivyFollower:
         """Look at the queue now instead of at the next poll (for an in-process producer)."""
         self._wake.set()
 
+    def document_counts(self) -> dict[DocType, int]:
+        """Documents in each live generation, as of its last commit (blocking: call it in a
+        thread)."""
+        out: dict[DocType, int] = {}
+        for doc_type, live in list(self._live.items()):
+            live.index.reload()
+            out[doc_type] = int(live.index.searcher().num_docs)
+        return out
+
     def generation(self, doc_type: DocType) -> str | None:
         live = self._live.get(doc_type)
         return live.name if live else None

@@ -112,6 +112,7 @@ async def test_redis_data_loss_republishes_what_the_group_had_not_acknowledged(
 ) -> None:
     relay = Relay(pool, redis_client, settings)
     await _start(relay)
+    assert relay.stats.recoveries == 0  # a deployment's first epoch is not a loss
     for _ in range(4):
         await make_tenant(core)
     await relay.publish_batch()
@@ -123,6 +124,7 @@ async def test_redis_data_loss_republishes_what_the_group_had_not_acknowledged(
     for _ in range(2):
         await make_tenant(core)
     assert await relay.publish_batch() == 0  # detects the loss and starts a new epoch
+    assert relay.stats.recoveries == 1
     assert await relay.publish_batch() == 4  # two unacknowledged + two new ones
     republished = await _stream_ids(redis_client, settings.stream)
     assert republished == (await _outbox_ids(pool))[2:]

@@ -122,6 +122,7 @@ async def test_drained_rows_are_searchable_with_filters(
     assert await follower.drain_once() == 3
     assert await queued(pool) == []
     assert follower.stats.commits == 1 and follower.stats.docs_applied == 3
+    assert follower.document_counts() == {"product": 3, "content": 0}
 
     async def visible() -> bool:
         return await reader.count(A) == 2
