@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,6 +77,8 @@ class RebuildResult:
     built: int = 0
     reconciled: int = 0
     removed: int = 0
+    index_seconds: float = 0.0
+    swap_seconds: float = 0.0
 
 
 async def refusal(conn: asyncpg.Connection, doc_type: DocType) -> str | None:
@@ -130,20 +133,24 @@ class Rebuild:
     async def finish(self) -> RebuildResult:
         """Index the new generation, reconcile it with the live table and swap it in; then
         let the loader finish."""
+        started = time.monotonic()
         await self._create_indexes()
+        self.result.index_seconds = time.monotonic() - started
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
             await conn.execute(f"LOCK TABLE {LIVE[self.doc_type]} IN ACCESS EXCLUSIVE MODE")
             await self._reconcile(conn)
             await conn.execute(_sql("rebuild_swap", self.doc_type))
             await self._rename_indexes(conn)
+        self.result.swap_seconds = time.monotonic() - started - self.result.index_seconds
         if self._loading is not None:
             await self._batches.put(None)
             await self._loading
-        log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed",
-                 LIVE[self.doc_type], self.result.built, self.result.reconciled,
-                 self.result.removed, extra={"action": "reindex_rebuild",
-                                             "entity": self.doc_type})
+        log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed; "
+                 "indexes %.1f s, swap %.1f s", LIVE[self.doc_type], self.result.built,
+                 self.result.reconciled, self.result.removed, self.result.index_seconds,
+                 self.result.swap_seconds,
+                 extra={"action": "reindex_rebuild", "entity": self.doc_type})
         return self.result
 
     async def abandon(self) -> None:

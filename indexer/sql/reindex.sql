@@ -37,7 +37,7 @@ CREATE TABLE {new} (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)
 
 -- name: rebuild_insert --
 -- Build documents into the new generation (version: this statement's time). After the
--- `built` CTE of the builder. Returns the rows the engines load ({returning}).
+-- `built` CTE of the builder. Returns the columns an engine loading the rows needs.
 INSERT INTO {new} ({columns}, version, position, indexed_at)
 SELECT {columns}, (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
        nextval('index_position_seq'), clock_timestamp()

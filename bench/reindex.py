@@ -1,0 +1,319 @@
+"""Full product reindex: ours (Postgres index tables + Tantivy) against the manifest's
+per-entity indexer (bench/baseline_naive.py) and against Tantivy's own bulk-load rate of the
+same documents. Each runs in a child process, which reports its peak RSS (VmHWM).
+
+    python -m bench reindex [--products 100000] [--tenants 3] [--baseline-products 5000]
+
+The catalog comes from the bulk loader (bench/catalog.py) into `bench_reindex_<N>`, reused
+when it already holds N products. Every run starts from empty index tables and a fresh
+Tantivy directory under /tmp/bench_reindex_*. Prints a Markdown table, writes JSON to
+bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+import tantivy
+
+from bench.baseline_naive import reindex_naive
+from bench.catalog import database_dsn, load_catalog
+from bench.report import report
+from core_write.db import connect, create_pool, database_name, quote_ident, with_database
+from core_write.migrations import migrate
+from core_write.settings import Settings
+from indexer.fanout import DocType
+from indexer.reindex import Reindexer, Scope
+from indexer.tantivy import gateway
+from indexer.tantivy.config import DOC_TYPES
+from indexer.tantivy.engine import tantivy_config
+from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.schema import build_schema, document_for
+from indexer.tantivy.store import GenerationStore
+from indexer.verify import COMPARE, verify_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+TARGET_RATE = 15_000
+TARGET_RATIO = 20
+MODES = ("ours", "queue", "in_place", "tantivy_raw", "baseline")
+"""In the order they run: Tantivy alone reads the rows the modes before it wrote."""
+
+
+# ---- the child processes -------------------------------------------------------------------
+def peak_rss_mb() -> float:
+    """This process's peak resident set (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@dataclass
+class FollowerLoader:
+    """Feeds the rows a rebuild builds straight into a new Tantivy generation of the
+    follower this process runs (as the elected engine writer of the indexer daemon would)."""
+
+    follower: TantivyFollower
+    engine: str = "tantivy"
+    columns: Mapping[DocType, str] = field(
+        default_factory=lambda: {dt: gateway.TABLES[dt][2] for dt in DOC_TYPES})
+
+    async def load(self, doc_type: DocType, rows: AsyncIterator[Any]) -> None:
+        await self.follower.rebuild(doc_type, rows)
+
+
+def child_settings(dsn: str, tantivy_dir: str, workers: int) -> Settings:
+    return Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_ENGINES=("tantivy",),
+                    RUSTOK_STREAM_PREFIX=f"bench_reindex_{os.getpid()}", TANTIVY_DIR=tantivy_dir,
+                    REINDEX_WORKERS=workers, RUSTOK_DB_POOL_MAX=workers + 4)
+
+
+async def _empty_index(dsn: str) -> None:
+    conn = await connect(dsn)
+    try:
+        await conn.execute("TRUNCATE index_products, engine_queue")
+    finally:
+        await conn.close()
+
+
+async def run_ours(dsn: str, mode: str, workers: int) -> dict[str, Any]:
+    """Reindex every product with the engine follower running in this process: `ours` feeds
+    Tantivy the rows being built, `queue` leaves it to the follower draining engine_queue
+    (the reindex run by the CLI while the daemon follows), `in_place` is the previous
+    keyset-page upsert."""
+    await _empty_index(dsn)
+    tantivy_dir = tempfile.mkdtemp(prefix="bench_reindex_", dir="/tmp")
+    settings = child_settings(dsn, tantivy_dir, workers)
+    pool = await create_pool(dsn, max_size=workers + 4)
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    config = tantivy_config(settings)
+    follower = TantivyFollower(pool, redis, settings, config)
+    stop = asyncio.Event()
+    try:
+        await follower.open()
+        following = asyncio.create_task(follower.run(stop))
+        loader = FollowerLoader(follower) if mode == "ours" else None
+        reindexer = Reindexer(pool, settings, bulk=mode != "in_place", loader=loader)
+        started = time.perf_counter()
+        job = await reindexer.run(Scope(doc_type="product"))
+        postgres_done = time.perf_counter()
+        assert job["state"] == "succeeded", job["error"]
+        while await pool.fetchval("SELECT count(*) FROM engine_queue"):
+            follower.wake()
+            await asyncio.sleep(0.01)
+        finished = time.perf_counter()
+        stop.set()
+        await following
+        drift = (await verify_postgres(pool, "product")).total
+        store = GenerationStore(config.index_dir, "product", config.currencies)
+        opened = store.open_current(create=False)
+        assert opened is not None
+        opened[1].reload()
+        in_tantivy = opened[1].searcher().num_docs
+    finally:
+        stop.set()
+        await follower.close()
+        await redis.aclose()
+        await pool.close()
+        shutil.rmtree(tantivy_dir, ignore_errors=True)
+    return {"products": job["done"], "seconds": finished - started,
+            "postgres_seconds": postgres_done - started, "verify_drift": drift,
+            "tantivy_docs": in_tantivy, "peak_rss_mb": peak_rss_mb()}
+
+
+async def run_baseline(dsn: str, limit: int) -> dict[str, Any]:
+    """The per-entity indexer over the first `limit` products; its documents are then
+    compared with fresh builds of ours (they must be equal)."""
+    await _empty_index(dsn)
+    conn = await connect(dsn)
+    try:
+        tenants = [r["id"] for r in await conn.fetch("SELECT id FROM tenants ORDER BY slug")]
+        started = time.perf_counter()
+        done = await reindex_naive(conn, tenants, limit)
+        seconds = time.perf_counter() - started
+        differing = len(await conn.fetch(COMPARE["product"], done, True))
+    finally:
+        await conn.close()
+    return {"products": len(done), "seconds": seconds, "documents_differing": differing,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+async def run_tantivy_raw(dsn: str, heap_mb: int) -> dict[str, Any]:
+    """Tantivy alone: the index rows ours wrote, mapped to documents first, then added to a
+    fresh index and committed (the engine's limit; mapping is timed apart)."""
+    pool = await create_pool(dsn, max_size=2)
+    path = tempfile.mkdtemp(prefix="bench_reindex_raw_", dir="/tmp")
+    try:
+        mapped: list[dict[str, Any]] = []
+        mapping = 0.0
+        async for rows in gateway.stream_rows(pool, "product", 5000):
+            started = time.perf_counter()
+            mapped.extend(document_for("product", row) for row in rows)
+            mapping += time.perf_counter() - started
+        index = tantivy.Index(build_schema("product"), path=path, reuse=False)
+        writer = index.writer(heap_size=heap_mb * 1_000_000)
+        started = time.perf_counter()
+        for values in mapped:
+            writer.add_document(tantivy.Document(**values))
+        writer.commit()
+        writer.wait_merging_threads()
+        seconds = time.perf_counter() - started
+    finally:
+        await pool.close()
+        shutil.rmtree(path, ignore_errors=True)
+    return {"products": len(mapped), "seconds": seconds, "mapping_seconds": mapping,
+            "peak_rss_mb": peak_rss_mb()}
+
+
+def child_main(args: argparse.Namespace) -> None:
+    if args.child == "baseline":
+        result = asyncio.run(run_baseline(args.dsn, args.baseline_products))
+    elif args.child == "tantivy_raw":
+        heap = child_settings(args.dsn, "/tmp", 1).tantivy_writer_heap_mb
+        result = asyncio.run(run_tantivy_raw(args.dsn, heap))
+    else:
+        result = asyncio.run(run_ours(args.dsn, args.child, args.workers))
+    print("RESULT " + json.dumps(result))
+
+
+# ---- the parent ----------------------------------------------------------------------------
+async def prepare_catalog(name: str, products: int, tenants: int) -> str:
+    """The DSN of a database holding exactly the demo catalog of `products` products (loaded
+    with bench/catalog.py unless it is there already)."""
+    dsn = database_dsn(name)
+    admin = await connect(with_database(dsn, "postgres"))
+    try:
+        if await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            conn = await connect(dsn)
+            try:
+                have = await conn.fetchval("SELECT count(*) FROM commerce_products")
+            finally:
+                await conn.close()
+            if have == products:
+                await migrate(dsn)  # the schema may have moved on since it was loaded
+                return dsn
+            await admin.execute(f"DROP DATABASE {quote_ident(name)} WITH (FORCE)")
+    finally:
+        await admin.close()
+    print(f"loading {products:,} products into {name} ...", file=sys.stderr)
+    loaded = await load_catalog(dsn, products, 0, tenants)
+    print(loaded.summary(), file=sys.stderr)
+    return dsn
+
+
+def run_child(mode: str, dsn: str, args: argparse.Namespace,
+              extra: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run one measurement in a child process (its own peak RSS) and return its result."""
+    import subprocess
+
+    command = [sys.executable, "-m", "bench.reindex", "--child", mode, "--dsn", dsn,
+               "--workers", str(args.workers), "--baseline-products",
+               str(args.baseline_products), *extra]
+    env = dict(os.environ, RUSTOK_LOG_LEVEL="WARNING")
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                          check=False)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    if done.returncode or not lines:
+        raise RuntimeError(f"{mode} failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(lines[-1].removeprefix("RESULT "))
+    result["rate"] = result["products"] / result["seconds"]
+    return result
+
+
+def measure(dsn: str, args: argparse.Namespace, modes: tuple[str, ...]) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    for mode in modes:
+        print(f"running {mode} ...", file=sys.stderr)
+        load = os.getloadavg()[0]
+        results[mode] = run_child(mode, dsn, args)
+        results[mode]["load_average"] = f"{load:.1f} -> {os.getloadavg()[0]:.1f}"
+    return results
+
+
+def table(products: int, results: Mapping[str, Any]) -> dict[str, object]:
+    """The flat measures the report prints (and stores as JSON)."""
+    out: dict[str, object] = {"catalog products": f"{products:,}"}
+    ours = results.get("ours")
+    labels = {
+        "ours": "ours: new generation table + Tantivy fed the rows (PG + Tantivy)",
+        "queue": "ours: new generation table, Tantivy via engine_queue (PG + Tantivy)",
+        "in_place": "previous: in-place keyset upsert, Tantivy via engine_queue",
+        "baseline": "baseline: manifest per-entity indexer (PG only, "
+                    f"first {results.get('baseline', {}).get('products', 0):,} products)",
+        "tantivy_raw": "Tantivy alone: add + commit of the same documents (prebuilt)",
+    }
+    for mode, result in results.items():
+        out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}"
+        out[f"{labels[mode]}: seconds"] = f"{result['seconds']:.1f}"
+        out[f"{labels[mode]}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
+        out[f"{labels[mode]}: machine load average"] = result["load_average"]
+        if "postgres_seconds" in result:
+            out[f"{labels[mode]}: Postgres part products/s"] = \
+                f"{result['products'] / result['postgres_seconds']:,.0f}"
+            out[f"{labels[mode]}: verify drift / Tantivy docs"] = \
+                f"{result['verify_drift']} / {result['tantivy_docs']:,}"
+    if ours:
+        rate = ours["rate"]
+        out["ours vs target 15,000/s"] = f"{rate / TARGET_RATE:.0%}" + (
+            "" if rate >= TARGET_RATE else f" (missed by {TARGET_RATE - rate:,.0f}/s)")
+        if "baseline" in results:
+            ratio = rate / results["baseline"]["rate"]
+            out["ours / baseline (target >= 20x)"] = f"{ratio:.1f}x" + (
+                "" if ratio >= TARGET_RATIO else f" (missed by {TARGET_RATIO - ratio:.1f}x)")
+            out["baseline documents differing from ours"] = \
+                results["baseline"]["documents_differing"]
+        if "tantivy_raw" in results:
+            raw = results["tantivy_raw"]
+            out["ours as a fraction of Tantivy alone"] = f"{rate / raw['rate']:.0%}"
+            out["Tantivy alone: row -> document mapping products/s"] = \
+                f"{raw['products'] / raw['mapping_seconds']:,.0f}"
+    return out
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--products", type=int, default=100_000)
+    parser.add_argument("--tenants", type=int, default=3)
+    parser.add_argument("--baseline-products", type=int, default=5000,
+                        help="the per-entity baseline runs on this many products")
+    parser.add_argument("--workers", type=int, default=2, help="REINDEX_WORKERS for ours")
+    parser.add_argument("--database", help="default bench_reindex_<products>")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"comma-separated subset of {','.join(MODES)}")
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--dsn", help=argparse.SUPPRESS)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench reindex",
+                                     description=(__doc__ or "").split("\n")[0])
+    add_arguments(parser)
+    args = parser.parse_args()
+    if args.child:
+        child_main(args)
+        return
+    modes = tuple(m for m in args.modes.split(",") if m)
+    unknown = set(modes) - set(MODES)
+    if unknown:
+        parser.error(f"unknown modes {sorted(unknown)}")
+    modes = tuple(sorted(modes, key=MODES.index))
+    name = args.database or f"bench_reindex_{args.products}"
+    dsn = asyncio.run(prepare_catalog(name, args.products, args.tenants))
+    results = measure(dsn, args, modes)
+    report("reindex", {"database": database_name(dsn), **table(args.products, results)})
+
+
+if __name__ == "__main__":
+    main()
