@@ -203,10 +203,13 @@ class Rebuild:
         if self.queued_engines:
             await conn.execute(_sql("rebuild_queue_all", self.doc_type), self.queued_engines,
                                self.doc_type, now)
+        # what the reconciliation changed, for every engine (a document deleted meanwhile is
+        # in neither table any more)
         changed = {r["id"]: r["tenant_id"] for r in [*newer, *copied, *gone]}
-        if self.loader is not None and changed:
-            await conn.execute(QUERIES["rebuild_queue_ids"], [self.loader.engine],
-                               self.doc_type, list(changed), list(changed.values()), now)
+        engines = [*self.queued_engines, *([self.loader.engine] if self.loader else [])]
+        if engines and changed:
+            await conn.execute(QUERIES["rebuild_queue_ids"], engines, self.doc_type,
+                               list(changed), list(changed.values()), now)
 
 
 async def with_rebuild_lock(
