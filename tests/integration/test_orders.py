@@ -350,6 +350,13 @@ async def test_tenant_cannot_order_or_touch_another_tenants_orders(
     assert await pool.fetchval("SELECT status FROM commerce_orders") == "pending"
     assert await levels(pool, variant["inventory_item_id"]) == {"A": (5, 2)}
     assert await events_after(pool, mark) == []
+    # order numbers count per tenant: the intruder's first order is its number 1
+    assert order["display_id"] == 1
+    stocked = await make_stocked_variant(core, intruder["id"],
+                                         stock={(await make_stock_location(
+                                             core, intruder["id"]))["id"]: 3})
+    assert (await place(core, intruder["id"], (stocked, 1)))["display_id"] == 1
+    assert (await place(core, shop["id"], (variant, 1)))["display_id"] == 2
 
 
 async def test_customer_of_the_tenant_is_recorded(
@@ -398,6 +405,8 @@ async def test_concurrent_orders_never_oversell_nor_deadlock(
     for variant in (left, right):
         assert sum(r for _, r in (await levels(pool, variant["inventory_item_id"])).values()) == 5
     assert await pool.fetchval("SELECT count(*) FROM commerce_orders") == 5
+    # refused orders rolled their number back: the tenant's numbers have no gaps
+    assert sorted(order["display_id"] for order in placed) == [1, 2, 3, 4, 5]
 
 
 async def test_order_in_a_quarter_partition_keeps_its_items(
