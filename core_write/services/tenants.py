@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Mapping
@@ -106,8 +107,25 @@ async def update_tenant(
     if not changes:
         return current
     row = await update(unit.conn, TENANTS, tenant_id, tenant_id, changes)
+    if _language(current) != _language(row):
+        # the bodies' vectors were built with the old configuration: rebuild them in the same
+        # unit (one statement; a language change is rare and must not leave mixed vectors)
+        await unit.conn.execute(_REVECTOR_BODIES, tenant_id, _language(row))
     unit.emit(tenant_id, ev.TenantUpdated(tenant_id=tenant_id, changed=sorted(changes)))
     return row
+
+
+_REVECTOR_BODIES = """
+UPDATE bodies SET search_vector = to_tsvector($2::regconfig, body), updated_at = now()
+WHERE tenant_id = $1
+"""
+
+
+def _language(tenant: Mapping[str, Any]) -> str:
+    settings = tenant.get("settings") or {}
+    if isinstance(settings, str):
+        settings = json.loads(settings)
+    return str(settings.get("language") or "simple")
 
 
 async def delete_tenant(unit: Unit, tenant_id: uuid.UUID) -> None:

@@ -6,7 +6,7 @@ import pytest
 from core_write.errors import Conflict, NotFound, ValidationFailed
 from core_write.services import tenants
 from core_write.unit import CoreWrite
-from tests.builders import make_tenant
+from tests.builders import make_node, make_tenant
 from tests.conftest import event_types, outbox_events
 
 
@@ -82,3 +82,22 @@ async def test_rolled_back_unit_leaves_no_event(core: CoreWrite, pool: asyncpg.P
             raise Boom
     assert await pool.fetchval("SELECT count(*) FROM tenants") == 0
     assert await outbox_events(pool) == []
+
+
+async def test_a_language_change_rebuilds_the_body_vectors(
+    core: CoreWrite, pool: asyncpg.Pool
+) -> None:
+    tenant, other = await make_tenant(core), await make_tenant(core)
+    for owner in (tenant, other):
+        await make_node(core, owner["id"], body={"body": "Running shoes", "format": "plain"})
+
+    async def vectors(owner: dict[str, object]) -> list[str]:
+        return [r["v"] for r in await pool.fetch(
+            "SELECT search_vector::text AS v FROM bodies WHERE tenant_id = $1", owner["id"])]
+
+    assert await vectors(tenant) == ["'running':1 'shoes':2"]  # 'simple': no stemming
+    await core.call(tenants.update_tenant, tenant["id"], {"settings": {"language": "english"}})
+    assert await vectors(tenant) == ["'run':1 'shoe':2"]
+    assert await vectors(other) == ["'running':1 'shoes':2"]  # another tenant is untouched
+    await core.call(tenants.update_tenant, tenant["id"], {"name": "renamed"})
+    assert await vectors(tenant) == ["'run':1 'shoe':2"]
