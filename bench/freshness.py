@@ -1,15 +1,21 @@
-"""Freshness: commit-to-searchable time at a steady write rate. Product renames committed
-through core_write by this process; relay and indexer (Tantivy) run as separate processes; a
-Tantivy reader in this process (as the API would) polls for each renamed title. Prints a
-Markdown table and writes JSON to bench/results/.
+"""Freshness: commit-to-searchable time under a steady stream of writes through core_write, a
+realistic mix (price and stock changes, renames, content edits, new products, deletes). The
+relay and the indexer (Tantivy engine) run as separate processes; a Tantivy reader in this
+process, the API's `TantivyReader`, checks after each of its reloads whether each pending
+write is visible. Also samples the consumer group's lag. Prints a Markdown table and writes
+JSON to bench/results/.
 
-    python -m bench.freshness [--rate 200] [--duration 20] [--products 500]
+    python -m bench.freshness [--rate 500] [--duration 60] [--products 1500] [--nodes 300]
+        [--name-prefix rustok_bench] [--metrics-port 0] [--set VAR=VALUE ...]
+
+`--set` passes settings to the relay and indexer (e.g. `--set TANTIVY_COMMIT_INTERVAL_MS=20`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import os
 import random
 import shutil
@@ -17,21 +23,25 @@ import signal
 import socket
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import redis.asyncio as aioredis
 
 from bench.report import report
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
-from core_write.services import catalog
+from core_write.services import catalog, content, inventory
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
+from indexer.tantivy.config import DocType, commit_channel
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
 
@@ -76,96 +86,265 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+MIX = (("price", 0.30), ("stock", 0.25), ("rename", 0.15), ("content", 0.15),
+       ("create", 0.10), ("delete", 0.05))
+"""Share of each kind of write; deletes remove products this run created earlier."""
+PRICE_BASE = 10_000_000
+"""Probe prices are above any demo price, so they are the product's maximum EUR price."""
+STOCK_STEP = 1000
+"""Probe stock levels are multiples of this, far above a product's other stock."""
+
+
+@dataclass
+class Probe:
+    """A committed write and what its document shows once the write is searchable."""
+
+    kind: str
+    doc_type: DocType
+    doc_id: uuid.UUID
+    doc_field: str
+    expected: Any
+    token: int | None
+    """The write's highest outbox position (for the per-stage times)."""
+    committed: float
+    committed_wall: float = field(default_factory=time.time)
+
+    def visible(self, doc: dict[str, Any] | None) -> bool:
+        if self.kind == "delete":
+            return doc is None
+        if doc is None or self.kind == "create":
+            return doc is not None
+        value = doc.get(self.doc_field)
+        if self.kind == "stock":  # the probe level plus the product's other (small) stock
+            return bool((value or 0) // STOCK_STEP == self.expected // STOCK_STEP)
+        if isinstance(self.expected, str):
+            return self.expected in (value or "")
+        return bool(value == self.expected)
+
+
+@dataclass
+class Targets:
+    """What each kind of write changes: disjoint pools, one write in flight per target."""
+
+    tenant: uuid.UUID
+    price: list[tuple[uuid.UUID, uuid.UUID]]  # (product, variant)
+    stock: list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]  # (product, item, location)
+    rename: list[uuid.UUID]
+    content: list[uuid.UUID]
+    created: list[uuid.UUID] = field(default_factory=list)  # visible, not yet deleted
+    busy: set[uuid.UUID] = field(default_factory=set)
+
+
+async def _targets(pool: asyncpg.Pool) -> Targets:
+    tenant = await pool.fetchval("SELECT id FROM tenants LIMIT 1")
+    stocked = await pool.fetch(
+        "SELECT DISTINCT ON (v.product_id) v.product_id, vi.inventory_item_id, l.location_id "
+        "FROM commerce_variant_inventory vi JOIN commerce_variants v ON v.id = vi.variant_id "
+        "JOIN commerce_inventory_levels l ON l.inventory_item_id = vi.inventory_item_id "
+        # the level then adds to the product's total_stock one for one
+        "WHERE v.manage_inventory AND vi.required_quantity = 1 AND NOT EXISTS ("
+        "  SELECT 1 FROM commerce_variant_inventory o "
+        "  WHERE o.variant_id = vi.variant_id AND o.inventory_item_id <> vi.inventory_item_id) "
+        "ORDER BY v.product_id, vi.inventory_item_id, l.location_id")
+    variants = await pool.fetch(
+        "SELECT DISTINCT ON (product_id) product_id, id FROM commerce_variants "
+        "ORDER BY product_id, id")
+    nodes = await pool.fetch("SELECT id FROM nodes WHERE kind IN ('post', 'page')")
+    rng = random.Random(3)
+    stock = [(r["product_id"], r["inventory_item_id"], r["location_id"]) for r in stocked]
+    rng.shuffle(stock)
+    stock = stock[:len(stock) // 3]
+    taken = {product for product, _, _ in stock}
+    rest = [(r["product_id"], r["id"]) for r in variants if r["product_id"] not in taken]
+    rng.shuffle(rest)
+    half = len(rest) // 2
+    return Targets(tenant, price=rest[:half], stock=stock,
+                   rename=[product for product, _ in rest[half:]],
+                   content=[r["id"] for r in nodes])
+
+
+async def _write(core: CoreWrite, targets: Targets, kind: str, n: int) -> Probe | None:
+    """One write of `kind`; None when every target of the kind has a write in flight."""
+    tenant, token = targets.tenant, f"fresh{n}q"
+
+    def pick(pool: list[Any], key: Callable[[Any], uuid.UUID] = lambda t: t) -> Any:
+        for offset in range(len(pool)):
+            target = pool[(n + offset) % len(pool)]
+            if key(target) not in targets.busy:
+                targets.busy.add(key(target))
+                return target
+        return None
+
+    doc_type: DocType = "product"
+    expected: Any
+    if kind == "price":
+        target = pick(targets.price, lambda t: t[0])
+        if target is None:
+            return None
+        doc_id, variant = target
+        amount = PRICE_BASE + n
+        written = await core.call(catalog.set_price, tenant, variant, "EUR", amount)
+        field, expected = "price_max_eur", amount
+    elif kind == "stock":
+        target = pick(targets.stock, lambda t: t[0])
+        if target is None:
+            return None
+        doc_id, item, location = target
+        level = STOCK_STEP * (1000 + n)
+        written = await core.call(inventory.set_stock_level, tenant, item, location, level)
+        field, expected = "total_stock", level
+    elif kind == "rename":
+        doc_id = pick(targets.rename)
+        if doc_id is None:
+            return None
+        written = await core.call(catalog.update_product, tenant, doc_id,
+                                  {"title": f"Probe {token}"})
+        field, expected = "title", token
+    elif kind == "content":
+        doc_id = pick(targets.content)
+        if doc_id is None:
+            return None
+        doc_type = "content"
+        written = await core.call(content.set_body, tenant, doc_id,
+                        {"body": f"Fresh {token} edit of this page.", "format": "plain"})
+        field, expected = "body_preview", token
+    elif kind == "create":
+        written = await core.call(catalog.create_product, tenant, {
+            "title": f"New {token}", "handle": f"new-{token}", "status": "published"})
+        doc_id = written.value["id"]
+        targets.busy.add(doc_id)
+        field, expected = "id", None
+    else:
+        doc_id = pick(targets.created)
+        if doc_id is None:
+            return None
+        targets.created.remove(doc_id)
+        written = await core.call(catalog.delete_product, tenant, doc_id)
+        field, expected = "id", None
+    return Probe(kind, doc_type, doc_id, field, expected, written.token, time.perf_counter())
+
+
 async def run(args: argparse.Namespace) -> dict[str, object]:
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rustok")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = f"rustok_bench_{uuid.uuid4().hex[:8]}"
+    name = f"{args.name_prefix}_{uuid.uuid4().hex[:8]}"
     dsn = with_database(base, name)
-    tantivy_dir = tempfile.mkdtemp(prefix="rustok-fresh-")
+    tantivy_dir = f"/tmp/{name}"
+    os.makedirs(tantivy_dir)
     settings = Settings(DATABASE_URL=dsn, REDIS_URL=redis_url, RUSTOK_STREAM_PREFIX=f"bench:{name}",
                         TANTIVY_DIR=tantivy_dir)
+    metrics_port = args.metrics_port or _free_port()
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
-               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING",
-               RELAY_POLL_INTERVAL="0.5", RELAY_METRICS_PORT="0")
-    metrics_port = _free_port()
-    env["INDEXER_METRICS_PORT"] = str(metrics_port)
+               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
+               INDEXER_METRICS_PORT=str(metrics_port))
+    env.update(item.split("=", 1) for item in args.set)
     redis = aioredis.Redis.from_url(redis_url)
     await migrate(dsn)
-    pool = await create_pool(dsn, max_size=8)
+    pool = await create_pool(dsn, max_size=20)
     procs = []
     try:
-        await load_demo(pool, DemoSpec(products=args.products, nodes=0, tenants=1, seed=1))
-        products = [(r["tenant_id"], r["id"]) for r in await pool.fetch(
-            "SELECT tenant_id, id FROM commerce_products")]
+        await load_demo(pool, DemoSpec(products=args.products, nodes=args.nodes, tenants=1,
+                                       seed=1))
+        targets = await _targets(pool)
         for command in ("relay", "indexer"):
             procs.append(await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "rustok_search.cli", command, cwd=ROOT, env=env))
         reader = TantivyReader(tantivy_config(settings), redis, settings.stream_prefix)
         await reader.start()
-        tenant = products[0][0]
-        deadline = time.monotonic() + 120
-        while await reader.count(tenant) < len(products):
+        products = await pool.fetchval("SELECT count(*) FROM commerce_products")
+        deadline = time.monotonic() + 180
+        while await reader.count(targets.tenant) < products:
             if time.monotonic() > deadline:
                 raise TimeoutError("the indexer did not load the catalog in time")
-            await asyncio.sleep(0.1)
+            await asyncio.sleep(0.1)  # polling the catalog load, not synchronization
         core = CoreWrite(pool)
-        outstanding: dict[str, float] = {}
-        latencies: list[float] = []
+        pending: list[Probe] = []
+        done: list[tuple[Probe, float]] = []
         lags: list[int] = []
+        skipped = 0
         writing = True
-        rng = random.Random(5)
         scraped_before = await asyncio.to_thread(_scrape, metrics_port)
-        rng.shuffle(products)
+        kinds, weights = zip(*MIX, strict=True)
+        rng = random.Random(5)
 
         async def write() -> None:
-            nonlocal writing
+            nonlocal writing, skipped
             interval = 1 / args.rate
             start = time.perf_counter()
             slots = asyncio.Semaphore(16)  # writers in flight, as many web requests would be
 
-            async def one(n: int, tenant_id: uuid.UUID, product_id: uuid.UUID) -> None:
+            async def one(n: int, kind: str) -> None:
+                nonlocal skipped
                 async with slots:
-                    token = f"fresh{n}x{rng.randint(0, 10**6)}"
-                    await core.call(catalog.update_product, tenant_id, product_id,
-                                    {"title": f"Probe {token}"})
-                    outstanding[token] = time.perf_counter()
+                    probe = await _write(core, targets, kind, n)
+                if probe is None:
+                    skipped += 1
+                else:
+                    pending.append(probe)
 
             tasks = []
             for n in range(int(args.rate * args.duration)):
                 await asyncio.sleep(max(0.0, start + n * interval - time.perf_counter()))
-                # round robin: a product is renamed again only long after its last probe
-                tasks.append(asyncio.create_task(one(n, *products[n % len(products)])))
+                kind = rng.choices(kinds, weights)[0]
+                tasks.append(asyncio.create_task(one(n, kind)))
             await asyncio.gather(*tasks)
             writing = False
 
         async def check() -> None:
-            while writing or outstanding:
-                for token, committed in list(outstanding.items()):
-                    if await reader.search(tenant, token, limit=1):
-                        latencies.append(time.perf_counter() - committed)
-                        del outstanding[token]
-                await asyncio.sleep(0.001)
+            seen = -1
+            last = time.perf_counter()
+            while writing or pending:
+                reloads = reader.reloads + reader.reopens
+                # a pending write can only become visible with a reload; look again after
+                # each one (and every 100 ms in case a reload was missed)
+                if reloads == seen and time.perf_counter() - last < 0.1:
+                    await asyncio.sleep(0.001)
+                    continue
+                # a write found now became visible with the reload just seen, not when this
+                # pass reaches it
+                seen, last = reloads, time.perf_counter()
+                for doc_type in ("product", "content"):
+                    probes = [p for p in pending if p.doc_type == doc_type]
+                    docs = await reader.get_many(targets.tenant, [p.doc_id for p in probes],
+                                                 doc_type=doc_type)
+                    for probe, doc in zip(probes, docs, strict=True):
+                        if not probe.visible(doc):
+                            continue
+                        done.append((probe, last - probe.committed))
+                        pending.remove(probe)
+                        targets.busy.discard(probe.doc_id)
+                        if probe.kind == "create":
+                            targets.created.append(probe.doc_id)
+
+        announced: list[float] = []  # wall times of the engine writer's commit messages
+
+        async def listen() -> None:
+            pubsub = redis.pubsub()
+            await pubsub.subscribe(commit_channel(settings.stream_prefix))
+            try:
+                while writing or pending:
+                    if await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.05):
+                        announced.append(time.time())
+            finally:
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
         async def sample_lag() -> None:
             while writing:
                 groups = await redis.xinfo_groups(settings.stream)
                 lags.append(int(next(g for g in groups if g["name"] == b"indexer")
                                 .get("lag") or 0))
-                await asyncio.sleep(1)
+                await asyncio.sleep(1)  # sampling interval
 
         try:
-            await asyncio.wait_for(asyncio.gather(write(), check(), sample_lag()),
+            await asyncio.wait_for(asyncio.gather(write(), check(), sample_lag(), listen()),
                                    timeout=args.duration + 60)
         except TimeoutError:
-            print(f"never found {len(outstanding)} of {len(outstanding) + len(latencies)}: "
-                  f"{list(outstanding)[:3]}", file=sys.stderr)
-            probe = list(outstanding)[0]
-            row = await pool.fetchrow("SELECT title, tenant_id FROM index_products "
-                                      "WHERE title LIKE $1", f"%{probe}%")
-            print("index row:", row, "tenant", tenant, file=sys.stderr)
+            print(f"never saw {len(pending)} of {len(pending) + len(done)} writes: "
+                  f"{[(p.kind, str(p.doc_id)) for p in pending[:3]]}", file=sys.stderr)
             raise
         await reader.close()
+        stages = await _stages(pool, done, announced)
         scraped_after = await asyncio.to_thread(_scrape, metrics_port)
     finally:
         for proc in procs:
@@ -180,26 +359,71 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
         await admin.close()
         shutil.rmtree(tantivy_dir, ignore_errors=True)
-    ms = [x * 1000 for x in latencies]
+    ms = [latency * 1000 for _, latency in done]
     half = len(lags) // 2
+    per_kind = {
+        f"{kind}_p50_p99_ms": (f"{statistics.median(mine):.1f} / {_quantile(mine, 0.99):.1f} "
+                               f"({len(mine)})")
+        for kind in kinds if (mine := [x * 1000 for p, x in done if p.kind == kind])
+    }
     return {
         "rate_per_s": args.rate, "duration_s": args.duration, "writes": len(ms),
+        "skipped_all_targets_busy": skipped,
         "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(_quantile(ms, 0.95), 1),
-        "p99_ms": round(_quantile(ms, 0.99), 1), "max_ms": round(max(ms), 1),
+        "p99_ms": round(_quantile(ms, 0.99), 1), "max_ms": round(max(ms), 1), **per_kind,
+        **stages,
         **{f"indexer_lag_{backend}_{q}_le_s": value
            for backend in ("postgres", "tantivy")
            for q, value in _histogram_quantiles(scraped_before, scraped_after, backend).items()},
         "group_lag_first_half_max": max(lags[:half] or [0]),
         "group_lag_second_half_max": max(lags[half:] or [0]),
+        "settings": " ".join(args.set) or "defaults",
     }
 
 
-def main() -> None:
+async def _stages(pool: asyncpg.Pool, done: list[tuple[Probe, float]],
+                  announced: list[float]) -> dict[str, str]:
+    """p50 / p99 of where the time went, from the outbox row of each write's last event:
+    commit → published on the stream (relay), → indexed into the Postgres tables (consumer),
+    → the engine writer's commit announcement that made it visible (the last one before it
+    was seen), → visible in the reader (reader wake-up and reload)."""
+    rows = {r["seq"]: r for r in await pool.fetch(
+        "SELECT seq, extract(epoch FROM created_at) AS created, "
+        "extract(epoch FROM published_at) AS published, "
+        "extract(epoch FROM indexed_at) AS indexed FROM outbox WHERE seq = ANY($1::bigint[])",
+        [p.token for p, _ in done if p.token is not None])}
+    spans: dict[str, list[float]] = {"commit_to_published": [], "published_to_pg_indexed": [],
+                                      "pg_indexed_to_engine_commit": [],
+                                      "engine_commit_to_visible": []}
+    for probe, latency in done:
+        row = rows.get(probe.token)
+        if row is None or row["published"] is None or row["indexed"] is None:
+            continue
+        visible = probe.committed_wall + latency
+        spans["commit_to_published"].append(float(row["published"]) - probe.committed_wall)
+        spans["published_to_pg_indexed"].append(float(row["indexed"] - row["published"]))
+        commit = bisect.bisect_right(announced, visible) - 1
+        if commit >= 0 and announced[commit] >= float(row["indexed"]):
+            spans["pg_indexed_to_engine_commit"].append(announced[commit] - float(row["indexed"]))
+            spans["engine_commit_to_visible"].append(visible - announced[commit])
+    return {f"stage_{name}_p50_p99_ms": f"{statistics.median(v) * 1000:.1f} / "
+                                         f"{_quantile(v, 0.99) * 1000:.1f}"
+            for name, v in spans.items() if v}
+
+
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--rate", type=float, default=200)
-    parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--products", type=int, default=500)
-    args = parser.parse_args()
+    parser.add_argument("--rate", type=float, default=500)
+    parser.add_argument("--duration", type=float, default=60)
+    parser.add_argument("--products", type=int, default=1500)
+    parser.add_argument("--nodes", type=int, default=300)
+    parser.add_argument("--name-prefix", default="rustok_bench",
+                        help="database name and Tantivy directory /tmp/PREFIX_xxxxxxxx")
+    parser.add_argument("--metrics-port", type=int, default=0,
+                        help="the indexer's metrics port (0: any free one)")
+    parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
+                        help="a setting for the relay and indexer processes")
+    args = parser.parse_args(argv)
     report("freshness", asyncio.run(run(args)))
 
 

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -232,6 +232,19 @@ class TantivyReader:
         stored = await asyncio.to_thread(_first, view.index, query)
         return None if stored is None else stored_values(doc_type, stored)
 
+    async def get_many(
+        self, tenant_id: Any, doc_ids: Sequence[Any], *, doc_type: DocType = "product"
+    ) -> list[dict[str, Any] | None]:
+        """`get` for each id, from one searcher in one thread hop."""
+        view = self._view(doc_type)
+        if view is None:
+            return [None] * len(doc_ids)
+        queries = [search_query(view.index, doc_type, self.specs[doc_type], tenant_id, None,
+                                {"id": str(doc_id)}) for doc_id in doc_ids]
+        found = await asyncio.to_thread(_firsts, view.index, queries)
+        return [None if stored is None else stored_values(doc_type, stored)
+                for stored in found]
+
 
 def _hits(index: tantivy.Index, query: tantivy.Query, limit: int,
           offset: int) -> list[dict[str, Any]]:
@@ -263,6 +276,16 @@ def _first(index: tantivy.Index, query: tantivy.Query) -> dict[str, list[Any]] |
     searcher = index.searcher()
     hits = searcher.search(query, 1, count=False).hits
     return searcher.doc(hits[0][1]).to_dict() if hits else None
+
+
+def _firsts(index: tantivy.Index,
+            queries: Sequence[tantivy.Query]) -> list[dict[str, list[Any]] | None]:
+    searcher = index.searcher()
+    out: list[dict[str, list[Any]] | None] = []
+    for query in queries:
+        hits = searcher.search(query, 1, count=False).hits
+        out.append(searcher.doc(hits[0][1]).to_dict() if hits else None)
+    return out
 
 
 async def _close(pubsub: PubSub | None) -> None:
