@@ -31,7 +31,6 @@ from search_api.compile_pg import (
     FUZZY_THRESHOLD,
     compile_facets,
     compile_hits,
-    compile_price_stats,
 )
 from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
 from search_api.model import SearchBackend, SearchQuery, SearchScope
@@ -115,12 +114,12 @@ def _threaded(call: Callable[[int], object], duration: float, threads: int) -> T
 async def postgres_engine(pool: asyncpg.Pool,
                           queries: Sequence[tuple[SearchQuery, SearchScope]],
                           duration: float, concurrency: int) -> Timings:
-    """The compiled statements of each query (hits, facets, price stats) on `concurrency`
+    """The compiled statements of each query (hits; facets with price stats) on `concurrency`
     connections, rows left unmapped."""
     compiled = []
     for query, scope in queries:
-        statements = [compile_hits(query, scope), compile_facets(query, scope),
-                      compile_price_stats(query, scope)]
+        statements = [compile_hits(query, scope),
+                      compile_facets(query, scope, price_stats=True)]
         compiled.append([s for s in statements if s is not None])
 
     async def one(n: int) -> None:

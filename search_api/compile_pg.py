@@ -33,6 +33,8 @@ class Table:
     columns: str
     """The columns a hit document is built from (search_api/backends/documents.py)."""
     highlight: tuple[str, ...]
+    facet_columns: str
+    """The columns the facet queries read."""
 
 
 PRODUCTS = Table(
@@ -40,17 +42,21 @@ PRODUCTS = Table(
     "product_id, title, subtitle, handle, description, status, prices, currencies, has_stock, "
     "total_stock, category_ids, tags, created_at, published_at",
     ("title", "description"),
+    "category_ids, tags, currencies, has_stock, prices",
 )
 CONTENT = Table(
     "index_content", "node_id",
     "node_id, kind, title, slug, excerpt, body_preview, status, author_id, author_name, "
     "category_id, tags, created_at, published_at",
     ("title", "body_preview"),
+    "kind, category_id, tags, author_id",
 )
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
                "ON c.cfgname = t.settings->>'language' WHERE t.id = {tenant}), "
                "'simple'::regconfig)")
+PRICE_STATS = "price_stats"
+"""The facet-row name of the price stats (no facet is called so)."""
 _FACET_SQL: dict[tuple[str, str], str] = {
     ("product", "categories"): "SELECT 'categories', v::text, count(*) FROM {m}, "
                                "unnest(category_ids) v GROUP BY 2",
@@ -60,6 +66,9 @@ _FACET_SQL: dict[tuple[str, str], str] = {
     ("product", "has_stock"): "SELECT 'has_stock', has_stock::text, count(*) FROM {m} GROUP BY 2",
     ("product", "price"): "SELECT 'price', (prices->{cur}->>'min'), count(*) FROM {m} "
                           "WHERE prices ? {cur} GROUP BY 2",
+    ("product", PRICE_STATS): f"SELECT '{PRICE_STATS}', "
+                              "min((prices->{cur}->>'min')::bigint)::text, "
+                              "max((prices->{cur}->>'max')::bigint) FROM {m} WHERE prices ? {cur}",
     ("content", "kind"): "SELECT 'kind', kind::text, count(*) FROM {m} GROUP BY 2",
     ("content", "categories"): "SELECT 'categories', category_id::text, count(*) FROM {m} "
                                "WHERE category_id IS NOT NULL GROUP BY 2",
@@ -70,7 +79,7 @@ _FACET_SQL: dict[tuple[str, str], str] = {
 """Rows (facet, value, count) over the CTE `{m}` of matching rows. Price rows carry the
 minimum price (bucketed by the caller with `model.bucket_label`)."""
 _OWN_FILTER = {"categories": "categories", "tags": "tags", "has_stock": "has_stock",
-               "price": "price", "kind": "kind", "author": "author"}
+               "price": "price", PRICE_STATS: "price", "kind": "kind", "author": "author"}
 """Which filter clause a facet ignores (disjunctive faceting)."""
 
 
@@ -235,21 +244,44 @@ def compile_count(query: SearchQuery, scope: SearchScope) -> Compiled:
                     f"WHERE {' AND '.join(c for _, c in clauses)}", p.values)
 
 
-def compile_facets(query: SearchQuery, scope: SearchScope) -> Compiled | None:
+def compile_facets(query: SearchQuery, scope: SearchScope,
+                   price_stats: bool = False) -> Compiled | None:
     """Rows (facet, value, count) for every requested facet, each over the hits filtered by
-    everything but its own filter; None without facets."""
-    if not query.facets:
+    everything but its own filter; with `price_stats` (and a product price currency) also the
+    row (PRICE_STATS, min of the minimum prices as text, max of the maximum prices) over the
+    hits without the price filter. None when there is nothing to count. Facets counted over
+    the same hit set (their own filter is not set) share one MATERIALIZED match, so the text
+    search runs once per distinct hit set rather than once per facet."""
+    names = list(query.facets)
+    if price_stats and query.doc_type == "product" and query.price_currency is not None:
+        names.append(PRICE_STATS)
+    if not names:
         return None
     table = table_of(query)
     p = Params()
-    parts = []
-    cur = p.add(query.price_currency) + "::text" if "price" in query.facets else ""
-    for index, name in enumerate(query.facets):
-        clauses, _, _ = _where(query, scope, p, skip=_OWN_FILTER.get(name))
+    priced = "price" in names or PRICE_STATS in names
+    cur = p.add(query.price_currency) + "::text" if priced else ""
+    set_filters = {name for name, _ in _where(query, scope, Params())[0]}
+    hit_sets: dict[str | None, list[str]] = {}
+    for name in names:
+        own = _OWN_FILTER.get(name)
+        hit_sets.setdefault(own if own in set_filters else None, []).append(name)
+    shared: list[str] = []
+    sources: dict[str, str] = {}
+    for skip, members in hit_sets.items():
+        clauses, _, _ = _where(query, scope, p, skip=skip)
         where = " AND ".join(c for _, c in clauses)
-        m = f"(SELECT * FROM {table.name} WHERE {where}) m{index}"
-        parts.append(_FACET_SQL[(query.doc_type, name)].format(m=m, cur=cur))
-    return Compiled(" UNION ALL ".join(f"({part})" for part in parts), p.values)
+        if len(members) == 1:
+            sources[members[0]] = f"(SELECT * FROM {table.name} WHERE {where})"
+            continue
+        cte = f"s{len(shared)}"
+        shared.append(f"{cte} AS MATERIALIZED (SELECT {table.facet_columns} "
+                      f"FROM {table.name} WHERE {where})")
+        sources.update((name, cte) for name in members)
+    parts = [_FACET_SQL[(query.doc_type, name)].format(m=f"{sources[name]} m{index}", cur=cur)
+             for index, name in enumerate(names)]
+    union = " UNION ALL ".join(f"({part})" for part in parts)
+    return Compiled(f"WITH {', '.join(shared)} {union}" if shared else union, p.values)
 
 
 def compile_price_stats(query: SearchQuery, scope: SearchScope) -> Compiled | None:

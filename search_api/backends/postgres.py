@@ -16,11 +16,11 @@ import asyncpg
 from search_api.backends.documents import from_row, mark_prefixes, marked_headline
 from search_api.compile_pg import (
     FUZZY_THRESHOLD,
+    PRICE_STATS,
     START_SEL,
     compile_count,
     compile_facets,
     compile_hits,
-    compile_price_stats,
     compile_suggest,
     query_words,
     table_of,
@@ -51,8 +51,7 @@ class PostgresBackend:
     async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
         started = time.perf_counter()
         hits_sql = compile_hits(query, scope)
-        facets_sql = compile_facets(query, scope)
-        stats_sql = compile_price_stats(query, scope)
+        facets_sql = compile_facets(query, scope, price_stats=True)
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             rows = await conn.fetch(hits_sql.sql, *hits_sql.params)
@@ -63,16 +62,14 @@ class PostgresBackend:
                 total = int(await conn.fetchval(counted.sql, *counted.params) or 0)
             facet_rows = ([] if facets_sql is None
                           else await conn.fetch(facets_sql.sql, *facets_sql.params))
-            stats_row = (None if stats_sql is None
-                         else await conn.fetchrow(stats_sql.sql, *stats_sql.params))
         table = table_of(query)
         hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
                     document=from_row(query.doc_type, row),
                     highlights=_highlights(row, table.highlight)) for row in rows]
         facet_stats = {}
-        if stats_row is not None and stats_row["min"] is not None:
-            facet_stats["price"] = FacetStats(min=int(stats_row["min"]),
-                                              max=int(stats_row["max"]))
+        for facet, low, high in facet_rows:
+            if facet == PRICE_STATS and low is not None:
+                facet_stats["price"] = FacetStats(min=int(low), max=int(high))
         return SearchResult(
             hits=hits, total=total, page=query.page, per_page=query.per_page,
             facets=facet_counts(query, facet_rows), facet_stats=facet_stats,
@@ -104,6 +101,8 @@ def facet_counts(query: SearchQuery, rows: list[Any]) -> dict[str, dict[str, int
     out: dict[str, dict[str, int]] = {name: {} for name in query.facets}
     buckets: dict[str, int] = defaultdict(int)
     for facet, value, count in rows:
+        if facet == PRICE_STATS:
+            continue
         if facet == "price":
             buckets[bucket_label(query.price_buckets, int(value))] += int(count)
         else:
