@@ -53,12 +53,43 @@ MODES = ("ours", "queue", "in_place", "tantivy_raw", "baseline")
 
 
 # ---- the child processes -------------------------------------------------------------------
+def memory_mb(*fields: str) -> dict[str, float]:
+    """Fields of /proc/self/status (VmHWM: peak resident set; RssAnon: heap and stacks;
+    RssFile: mapped files, e.g. Tantivy's segments), in MB."""
+    out = dict.fromkeys(fields, 0.0)
+    for line in Path("/proc/self/status").read_text().splitlines():
+        name, _, value = line.partition(":")
+        if name in out:
+            out[name] = int(value.split()[0]) / 1024
+    return out
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident set (VmHWM), in MB."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return memory_mb("VmHWM")["VmHWM"]
+
+
+class MemorySampler:
+    """The peak of RssAnon and RssFile, sampled every 50 ms (the kernel keeps only the peak
+    of their sum)."""
+
+    def __init__(self) -> None:
+        self.peak = {"RssAnon": 0.0, "RssFile": 0.0}
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            for name, value in memory_mb(*self.peak).items():
+                self.peak[name] = max(self.peak[name], value)
+            await asyncio.sleep(0.05)
+
+    def __enter__(self) -> MemorySampler:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
 
 
 @dataclass
@@ -69,10 +100,23 @@ class FollowerLoader:
     follower: TantivyFollower
     engine: str = "tantivy"
     columns: Mapping[DocType, str] = field(
-        default_factory=lambda: {dt: gateway.TABLES[dt][2] for dt in DOC_TYPES})
+        default_factory=lambda: {dt: _as_text(gateway.TABLES[dt][2]) for dt in DOC_TYPES})
 
     async def load(self, doc_type: DocType, rows: AsyncIterator[Any]) -> None:
         await self.follower.rebuild(doc_type, rows)
+
+
+def _as_text(columns: str) -> str:
+    """The columns, ids as text: the documents want strings, and asyncpg making UUID objects
+    that the mapping turns back into strings costs the busy event loop twice."""
+    out = []
+    for column in (c.strip() for c in columns.split(",")):
+        if column.endswith("_id"):
+            column = f"{column}::text AS {column}"
+        elif column.endswith("_ids"):
+            column = f"{column}::text[] AS {column}"
+        out.append(column)
+    return ", ".join(out)
 
 
 def child_settings(dsn: str, tantivy_dir: str, workers: int) -> Settings:
@@ -107,14 +151,15 @@ async def run_ours(dsn: str, mode: str, workers: int) -> dict[str, Any]:
         following = asyncio.create_task(follower.run(stop))
         loader = FollowerLoader(follower) if mode == "ours" else None
         reindexer = Reindexer(pool, settings, bulk=mode != "in_place", loader=loader)
-        started = time.perf_counter()
-        job = await reindexer.run(Scope(doc_type="product"))
-        postgres_done = time.perf_counter()
-        assert job["state"] == "succeeded", job["error"]
-        while await pool.fetchval("SELECT count(*) FROM engine_queue"):
-            follower.wake()
-            await asyncio.sleep(0.01)
-        finished = time.perf_counter()
+        with MemorySampler() as memory:
+            started = time.perf_counter()
+            job = await reindexer.run(Scope(doc_type="product"))
+            postgres_done = time.perf_counter()
+            assert job["state"] == "succeeded", job["error"]
+            while await pool.fetchval("SELECT count(*) FROM engine_queue"):
+                follower.wake()
+                await asyncio.sleep(0.01)
+            finished = time.perf_counter()
         stop.set()
         await following
         drift = (await verify_postgres(pool, "product")).total
@@ -131,7 +176,8 @@ async def run_ours(dsn: str, mode: str, workers: int) -> dict[str, Any]:
         shutil.rmtree(tantivy_dir, ignore_errors=True)
     return {"products": job["done"], "seconds": finished - started,
             "postgres_seconds": postgres_done - started, "verify_drift": drift,
-            "tantivy_docs": in_tantivy, "peak_rss_mb": peak_rss_mb()}
+            "tantivy_docs": in_tantivy, "peak_rss_mb": peak_rss_mb(),
+            "peak_anon_mb": memory.peak["RssAnon"], "peak_file_mb": memory.peak["RssFile"]}
 
 
 async def run_baseline(dsn: str, limit: int) -> dict[str, Any]:
@@ -259,6 +305,9 @@ def table(products: int, results: Mapping[str, Any]) -> dict[str, object]:
         out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}"
         out[f"{labels[mode]}: seconds"] = f"{result['seconds']:.1f}"
         out[f"{labels[mode]}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
+        if "peak_anon_mb" in result:
+            out[f"{labels[mode]}: of which heap (RssAnon) / mapped files (RssFile) MB"] = \
+                f"{result['peak_anon_mb']:.0f} / {result['peak_file_mb']:.0f}"
         out[f"{labels[mode]}: machine load average"] = result["load_average"]
         if "postgres_seconds" in result:
             out[f"{labels[mode]}: Postgres part products/s"] = \

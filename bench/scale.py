@@ -50,6 +50,9 @@ def main() -> None:
             rows[f"{label}: products/s"] = f"{rate:,.0f} ({rate / first_rate:.0%} of the "\
                 "smallest)"
             rows[f"{label}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
+            if "peak_anon_mb" in result:
+                rows[f"{label}: peak heap (RssAnon) / mapped files (RssFile) MB"] = \
+                    f"{result['peak_anon_mb']:.0f} / {result['peak_file_mb']:.0f}"
             rows[f"{label}: machine load average"] = result["load_average"]
             print(f"{label}: {rate:,.0f} products/s, {result['peak_rss_mb']:.0f} MB",
                   file=sys.stderr)
