@@ -4,11 +4,14 @@ in-process through the backend and straight against the raw engine (`bench.searc
 table shows our overhead. Prints a Markdown table, writes JSON to bench/results/.
 
     python -m bench.search_load --key KEY[,KEY...] [--backends tantivy,postgres]
-        [--port 18380] [--concurrency 16] [--duration 20] [--no-in-process]
+        [--port 18380] [--concurrency 16] [--duration 20] [--rounds 3] [--no-in-process]
     python -m bench.search_load --url http://127.0.0.1:8080 --key KEY   # a running API only
 
 Without `--url` each backend gets its own `rustok-search api` child (SEARCH_BACKEND set, the
-rest of the configuration from the environment), stopped before the in-process runs. The mix
+rest of the configuration from the environment); the HTTP load, the in-process backend and
+the raw engine take turns in `--rounds` slices (the idle API stays up), so a change in the
+load of this shared machine hits every mode alike. `client_cpu_share` is the CPU this client
+spent per second of HTTP load (what it took from the server's cores). The mix
 comes from the demo generator's vocabulary: 1-3 words, 20% with a one-letter typo in a word
 of 5+ letters, half with filters (tags, price range, in stock), every request with category,
 tag and price facets, a quarter sorted by price. Request n uses key n % len(keys).
@@ -26,7 +29,7 @@ import resource
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -55,6 +58,8 @@ from search_api.params import parse_search_params
 
 ROOT = Path(__file__).resolve().parent.parent
 MIX_SIZE = 2000
+IN_PROCESS = "backend in-process (no HTTP)"
+ENGINE = "engine"
 
 
 def _typo(word: str, rng: random.Random) -> str:
@@ -150,10 +155,16 @@ async def api_process(backend: str, port: int) -> AsyncIterator[str]:
         await proc.wait()
 
 
+Slice = Callable[[float], Awaitable[Timings]]
+"""Runs one mode for the given seconds."""
+
+
+@contextlib.asynccontextmanager
 async def in_process(backend: str, settings: Settings, keys: Sequence[str],
-                     mix: Sequence[dict[str, str]], concurrency: int,
-                     duration: float) -> list[dict[str, Any]]:
-    """The backend without HTTP, then the raw engine, over the same mix and keys."""
+                     mix: Sequence[dict[str, str]],
+                     concurrency: int) -> AsyncIterator[dict[str, Slice]]:
+    """The backend without HTTP and the raw engine over the same mix and keys, as slices
+    (mode name → run it for some seconds)."""
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
     redis = aioredis.Redis.from_url(settings.redis_url)
     try:
@@ -164,59 +175,96 @@ async def in_process(backend: str, settings: Settings, keys: Sequence[str],
             queries.append((SearchQuery.model_validate({**data, "doc_type": "product"}),
                             SearchScope(tenant_id=tenants[n % len(tenants)])))
         if backend == "postgres":
-            searched = await backend_search(PostgresBackend(pool), queries, duration,
-                                            concurrency)
-            raw = await postgres_engine(pool, queries, duration, concurrency)
-            raw_mode = f"engine: compiled SQL, {settings.db_pool_max} connections"
+            postgres = PostgresBackend(pool)
+            yield {
+                IN_PROCESS: lambda s: backend_search(postgres, queries, s, concurrency),
+                f"{ENGINE}: compiled SQL, {settings.db_pool_max} connections":
+                    lambda s: postgres_engine(pool, queries, s, concurrency),
+            }
         else:
             async with TantivyReader(tantivy_config(settings), redis,
                                      settings.stream_prefix) as reader:
-                searched = await backend_search(TantivyBackend(reader), queries, duration,
-                                                concurrency)
+                tantivy = TantivyBackend(reader)
                 threads = os.cpu_count() or 1
-                raw = await asyncio.to_thread(tantivy_engine, reader, queries, duration,
-                                              threads)
-            raw_mode = f"engine: compiled queries, {threads} threads"
-        return [row(backend, "backend in-process (no HTTP)", searched),
-                row(backend, raw_mode, raw)]
+                yield {
+                    IN_PROCESS: lambda s: backend_search(tantivy, queries, s, concurrency),
+                    f"{ENGINE}: compiled queries, {threads} threads":
+                        lambda s: asyncio.to_thread(tantivy_engine, reader, queries, s,
+                                                    threads),
+                }
     finally:
         await redis.aclose()
         await pool.close()
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Per backend, the HTTP load and the in-process runs take turns in `rounds` slices, so
+    a change in the machine's load (it is shared) hits every mode alike."""
     mix = query_mix(args.seed)
     keys = [k for value in args.key for k in value.split(",") if k]
     rows: list[dict[str, Any]] = []
-
-    async def over_http(backend: str, url: str) -> None:
-        cpu = resource.getrusage(resource.RUSAGE_SELF)
-        timings, statuses = await http_load(url, keys, mix, args.concurrency, args.duration)
-        used = resource.getrusage(resource.RUSAGE_SELF)
-        client_cpu = (used.ru_utime - cpu.ru_utime + used.ru_stime - cpu.ru_stime)
-        rows.append(row(backend, f"HTTP, concurrency {args.concurrency}", timings,
-                        statuses={str(k): v for k, v in sorted(statuses.items())},
-                        client_cpu_share=round(client_cpu / (timings.elapsed + 2.0), 2)))
-
+    http_mode = f"HTTP, concurrency {args.concurrency}"
     if args.url:
-        await over_http(args.label, args.url)
+        timings, statuses = await http_load(args.url, keys, mix, args.concurrency,
+                                            args.duration)
+        rows.append(row(args.label, http_mode, timings, statuses=_named(statuses)))
         return {"concurrency": args.concurrency, "duration_s": args.duration, "rows": rows}
     settings = Settings()
     for backend in args.backends.split(","):
-        async with api_process(backend, args.port) as url:
-            await over_http(backend, url)
-        if args.in_process:
-            rows += await in_process(backend, settings, keys, mix, args.concurrency,
-                                     args.duration)
+        rows += await measure(args, settings, backend, keys, mix)
     for backend in {r["backend"] for r in rows}:
         mine = [r for r in rows if r["backend"] == backend]
-        engine = next((r for r in mine if r["mode"].startswith("engine")), None)
+        engine = next((r for r in mine if r["mode"].startswith(ENGINE)), None)
         for r in mine:
             if engine is not None:
                 r["share_of_engine_rate"] = round(r["requests_per_s"]
                                                   / engine["requests_per_s"], 2)
     return {"concurrency": args.concurrency, "duration_s": args.duration,
-            "products": await _product_count(settings), "rows": rows}
+            "rounds": args.rounds, "products": await _product_count(settings), "rows": rows}
+
+
+async def measure(args: argparse.Namespace, settings: Settings, backend: str,
+                  keys: Sequence[str], mix: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
+    """One backend: its API child up, then each mode in turn, `args.rounds` times."""
+    http_mode = f"HTTP, concurrency {args.concurrency}"
+    statuses: dict[int, int] = {}
+    measured: dict[str, Timings] = {}
+    cpu = 0.0
+
+    async def over_http(seconds: float, url: str) -> Timings:
+        nonlocal cpu
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        timings, counted = await http_load(url, keys, mix, args.concurrency, seconds)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        cpu += after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        for status, n in counted.items():
+            statuses[status] = statuses.get(status, 0) + n
+        return timings
+
+    async with api_process(backend, args.port) as url, contextlib.AsyncExitStack() as stack:
+        slices: dict[str, Slice] = {http_mode: lambda seconds: over_http(seconds, url)}
+        if args.in_process:
+            slices.update(await stack.enter_async_context(
+                in_process(backend, settings, keys, mix, args.concurrency)))
+        for _ in range(args.rounds):
+            for mode, run_slice in slices.items():
+                got = await run_slice(args.duration / args.rounds)
+                seen = measured.setdefault(mode, Timings([], 0.0))
+                seen.latencies += got.latencies
+                seen.elapsed += got.elapsed
+    rows = []
+    for mode, timings in measured.items():
+        extra: dict[str, Any] = {}
+        if mode == http_mode:
+            # the client's CPU per second of load, warm-ups included (an upper bound)
+            extra = {"statuses": _named(statuses),
+                     "client_cpu_share": round(cpu / timings.elapsed, 2)}
+        rows.append(row(backend, mode, timings, **extra))
+    return rows
+
+
+def _named(statuses: dict[int, int]) -> dict[str, int]:
+    return {str(k): v for k, v in sorted(statuses.items())}
 
 
 async def _product_count(settings: Settings) -> int:
@@ -247,6 +295,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="turns each mode takes (duration is split among them)")
     parser.add_argument("--no-in-process", dest="in_process", action="store_false",
                         help="skip the backend-without-HTTP and raw engine runs")
     args = parser.parse_args(argv)
