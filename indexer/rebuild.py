@@ -6,9 +6,9 @@ document (~7k rows/s per connection, see LIMITS.md). Here documents are built se
 straight into an index-less copy of the table on several connections, its indexes are built
 afterwards, and one short transaction swaps it in:
 
-- searches keep reading the live table until the swap, which holds ACCESS EXCLUSIVE for the
-  renames only while it reconciles; a search waiting on it then reads the new table (a
-  prepared statement re-resolves the name);
+- searches keep reading the live table until the swap, and wait only for its renames
+  (ACCESS EXCLUSIVE, milliseconds); one waiting then reads the new table (a prepared
+  statement re-resolves the name);
 - the consumer keeps writing the live table meanwhile. At the swap, under the lock, every
   live document whose version is newer than ours (or that we did not build) is copied over,
   and documents whose source is gone (or unpublished without drafts) are removed: versions
@@ -79,6 +79,9 @@ class RebuildResult:
     removed: int = 0
     index_seconds: float = 0.0
     swap_seconds: float = 0.0
+    """How long writers waited for the swap."""
+    closed_seconds: float = 0.0
+    """How long searches waited for it (the renames; the commit's fsync comes on top)."""
 
 
 async def refusal(conn: asyncpg.Connection, doc_type: DocType) -> str | None:
@@ -135,21 +138,31 @@ class Rebuild:
         let the loader finish."""
         started = time.monotonic()
         await self._create_indexes()
+        # fresh statistics before it serves, or the planner takes it for an empty table
+        await self.pool.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
         self.result.index_seconds = time.monotonic() - started
+        live = LIVE[self.doc_type]
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
-            await conn.execute(f"LOCK TABLE {LIVE[self.doc_type]} IN ACCESS EXCLUSIVE MODE")
+            # writers wait while we reconcile and queue the engines; readers only for the
+            # renames (no deadlock on the upgrade: the consumer never reads a live table
+            # before writing it in one transaction)
+            await conn.execute(f"LOCK TABLE {live} IN EXCLUSIVE MODE")
+            locked = time.monotonic()
             await self._reconcile(conn)
+            await conn.execute(f"LOCK TABLE {live} IN ACCESS EXCLUSIVE MODE")
+            closed = time.monotonic()
             await conn.execute(_sql("rebuild_swap", self.doc_type))
             await self._rename_indexes(conn)
-        self.result.swap_seconds = time.monotonic() - started - self.result.index_seconds
+        self.result.swap_seconds = time.monotonic() - locked
+        self.result.closed_seconds = time.monotonic() - closed
         if self._loading is not None:
             await self._batches.put(None)
             await self._loading
         log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed; "
-                 "indexes %.1f s, swap %.1f s", LIVE[self.doc_type], self.result.built,
+                 "indexes and statistics %.1f s, swap %.2f s (reads blocked %.3f s)",
+                 LIVE[self.doc_type], self.result.built,
                  self.result.reconciled, self.result.removed, self.result.index_seconds,
-                 self.result.swap_seconds,
+                 self.result.swap_seconds, self.result.closed_seconds,
                  extra={"action": "reindex_rebuild", "entity": self.doc_type})
         return self.result
 
