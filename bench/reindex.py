@@ -1,6 +1,8 @@
-"""Full product reindex: ours (Postgres index tables + Tantivy) against the manifest's
-per-entity indexer (bench/baseline_naive.py) and against Tantivy's own bulk-load rate of the
-same documents. Each runs in a child process, which reports its peak RSS (VmHWM).
+"""Full product reindex: ours against the per-entity baseline and Tantivy alone (I/O).
+
+Ours (Postgres index tables + Tantivy), the manifest's per-entity indexer
+(bench/baseline_naive.py) and Tantivy's own bulk-load rate of the same documents, each in a
+child process that reports its peak RSS (VmHWM).
 
     python -m bench reindex [--products 100000] [--tenants 3] [--baseline-products 5000]
 

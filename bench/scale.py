@@ -1,6 +1,8 @@
-"""Reindex cost as the catalog grows: the full product reindex (ours: new generation table +
-Tantivy fed the rows) at 10k and 100k products, and 1M with `--with-1m`, each in a child
-process reporting its peak RSS. Time should grow linearly and memory stay flat.
+"""Reindex throughput and peak RSS as the catalog grows (I/O).
+
+The full product reindex (ours: new generation table + Tantivy fed the rows) at 10k and 100k
+products, and 1M with `--with-1m`, each in a child process reporting its peak RSS. Time
+should grow linearly and memory stay flat.
 
     python -m bench scale [--with-1m] [--sizes 10000,100000]
 
