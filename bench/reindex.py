@@ -281,13 +281,22 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace,
     return result
 
 
-def measure(dsn: str, args: argparse.Namespace, modes: tuple[str, ...]) -> dict[str, Any]:
+def measure(dsn: str, args: argparse.Namespace, modes: tuple[str, ...],
+            rounds: int = 1) -> dict[str, Any]:
+    """Each mode once per round, the modes taking turns (the shared machine's load changes
+    then hit them alike); per mode the round with the median rate, and the rates of all."""
+    runs: dict[str, list[dict[str, Any]]] = {mode: [] for mode in modes}
+    for number in range(rounds):
+        for mode in modes:
+            print(f"round {number + 1}/{rounds}: {mode} ...", file=sys.stderr)
+            load = os.getloadavg()[0]
+            result = run_child(mode, dsn, args)
+            result["load_average"] = f"{load:.1f} -> {os.getloadavg()[0]:.1f}"
+            runs[mode].append(result)
     results: dict[str, Any] = {}
-    for mode in modes:
-        print(f"running {mode} ...", file=sys.stderr)
-        load = os.getloadavg()[0]
-        results[mode] = run_child(mode, dsn, args)
-        results[mode]["load_average"] = f"{load:.1f} -> {os.getloadavg()[0]:.1f}"
+    for mode, done in runs.items():
+        done.sort(key=lambda r: float(r["rate"]))
+        results[mode] = {**done[len(done) // 2], "rates": [round(r["rate"]) for r in done]}
     return results
 
 
@@ -304,7 +313,9 @@ def table(products: int, results: Mapping[str, Any]) -> dict[str, object]:
         "tantivy_raw": "Tantivy alone: add + commit of the same documents (prebuilt)",
     }
     for mode, result in results.items():
-        out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}"
+        out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}" + (
+            f" (median of {', '.join(f'{r:,}' for r in result['rates'])})"
+            if len(result["rates"]) > 1 else "")
         out[f"{labels[mode]}: seconds"] = f"{result['seconds']:.1f}"
         out[f"{labels[mode]}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
         if "peak_anon_mb" in result:
@@ -341,6 +352,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the per-entity baseline runs on this many products")
     parser.add_argument("--workers", type=int, default=2, help="REINDEX_WORKERS for ours")
     parser.add_argument("--database", help="default bench_reindex_<products>")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run every mode this many times, taking turns; report medians")
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"comma-separated subset of {','.join(MODES)}")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
@@ -362,7 +375,7 @@ def main() -> None:
     modes = tuple(sorted(modes, key=MODES.index))
     name = args.database or f"bench_reindex_{args.products}"
     dsn = asyncio.run(prepare_catalog(name, args.products, args.tenants))
-    results = measure(dsn, args, modes)
+    results = measure(dsn, args, modes, args.rounds)
     report("reindex", {"database": database_name(dsn), **table(args.products, results)})
 
 
