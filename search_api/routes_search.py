@@ -41,10 +41,11 @@ def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
     if given != doc_type:
         raise field_error("doc_type", f"this endpoint searches {doc_type} documents")
     if isinstance(data.get("filter"), dict):
-        # validate the filter on its own first, so errors carry the `filter.` prefix
+        # validate the filter on its own first, so errors carry the `filter.` prefix; the
+        # query then takes the validated model as it is
         kind = ContentFilter if doc_type == "content" else ProductFilter
         try:
-            kind.model_validate(data["filter"])
+            data = {**data, "filter": kind.model_validate(data["filter"])}
         except ValidationError as exc:
             raise from_validation(exc, prefix="filter") from None
     try:

@@ -164,8 +164,8 @@ def _sort_value(doc: dict[str, Any], query: SearchQuery) -> Any:
     return value if isinstance(value, datetime) else None
 
 
-Row = tuple[str, Any, tantivy.DocAddress]
-"""(id, exact sort value or None, address) of a candidate hit."""
+Row = tuple[str, Any, tantivy.DocAddress, tantivy.Document]
+"""(id, exact sort value or None, address, stored document) of a candidate hit."""
 
 
 def _in_order(rows: list[Row], desc: bool) -> list[Row]:
@@ -190,7 +190,7 @@ def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
     else:
         total, rows = _all_candidates(searcher, query_obj, query)
     chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
-    docs = [searcher.doc(address) for _, _, address in chosen]
+    docs = [doc for _, _, _, doc in chosen]
     return total, list(zip(_scores(searcher, schema, query_obj, query, chosen), docs,
                             strict=True))
 
@@ -204,8 +204,9 @@ def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
         return 0, []
     rows = []
     for _, address in searcher.search(query_obj, total, count=False).hits:
-        values = stored_values(query.doc_type, searcher.doc(address).to_dict())
-        rows.append((str(values["id"]), _sort_value(values, query), address))
+        doc = searcher.doc(address)
+        values = stored_values(query.doc_type, doc.to_dict())
+        rows.append((str(values["id"]), _sort_value(values, query), address, doc))
     return total, rows
 
 
@@ -229,7 +230,7 @@ def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
     for key, address in hits:
         doc = searcher.doc(address)
         exact = doc.get_first(field) if field in DATE_SORTS and key is not None else key
-        rows.append((str(doc.get_first("id")), exact, address))
+        rows.append((str(doc.get_first("id")), exact, address, doc))
     return total, rows
 
 
