@@ -155,9 +155,17 @@ class Rebuild:
             await self._rename_indexes(conn)
         self.result.swap_seconds = time.monotonic() - locked
         self.result.closed_seconds = time.monotonic() - closed
-        if self._loading is not None:
+        if self._loading is not None and self.loader is not None:
             await self._batches.put(None)
-            await self._loading
+            try:
+                await self._loading
+            except BaseException:
+                # the new table is live but the engine's new generation is not: its follower
+                # catches up from the queue (the dropped documents were queued in the swap)
+                await asyncio.shield(self.pool.execute(
+                    _sql("rebuild_queue_live", self.doc_type), [self.loader.engine],
+                    self.doc_type, datetime.now(UTC)))
+                raise
         log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed; "
                  "indexes and statistics %.1f s, swap %.2f s (reads blocked %.3f s)",
                  LIVE[self.doc_type], self.result.built,
@@ -214,11 +222,12 @@ class Rebuild:
         self.result.reconciled = len(copied)
         self.result.removed = len(gone)
         if self.queued_engines:
-            await conn.execute(_sql("rebuild_queue_all", self.doc_type), self.queued_engines,
+            await conn.execute(_sql("rebuild_queue_new", self.doc_type), self.queued_engines,
                                self.doc_type, now)
-        # what the reconciliation changed, for every engine (a document deleted meanwhile is
-        # in neither table any more)
-        changed = {r["id"]: r["tenant_id"] for r in [*newer, *copied, *gone]}
+        # for every engine: what the reconciliation changed (a document deleted meanwhile is
+        # in neither table any more) and the live documents the new generation drops
+        dropped = await conn.fetch(_sql("rebuild_dropped", self.doc_type))
+        changed = {r["id"]: r["tenant_id"] for r in [*newer, *copied, *gone, *dropped]}
         engines = [*self.queued_engines, *([self.loader.engine] if self.loader else [])]
         if engines and changed:
             await conn.execute(QUERIES["rebuild_queue_ids"], engines, self.doc_type,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from bench.catalog import load_catalog
 from bench.reindex import FollowerLoader
 from core_write.settings import Settings
 from indexer.documents import LOCK_CLASS, apply_documents
-from indexer.rebuild import LOCK_KEY, Rebuild, with_rebuild_lock
+from indexer.fanout import DocType
+from indexer.rebuild import LOCK_KEY, Rebuild, Rows, with_rebuild_lock
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import TantivyIds, tantivy_config
 from indexer.tantivy.follower import TantivyFollower
@@ -137,3 +139,31 @@ async def test_engine_loader_gets_the_rows_and_matches_the_index(
 
 async def _queue_empty(pool: asyncpg.Pool) -> bool:
     return not await pool.fetchval("SELECT count(*) FROM engine_queue")
+
+
+class BrokenLoader:
+    """An engine whose own load fails after taking every row (a disk full, say)."""
+
+    engine = "tantivy"
+    columns: Mapping[DocType, str] = {"product": "product_id", "content": "node_id"}
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    async def load(self, doc_type: DocType, rows: AsyncIterator[Rows]) -> None:
+        async for batch in rows:
+            self.rows += len(batch)
+        raise OSError("no space left on device")
+
+
+async def test_a_failed_engine_load_queues_the_whole_new_table_for_that_engine(
+    pool: asyncpg.Pool, indexed: list[uuid.UUID], settings: Settings,
+) -> None:
+    loader = BrokenLoader()
+    job = await Reindexer(pool, settings, loader=loader).run(Scope(doc_type="product"))
+    assert job["state"] == "failed" and "no space left" in job["error"]
+    assert loader.rows == len(indexed)
+    assert (await verify_postgres(pool, "product")).total == 0  # the swap happened
+    queued = {r["doc_id"] for r in await pool.fetch(
+        "SELECT doc_id FROM engine_queue WHERE engine = 'tantivy'")}
+    assert queued == set(indexed)  # its follower catches up from the queue
