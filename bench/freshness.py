@@ -406,9 +406,14 @@ async def _stages(pool: asyncpg.Pool, done: list[tuple[Probe, float]],
         if commit >= 0 and announced[commit] >= float(row["indexed"]):
             spans["pg_indexed_to_engine_commit"].append(announced[commit] - float(row["indexed"]))
             spans["engine_commit_to_visible"].append(visible - announced[commit])
-    return {f"stage_{name}_p50_p99_ms": f"{statistics.median(v) * 1000:.1f} / "
-                                         f"{_quantile(v, 0.99) * 1000:.1f}"
-            for name, v in spans.items() if v}
+    out = {f"stage_{name}_p50_p99_ms": f"{statistics.median(v) * 1000:.1f} / "
+                                        f"{_quantile(v, 0.99) * 1000:.1f}"
+           for name, v in spans.items() if v}
+    gaps = [b - a for a, b in zip(announced, announced[1:], strict=False)]
+    if gaps:  # how often the engine writer committed (one message per doc type committed)
+        out["engine_commit_gap_p50_p99_ms"] = (f"{statistics.median(gaps) * 1000:.1f} / "
+                                               f"{_quantile(gaps, 0.99) * 1000:.1f}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
