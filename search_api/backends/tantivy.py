@@ -9,9 +9,11 @@ aggregations; explicit sorts are applied in Python over every hit's stored value
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -58,6 +60,12 @@ class TantivyBackend:
     def __init__(self, reader: TantivyReader) -> None:
         self.reader = reader
         self.currencies = tuple(reader.config.currencies)
+        # one search thread per core (asyncio's default pool has cores + 4): more threads
+        # only fight over the GIL for the Python half of a search (compiling, mapping hits)
+        # while Tantivy's half already keeps the cores busy. At 100k products this took the
+        # API from 55% to 65-83% of the raw engine's rate
+        self._threads = ThreadPoolExecutor(max_workers=os.cpu_count() or 1,
+                                           thread_name_prefix="tantivy-search")
 
     async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
         started = time.perf_counter()
@@ -70,7 +78,8 @@ class TantivyBackend:
                                   facets={name: {} for name in query.facets},
                                   backend=self.name)
         else:
-            result = await asyncio.to_thread(self._search, index, query, scope)
+            result = await asyncio.get_running_loop().run_in_executor(
+                self._threads, self._search, index, query, scope)
         return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
 
     def _search(self, index: tantivy.Index, query: SearchQuery,
@@ -141,7 +150,8 @@ class TantivyBackend:
         if not words or index is None:
             return []
         limit = max(1, min(limit, 50))
-        rows = await asyncio.to_thread(_suggest, index, words, scope, limit)
+        rows = await asyncio.get_running_loop().run_in_executor(
+            self._threads, _suggest, index, words, scope, limit)
         return [Suggestion(id=uuid.UUID(doc_id), title=title,
                            highlighted=mark_prefixes(title, words)) for doc_id, title in rows]
 
