@@ -93,6 +93,8 @@ class Settings(BaseSettings):
                                      alias="API_MAX_QUERY_BYTES")
     api_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300,
                                               alias="API_SHUTDOWN_GRACE_SECONDS")
+    api_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600,
+                                         alias="API_KEY_CACHE_SECONDS")
     search_backend: Literal["tantivy", "postgres", "meilisearch"] = Field(
         default="tantivy", alias="SEARCH_BACKEND")
     search_backend_fallback: Literal["", "postgres"] = Field(

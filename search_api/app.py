@@ -13,12 +13,14 @@ from aiohttp.typedefs import Handler, Middleware
 
 from core_write.settings import Settings
 from search_api import metrics
-from search_api.auth import API_KEY, authenticate, protected
+from search_api.auth import API_KEY, KeyCache, authenticate, protected
 from search_api.errors import Problem, problem_middleware
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import routes as health_routes
 from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
+
+KEY_CACHE = web.AppKey("key_cache", KeyCache)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("search_api.access")
@@ -105,7 +107,7 @@ def limits_middleware(settings: Settings) -> Middleware:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every `/v1/` route needs a key; health, metrics and the document do not."""
     if protected(request) and request.match_info.http_exception is None:
-        await authenticate(request, request.app[RESOURCES].pool)
+        await authenticate(request, request.app[RESOURCES].pool, request.app[KEY_CACHE])
     return await handler(request)
 
 
@@ -118,6 +120,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
                      cors_middleware(settings.api_cors_origins), problem_middleware,
                      limits_middleware(settings), auth_middleware])
     app[SETTINGS] = settings
+    app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
     app.cleanup_ctx.append(resources_ctx(backend_factory))
     app.add_routes(search_routes)
     app.add_routes(admin_routes)

@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -90,6 +93,36 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
     return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]))
 
 
+class KeyCache:
+    """Lookups of the last `ttl` seconds, by key hash: a search then costs no database round
+    trip for its key. A revoked key (or a new one) is seen within `ttl`; 0 disables the
+    cache. At most `max_entries` hashes are kept (the oldest go first), unknown keys too, so
+    a flood of made-up keys cannot grow memory or reach the database more than once each
+    per `ttl`."""
+
+    def __init__(self, ttl: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: OrderedDict[bytes, tuple[float, ApiKey | None]] = OrderedDict()
+
+    async def lookup(self, pool: asyncpg.Pool, key: str) -> ApiKey | None:
+        if self.ttl <= 0:
+            return await lookup_key(pool, key)
+        digest = hash_key(key)
+        now = self.clock()
+        cached = self._entries.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = await lookup_key(pool, key)
+        self._entries[digest] = (now + self.ttl, found)
+        self._entries.move_to_end(digest)
+        while len(self._entries) > self.max_entries:
+            self._entries.popitem(last=False)
+        return found
+
+
 def presented_key(request: web.Request) -> str | None:
     header = request.headers.get("Authorization")
     if header is not None:
@@ -115,7 +148,8 @@ def require_role(request: web.Request, *roles: Role) -> ApiKey:
     return key
 
 
-async def authenticate(request: web.Request, pool: asyncpg.Pool) -> ApiKey:
+async def authenticate(request: web.Request, pool: asyncpg.Pool,
+                       cache: KeyCache | None = None) -> ApiKey:
     key = presented_key(request)
     if not key:
         raise Problem(401, "an API key is required (Authorization: Bearer <key> or "
@@ -124,7 +158,7 @@ async def authenticate(request: web.Request, pool: asyncpg.Pool) -> ApiKey:
     if not key.startswith(KEY_PREFIX) or len(key) > 128:
         found = None
     else:
-        found = await lookup_key(pool, key)
+        found = await (cache.lookup(pool, key) if cache else lookup_key(pool, key))
     if found is None:
         raise Problem(401, "the API key is unknown or revoked", slug="unauthorized",
                       headers={"WWW-Authenticate": "Bearer"})
@@ -136,5 +170,5 @@ def protected(request: web.Request) -> bool:
     return request.path.startswith("/v1/") and request.method != "OPTIONS"
 
 
-__all__ = ["API_KEY", "ApiKey", "authenticate", "create_key", "current_key", "generate_key",
-           "hash_key", "lookup_key", "protected", "require_role"]
+__all__ = ["API_KEY", "ApiKey", "KeyCache", "authenticate", "create_key", "current_key",
+           "generate_key", "hash_key", "lookup_key", "protected", "require_role"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from search_api.auth import KeyCache
 from search_api.wiring import RESOURCES
 from tests.api_fixtures import Api, api_fixture  # noqa: F401 - the fixture
 
@@ -102,3 +103,22 @@ async def test_dlq_is_for_operators_only(api: Api, method: str, path: str, body:
         assert resp.content_type == PROBLEM
     resp = await _call(api, method, path, body, "operator")
     assert resp.status == 200
+
+
+async def test_the_key_cache_sees_a_revocation_within_its_ttl(api: Api) -> None:
+    pool = api.client.app[RESOURCES].pool
+    now = [100.0]
+    cache = KeyCache(ttl=5.0, max_entries=2, clock=lambda: now[0])
+    key = api.keys["a.search"]
+    first = await cache.lookup(pool, key)
+    assert first is not None and first.role == "search"
+    assert await cache.lookup(pool, "rsk_made-up") is None
+    await pool.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", first.id)
+    now[0] += 4.9
+    assert await cache.lookup(pool, key) == first  # still within the ttl: no round trip
+    now[0] += 0.2
+    assert await cache.lookup(pool, key) is None  # expired: the revocation is seen
+    for made_up in ("rsk_x", "rsk_y", "rsk_z"):
+        await cache.lookup(pool, made_up)
+    assert len(cache._entries) == 2  # bounded, oldest first out
+    assert await KeyCache(ttl=0).lookup(pool, api.keys["b.search"]) is not None
