@@ -135,15 +135,19 @@ async def _empty_index(dsn: str) -> None:
         await conn.close()
 
 
-async def run_ours(dsn: str, mode: str, workers: int) -> dict[str, Any]:
+async def run_ours(dsn: str, mode: str, workers: int, start: str) -> dict[str, Any]:
     """Reindex every product with the engine follower running in this process: `ours` feeds
     Tantivy the rows being built, `queue` leaves it to the follower draining engine_queue
     (the reindex run by the CLI while the daemon follows), `in_place` is the previous
-    keyset-page upsert."""
+    keyset-page upsert. `start`: from empty index tables, or over full ones (a reindex of a
+    live index; Tantivy starts empty either way)."""
     await _empty_index(dsn)
     tantivy_dir = tempfile.mkdtemp(prefix="bench_reindex_", dir="/tmp")
     settings = child_settings(dsn, tantivy_dir, workers)
     pool = await create_pool(dsn, max_size=workers + 4)
+    if start == "full":
+        untimed = settings.model_copy(update={"engines": ()})
+        await Reindexer(pool, untimed).run(Scope(doc_type="product"))
     redis = aioredis.Redis.from_url(REDIS_URL)
     config = tantivy_config(settings)
     follower = TantivyFollower(pool, redis, settings, config)
@@ -233,7 +237,7 @@ def child_main(args: argparse.Namespace) -> None:
         heap = child_settings(args.dsn, "/tmp", 1).tantivy_writer_heap_mb
         result = asyncio.run(run_tantivy_raw(args.dsn, heap))
     else:
-        result = asyncio.run(run_ours(args.dsn, args.child, args.workers))
+        result = asyncio.run(run_ours(args.dsn, args.child, args.workers, args.start))
     print("RESULT " + json.dumps(result))
 
 
@@ -269,7 +273,7 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace,
 
     command = [sys.executable, "-m", "bench.reindex", "--child", mode, "--dsn", dsn,
                "--workers", str(args.workers), "--baseline-products",
-               str(args.baseline_products), *extra]
+               str(args.baseline_products), "--start", args.start, *extra]
     env = dict(os.environ, RUSTOK_LOG_LEVEL="WARNING")
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                           check=False)
@@ -300,9 +304,10 @@ def measure(dsn: str, args: argparse.Namespace, modes: tuple[str, ...],
     return results
 
 
-def table(products: int, results: Mapping[str, Any]) -> dict[str, object]:
+def table(products: int, results: Mapping[str, Any], start: str) -> dict[str, object]:
     """The flat measures the report prints (and stores as JSON)."""
-    out: dict[str, object] = {"catalog products": f"{products:,}"}
+    out: dict[str, object] = {"catalog products": f"{products:,}",
+                              "index tables at the start": start}
     ours = results.get("ours")
     labels = {
         "ours": "ours: new generation table + Tantivy fed the rows (PG + Tantivy)",
@@ -352,6 +357,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the per-entity baseline runs on this many products")
     parser.add_argument("--workers", type=int, default=2, help="REINDEX_WORKERS for ours")
     parser.add_argument("--database", help="default bench_reindex_<products>")
+    parser.add_argument("--start", choices=("empty", "full"), default="empty",
+                        help="index tables empty (first indexing) or full (a reindex of a "
+                        "live index) when ours, queue and in_place start")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every mode this many times, taking turns; report medians")
     parser.add_argument("--modes", default=",".join(MODES),
@@ -376,7 +384,7 @@ def main() -> None:
     name = args.database or f"bench_reindex_{args.products}"
     dsn = asyncio.run(prepare_catalog(name, args.products, args.tenants))
     results = measure(dsn, args, modes, args.rounds)
-    report("reindex", {"database": database_name(dsn), **table(args.products, results)})
+    report("reindex", {"database": database_name(dsn), **table(args.products, results, args.start)})
 
 
 if __name__ == "__main__":

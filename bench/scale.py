@@ -36,6 +36,7 @@ def main() -> None:
                         "(see python -m bench reindex --help)")
     args = parser.parse_args()
     args.baseline_products = 0
+    args.start = "empty"
     sizes = [int(size) for size in args.sizes.split(",") if size]
     if args.with_1m and ONE_MILLION not in sizes:
         sizes.append(ONE_MILLION)

@@ -100,9 +100,12 @@ class Rebuild:
         self.queued_engines = [e for e in engines if self.loader is None
                                or e != self.loader.engine]
         self.result = RebuildResult()
-        self._batches: asyncio.Queue[Rows | None] = asyncio.Queue(maxsize=4)
+        # pages of ids built (ids only: the loader may fall far behind, memory stays small)
+        self._pages: asyncio.Queue[list[uuid.UUID] | None] = asyncio.Queue()
+        self._read_all = asyncio.Event()
+        self._swapped = asyncio.Event()
         self._loading: asyncio.Task[None] | None = None
-        self._insert = ""
+        self._insert = self._fetch = ""
         self._renames: list[tuple[str, str, bool]] = []  # (temporary, final, primary key)
 
     async def start(self, conn: asyncpg.Connection) -> None:
@@ -111,19 +114,24 @@ class Rebuild:
         columns = [r[0] for r in await conn.fetch(QUERIES["rebuild_columns"],
                                                   LIVE[self.doc_type])]
         built = ", ".join(c for c in columns if c not in ("version", "position", "indexed_at"))
-        returning = self.loader.columns[self.doc_type] if self.loader else KEY[self.doc_type]
         self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n)\n"
                         + _sql("rebuild_insert", self.doc_type, columns=built,
-                               returning=returning))
+                               returning=KEY[self.doc_type]))
         if self.loader is not None:
+            self._fetch = _sql("rebuild_rows", self.doc_type,
+                               columns=self.loader.columns[self.doc_type])
             self._loading = asyncio.create_task(self.loader.load(self.doc_type, self._rows()))
 
     async def _rows(self) -> AsyncIterator[Rows]:
-        while (batch := await self._batches.get()) is not None:
-            yield batch
+        """The loader's input: the rows of each page built, read from the new table at the
+        loader's pace (the build never waits for it); it ends only after the swap."""
+        while (ids := await self._pages.get()) is not None:
+            yield await self.pool.fetch(self._fetch, ids)
+        self._read_all.set()
+        await self._swapped.wait()
 
     async def build(self, ids: list[uuid.UUID]) -> None:
-        """Build the documents of `ids` into the new generation (and hand them to the loader).
+        """Build the documents of `ids` into the new generation (the loader reads them later).
         """
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(self._insert, ids, self.index_drafts)
@@ -131,7 +139,8 @@ class Rebuild:
         if self._loading is not None:
             if self._loading.done():
                 self._loading.result()  # the loader failed: raise its error here
-            await self._batches.put(rows)
+            if rows:
+                self._pages.put_nowait([r[0] for r in rows])
 
     async def finish(self) -> RebuildResult:
         """Index the new generation, reconcile it with the live table and swap it in; then
@@ -141,6 +150,7 @@ class Rebuild:
         # fresh statistics before it serves, or the planner takes it for an empty table
         await self.pool.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
         self.result.index_seconds = time.monotonic() - started
+        await self._loader_read_all()
         live = LIVE[self.doc_type]
         async with self.pool.acquire() as conn, conn.transaction():
             # writers wait while we reconcile and queue the engines; readers only for the
@@ -156,7 +166,7 @@ class Rebuild:
         self.result.swap_seconds = time.monotonic() - locked
         self.result.closed_seconds = time.monotonic() - closed
         if self._loading is not None and self.loader is not None:
-            await self._batches.put(None)
+            self._swapped.set()
             try:
                 await self._loading
             except BaseException:
@@ -174,6 +184,22 @@ class Rebuild:
                  extra={"action": "reindex_rebuild", "entity": self.doc_type})
         return self.result
 
+    async def _loader_read_all(self) -> None:
+        """Until the loader has read every page from the new table (which the swap renames);
+        its failure is raised here."""
+        if self._loading is None:
+            return
+        self._pages.put_nowait(None)
+        reading = asyncio.ensure_future(self._read_all.wait())
+        try:
+            await asyncio.wait([reading, self._loading], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            reading.cancel()
+        if self._loading.done():
+            self._loading.result()
+            raise RuntimeError(f"the {self.loader.engine if self.loader else ''} loader "
+                               "stopped before reading every page")
+
     async def abandon(self) -> None:
         if self._loading is not None:
             self._loading.cancel()
@@ -187,8 +213,11 @@ class Rebuild:
         target = re.compile(rf" INDEX \S+ ON (\S+\.)?{live} USING ")
         queue: list[str] = []
         for row in await self.pool.fetch(QUERIES["rebuild_indexes"], live):
+            if row["primary_key"]:  # the new table has had its own from the start
+                self._renames.append((f"{live}_rebuild_pkey", row["name"], True))
+                continue
             temporary = f"r_{row['name']}"[:63]
-            self._renames.append((temporary, row["name"], row["primary_key"]))
+            self._renames.append((temporary, row["name"], False))
             queue.append(target.sub(rf" INDEX {temporary} ON \g<1>{live}_rebuild USING ",
                                     row["definition"], count=1))
         queue.sort(key=lambda s: "USING gin" not in s)  # the long GIN builds first
@@ -209,8 +238,8 @@ class Rebuild:
         live = LIVE[self.doc_type]
         for temporary, final, primary_key in self._renames:
             if primary_key:
-                await conn.execute(f"ALTER TABLE {live} ADD CONSTRAINT {final} "
-                                   f"PRIMARY KEY USING INDEX {temporary}")
+                await conn.execute(f"ALTER TABLE {live} RENAME CONSTRAINT {temporary} "
+                                   f"TO {final}")
             else:
                 await conn.execute(f"ALTER INDEX {temporary} RENAME TO {final}")
 

@@ -31,18 +31,24 @@ LEFT JOIN pg_constraint c ON c.conindid = i.oid AND c.conrelid = x.indrelid
 WHERE x.indrelid = $1::text::regclass ORDER BY i.relname
 
 -- name: rebuild_create --
--- An empty generation table shaped like the live one, without its indexes.
+-- An empty generation table shaped like the live one, without its indexes but its primary
+-- key (cheap to keep while loading; engine loaders and the reconciliation look rows up by it).
 DROP TABLE IF EXISTS {new};
-CREATE TABLE {new} (LIKE {live} INCLUDING ALL EXCLUDING INDEXES)
+CREATE TABLE {new} (LIKE {live} INCLUDING ALL EXCLUDING INDEXES);
+ALTER TABLE {new} ADD CONSTRAINT {new}_pkey PRIMARY KEY ({key})
 
 -- name: rebuild_insert --
 -- Build documents into the new generation (version: this statement's time). After the
--- `built` CTE of the builder. Returns the columns an engine loading the rows needs.
+-- `built` CTE of the builder. Returns the ids built.
 INSERT INTO {new} ({columns}, version, position, indexed_at)
 SELECT {columns}, (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
        nextval('index_position_seq'), clock_timestamp()
 FROM built
 RETURNING {returning}
+
+-- name: rebuild_rows --
+-- Rows of the new generation for an engine loading it ({columns}). $1 ids
+SELECT {columns} FROM {new} WHERE {key} = ANY($1::uuid[])
 
 -- name: rebuild_newer --
 -- Documents the consumer wrote to the live table after we built them: ours go.
