@@ -177,6 +177,9 @@ async def run_ours(dsn: str, mode: str, workers: int, start: str) -> dict[str, A
     finally:
         stop.set()
         await follower.close()
+        keys = [key async for key in redis.scan_iter(match=f"{settings.stream_prefix}:*")]
+        if keys:
+            await redis.delete(*keys)
         await redis.aclose()
         await pool.close()
         shutil.rmtree(tantivy_dir, ignore_errors=True)
