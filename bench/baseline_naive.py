@@ -56,9 +56,7 @@ def product_values(
                    key=lambda c: (c["name"], c["id"]))
     ordered_tags = sorted(tags, key=lambda t: (t["name"], t["id"]))
     tag_names = [t["name"] for t in ordered_tags]
-    # our builder's string_agg of the names has no ORDER BY; its plan reads them by the
-    # link's primary key, i.e. in category id order
-    names = " ".join(c["name"] for c in sorted(shown, key=lambda c: c["id"]))
+    names = " ".join(c["name"] for c in shown)  # the builder's order: name, then id
     weight_b = " ".join(part for part in (product["subtitle"], " ".join(tag_names), names)
                         if part)
     return (

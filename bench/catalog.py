@@ -41,9 +41,9 @@ from core_write.demo_data import (
     NodePlan,
     ProductPlan,
     TenantPlan,
-    _node,
-    _product,
+    node_plan,
     plan_demo,
+    product_plan,
     slugify,
 )
 from core_write.migrations import migrate
@@ -92,13 +92,13 @@ def stream_plans(products: int, nodes: int, tenants: int, seed: int
 
     def product_stream() -> Iterator[ProductPlan]:
         for number in range(products):
-            yield _product(rng, number % tenants, number)
+            yield product_plan(rng, number % tenants, number)
 
     def node_stream() -> Iterator[NodePlan]:
         counts = [0] * tenants
         for number in range(nodes):
             tenant = number % tenants
-            yield _node(rng, tenant, counts[tenant], AUTHORS_PER_TENANT)
+            yield node_plan(rng, tenant, counts[tenant], AUTHORS_PER_TENANT)
             counts[tenant] += 1
 
     return plans, product_stream(), node_stream()

@@ -123,7 +123,7 @@ def _sentences(rng: random.Random, count: int) -> str:
     )
 
 
-def _product(rng: random.Random, tenant: int, number: int) -> ProductPlan:
+def product_plan(rng: random.Random, tenant: int, number: int) -> ProductPlan:
     adjective, material, noun = rng.choice(ADJECTIVES), rng.choice(MATERIALS), rng.choice(NOUNS)
     title = f"{adjective.capitalize()} {material} {noun}"
     parent = rng.choice(sorted(CATEGORY_TREE))
@@ -161,7 +161,7 @@ def _product(rng: random.Random, tenant: int, number: int) -> ProductPlan:
     )
 
 
-def _node(rng: random.Random, tenant: int, index: int, authors: int) -> NodePlan:
+def node_plan(rng: random.Random, tenant: int, index: int, authors: int) -> NodePlan:
     kind = "comment" if index >= 3 and rng.random() < 0.4 else rng.choice(("post", "post", "page"))
     author = rng.randrange(authors)
     body = _sentences(rng, rng.randint(3, 8))
@@ -191,8 +191,8 @@ def plan_demo(products: int, nodes: int, tenants: int, seed: int) -> list[Tenant
             authors=authors, locations=("Main warehouse", "Shop floor"),
         ))
     for number in range(products):
-        plans[number % tenants].products.append(_product(rng, number % tenants, number))
+        plans[number % tenants].products.append(product_plan(rng, number % tenants, number))
     for number in range(nodes):
         plan = plans[number % tenants]
-        plan.nodes.append(_node(rng, number % tenants, len(plan.nodes), len(plan.authors)))
+        plan.nodes.append(node_plan(rng, number % tenants, len(plan.nodes), len(plan.authors)))
     return plans

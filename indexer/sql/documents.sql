@@ -54,7 +54,7 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.descrip
         SELECT jsonb_agg(jsonb_build_object('id', c.id, 'name', c.name, 'handle', c.handle)
                          ORDER BY c.name, c.id) AS categories,
                array_agg(c.id ORDER BY c.name, c.id) AS category_ids,
-               string_agg(c.name, ' ') AS names
+               string_agg(c.name, ' ' ORDER BY c.name, c.id) AS names
         FROM commerce_product_categories pc
         JOIN commerce_categories c ON c.id = pc.category_id
         WHERE pc.product_id = p.id AND c.is_active AND NOT c.is_internal
