@@ -3,6 +3,7 @@ process (never the server's loop) to the API, per backend, next to the same quer
 in-process through the backend and straight against the raw engine (`bench.search`), so the
 table shows our overhead. Prints a Markdown table, writes JSON to bench/results/.
 
+    python -m bench.search_load --products 100000 [--backends tantivy,postgres]   # sets up
     python -m bench.search_load --key KEY[,KEY...] [--backends tantivy,postgres]
         [--port 18380] [--concurrency 16] [--duration 20] [--rounds 3] [--no-in-process]
     python -m bench.search_load --url http://127.0.0.1:8080 --key KEY   # a running API only
@@ -286,8 +287,13 @@ def table(result: dict[str, Any]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--key", action="append", required=True,
+    parser.add_argument("--key", action="append",
                         help="search API key(s), comma-separated or repeated")
+    parser.add_argument("--products", type=int,
+                        help="set everything up first: a catalog of this many demo products in "
+                             "bench_search_<N> (reused), indexed into Postgres and Tantivy, one "
+                             "key per tenant; --key is then not needed")
+    parser.add_argument("--tenants", type=int, default=3, help="with --products")
     parser.add_argument("--url", help="benchmark this running API only (HTTP)")
     parser.add_argument("--label", default="api", help="with --url: the row's backend name")
     parser.add_argument("--backends", default="tantivy,postgres")
@@ -300,6 +306,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-in-process", dest="in_process", action="store_false",
                         help="skip the backend-without-HTTP and raw engine runs")
     args = parser.parse_args(argv)
+    if args.products:
+        from bench.search_setup import prepare
+
+        args.key = [",".join(asyncio.run(prepare(args.products, args.tenants)))]
+    elif not args.key:
+        parser.error("give --key (a running API's search keys) or --products N")
     result = asyncio.run(run(args))
     print(table(result))
     RESULTS.mkdir(exist_ok=True)

@@ -10,6 +10,7 @@ is a fast field. Prices live in one i64 pair per configured currency
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ SEARCH_FIELDS: dict[DocType, dict[str, float]] = {
 """Fields user text is matched against, with their boosts."""
 
 
+@functools.lru_cache(maxsize=1024)
 def price_fields(currency: str) -> tuple[str, str]:
     cur = currency.lower()
     return f"price_min_{cur}", f"price_max_{cur}"
@@ -168,10 +170,16 @@ def document_for(
     return content_document(row)
 
 
+@functools.lru_cache(maxsize=4)
+def _stored_multi(doc_type: DocType) -> frozenset[str]:
+    return frozenset(spec.name for spec in field_specs(doc_type, ())
+                     if spec.multi and spec.stored)
+
+
 def stored_values(doc_type: DocType, stored: Mapping[str, list[Any]]) -> dict[str, Any]:
     """A stored tantivy document (`Document.to_dict()`, every value a list) as plain values:
     multi-valued fields stay lists, single-valued ones become scalars."""
-    multi = {spec.name for spec in field_specs(doc_type, ()) if spec.multi and spec.stored}
+    multi = _stored_multi(doc_type)
     out: dict[str, Any] = {}
     for name, values in stored.items():
         out[name] = list(values) if name in multi else (values[0] if values else None)

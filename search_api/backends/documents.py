@@ -10,6 +10,7 @@ published_at. Ids are strings, timestamps ISO 8601 strings in UTC (or None).
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 from collections.abc import Iterable, Mapping, Sequence
@@ -73,8 +74,7 @@ def from_stored(doc_type: DocType, stored: Mapping[str, Any],
     engine's configured currencies (the others have no fields)."""
     if doc_type == "product":
         prices = {}
-        for cur in sorted(currencies):
-            low, high = price_fields(cur)
+        for cur, low, high in _price_columns(tuple(currencies)):
             if stored.get(low) is not None:
                 prices[cur] = {"min": int(stored[low]), "max": int(stored[high])}
         row = {**{k: stored.get(k) for k in PRODUCT_KEYS}, "product_id": stored["id"],
@@ -82,6 +82,12 @@ def from_stored(doc_type: DocType, stored: Mapping[str, Any],
         return from_row("product", row)
     row = {**{k: stored.get(k) for k in CONTENT_KEYS}, "node_id": stored["id"]}
     return from_row("content", row)
+
+
+@functools.lru_cache(maxsize=16)
+def _price_columns(currencies: tuple[str, ...]) -> tuple[tuple[str, str, str], ...]:
+    """(currency, low field, high field), currencies sorted."""
+    return tuple((cur, *price_fields(cur)) for cur in sorted(currencies))
 
 
 def mark_ranges(text: str, ranges: Sequence[tuple[int, int]]) -> str:

@@ -1,0 +1,71 @@
+"""One-command set-up of the search benchmark (I/O: PostgreSQL, Redis, the index folder): a
+catalog of N demo products in `bench_search_<N>` (the bulk loader, reused when it is there),
+its index tables and Tantivy generation (a full reindex whose rows feed Tantivy, as the
+elected engine writer does; skipped when both already hold every product), one search key
+per tenant, and the environment that points the API children and the in-process runs at it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import asyncpg
+import redis.asyncio as aioredis
+
+from bench.reindex import REDIS_URL, FollowerLoader, prepare_catalog
+from core_write.db import create_pool
+from core_write.settings import Settings
+from indexer.reindex import Reindexer, Scope
+from indexer.tantivy.engine import tantivy_config
+from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.store import GenerationStore
+from search_api.auth import create_key
+
+
+def _tantivy_docs(settings: Settings) -> int:
+    config = tantivy_config(settings)
+    opened = GenerationStore(config.index_dir, "product", config.currencies).open_current(
+        create=False)
+    if opened is None:
+        return 0
+    opened[1].reload()
+    return int(opened[1].searcher().num_docs)
+
+
+async def prepare(products: int, tenants: int) -> list[str]:
+    """Make `bench_search_<products>` ready to search, point this process's environment at it
+    (the API children inherit it) and return one search key per tenant."""
+    name = f"bench_search_{products}"
+    dsn = await prepare_catalog(name, products, tenants)
+    settings = Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_ENGINES=("tantivy",),
+                        RUSTOK_STREAM_PREFIX=name, TANTIVY_DIR=f"/tmp/{name}")
+    pool = await create_pool(dsn, max_size=8)
+    try:
+        indexed = await pool.fetchval("SELECT count(*) FROM index_products")
+        if indexed != products or _tantivy_docs(settings) != products:
+            print(f"indexing {products:,} products into {name} and {settings.tantivy_dir} ...",
+                  file=sys.stderr)
+            await _index(pool, settings)
+        keys = [(await create_key(pool, f"demo-{t}", "search"))[0] for t in range(tenants)]
+    finally:
+        await pool.close()
+    os.environ.update(DATABASE_URL=dsn, RUSTOK_ENGINES="tantivy", RUSTOK_STREAM_PREFIX=name,
+                      TANTIVY_DIR=settings.tantivy_dir)
+    return keys
+
+
+async def _index(pool: asyncpg.Pool, settings: Settings) -> None:
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    follower = TantivyFollower(pool, redis, settings, tantivy_config(settings))
+    try:
+        await follower.open()
+        job = await Reindexer(pool, settings, bulk=True,
+                              loader=FollowerLoader(follower)).run(Scope(doc_type="product"))
+        if job["state"] != "succeeded":
+            raise RuntimeError(f"the reindex failed: {job['error']}")
+        while await follower.drain_once():  # what the reconciliation queued
+            pass
+    finally:
+        await follower.close()
+        await redis.aclose()
