@@ -82,9 +82,7 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
     """Named filter expressions of the query (the tenant is the index, not a clause)."""
     out: Clauses = []
     flt = query.filter
-    statuses: list[str] | None = ["published"]
-    if scope.include_drafts:
-        statuses = list(flt.status) if flt is not None and flt.status else None
+    statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of("status", statuses)))
     if isinstance(flt, ProductFilter):

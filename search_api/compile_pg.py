@@ -116,9 +116,7 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     tenant = p.add(scope.tenant_id)
     clauses: list[tuple[str, str]] = [("tenant", f"tenant_id = {tenant}")]
     flt = query.filter
-    statuses: list[str] | None = ["published"]
-    if scope.include_drafts:
-        statuses = list(flt.status) if flt is not None and flt.status else None
+    statuses = scope.statuses(query)
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
     tsq = q = None

@@ -87,9 +87,7 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
     schema = index.schema
     out: Clauses = []
     flt = query.filter
-    statuses: list[str] | None = ["published"]
-    if scope.include_drafts:
-        statuses = list(flt.status) if flt is not None and flt.status else None
+    statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of(schema, "status", statuses)))
     if query.q:

@@ -157,6 +157,14 @@ class SearchScope(_Strict):
     tenant_id: uuid.UUID
     include_drafts: bool = False
 
+    def statuses(self, query: SearchQuery) -> list[str] | None:
+        """The statuses this search may see (None: any): `published` for search keys, what
+        the filter asks for (or everything) for admin keys. Every backend filters by it."""
+        if not self.include_drafts:
+            return ["published"]
+        flt = query.filter
+        return list(flt.status) if flt is not None and flt.status else None
+
 
 class Hit(_Strict):
     id: uuid.UUID
