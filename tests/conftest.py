@@ -32,6 +32,21 @@ async def _drop(name: str) -> None:
         await admin.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def _run_keys() -> AsyncIterator[None]:
+    """At the end of the run, every Redis key of its prefix goes (tests that start processes
+    or an API leave counters and streams behind; Redis here keeps them forever)."""
+    yield
+    client = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"rustok_test:{RUN_ID}:*",
+                                                      count=1000)]
+        for start in range(0, len(keys), 500):
+            await client.delete(*keys[start:start + 500])
+    finally:
+        await client.aclose()
+
+
 @pytest.fixture(scope="session")
 async def template_db() -> AsyncIterator[str]:
     name = f"rustok_test_{RUN_ID}_tpl"
