@@ -22,8 +22,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +35,11 @@ from bench.report import report
 from core_write.db import connect, create_pool, database_name, quote_ident, with_database
 from core_write.migrations import migrate
 from core_write.settings import Settings
-from indexer.fanout import DocType
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy import gateway
-from indexer.tantivy.config import DOC_TYPES
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.loader import FollowerLoader
 from indexer.tantivy.schema import build_schema, document_for
 from indexer.tantivy.store import GenerationStore
 from indexer.verify import COMPARE, verify_postgres
@@ -92,33 +90,6 @@ class MemorySampler:
     def __exit__(self, *exc: object) -> None:
         assert self._task is not None
         self._task.cancel()
-
-
-@dataclass
-class FollowerLoader:
-    """Feeds the rows a rebuild builds straight into a new Tantivy generation of the
-    follower this process runs (as the elected engine writer of the indexer daemon would)."""
-
-    follower: TantivyFollower
-    engine: str = "tantivy"
-    columns: Mapping[DocType, str] = field(
-        default_factory=lambda: {dt: _as_text(gateway.TABLES[dt][2]) for dt in DOC_TYPES})
-
-    async def load(self, doc_type: DocType, rows: AsyncIterator[Any]) -> None:
-        await self.follower.rebuild(doc_type, rows)
-
-
-def _as_text(columns: str) -> str:
-    """The columns, ids as text: the documents want strings, and asyncpg making UUID objects
-    that the mapping turns back into strings costs the busy event loop twice."""
-    out = []
-    for column in (c.strip() for c in columns.split(",")):
-        if column.endswith("_id"):
-            column = f"{column}::text AS {column}"
-        elif column.endswith("_ids"):
-            column = f"{column}::text[] AS {column}"
-        out.append(column)
-    return ", ".join(out)
 
 
 def child_settings(dsn: str, tantivy_dir: str, workers: int) -> Settings:

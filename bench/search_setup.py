@@ -13,12 +13,13 @@ import sys
 import asyncpg
 import redis.asyncio as aioredis
 
-from bench.reindex import REDIS_URL, FollowerLoader, prepare_catalog
+from bench.reindex import REDIS_URL, prepare_catalog
 from core_write.db import create_pool
 from core_write.settings import Settings
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.loader import FollowerLoader
 from indexer.tantivy.store import GenerationStore
 from search_api.auth import create_key
 

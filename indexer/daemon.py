@@ -21,12 +21,16 @@ from core_write.db import connect
 from core_write.resources import Resources
 from indexer import metrics
 from indexer.consumer import GROUP, Consumer
+from indexer.fanout import DocType
 from indexer.queries import QUERIES
+from indexer.rebuild import EngineLoader
 from indexer.reindex import Reindexer, Scope, create_job, fail_stale_jobs
 
 log = logging.getLogger(__name__)
 
 Follower = Callable[[Resources, asyncio.Event], Coroutine[Any, Any, None]]
+LoaderFactory = Callable[[DocType | None], EngineLoader | None]
+"""The engine loader a reindex job of a doc type (None: both) may use in this process."""
 FOLLOWER_LOCK = 0x464F4C4C  # "FOLL": one engine writer per database
 
 
@@ -35,9 +39,11 @@ async def _sleep(stop: asyncio.Event, seconds: float) -> None:
         await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0) -> None:
-    """Run queued reindex jobs (created by the API or `reindex --queue`), one at a time."""
-    reindexer = Reindexer(res.pool, res.settings)
+async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0,
+                   loader: LoaderFactory | None = None) -> None:
+    """Run queued reindex jobs (created by the API or `reindex --queue`), one at a time. In
+    the process that writes an engine, `loader` gives the engine's loader, so a full rebuild
+    feeds it directly instead of through `engine_queue`."""
     await fail_stale_jobs(res.pool, timedelta(minutes=10))
     while not stop.is_set():
         row = await res.pool.fetchrow(QUERIES["job_claim"])
@@ -45,6 +51,8 @@ async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0) -> No
             await _sleep(stop, poll)
             continue
         log.info("reindex job %s started", row["id"], extra={"action": "reindex"})
+        engine_loader = loader(row["doc_type"]) if loader is not None else None
+        reindexer = Reindexer(res.pool, res.settings, loader=engine_loader)
         done = await reindexer.run_job(dict(row))
         log.info("reindex job %s %s: %d documents at %.0f/s", done["id"], done["state"],
                  done["done"], done["rate"], extra={"action": "reindex"})
@@ -128,12 +136,13 @@ async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float
         await _sleep(stop, retry)
 
 
-async def run_indexer(res: Resources, stop: asyncio.Event, follower: Follower | None) -> None:
+async def run_indexer(res: Resources, stop: asyncio.Event, follower: Follower | None,
+                      loader: LoaderFactory | None = None) -> None:
     """Every task of the daemon; the first to fail stops the others (and is re-raised)."""
     consumer = Consumer(res.pool, res.redis, res.settings)
     tasks = [
         asyncio.create_task(consumer.run(stop), name="consumer"),
-        asyncio.create_task(job_loop(res, stop), name="jobs"),
+        asyncio.create_task(job_loop(res, stop, loader=loader), name="jobs"),
         asyncio.create_task(schedule_loop(res, stop), name="schedule"),
         asyncio.create_task(gauge_loop(res, stop), name="gauges"),
     ]

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from core_write.resources import Resources
 from core_write.settings import Settings
-from indexer.daemon import Follower
+from indexer.daemon import Follower, LoaderFactory
 from indexer.verify import EngineIds
 
 
@@ -45,6 +45,15 @@ def engine_follower(settings: Settings) -> Follower | None:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     return follow
+
+
+def engine_loader(settings: Settings) -> LoaderFactory | None:
+    """What lets reindex jobs feed Tantivy directly while this process writes it."""
+    if "tantivy" not in settings.engines:
+        return None
+    from indexer.tantivy.loader import live_loader
+
+    return live_loader
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ import redis.asyncio as aioredis
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import metrics
-from indexer.tantivy import gateway
+from indexer.tantivy import gateway, loader
 from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
@@ -68,7 +68,8 @@ async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
             task.add_done_callback(_log_rebuild)
             rebuilds.append(task)
         rebuilds.append(asyncio.create_task(_gauges(follower, stop), name="tantivy-gauges"))
-        await follower.run(stop)
+        with loader.register(follower):  # this process's reindex jobs load into it
+            await follower.run(stop)
     finally:
         for task in rebuilds:
             task.cancel()

@@ -148,6 +148,10 @@ class TantivyFollower:
         """Look at the queue now instead of at the next poll (for an in-process producer)."""
         self._wake.set()
 
+    def rebuilding(self, doc_type: DocType | None = None) -> bool:
+        """Is a generation rebuild of `doc_type` (any, without a type) running?"""
+        return bool(self._rebuilding) if doc_type is None else doc_type in self._rebuilding
+
     def document_counts(self) -> dict[DocType, int]:
         """Documents in each live generation, as of its last commit (blocking: call it in a
         thread)."""

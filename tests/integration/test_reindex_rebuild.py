@@ -16,7 +16,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from bench.catalog import load_catalog
-from bench.reindex import FollowerLoader
 from core_write.settings import Settings
 from indexer.documents import LOCK_CLASS, apply_documents
 from indexer.fanout import DocType
@@ -24,6 +23,7 @@ from indexer.rebuild import LOCK_KEY, Rebuild, Rows, with_rebuild_lock
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import TantivyIds, tantivy_config
 from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.loader import FollowerLoader
 from indexer.verify import verify_engine, verify_postgres
 from tests.waiting import wait_until
 
@@ -167,3 +167,54 @@ async def test_a_failed_engine_load_queues_the_whole_new_table_for_that_engine(
     queued = {r["doc_id"] for r in await pool.fetch(
         "SELECT doc_id FROM engine_queue WHERE engine = 'tantivy'")}
     assert queued == set(indexed)  # its follower catches up from the queue
+
+
+async def test_the_daemons_jobs_load_into_the_engine_writer_of_their_process(
+    pool: asyncpg.Pool, indexed: list[uuid.UUID], settings: Settings,
+    redis_client: aioredis.Redis, tmp_path: Path,
+) -> None:
+    from core_write.resources import Resources
+    from indexer.daemon import job_loop
+    from indexer.reindex import create_job
+    from indexer.tantivy.engine import run_tantivy_follower
+    from indexer.tantivy.loader import live_loader
+    from indexer.tantivy.store import GenerationStore
+
+    settings = settings.model_copy(update={"tantivy_dir": str(tmp_path / "tantivy"),
+                                           "engines": ("tantivy",)})
+    assert live_loader("product") is None  # no engine writer in this process yet
+    res = Resources(settings=settings, pool=pool, redis=redis_client)
+    stop = asyncio.Event()
+    following = asyncio.create_task(run_tantivy_follower(res, stop))
+    jobs: asyncio.Task[None] | None = None
+    store = GenerationStore(str(tmp_path / "tantivy"), "product", ("EUR", "USD"))
+    try:
+        async def first_generation_built() -> bool:  # the start-up rebuild of an empty dir
+            return live_loader("product") is not None and store.current() is not None
+
+        await wait_until(first_generation_built, what="the engine writer's first generation")
+        before = store.current()
+        job = await create_job(pool, Scope(doc_type="product"), "test")
+        jobs = asyncio.create_task(job_loop(res, stop, poll=0.05, loader=live_loader))
+
+        async def job_done() -> bool:
+            state = await pool.fetchval("SELECT state FROM index_jobs WHERE id = $1", job["id"])
+            return state in ("succeeded", "failed")
+
+        await wait_until(job_done, what="the reindex job")
+        assert await pool.fetchval("SELECT state FROM index_jobs WHERE id = $1",
+                                   job["id"]) == "succeeded"
+        # loaded into a new generation directly: the engine queue got only what the
+        # reconciliation changed (nothing here), not every document
+        assert store.current() != before
+        assert await _queue_empty(pool)
+    finally:
+        stop.set()
+        await asyncio.gather(following, *([jobs] if jobs else []), return_exceptions=True)
+    assert live_loader("product") is None  # unregistered when the follower stopped
+    ids = TantivyIds(settings, redis_client)
+    try:
+        tenants = [r["id"] for r in await pool.fetch("SELECT id FROM tenants")]
+        assert (await verify_engine(pool, ids, "product", tenants)).total == 0
+    finally:
+        ids.close()
