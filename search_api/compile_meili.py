@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from indexer.meili.config import index_uid
 from indexer.meili.documents import display_keys, micros
-from search_api.backends.documents import marked_headline
+from search_api.backends.documents import HIGHLIGHT_FIELDS, marked_headline
 from search_api.compile_tantivy import FACET_FIELDS, OWN_FILTER, price_field_pair
 from search_api.model import (
     ContentFilter,
@@ -35,8 +35,6 @@ from search_api.model import (
 PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""
 CROP_WORDS = 30
-HIGHLIGHT_FIELDS: dict[DocType, tuple[str, str]] = {"product": ("title", "description"),
-                                                    "content": ("title", "body_preview")}
 
 Role = Literal["main", "facets", "bucket", "stats"]
 Clauses = list[tuple[str, str]]

@@ -27,6 +27,10 @@ CONTENT_KEYS = ("id", "kind", "title", "slug", "excerpt", "body_preview", "statu
                 "author_id", "author_name", "category_id", "tags", "created_at",
                 "published_at")
 MARK, UNMARK = "<mark>", "</mark>"
+HIGHLIGHT_FIELDS: dict[DocType, tuple[str, str]] = {"product": ("title", "description"),
+                                                    "content": ("title", "body_preview")}
+"""The fields a highlighted search marks: the title, and the long text a fragment is cut
+from (every engine backend marks the same ones)."""
 
 
 def _iso(value: Any) -> str | None:

@@ -15,7 +15,7 @@ from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchError
 from meilisearch_python_sdk.models.search import SearchParams
 
-from core_write.errors import Unavailable, ValidationFailed
+from core_write.errors import Unavailable
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig
 from search_api import compile_meili
@@ -66,10 +66,10 @@ class MeilisearchBackend:
         except MeilisearchApiError as exc:
             if meili.is_not_found(exc):
                 return None
-            if exc.status_code == 400:
-                raise ValidationFailed("q", f"the engine refused the query: {exc.message}"
-                                       ) from None
-            raise Unavailable(f"meilisearch: {exc.message}") from None
+            # every user value was validated before compiling: a refusal means the index
+            # does not match the code (settings not applied yet) and is ours, not the user's
+            raise Unavailable(f"meilisearch refused the query ({exc.code}): {exc.message}"
+                              ) from None
         except MeilisearchError as exc:
             raise Unavailable(f"meilisearch: {exc}") from None
         assert isinstance(found, list)

@@ -23,7 +23,7 @@ from core_write.errors import ValidationFailed
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import price_fields, stored_values
-from search_api.backends.documents import from_stored, mark_prefixes, mark_ranges
+from search_api.backends.documents import HIGHLIGHT_FIELDS, from_stored, mark_prefixes, mark_ranges
 from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
 from search_api.compile_tantivy import (
     DATE_SORTS,
@@ -47,9 +47,6 @@ from search_api.model import (
     SearchScope,
     Suggestion,
 )
-
-HIGHLIGHT_FIELDS: dict[str, tuple[str, ...]] = {"product": ("title", "description"),
-                                                "content": ("title", "body_preview")}
 
 
 class TantivyBackend:
