@@ -151,6 +151,25 @@ async def _drain(follower: MeiliFollower) -> None:
         pass
 
 
+async def _shop(core: CoreWrite, redis: aioredis.Redis, settings: Settings,
+                *titles: str) -> dict[str, Any]:
+    """A tenant with published products of these titles, indexed (engine rows queued)."""
+    line = await _pipeline(core, redis, settings)
+    shop = await make_tenant(core)
+    for title in titles:
+        await make_product(core, shop["id"], title=title, status="published")
+    await line.settle()
+    return shop
+
+
+async def _meili_versions(settings: Settings, tenant: uuid.UUID) -> dict[str, int]:
+    ids = MeiliIds(settings)
+    try:
+        return dict(await ids.versions("product", tenant))
+    finally:
+        await ids.close()
+
+
 async def _versions(core: CoreWrite, tenant: uuid.UUID) -> dict[str, int]:
     rows = await core.pool.fetch(
         "SELECT product_id, version FROM index_products WHERE tenant_id = $1", tenant)
@@ -201,21 +220,14 @@ async def test_a_rebuild_swaps_in_a_complete_index(
     meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
     follower: MeiliFollower,
 ) -> None:
-    line = await _pipeline(core, redis_client, meili_settings)
-    shop = await make_tenant(core)
-    for i in range(5):
-        await make_product(core, shop["id"], title=f"Wool hat {i}", status="published")
-    await line.settle()
+    shop = await _shop(core, redis_client, meili_settings, *(f"Wool hat {i}" for i in range(5)))
     await core.pool.execute("DELETE FROM engine_queue")  # as if Meilisearch came later
     assert await follower.start() == [(shop["id"], "product")]
     assert await follower.rebuild(shop["id"], "product") == 5
     uid = index_uid(follower.config.prefix, shop["id"], "product")
     assert await follower.client.get_raw_index(uid + NEXT) is None
-    ids = MeiliIds(meili_settings)
-    try:
-        assert await ids.versions("product", shop["id"]) == await _versions(core, shop["id"])
-    finally:
-        await ids.close()
+    assert await _meili_versions(meili_settings, shop["id"]) == await _versions(core,
+                                                                                shop["id"])
     assert await follower.start() == []  # recorded with the current shape
 
 
@@ -224,10 +236,7 @@ async def test_settings_drift_is_repaired_at_start(
     meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
     follower: MeiliFollower,
 ) -> None:
-    line = await _pipeline(core, redis_client, meili_settings)
-    shop = await make_tenant(core)
-    await make_product(core, shop["id"], status="published")
-    await line.settle()
+    shop = await _shop(core, redis_client, meili_settings, "Straw hat")
     await follower.start()
     await _drain(follower)
     uid = index_uid(follower.config.prefix, shop["id"], "product")

@@ -34,6 +34,9 @@ def test_demo_plans_are_deterministic_and_sized() -> None:
             if node.kind == "comment":
                 assert node.parent is not None and node.parent < node.index
     assert any(p.status == "draft" for t in first for p in t.products)
+    # the bounds above are reached, not just respected: every count in them occurs
+    assert {len(p.variants) for t in first for p in t.products} == {1, 2, 3, 4, 5}
+    assert {len(v.prices) for t in first for p in t.products for v in p.variants} == {1, 2, 3}
 
 
 def test_migration_files_must_be_numbered(tmp_path: Path) -> None:
