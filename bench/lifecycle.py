@@ -1,0 +1,66 @@
+"""Starting and ending what a benchmark runs beside itself (I/O: processes, tasks), each end
+with a deadline: a bench that hangs at exit or leaves a child behind reports nothing true.
+
+Children die with the bench even if it is SIGKILLed (PR_SET_PDEATHSIG, as `serve` does); a
+child that ignores SIGTERM past its grace is killed. Tasks are cancelled again until they end,
+because redis-py's `get_message` can swallow a cancellation that lands while it times out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from rustok_search.supervisor import _die_with_parent
+
+ROOT = Path(__file__).resolve().parent.parent
+STOP_GRACE_SECONDS = 20.0
+"""How long a child gets to finish its batch after SIGTERM before it is killed."""
+
+
+async def spawn_cli(command: str, env: Mapping[str, str]) -> asyncio.subprocess.Process:
+    """`rustok-search COMMAND` as a child of this bench, from the project root."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "rustok_search.cli", command, cwd=ROOT, env=dict(env),
+        preexec_fn=_die_with_parent)
+
+
+async def stop_process(proc: asyncio.subprocess.Process,
+                       grace: float = STOP_GRACE_SECONDS) -> int:
+    """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+    if proc.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(proc.wait(), timeout=grace)
+    except TimeoutError:
+        print(f"child {proc.pid} did not stop {grace:.0f} s after SIGTERM: killing it",
+              file=sys.stderr)
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        return await proc.wait()
+
+
+async def stop_tasks(tasks: Iterable[asyncio.Task[None]], timeout: float = 10.0) -> list[str]:
+    """Cancel `tasks` and wait for them to end, repeating the cancel (see the module's
+    docstring) until `timeout`; returns the names of those still running then. An exception
+    a task ended with is printed, not raised: this runs on the way out."""
+    tasks = list(tasks)
+    left = {task for task in tasks if not task.done()}
+    deadline = time.monotonic() + timeout
+    while left and time.monotonic() < deadline:
+        for task in left:
+            task.cancel()
+        _, left = await asyncio.wait(left, timeout=max(0.01, min(0.5, deadline - time.monotonic())))
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            print(f"task {task.get_name()} failed: {task.exception()!r}", file=sys.stderr)
+    if left:
+        print(f"tasks still running {timeout:.0f} s after their cancel: "
+              f"{sorted(task.get_name() for task in left)}", file=sys.stderr)
+    return sorted(task.get_name() for task in left)
