@@ -40,9 +40,16 @@ import redis.asyncio as aioredis
 from bench.fates import Fate, Ledger, stage_reached, verdict, write_rate
 from bench.freshness_stats import histogram_quantiles, stage_times, summary_ms
 from bench.freshness_writes import MIX, Probe, Targets, find_targets, write
-from bench.lifecycle import spawn_cli, stop_process, stop_tasks
+from bench.lifecycle import (
+    close_pool,
+    delete_keys,
+    drop_database,
+    spawn_cli,
+    stop_process,
+    stop_tasks,
+)
 from bench.report import report
-from core_write.db import connect, create_pool, quote_ident, with_database
+from core_write.db import create_pool, with_database
 from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
@@ -207,27 +214,6 @@ async def _lost_stages(pool: asyncpg.Pool, probes: list[Probe]) -> list[str]:
     return [stage_reached(rows.get(p.token)) for p in probes]
 
 
-async def _close_pool(pool: asyncpg.Pool) -> None:
-    try:
-        await asyncio.wait_for(pool.close(), timeout=10)
-    except TimeoutError:
-        pool.terminate()
-
-
-async def _drop(base: str, name: str) -> None:
-    admin = await connect(with_database(base, "postgres"))
-    try:
-        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
-    finally:
-        await admin.close()
-
-
-async def _delete_keys(redis: aioredis.Redis, prefix: str) -> None:
-    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
-    if keys:
-        await redis.delete(*keys)
-
-
 async def run(args: argparse.Namespace) -> dict[str, object]:
     base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rustok")
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -248,13 +234,13 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     async with contextlib.AsyncExitStack() as stack:
         os.makedirs(tantivy_dir)
         stack.callback(shutil.rmtree, tantivy_dir, ignore_errors=True)
-        stack.push_async_callback(_drop, base, name)
+        stack.push_async_callback(drop_database, base, name)
         await migrate(dsn)
         redis = aioredis.Redis.from_url(redis_url)
         stack.push_async_callback(redis.aclose)
-        stack.push_async_callback(_delete_keys, redis, settings.stream_prefix)
+        stack.push_async_callback(delete_keys, redis, f"{settings.stream_prefix}:*")
         pool = await create_pool(dsn, max_size=20)
-        stack.push_async_callback(_close_pool, pool)
+        stack.push_async_callback(close_pool, pool)
         await load_demo(pool, DemoSpec(products=args.products, nodes=args.nodes, tenants=1,
                                        seed=1))
         targets = await find_targets(pool)

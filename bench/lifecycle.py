@@ -1,5 +1,6 @@
-"""Starting and ending what a benchmark runs beside itself (I/O: processes, tasks), each end
-with a deadline: a bench that hangs at exit or leaves a child behind reports nothing true.
+"""Starting and ending what a benchmark runs beside itself (I/O: processes, tasks, pools,
+its scratch database and Redis keys), each end with a deadline: a bench that hangs at exit or
+leaves a child behind reports nothing true.
 
 Children die with the bench even if it is SIGKILLed (PR_SET_PDEATHSIG, as `serve` does); a
 child that ignores SIGTERM past its grace is killed. Tasks are cancelled again until they end,
@@ -16,6 +17,10 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import asyncpg
+import redis.asyncio as aioredis
+
+from core_write.db import connect, quote_ident, with_database
 from rustok_search.supervisor import _die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +69,27 @@ async def stop_tasks(tasks: Iterable[asyncio.Task[None]], timeout: float = 10.0)
         print(f"tasks still running {timeout:.0f} s after their cancel: "
               f"{sorted(task.get_name() for task in left)}", file=sys.stderr)
     return sorted(task.get_name() for task in left)
+
+
+async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+    """Close `pool`, terminating it if a connection is not released within `timeout`."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout=timeout)
+    except TimeoutError:
+        pool.terminate()
+
+
+async def drop_database(dsn: str, name: str) -> None:
+    """Drop database `name` on the server of `dsn` (connections to it are ended)."""
+    admin = await connect(with_database(dsn, "postgres"))
+    try:
+        await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
+    finally:
+        await admin.close()
+
+
+async def delete_keys(redis: aioredis.Redis, match: str) -> None:
+    """Delete the Redis keys matching the glob `match`."""
+    keys = [key async for key in redis.scan_iter(match=match)]
+    if keys:
+        await redis.delete(*keys)
