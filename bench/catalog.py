@@ -331,12 +331,14 @@ async def load_catalog(dsn: str, products: int, nodes: int = 0, tenants: int = 3
                 copied += await _copy(conn, part)
             return copied
 
-        try:
-            results = await asyncio.gather(produce(), *(consume(c) for c in workers))
+        try:  # one failing copy or plan stops the others (none is left waiting on the queue)
+            async with asyncio.TaskGroup() as group:
+                group.create_task(produce())
+                copies = [group.create_task(consume(conn)) for conn in workers]
         finally:
             for conn in workers[1:]:
                 await conn.close()
-        rows += sum(r for r in results if r is not None)
+        rows += sum(copy.result() for copy in copies)
         tenant_ids = [ids.tenant for ids in all_ids]
         for name in ("catalog_tag_counts", "catalog_category_counts", "catalog_reply_counts"):
             await setup.execute(QUERIES[name], tenant_ids)

@@ -27,7 +27,6 @@ import os
 import random
 import resource
 import shutil
-import socket
 import sys
 import time
 import urllib.request
@@ -44,6 +43,7 @@ from bench.lifecycle import (
     close_pool,
     delete_keys,
     drop_database,
+    free_port,
     spawn_cli,
     stop_process,
     stop_tasks,
@@ -64,12 +64,6 @@ WRITE_GRACE_SECONDS = 30.0
 """How long the writes in flight at the end of the write window may take to finish."""
 CATALOG_LOAD_SECONDS = 180.0
 """How long the indexer may take to make the demo catalog searchable before the writes."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cpu_seconds() -> float:
@@ -222,7 +216,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     tantivy_dir = f"/tmp/{name}"
     settings = Settings(DATABASE_URL=dsn, REDIS_URL=redis_url, RUSTOK_STREAM_PREFIX=f"bench:{name}",
                         TANTIVY_DIR=tantivy_dir)
-    metrics_port = args.metrics_port or _free_port()
+    metrics_port = args.metrics_port or free_port()
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
                RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -28,11 +29,23 @@ STOP_GRACE_SECONDS = 20.0
 """How long a child gets to finish its batch after SIGTERM before it is killed."""
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for a child to bind)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def die_with_parent() -> None:
+    """In a child, before exec: SIGTERM when this bench dies, even by SIGKILL."""
+    _die_with_parent()
+
+
 async def spawn_cli(command: str, env: Mapping[str, str]) -> asyncio.subprocess.Process:
     """`rustok-search COMMAND` as a child of this bench, from the project root."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "rustok_search.cli", command, cwd=ROOT, env=dict(env),
-        preexec_fn=_die_with_parent)
+        preexec_fn=die_with_parent)
 
 
 async def stop_process(proc: asyncio.subprocess.Process,

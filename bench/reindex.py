@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -26,11 +27,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import redis.asyncio as aioredis
 import tantivy
 
 from bench.baseline_naive import reindex_naive
 from bench.catalog import database_dsn, load_catalog
+from bench.lifecycle import close_pool, delete_keys, die_with_parent, stop_tasks
 from bench.report import report
 from core_write.db import connect, create_pool, database_name, quote_ident, with_database
 from core_write.migrations import migrate
@@ -48,6 +51,12 @@ ROOT = Path(__file__).resolve().parent.parent
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 TARGET_RATE = 15_000
 TARGET_RATIO = 20
+STOP_SECONDS = 30.0
+"""How long the follower may take to finish its batch once told to stop."""
+DRAIN_STALL_SECONDS = 120.0
+"""How long engine_queue may stay the same size before the drain counts as stuck."""
+CHILD_TIMEOUT_SECONDS = 3600.0
+"""How long one measurement's child process may run before it is killed."""
 MODES = ("ours", "queue", "in_place", "tantivy_raw", "baseline")
 """In the order they run: Tantivy alone reads the rows the modes before it wrote."""
 
@@ -113,19 +122,28 @@ async def run_ours(dsn: str, mode: str, workers: int, start: str) -> dict[str, A
     keyset-page upsert. `start`: from empty index tables, or over full ones (a reindex of a
     live index; Tantivy starts empty either way)."""
     await _empty_index(dsn)
-    tantivy_dir = tempfile.mkdtemp(prefix="bench_reindex_", dir="/tmp")
-    settings = child_settings(dsn, tantivy_dir, workers)
-    pool = await create_pool(dsn, max_size=workers + 4)
-    if start == "full":
-        untimed = settings.model_copy(update={"engines": ()})
-        await Reindexer(pool, untimed).run(Scope(doc_type="product"))
-    redis = aioredis.Redis.from_url(REDIS_URL)
-    config = tantivy_config(settings)
-    follower = TantivyFollower(pool, redis, settings, config)
     stop = asyncio.Event()
-    try:
+    # undone in reverse order whatever happens: the follower's task, the follower, the keys,
+    # its Redis client, the pool, the Tantivy directory
+    async with contextlib.AsyncExitStack() as stack:
+        tantivy_dir = tempfile.mkdtemp(prefix="bench_reindex_", dir="/tmp")
+        stack.callback(shutil.rmtree, tantivy_dir, ignore_errors=True)
+        settings = child_settings(dsn, tantivy_dir, workers)
+        pool = await create_pool(dsn, max_size=workers + 4)
+        stack.push_async_callback(close_pool, pool)
+        if start == "full":
+            untimed = settings.model_copy(update={"engines": ()})
+            await Reindexer(pool, untimed).run(Scope(doc_type="product"))
+        redis = aioredis.Redis.from_url(REDIS_URL)
+        stack.push_async_callback(redis.aclose)
+        stack.push_async_callback(delete_keys, redis, f"{settings.stream_prefix}:*")
+        config = tantivy_config(settings)
+        follower = TantivyFollower(pool, redis, settings, config)
+        stack.push_async_callback(follower.close)
         await follower.open()
-        following = asyncio.create_task(follower.run(stop))
+        following = asyncio.create_task(follower.run(stop), name="follower")
+        stack.push_async_callback(stop_tasks, [following])
+        stack.callback(stop.set)
         loader = FollowerLoader(follower) if mode == "ours" else None
         reindexer = Reindexer(pool, settings, bulk=mode != "in_place", loader=loader)
         with MemorySampler() as memory:
@@ -133,31 +151,38 @@ async def run_ours(dsn: str, mode: str, workers: int, start: str) -> dict[str, A
             job = await reindexer.run(Scope(doc_type="product"))
             postgres_done = time.perf_counter()
             assert job["state"] == "succeeded", job["error"]
-            while await pool.fetchval("SELECT count(*) FROM engine_queue"):
-                follower.wake()
-                await asyncio.sleep(0.01)
+            await _drain_engine_queue(pool, follower, following)
             finished = time.perf_counter()
         stop.set()
-        await following
+        await asyncio.wait_for(following, timeout=STOP_SECONDS)
         drift = (await verify_postgres(pool, "product")).total
         store = GenerationStore(config.index_dir, "product", config.currencies)
         opened = store.open_current(create=False)
         assert opened is not None
         opened[1].reload()
         in_tantivy = opened[1].searcher().num_docs
-    finally:
-        stop.set()
-        await follower.close()
-        keys = [key async for key in redis.scan_iter(match=f"{settings.stream_prefix}:*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
-        await pool.close()
-        shutil.rmtree(tantivy_dir, ignore_errors=True)
     return {"products": job["done"], "seconds": finished - started,
             "postgres_seconds": postgres_done - started, "verify_drift": drift,
             "tantivy_docs": in_tantivy, "peak_rss_mb": peak_rss_mb(),
             "peak_anon_mb": memory.peak["RssAnon"], "peak_file_mb": memory.peak["RssFile"]}
+
+
+async def _drain_engine_queue(pool: asyncpg.Pool, follower: TantivyFollower,
+                              following: asyncio.Task[None]) -> None:
+    """Wait until the follower has applied everything queued for Tantivy; fails if it
+    stopped or makes no progress for DRAIN_STALL_SECONDS."""
+    left, progressed = None, time.monotonic()
+    while queued := await pool.fetchval("SELECT count(*) FROM engine_queue"):
+        if following.done():
+            following.result()  # its error, if it failed
+            raise RuntimeError("the Tantivy follower stopped with rows still queued")
+        if queued != left:
+            left, progressed = queued, time.monotonic()
+        elif time.monotonic() - progressed > DRAIN_STALL_SECONDS:
+            raise TimeoutError(f"engine_queue stuck at {queued} rows for "
+                               f"{DRAIN_STALL_SECONDS:.0f} s")
+        follower.wake()
+        await asyncio.sleep(0.01)  # polling a condition with a deadline
 
 
 async def run_baseline(dsn: str, limit: int) -> dict[str, Any]:
@@ -249,8 +274,13 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace,
                "--workers", str(args.workers), "--baseline-products",
                str(args.baseline_products), "--start", args.start, *extra]
     env = dict(os.environ, RUSTOK_LOG_LEVEL="WARNING")
-    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
-                          check=False)
+    try:  # a child past its time is killed, not waited for forever
+        done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
+                              check=False, timeout=args.child_timeout,
+                              preexec_fn=die_with_parent)
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"{mode} did not finish in {args.child_timeout:.0f} s: killed"
+                           ) from exc
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     if done.returncode or not lines:
         raise RuntimeError(f"{mode} failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -295,6 +325,7 @@ def table(products: int, results: Mapping[str, Any], start: str) -> dict[str, ob
         out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}" + (
             f" (median of {', '.join(f'{r:,}' for r in result['rates'])})"
             if len(result["rates"]) > 1 else "")
+        out[f"{labels[mode]}: products done"] = f"{result['products']:,}"
         out[f"{labels[mode]}: seconds"] = f"{result['seconds']:.1f}"
         out[f"{labels[mode]}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
         if "peak_anon_mb" in result:
@@ -338,6 +369,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run every mode this many times, taking turns; report medians")
     parser.add_argument("--modes", default=",".join(MODES),
                         help=f"comma-separated subset of {','.join(MODES)}")
+    parser.add_argument("--child-timeout", type=float, default=CHILD_TIMEOUT_SECONDS,
+                        help="seconds one measurement may take before its child is killed")
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     parser.add_argument("--dsn", help=argparse.SUPPRESS)
 

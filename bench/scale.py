@@ -16,7 +16,7 @@ import argparse
 import asyncio
 import sys
 
-from bench.reindex import measure, prepare_catalog
+from bench.reindex import CHILD_TIMEOUT_SECONDS, measure, prepare_catalog
 from bench.report import report
 
 SIZES = (10_000, 100_000)
@@ -34,24 +34,25 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="REINDEX_WORKERS")
     parser.add_argument("--modes", default="ours", help="reindex modes to run per size "
                         "(see python -m bench reindex --help)")
+    parser.add_argument("--child-timeout", type=float, default=CHILD_TIMEOUT_SECONDS,
+                        help="seconds one measurement may take before its child is killed")
     args = parser.parse_args()
     args.baseline_products = 0
     args.start = "empty"
-    sizes = [int(size) for size in args.sizes.split(",") if size]
-    if args.with_1m and ONE_MILLION not in sizes:
-        sizes.append(ONE_MILLION)
+    sizes = sorted({int(size) for size in args.sizes.split(",") if size}
+                   | ({ONE_MILLION} if args.with_1m else set()))
     modes = tuple(m for m in args.modes.split(",") if m)
     rows: dict[str, object] = {}
-    first_rate: float | None = None
+    smallest: dict[str, float] = {}  # per mode, its rate at the smallest size
     for size in sizes:
         dsn = asyncio.run(prepare_catalog(f"bench_reindex_{size}", size, args.tenants))
         for mode, result in measure(dsn, args, modes).items():
             label = f"{size:>9,} products, {mode}"
             rate = float(result["rate"])
-            first_rate = first_rate or rate
+            base = smallest.setdefault(mode, rate)
+            rows[f"{label}: products done"] = f"{result['products']:,}"
             rows[f"{label}: seconds"] = f"{result['seconds']:.1f}"
-            rows[f"{label}: products/s"] = f"{rate:,.0f} ({rate / first_rate:.0%} of the "\
-                "smallest)"
+            rows[f"{label}: products/s"] = f"{rate:,.0f} ({rate / base:.0%} of the smallest)"
             rows[f"{label}: peak RSS MB"] = f"{result['peak_rss_mb']:.0f}"
             if "peak_anon_mb" in result:
                 rows[f"{label}: peak heap (RssAnon) / mapped files (RssFile) MB"] = \

@@ -5,7 +5,7 @@ table shows our overhead. Prints a Markdown table, writes JSON to bench/results/
 
     python -m bench.search_load --products 100000 [--backends tantivy,postgres]   # sets up
     python -m bench.search_load --key KEY[,KEY...] [--backends tantivy,postgres]
-        [--port 18380] [--concurrency 16] [--duration 20] [--rounds 3] [--no-in-process]
+        [--port 0] [--concurrency 16] [--duration 20] [--rounds 3] [--no-in-process]
     python -m bench.search_load --url http://127.0.0.1:8080 --key KEY   # a running API only
 
 Without `--url` each backend gets its own `rustok-search api` child (SEARCH_BACKEND set, the
@@ -27,17 +27,15 @@ import json
 import os
 import random
 import resource
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
 import redis.asyncio as aioredis
 
+from bench.lifecycle import free_port, spawn_cli, stop_process
 from bench.report import RESULTS
 from bench.search import (
     Timings,
@@ -57,8 +55,9 @@ from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope
 from search_api.params import parse_search_params
 
-ROOT = Path(__file__).resolve().parent.parent
 MIX_SIZE = 2000
+REQUEST_TIMEOUT_SECONDS = 30.0
+"""A request without an answer by then counts as an error (a stuck API cannot hang us)."""
 IN_PROCESS = "backend in-process (no HTTP)"
 ENGINE = "engine"
 
@@ -96,24 +95,35 @@ def query_mix(seed: int) -> list[dict[str, str]]:
 
 async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]],
                     concurrency: int, duration: float,
-                    warmup: float = 2.0) -> tuple[Timings, dict[int, int]]:
+                    warmup: float = 2.0) -> tuple[Timings, dict[str, int]]:
     """GET /v1/search/products for each query of the mix from `concurrency` connections;
-    the first `warmup` seconds are not measured."""
+    the first `warmup` seconds are not measured. Statuses are counted per code, requests
+    that got no response (refused, reset, past REQUEST_TIMEOUT_SECONDS) as `error`."""
     paths = [f"/v1/search/products?{urlencode(params)}" for params in mix]
     headers = [{"Authorization": f"Bearer {key}"} for key in keys]
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(url, connector=connector) as http:
+    timeout = aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(url, connector=connector, timeout=timeout) as http:
         async def one(n: int) -> None:
-            async with http.get(paths[n % len(paths)],
-                                headers=headers[n % len(headers)]) as response:
-                await response.read()
-                statuses[response.status] = statuses.get(response.status, 0) + 1
+            try:
+                async with http.get(paths[n % len(paths)],
+                                    headers=headers[n % len(headers)]) as response:
+                    await response.read()
+                    status = str(response.status)
+            except (aiohttp.ClientError, TimeoutError):
+                status = "error"
+            statuses[status] = statuses.get(status, 0) + 1
 
         await concurrent(one, warmup, concurrency)
         statuses.clear()
         timings = await concurrent(one, duration, concurrency)
     return timings, statuses
+
+
+def failed(statuses: dict[str, int]) -> int:
+    """Requests that did not get a 2xx answer."""
+    return sum(n for status, n in statuses.items() if not status.startswith("2"))
 
 
 def row(backend: str, mode: str, timings: Timings, **extra: Any) -> dict[str, Any]:
@@ -133,16 +143,15 @@ async def api_process(backend: str, port: int) -> AsyncIterator[str]:
     """A `rustok-search api` child searching `backend` on `port`, ready when yielded."""
     env = dict(os.environ, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
                RUSTOK_LOG_LEVEL=os.environ.get("RUSTOK_LOG_LEVEL", "WARNING"))
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "rustok_search.cli",
-                                                "api", cwd=ROOT, env=env)
+    proc = await spawn_cli("api", env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as http:
             while True:
                 if proc.returncode is not None:
                     raise RuntimeError(f"the {backend} API exited with {proc.returncode}")
-                with contextlib.suppress(aiohttp.ClientError):
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with http.get(f"{url}/readyz") as response:
                         if response.status == 200:
                             break
@@ -151,9 +160,7 @@ async def api_process(backend: str, port: int) -> AsyncIterator[str]:
                 await asyncio.sleep(0.2)  # polling a child's readiness, not synchronization
         yield url
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-        await proc.wait()
+        await stop_process(proc)
 
 
 Slice = Callable[[float], Awaitable[Timings]]
@@ -208,7 +215,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.url:
         timings, statuses = await http_load(args.url, keys, mix, args.concurrency,
                                             args.duration)
-        rows.append(row(args.label, http_mode, timings, statuses=_named(statuses)))
+        rows.append(row(args.label, http_mode, timings, statuses=_named(statuses),
+                        failed=failed(statuses)))
         return {"concurrency": args.concurrency, "duration_s": args.duration, "rows": rows}
     settings = Settings()
     for backend in args.backends.split(","):
@@ -228,7 +236,7 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
                   keys: Sequence[str], mix: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
     """One backend: its API child up, then each mode in turn, `args.rounds` times."""
     http_mode = f"HTTP, concurrency {args.concurrency}"
-    statuses: dict[int, int] = {}
+    statuses: dict[str, int] = {}
     measured: dict[str, Timings] = {}
     cpu = 0.0
 
@@ -242,7 +250,8 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
             statuses[status] = statuses.get(status, 0) + n
         return timings
 
-    async with api_process(backend, args.port) as url, contextlib.AsyncExitStack() as stack:
+    port = args.port or free_port()
+    async with api_process(backend, port) as url, contextlib.AsyncExitStack() as stack:
         slices: dict[str, Slice] = {http_mode: lambda seconds: over_http(seconds, url)}
         if args.in_process:
             slices.update(await stack.enter_async_context(
@@ -258,14 +267,14 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
         extra: dict[str, Any] = {}
         if mode == http_mode:
             # the client's CPU per second of load, warm-ups included (an upper bound)
-            extra = {"statuses": _named(statuses),
+            extra = {"statuses": _named(statuses), "failed": failed(statuses),
                      "client_cpu_share": round(cpu / timings.elapsed, 2)}
         rows.append(row(backend, mode, timings, **extra))
     return rows
 
 
-def _named(statuses: dict[int, int]) -> dict[str, int]:
-    return {str(k): v for k, v in sorted(statuses.items())}
+def _named(statuses: dict[str, int]) -> dict[str, int]:
+    return dict(sorted(statuses.items()))
 
 
 async def _product_count(settings: Settings) -> int:
@@ -277,11 +286,12 @@ async def _product_count(settings: Settings) -> int:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = ["| backend | mode | req/s | p50 ms | p99 ms | share of engine req/s |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| backend | mode | req/s | p50 ms | p99 ms | share of engine req/s | not 2xx |",
+             "|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['backend']} | {r['mode']} | {r['requests_per_s']} | {r['p50_ms']} "
-                     f"| {r['p99_ms']} | {r.get('share_of_engine_rate', '')} |")
+                     f"| {r['p99_ms']} | {r.get('share_of_engine_rate', '')} "
+                     f"| {r.get('failed', '')} |")
     return "\n".join(lines)
 
 
@@ -297,7 +307,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--url", help="benchmark this running API only (HTTP)")
     parser.add_argument("--label", default="api", help="with --url: the row's backend name")
     parser.add_argument("--backends", default="tantivy,postgres")
-    parser.add_argument("--port", type=int, default=18380)
+    parser.add_argument("--port", type=int, default=0,
+                        help="the API children's port (0: a free one)")
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--seed", type=int, default=1)
