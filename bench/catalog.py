@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 from argon2 import PasswordHasher
 
+from bench import lifecycle
 from bench.queries import QUERIES
 from core_write.db import connect, with_database
 from core_write.demo import DEMO_PASSWORD
@@ -371,7 +372,7 @@ def main(argv: list[str] | None = None) -> None:
                                      description=(__doc__ or "").split("\n")[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    report = asyncio.run(load_catalog(database_dsn(args.database), args.products, args.nodes,
+    report = lifecycle.run(load_catalog(database_dsn(args.database), args.products, args.nodes,
                                       args.tenants, args.seed, args.connections))
     print(report.summary())
 

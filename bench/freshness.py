@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import asyncpg
 import redis.asyncio as aioredis
 
+from bench import lifecycle
 from bench.fates import Fate, Ledger, stage_reached, verdict, write_rate
 from bench.freshness_stats import histogram_quantiles, stage_times, summary_ms
 from bench.freshness_writes import MIX, Probe, Targets, find_targets, write
@@ -169,16 +170,18 @@ async def write_phase(core: CoreWrite, watch: Watch, rate: float,
             watch.committed(n, probe)
 
     tasks: list[asyncio.Task[None]] = []
-    for n in range(ledger.planned):
-        due = started + n / rate
-        if time.perf_counter() >= window_end:
-            break
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the write schedule
-        tasks.append(asyncio.create_task(one(n, rng.choices(kinds, weights)[0]),
-                                         name=f"write-{n}"))
-    if tasks:
-        _, running = await asyncio.wait(tasks, timeout=WRITE_GRACE_SECONDS)
-        await stop_tasks(running)  # still in flight: cancelled, outcome unknown
+    try:
+        for n in range(ledger.planned):
+            due = started + n / rate
+            if time.perf_counter() >= window_end:
+                break
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))  # the write schedule
+            tasks.append(asyncio.create_task(one(n, rng.choices(kinds, weights)[0]),
+                                             name=f"write-{n}"))
+        if tasks:
+            await asyncio.wait(tasks, timeout=WRITE_GRACE_SECONDS)
+    finally:
+        await stop_tasks(tasks)  # still in flight: cancelled, outcome unknown
     return started, window_end
 
 
@@ -370,7 +373,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    report("freshness", asyncio.run(run(_parse(argv))))
+    report("freshness", lifecycle.run(run(_parse(argv))))
 
 
 if __name__ == "__main__":

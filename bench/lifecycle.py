@@ -15,8 +15,9 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Coroutine, Iterable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -25,8 +26,28 @@ from core_write.db import connect, quote_ident, with_database
 from rustok_search.supervisor import _die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 STOP_GRACE_SECONDS = 20.0
 """How long a child gets to finish its batch after SIGTERM before it is killed."""
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(main)`, where SIGTERM cancels `main` as Ctrl-C does, so that what it
+    started is ended (its `finally` and exit stacks run) before the process exits."""
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await main
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        raise SystemExit("stopped by SIGTERM") from None
 
 
 def free_port() -> int:

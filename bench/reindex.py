@@ -31,6 +31,7 @@ import asyncpg
 import redis.asyncio as aioredis
 import tantivy
 
+from bench import lifecycle
 from bench.baseline_naive import reindex_naive
 from bench.catalog import database_dsn, load_catalog
 from bench.lifecycle import close_pool, delete_keys, die_with_parent, stop_tasks
@@ -231,12 +232,12 @@ async def run_tantivy_raw(dsn: str, heap_mb: int) -> dict[str, Any]:
 
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "baseline":
-        result = asyncio.run(run_baseline(args.dsn, args.baseline_products))
+        result = lifecycle.run(run_baseline(args.dsn, args.baseline_products))
     elif args.child == "tantivy_raw":
         heap = child_settings(args.dsn, "/tmp", 1).tantivy_writer_heap_mb
-        result = asyncio.run(run_tantivy_raw(args.dsn, heap))
+        result = lifecycle.run(run_tantivy_raw(args.dsn, heap))
     else:
-        result = asyncio.run(run_ours(args.dsn, args.child, args.workers, args.start))
+        result = lifecycle.run(run_ours(args.dsn, args.child, args.workers, args.start))
     print("RESULT " + json.dumps(result))
 
 
@@ -389,7 +390,7 @@ def main() -> None:
         parser.error(f"unknown modes {sorted(unknown)}")
     modes = tuple(sorted(modes, key=MODES.index))
     name = args.database or f"bench_reindex_{args.products}"
-    dsn = asyncio.run(prepare_catalog(name, args.products, args.tenants))
+    dsn = lifecycle.run(prepare_catalog(name, args.products, args.tenants))
     results = measure(dsn, args, modes, args.rounds)
     report("reindex", {"database": database_name(dsn), **table(args.products, results, args.start)})
 

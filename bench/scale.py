@@ -13,9 +13,9 @@ reindex bench and reused when present. Prints a Markdown table, writes JSON to b
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 
+from bench import lifecycle
 from bench.reindex import CHILD_TIMEOUT_SECONDS, measure, prepare_catalog
 from bench.report import report
 
@@ -45,7 +45,7 @@ def main() -> None:
     rows: dict[str, object] = {}
     smallest: dict[str, float] = {}  # per mode, its rate at the smallest size
     for size in sizes:
-        dsn = asyncio.run(prepare_catalog(f"bench_reindex_{size}", size, args.tenants))
+        dsn = lifecycle.run(prepare_catalog(f"bench_reindex_{size}", size, args.tenants))
         for mode, result in measure(dsn, args, modes).items():
             label = f"{size:>9,} products, {mode}"
             rate = float(result["rate"])

@@ -35,6 +35,7 @@ from urllib.parse import urlencode
 import aiohttp
 import redis.asyncio as aioredis
 
+from bench import lifecycle
 from bench.lifecycle import free_port, spawn_cli, stop_process
 from bench.report import RESULTS
 from bench.search import (
@@ -320,10 +321,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.products:
         from bench.search_setup import prepare
 
-        args.key = [",".join(asyncio.run(prepare(args.products, args.tenants)))]
+        args.key = [",".join(lifecycle.run(prepare(args.products, args.tenants)))]
     elif not args.key:
         parser.error("give --key (a running API's search keys) or --products N")
-    result = asyncio.run(run(args))
+    result = lifecycle.run(run(args))
     print(table(result))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"search_{int(time.time())}.json"

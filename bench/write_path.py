@@ -17,6 +17,7 @@ import uuid
 import asyncpg
 import redis.asyncio as aioredis
 
+from bench import lifecycle
 from bench.lifecycle import close_pool, delete_keys, drop_database, spawn_cli, stop_process
 from bench.report import report
 from core_write.db import create_pool, with_database
@@ -108,7 +109,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    report("write_path", asyncio.run(run(args)))
+    report("write_path", lifecycle.run(run(args)))
 
 
 if __name__ == "__main__":
