@@ -110,7 +110,9 @@ class Watch:
             for (n, probe), doc in zip(probes, docs, strict=True):
                 if not probe.visible(doc):
                     continue
-                self.seen.append((probe, at - probe.committed))
+                # a write can show up before this process saw its call return (its event
+                # loop busy): visible at once, as far as its caller could tell
+                self.seen.append((probe, max(0.0, at - probe.committed)))
                 self.ledger.see(n, late=self.late)
                 del self.pending[n]
                 self.targets.busy.discard(probe.doc_id)
