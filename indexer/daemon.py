@@ -22,6 +22,7 @@ from core_write.db import connect
 from core_write.resources import Resources
 from indexer import metrics
 from indexer.consumer import GROUP, Consumer
+from indexer.engine_queue import backlog
 from indexer.fanout import DocType
 from indexer.queries import QUERIES
 from indexer.rebuild import EngineLoader
@@ -100,11 +101,7 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0,
                         metrics.GROUP_PENDING.set(group["pending"])
             metrics.DEAD_LETTERS.set(await redis.xlen(res.settings.key("dlq")))
             metrics.ENGINE_DEAD_LETTERS.set(await redis.xlen(res.settings.key("engine-dlq")))
-            backlog = dict.fromkeys(res.settings.engines, 0)  # an empty queue reads 0
-            for row in await res.pool.fetch(
-                    "SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine"):
-                backlog[row["engine"]] = row["n"]
-            for engine, count in backlog.items():
+            for engine, count in (await backlog(res.pool, res.settings.engines)).items():
                 metrics.ENGINE_BACKLOG.labels(engine).set(count)
             if time.monotonic() - counted >= count_every:
                 counted = time.monotonic()

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
+from indexer.engine_queue import enqueue_sql
 from indexer.fanout import LOOKUPS, BatchPlan, DocType
 from indexer.queries import QUERIES
 
@@ -33,7 +34,9 @@ def write_statement(doc_type: DocType) -> str:
     return (
         "WITH ids AS (SELECT DISTINCT ON (id) id, t AS event_time "
         "FROM unnest($1::uuid[], $4::timestamptz[]) AS u(id, t) ORDER BY id, t),\n"
-        f"built AS (\n{build_statement(doc_type)}\n),\n{QUERIES['write_' + SECTION[doc_type]]}"
+        f"built AS (\n{build_statement(doc_type)}\n),\n"
+        + QUERIES["write_" + SECTION[doc_type]].replace("{enqueue_changed}",
+                                                        enqueue_sql("changed", "$3"))
     )
 
 

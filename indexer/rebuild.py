@@ -39,6 +39,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from indexer import engine_queue
 from indexer.documents import build_statement
 from indexer.fanout import DocType
 from indexer.queries import QUERIES
@@ -172,9 +173,9 @@ class Rebuild:
             except BaseException:
                 # the new table is live but the engine's new generation is not: its follower
                 # catches up from the queue (the dropped documents were queued in the swap)
-                await asyncio.shield(self.pool.execute(
-                    _sql("rebuild_queue_live", self.doc_type), [self.loader.engine],
-                    self.doc_type, datetime.now(UTC)))
+                await asyncio.shield(engine_queue.enqueue_table(
+                    self.pool, [self.loader.engine], self.doc_type, live, KEY[self.doc_type],
+                    datetime.now(UTC)))
                 raise
         log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed; "
                  "indexes and statistics %.1f s, swap %.2f s (reads blocked %.3f s)",
@@ -251,16 +252,17 @@ class Rebuild:
         self.result.reconciled = len(copied)
         self.result.removed = len(gone)
         if self.queued_engines:
-            await conn.execute(_sql("rebuild_queue_new", self.doc_type), self.queued_engines,
-                               self.doc_type, now)
+            await engine_queue.enqueue_table(conn, self.queued_engines, self.doc_type,
+                                             f"{LIVE[self.doc_type]}_rebuild",
+                                             KEY[self.doc_type], now)
         # for every engine: what the reconciliation changed (a document deleted meanwhile is
         # in neither table any more) and the live documents the new generation drops
         dropped = await conn.fetch(_sql("rebuild_dropped", self.doc_type))
         changed = {r["id"]: r["tenant_id"] for r in [*newer, *copied, *gone, *dropped]}
         engines = [*self.queued_engines, *([self.loader.engine] if self.loader else [])]
         if engines and changed:
-            await conn.execute(QUERIES["rebuild_queue_ids"], engines, self.doc_type,
-                               list(changed), list(changed.values()), now)
+            await engine_queue.enqueue(conn, engines, self.doc_type, list(changed),
+                                       list(changed.values()), now)
 
 
 async def with_rebuild_lock(

@@ -17,6 +17,7 @@ from typing import Protocol
 import asyncpg
 
 from indexer.documents import SECTION, apply_documents, build_statement
+from indexer.engine_queue import enqueue
 from indexer.fanout import DocType
 from indexer.queries import QUERIES
 
@@ -141,10 +142,5 @@ async def repair(
                               index_drafts)
         return drift.total
     ids = drift.ids
-    await pool.execute(
-        """INSERT INTO engine_queue (engine, doc_type, doc_id, tenant_id)
-           SELECT $1, $2, i.id, i.tenant FROM unnest($3::uuid[], $4::uuid[]) AS i(id, tenant)
-           ON CONFLICT (engine, doc_type, doc_id)
-           DO UPDATE SET seq = nextval('engine_queue_seq')""",
-        drift.backend, drift.doc_type, ids, [drift.tenants[i] for i in ids])
+    await enqueue(pool, [drift.backend], drift.doc_type, ids, [drift.tenants[i] for i in ids])
     return drift.total

@@ -12,9 +12,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core_write.errors import NotFound
+from indexer.engine_queue import enqueue
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
 from search_api.errors import Problem, field_error, from_validation
+from search_api.model import DocType
 from search_api.routes_search import read_json
 from search_api.wiring import RESOURCES, SETTINGS
 
@@ -48,12 +50,6 @@ Queue = Literal["events", "engine"]
 DLQ_KEYS: dict[str, str] = {"events": "dlq", "engine": "engine-dlq"}
 """`events`: stream events the indexer gave up on; `engine`: documents an external engine
 (Meilisearch) refused."""
-REQUEUE = """
-INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id)
-VALUES ($1, $2, $3, $4)
-ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-    seq = nextval('engine_queue_seq'), queued_at = clock_timestamp()
-"""
 
 
 class ReplayRequest(BaseModel):
@@ -210,8 +206,8 @@ async def _requeue(request: web.Request, dlq: str, found: Entries,
         except (KeyError, ValueError):
             missing.append(_text(entry_id))  # not an engine dead letter: left where it is
             continue
-        await pool.execute(REQUEUE, fields.get("engine", "meilisearch"), doc_type, doc_id,
-                           tenant_id)
+        await enqueue(pool, [fields.get("engine", "meilisearch")], cast(DocType, doc_type),
+                      [doc_id], [tenant_id])
         await redis.xdel(dlq, entry_id)
         replayed.append({"id": _text(entry_id), "doc_id": str(doc_id), "requeued": True})
     return replayed

@@ -72,7 +72,8 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.descrip
 -- name: write_products --
 -- After `ids` (id, event_time) and `built` CTEs: versioned upsert into index_products (an
 -- older build never replaces a newer one), delete of documents whose source is gone (or not
--- published when drafts are not indexed), one engine_queue row per engine ($3) per change.
+-- published when drafts are not indexed), and the changes queued for the engines ($3): the
+-- placeholder is indexer.engine_queue's INSERT of `changed`.
 up AS (
     INSERT INTO index_products AS ip (
         product_id, tenant_id, title, subtitle, handle, description, status, prices, currencies,
@@ -106,18 +107,11 @@ gone AS (
     RETURNING ip.product_id, ip.tenant_id
 ),
 changed AS (
-    SELECT product_id AS doc_id, tenant_id FROM up
-    UNION ALL SELECT product_id, tenant_id FROM gone
+    SELECT 'product' AS doc_type, c.doc_id, c.tenant_id, ids.event_time
+    FROM (SELECT product_id AS doc_id, tenant_id FROM up
+          UNION ALL SELECT product_id, tenant_id FROM gone) c JOIN ids ON ids.id = c.doc_id
 ),
-queued AS (
-    INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
-    SELECT e.engine, 'product', c.doc_id, c.tenant_id, ids.event_time
-    FROM changed c JOIN ids ON ids.id = c.doc_id CROSS JOIN unnest($3::text[]) AS e(engine)
-    ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-        seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
-        event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
-    RETURNING 1
-)
+queued AS ({enqueue_changed} RETURNING 1)
 SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
        (SELECT count(*) FROM queued) AS queued
 
@@ -190,17 +184,11 @@ gone AS (
     RETURNING ic.node_id, ic.tenant_id
 ),
 changed AS (
-    SELECT node_id AS doc_id, tenant_id FROM up UNION ALL SELECT node_id, tenant_id FROM gone
+    SELECT 'content' AS doc_type, c.doc_id, c.tenant_id, ids.event_time
+    FROM (SELECT node_id AS doc_id, tenant_id FROM up
+          UNION ALL SELECT node_id, tenant_id FROM gone) c JOIN ids ON ids.id = c.doc_id
 ),
-queued AS (
-    INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
-    SELECT e.engine, 'content', c.doc_id, c.tenant_id, ids.event_time
-    FROM changed c JOIN ids ON ids.id = c.doc_id CROSS JOIN unnest($3::text[]) AS e(engine)
-    ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-        seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
-        event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
-    RETURNING 1
-)
+queued AS ({enqueue_changed} RETURNING 1)
 SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
        (SELECT count(*) FROM queued) AS queued
 

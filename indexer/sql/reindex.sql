@@ -67,39 +67,10 @@ DELETE FROM {new} n
 WHERE NOT EXISTS (SELECT 1 FROM {source} s WHERE s.id = n.{key} AND ($1 OR s.status = 'published'))
 RETURNING n.{key} AS id, n.tenant_id
 
--- name: rebuild_queue_new --
--- Every document of the new generation, for the engines in $1 (their followers then apply
--- it). $2 doc type, $3 event time
-INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
-SELECT e.engine, $2, n.{key}, n.tenant_id, $3
-FROM {new} n CROSS JOIN unnest($1::text[]) AS e(engine)
-ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-    seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
-    event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
-
 -- name: rebuild_dropped --
 -- Live documents the new generation drops (the engines must delete them).
 SELECT l.{key} AS id, l.tenant_id FROM {live} l
 WHERE NOT EXISTS (SELECT 1 FROM {new} n WHERE n.{key} = l.{key})
-
--- name: rebuild_queue_live --
--- Every document of the live table, for the engines in $1 (an engine whose own load of the
--- new generation failed catches up). $2 doc type, $3 event time
-INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
-SELECT e.engine, $2, l.{key}, l.tenant_id, $3
-FROM {live} l CROSS JOIN unnest($1::text[]) AS e(engine)
-ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-    seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
-    event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
-
--- name: rebuild_queue_ids --
--- Some documents for the engines in $1. $2 doc type, $3 ids, $4 their tenants, $5 event time
-INSERT INTO engine_queue AS q (engine, doc_type, doc_id, tenant_id, event_time)
-SELECT e.engine, $2, d.id, d.tenant_id, $5
-FROM unnest($3::uuid[], $4::uuid[]) AS d(id, tenant_id) CROSS JOIN unnest($1::text[]) AS e(engine)
-ON CONFLICT (engine, doc_type, doc_id) DO UPDATE SET
-    seq = nextval('engine_queue_seq'), tenant_id = EXCLUDED.tenant_id,
-    event_time = LEAST(q.event_time, EXCLUDED.event_time), queued_at = clock_timestamp()
 
 -- name: rebuild_swap --
 -- The new generation becomes the live table (the caller holds ACCESS EXCLUSIVE on it).

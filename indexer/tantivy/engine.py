@@ -20,7 +20,6 @@ from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
-from indexer.tantivy.stats import CommitReport
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +37,11 @@ def tantivy_config(settings: Settings) -> TantivyConfig:
     )
 
 
-def _observe(report: CommitReport) -> None:
-    metrics.LAG_SECONDS.labels(backend="tantivy").observe(report.lag_seconds)
-
-
 async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
     """Follow the queue until `stop`; a generation that is empty (first start) or built
     with an older schema is rebuilt from the index tables in the background meanwhile."""
     config = tantivy_config(res.settings)
     follower = TantivyFollower(res.pool, res.redis, res.settings, config)
-    follower.on_commit = _observe
     rebuilds: list[asyncio.Task[str]] = []
     try:
         while not stop.is_set():

@@ -20,11 +20,3 @@ class WriterLocked(TantivyError):
         )
         self.path = path
 
-
-class RebuildRunning(TantivyError):
-    """A rebuild of this document type is already running."""
-
-    def __init__(self, doc_type: str) -> None:
-        super().__init__(f"a rebuild of the {doc_type} index is already running",
-                         doc_type=doc_type)
-        self.retryable = True

@@ -1,13 +1,10 @@
-"""The Postgres side of the Tantivy follower: reading and deleting `engine_queue` rows, fetching
-the current index rows for a set of ids, streaming every index row for a rebuild (I/O:
-PostgreSQL through asyncpg)."""
+"""The index rows the engine followers build documents from: the current rows of a set of ids,
+and every row for a rebuild (I/O: PostgreSQL through asyncpg)."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import asyncpg
@@ -27,46 +24,6 @@ TABLES: dict[DocType, tuple[str, str, str]] = {
     "content": ("index_content", "node_id", _CONTENT_COLUMNS),
 }
 """doc type → (index table, id column, columns the documents are built from)."""
-
-# $1 engine, $2 seq to read after (0 = from the start), $3 batch size
-READ_QUEUE = """
-SELECT doc_type, doc_id, seq, COALESCE(event_time, queued_at) AS event_time, tenant_id
-FROM engine_queue WHERE engine = $1 AND seq > $2 ORDER BY seq LIMIT $3
-"""
-# $1 engine, $2 doc types, $3 doc ids, $4 seqs: only rows whose seq is still what was read,
-# so a document re-queued meanwhile (new seq) stays queued
-DELETE_APPLIED = """
-DELETE FROM engine_queue q
-USING unnest($2::text[], $3::uuid[], $4::bigint[]) AS a(doc_type, doc_id, seq)
-WHERE q.engine = $1 AND q.doc_type = a.doc_type AND q.doc_id = a.doc_id AND q.seq = a.seq
-"""
-
-
-@dataclass(frozen=True)
-class QueueEntry:
-    doc_type: DocType
-    doc_id: uuid.UUID
-    seq: int
-    event_time: datetime
-    tenant_id: uuid.UUID | None = None
-
-
-async def read_queue(
-    pool: asyncpg.Pool, engine: str, after_seq: int, limit: int
-) -> list[QueueEntry]:
-    """Queue rows of `engine` with a seq above `after_seq`, in seq order."""
-    rows = await pool.fetch(READ_QUEUE, engine, after_seq, limit)
-    return [QueueEntry(row["doc_type"], row["doc_id"], row["seq"], row["event_time"],
-                       row["tenant_id"]) for row in rows]
-
-
-async def delete_applied(pool: asyncpg.Pool, engine: str, entries: Sequence[QueueEntry]) -> int:
-    """Delete the queue rows that were applied, unless they were re-queued since."""
-    status: str = await pool.execute(
-        DELETE_APPLIED, engine, [e.doc_type for e in entries], [e.doc_id for e in entries],
-        [e.seq for e in entries],
-    )
-    return int(status.split()[-1])
 
 
 async def fetch_rows(

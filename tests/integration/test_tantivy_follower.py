@@ -19,7 +19,8 @@ import redis.asyncio as aioredis
 
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings
-from indexer.tantivy.config import TantivyConfig
+from indexer.engine_queue import enqueue
+from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
@@ -55,14 +56,10 @@ async def upsert(pool: asyncpg.Pool, table: str, key: str, row: dict[str, Any]) 
         "position = nextval('index_position_seq'), indexed_at = now()", *values)
 
 
-async def queue(pool: asyncpg.Pool, doc_type: str, doc_id: uuid.UUID,
+async def queue(pool: asyncpg.Pool, doc_type: DocType, doc_id: uuid.UUID,
                 tenant_id: uuid.UUID = A) -> None:
     """Queue a doc for tantivy; a doc still waiting moves to the back with a new seq."""
-    await pool.execute(
-        """INSERT INTO engine_queue (engine, doc_type, doc_id, tenant_id, event_time)
-           VALUES ('tantivy', $1, $2, $3, clock_timestamp())
-           ON CONFLICT (engine, doc_type, doc_id)
-           DO UPDATE SET seq = nextval('engine_queue_seq')""", doc_type, doc_id, tenant_id)
+    await enqueue(pool, ["tantivy"], doc_type, [doc_id], [tenant_id], datetime.now(UTC))
 
 
 async def put_product(pool: asyncpg.Pool, row: dict[str, Any]) -> dict[str, Any]:

@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 
 from core_write.resources import Resources
 from core_write.settings import Settings
+from indexer.follower import RebuildRunning
 from indexer.tantivy import gateway
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.engine import TantivyIds, run_tantivy_follower
-from indexer.tantivy.errors import RebuildRunning
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
 from tests.integration.test_tantivy_follower import (
