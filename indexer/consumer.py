@@ -30,6 +30,7 @@ from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
+from core_write.backoff import Backoff
 from core_write.errors import Unavailable
 from core_write.events import EventEnvelope
 from core_write.settings import Settings
@@ -269,16 +270,15 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         """Consume until `stop` is set; the batch in hand is finished and acknowledged."""
         await self.ensure_group()
-        backoff = 0.1
+        backoff = Backoff()
         while not stop.is_set():
             try:
                 entries = await self.read_batch(stop)
                 await self.process(entries)
-                backoff = 0.1
+                backoff.reset()
             except TRANSIENT as exc:
-                log.warning("backing off %.1fs after an outage: %s", backoff, exc,
+                log.warning("backing off %.1fs after an outage: %s", backoff.delay, exc,
                             extra={"action": "outage"})
-                await asyncio.wait([asyncio.create_task(stop.wait())], timeout=backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.wait(stop)
         log.info("consumer %s stopped after %d batches", self.name, self.stats.batches,
                  extra={"action": "consumer_stop"})

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from croniter import croniter
 from redis.exceptions import ResponseError
 
+from core_write.backoff import pause
 from core_write.db import connect
 from core_write.resources import Resources
 from indexer import metrics
@@ -36,11 +37,6 @@ LoaderFactory = Callable[[DocType | None], EngineLoader | None]
 FOLLOWER_LOCK = 0x464F4C4C  # "FOLL": one engine writer per database
 
 
-async def _sleep(stop: asyncio.Event, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-
-
 async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0,
                    loader: LoaderFactory | None = None) -> None:
     """Run queued reindex jobs (created by the API or `reindex --queue`), one at a time. In
@@ -50,7 +46,7 @@ async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0,
     while not stop.is_set():
         row = await res.pool.fetchrow(QUERIES["job_claim"])
         if row is None:
-            await _sleep(stop, poll)
+            await pause(poll, stop)
             continue
         log.info("reindex job %s started", row["id"], extra={"action": "reindex"})
         engine_loader = loader(row["doc_type"]) if loader is not None else None
@@ -68,7 +64,7 @@ async def schedule_loop(res: Resources, stop: asyncio.Event) -> None:
     times = croniter(expression, datetime.now(UTC))
     while not stop.is_set():
         due: datetime = times.get_next(datetime)
-        await _sleep(stop, max(0.0, (due - datetime.now(UTC)).total_seconds()))
+        await pause(max(0.0, (due - datetime.now(UTC)).total_seconds()), stop)
         if stop.is_set():
             return
         # several daemons share the schedule: one advisory lock per due time
@@ -111,7 +107,7 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0,
                     metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("gauges not refreshed: %s", exc)
-        await _sleep(stop, every)
+        await pause(every, stop)
 
 
 async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float = 2.0) -> None:
@@ -138,7 +134,7 @@ async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float
         finally:
             if conn is not None and not conn.is_closed():
                 await conn.close()
-        await _sleep(stop, retry)
+        await pause(retry, stop)
 
 
 async def run_indexer(res: Resources, stop: asyncio.Event, follower: Follower | None,

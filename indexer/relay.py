@@ -30,6 +30,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
+from core_write.backoff import pause
 from core_write.db import connect
 from core_write.settings import Settings
 from indexer import metrics
@@ -228,7 +229,7 @@ class Relay:
                     self.stats.last_ack_sync = now
                 if published >= self.settings.relay_batch_size:
                     continue  # more may be waiting: no pause between full batches
-                await _wait_any(self._wake, stop, self.settings.relay_poll_interval)
+                await pause(self.settings.relay_poll_interval, self._wake, stop)
         finally:
             listener.cancel()
             await asyncio.gather(listener, return_exceptions=True)
@@ -246,12 +247,12 @@ class Relay:
                 conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 await conn.add_listener(CHANNEL, lambda *_args: self._wake.set())
                 self._wake.set()  # anything committed while we were not listening
-                await _wait_any(lost, stop, None)
+                await pause(None, lost, stop)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - keep listening; polling covers the gap
                 log.warning("LISTEN connection failed: %s", exc, extra={"action": "relay_listen"})
-                await _wait_any(stop, stop, self.settings.relay_poll_interval)
+                await pause(self.settings.relay_poll_interval, stop)
             finally:
                 if conn is not None and not conn.is_closed():
                     await conn.close()
@@ -260,11 +261,3 @@ class Relay:
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
-
-async def _wait_any(first: asyncio.Event, second: asyncio.Event, timeout: float | None) -> None:
-    waits = [asyncio.create_task(first.wait()), asyncio.create_task(second.wait())]
-    try:
-        await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in waits:
-            task.cancel()

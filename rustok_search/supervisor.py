@@ -18,6 +18,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
+from core_write.backoff import pause
+
 log = logging.getLogger(__name__)
 
 GRACE_SECONDS = 20.0
@@ -81,9 +83,7 @@ async def supervise(roles: list[str], stop: asyncio.Event) -> int:
             delay = min(30.0, 0.5 * 2 ** child.restarts)
             log.error("%s exited with %s; restarting in %.1fs", child.role, code, delay,
                       extra={"action": "restart", "entity": child.role})
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except TimeoutError:
+            if not await pause(delay, stop):
                 await _spawn(child)
     return await _stop(children)
 

@@ -5,13 +5,13 @@ run by the process elected engine writer, and the id/version reader verify compa
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
 
 from meilisearch_python_sdk import AsyncClient
 
+from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import metrics
@@ -42,8 +42,7 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
             except meili.MeiliUnavailable as exc:
                 log.error("%s; retrying in %.0f s", exc, _RETRY,
                           extra={"action": "meili_unavailable"})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), _RETRY)
+                await pause(_RETRY, stop)
         if needed is None:
             return
         tasks = [asyncio.create_task(_rebuilds(follower, needed, stop), name="meili-rebuilds"),
@@ -69,8 +68,7 @@ async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Eve
             except Exception as exc:  # retried at the next check
                 log.error("meilisearch rebuild of %s for %s failed: %s", doc_type, tenant_id,
                           exc, exc_info=exc, extra={"action": "meili_rebuild_failed"})
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _REBUILD_CHECK)
+        await pause(_REBUILD_CHECK, stop)
         try:
             keys = await follower.outdated()
         except Exception as exc:
@@ -89,8 +87,7 @@ async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
                     sum(n for uid, n in counts.items() if uid.endswith(suffix)))
         except Exception as exc:  # a gauge must never stop the follower
             log.warning("meilisearch gauges not refreshed: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _GAUGE_EVERY)
+        await pause(_GAUGE_EVERY, stop)
 
 
 class MeiliIds:

@@ -5,13 +5,13 @@ the follower and the reader)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
 
 import redis.asyncio as aioredis
 
+from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import metrics
@@ -51,8 +51,7 @@ async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
             except WriterLocked as exc:
                 # a previous writer (maybe a dying process) still holds the directory
                 log.warning("%s; retrying", exc, extra={"action": "tantivy_locked"})
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), _LOCKED_RETRY)
+                await pause(_LOCKED_RETRY, stop)
         if stop.is_set():
             return
         for doc_type in sorted(follower.needs_rebuild):
@@ -80,8 +79,7 @@ async def _gauges(follower: TantivyFollower, stop: asyncio.Event) -> str:
                 metrics.DOCUMENT_COUNT.labels("tantivy", doc_type).set(count)
         except Exception as exc:  # a gauge must never stop the follower
             log.warning("tantivy gauges not refreshed: %s", exc)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _GAUGE_EVERY)
+        await pause(_GAUGE_EVERY, stop)
     return "stopped"
 
 

@@ -25,6 +25,7 @@ import tantivy
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
+from core_write.backoff import Backoff
 from core_write.errors import ValidationFailed
 from indexer.tantivy.config import (
     DOC_TYPES,
@@ -147,7 +148,7 @@ class TantivyReader:
 
     async def _follow(self) -> None:
         pubsub: PubSub | None = None
-        backoff = self.config.poll_interval
+        backoff = Backoff(self.config.poll_interval, 2.0)  # reconnecting, not synchronizing
         try:
             while not self._stopping:
                 try:
@@ -157,14 +158,13 @@ class TantivyReader:
                     # a message wakes us at once; otherwise the counters are polled
                     await pubsub.get_message(ignore_subscribe_messages=True,
                                              timeout=self.config.poll_interval)
-                    backoff = self.config.poll_interval
+                    backoff.reset()
                 except (RedisError, OSError) as exc:
                     log.warning("tantivy commit channel unavailable (%s)", exc,
                                 extra={"action": "tantivy_reader_redis"})
                     await _close(pubsub)
                     pubsub = None
-                    await asyncio.sleep(backoff)  # reconnect backoff, not synchronization
-                    backoff = min(backoff * 2, 2.0)
+                    await backoff.wait()
                 try:
                     await self.refresh()
                 except (TantivyError, ValueError, OSError) as exc:
