@@ -5,6 +5,7 @@ writer) and their readers for `verify` (I/O: engines)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,22 +17,26 @@ from indexer.daemon import Follower, LoaderFactory
 from indexer.verify import EngineIds
 
 
-def engine_follower(settings: Settings) -> Follower | None:
+def engine_tasks(settings: Settings) -> tuple[Follower | None, LoaderFactory | None]:
     """The follower body for the configured engines (each engine's follower runs as its own
-    task; the first to fail stops the others), or None when there is none."""
+    task; the first to fail stops the others), or None when there is none; and what lets
+    the reindex jobs of the same process feed Tantivy directly while it writes it: one
+    `LiveFollower` handed to both."""
     bodies: list[Follower] = []
+    loader: LoaderFactory | None = None
     if "tantivy" in settings.engines:
         from indexer.tantivy.engine import run_tantivy_follower
+        from indexer.tantivy.loader import LiveFollower
 
-        bodies.append(run_tantivy_follower)
+        live = LiveFollower()
+        loader = live.loader
+        bodies.append(functools.partial(run_tantivy_follower, live=live))
     if "meilisearch" in settings.engines:
         from indexer.meili.engine import run_meili_follower
 
         bodies.append(run_meili_follower)
-    if not bodies:
-        return None
-    if len(bodies) == 1:
-        return bodies[0]
+    if len(bodies) <= 1:
+        return (bodies[0] if bodies else None), loader
 
     async def follow(res: Resources, stop: asyncio.Event) -> None:
         tasks = [asyncio.create_task(body(res, stop)) for body in bodies]
@@ -44,16 +49,7 @@ def engine_follower(settings: Settings) -> Follower | None:
             stop.set()
             await asyncio.gather(*tasks, return_exceptions=True)
 
-    return follow
-
-
-def engine_loader(settings: Settings) -> LoaderFactory | None:
-    """What lets reindex jobs feed Tantivy directly while this process writes it."""
-    if "tantivy" not in settings.engines:
-        return None
-    from indexer.tantivy.loader import live_loader
-
-    return live_loader
+    return follow, loader
 
 
 @asynccontextmanager

@@ -90,7 +90,7 @@ async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
     from core_write.resources import open_resources
     from indexer.daemon import run_indexer
-    from indexer.engines import engine_follower, engine_loader
+    from indexer.engines import engine_tasks
     from rustok_search.signals import stop_event
 
     if settings.indexer_metrics_port:
@@ -99,7 +99,7 @@ async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
         start_http_server(settings.indexer_metrics_port)
     stop = stop_event()
     async with open_resources(settings) as res:
-        await run_indexer(res, stop, engine_follower(settings), engine_loader(settings))
+        await run_indexer(res, stop, *engine_tasks(settings))
     return 0
 
 

@@ -5,6 +5,7 @@ the follower and the reader)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
@@ -15,10 +16,11 @@ from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import metrics
-from indexer.tantivy import gateway, loader
+from indexer.tantivy import gateway
 from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
+from indexer.tantivy.loader import LiveFollower
 from indexer.tantivy.reader import TantivyReader
 
 log = logging.getLogger(__name__)
@@ -37,9 +39,11 @@ def tantivy_config(settings: Settings) -> TantivyConfig:
     )
 
 
-async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
+async def run_tantivy_follower(res: Resources, stop: asyncio.Event,
+                               live: LiveFollower | None = None) -> None:
     """Follow the queue until `stop`; a generation that is empty (first start) or built
-    with an older schema is rebuilt from the index tables in the background meanwhile."""
+    with an older schema is rebuilt from the index tables in the background meanwhile.
+    While it runs, `live` holds the follower (for the reindex jobs of this process)."""
     config = tantivy_config(res.settings)
     follower = TantivyFollower(res.pool, res.redis, res.settings, config)
     rebuilds: list[asyncio.Task[str]] = []
@@ -61,7 +65,7 @@ async def run_tantivy_follower(res: Resources, stop: asyncio.Event) -> None:
             task.add_done_callback(_log_rebuild)
             rebuilds.append(task)
         rebuilds.append(asyncio.create_task(_gauges(follower, stop), name="tantivy-gauges"))
-        with loader.register(follower):  # this process's reindex jobs load into it
+        with live.hold(follower) if live is not None else contextlib.nullcontext():
             await follower.run(stop)
     finally:
         for task in rebuilds:

@@ -2,9 +2,11 @@
 straight into a new Tantivy generation of the follower this process runs, instead of through
 `engine_queue` (I/O: through the follower).
 
-The elected engine writer registers its live follower here (`register`), so the reindex
-jobs that process runs use the loader; any other process gets None and Tantivy follows
-through the queue as before.
+A `LiveFollower` is made where the indexer's tasks are wired (`indexer.engines`) and passed
+both to the engine body, which puts its follower there while it runs (`hold`), and to the
+reindex job runner, which asks it for a loader: in the elected engine writer's process the
+jobs load Tantivy directly; anywhere else it answers None and Tantivy follows through the
+queue as before.
 """
 
 from __future__ import annotations
@@ -47,25 +49,25 @@ class FollowerLoader:
         await self.follower.rebuild(doc_type, rows)
 
 
-_live: list[TantivyFollower] = []
+class LiveFollower:
+    """The Tantivy follower running in this process, if any."""
 
+    def __init__(self) -> None:
+        self.follower: TantivyFollower | None = None
 
-@contextmanager
-def register(follower: TantivyFollower) -> Iterator[None]:
-    """While the block runs, reindex jobs of this process may load into `follower`."""
-    _live.append(follower)
-    try:
-        yield
-    finally:
-        _live.remove(follower)
+    @contextmanager
+    def hold(self, follower: TantivyFollower) -> Iterator[None]:
+        """While the block runs, reindex jobs given this object may load into `follower`."""
+        self.follower = follower
+        try:
+            yield
+        finally:
+            self.follower = None
 
-
-def live_loader(doc_type: DocType | None = None) -> FollowerLoader | None:
-    """A loader into this process's live follower, or None: no follower here, or it is
-    rebuilding a generation of `doc_type` already (any, without a type)."""
-    if not _live:
-        return None
-    follower = _live[-1]
-    if follower.rebuilding(doc_type):
-        return None
-    return FollowerLoader(follower)
+    def loader(self, doc_type: DocType | None = None) -> FollowerLoader | None:
+        """A loader into the live follower, or None: no follower runs, or it is rebuilding a
+        generation of `doc_type` already (any, without a type)."""
+        follower = self.follower
+        if follower is None or follower.rebuilding(doc_type):
+            return None
+        return FollowerLoader(follower)

@@ -177,25 +177,26 @@ async def test_the_daemons_jobs_load_into_the_engine_writer_of_their_process(
     from indexer.daemon import job_loop
     from indexer.reindex import create_job
     from indexer.tantivy.engine import run_tantivy_follower
-    from indexer.tantivy.loader import live_loader
+    from indexer.tantivy.loader import LiveFollower
     from indexer.tantivy.store import GenerationStore
 
     settings = settings.model_copy(update={"tantivy_dir": str(tmp_path / "tantivy"),
                                            "engines": ("tantivy",)})
-    assert live_loader("product") is None  # no engine writer in this process yet
+    live = LiveFollower()  # what the daemon hands to both the engine body and the jobs
+    assert live.loader("product") is None  # no engine writer in this process yet
     res = Resources(settings=settings, pool=pool, redis=redis_client)
     stop = asyncio.Event()
-    following = asyncio.create_task(run_tantivy_follower(res, stop))
+    following = asyncio.create_task(run_tantivy_follower(res, stop, live))
     jobs: asyncio.Task[None] | None = None
     store = GenerationStore(str(tmp_path / "tantivy"), "product", ("EUR", "USD"))
     try:
         async def first_generation_built() -> bool:  # the start-up rebuild of an empty dir
-            return live_loader("product") is not None and store.current() is not None
+            return live.loader("product") is not None and store.current() is not None
 
         await wait_until(first_generation_built, what="the engine writer's first generation")
         before = store.current()
         job = await create_job(pool, Scope(doc_type="product"), "test")
-        jobs = asyncio.create_task(job_loop(res, stop, poll=0.05, loader=live_loader))
+        jobs = asyncio.create_task(job_loop(res, stop, poll=0.05, loader=live.loader))
 
         async def job_done() -> bool:
             state = await pool.fetchval("SELECT state FROM index_jobs WHERE id = $1", job["id"])
@@ -211,7 +212,7 @@ async def test_the_daemons_jobs_load_into_the_engine_writer_of_their_process(
     finally:
         stop.set()
         await asyncio.gather(following, *([jobs] if jobs else []), return_exceptions=True)
-    assert live_loader("product") is None  # unregistered when the follower stopped
+    assert live.loader("product") is None  # let go when the follower stopped
     ids = TantivyIds(settings, redis_client)
     try:
         tenants = [r["id"] for r in await pool.fetch("SELECT id FROM tenants")]
