@@ -32,9 +32,11 @@ import time
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
+import tantivy
 
 from bench import lifecycle
 from bench.fates import Fate, Ledger, stage_reached, verdict, write_rate
@@ -55,9 +57,13 @@ from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
-from indexer.tantivy.config import DOC_TYPES, commit_channel
+from indexer.tantivy.config import DOC_TYPES, DocType, commit_channel
 from indexer.tantivy.engine import tantivy_config
+from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
+from indexer.tantivy.schema import stored_values
+from search_api.backends.tantivy import TantivyBackend
+from search_api.model import SearchQuery, SearchScope
 
 WRITERS = 16
 """Writes in flight at most, as many web requests would be."""
@@ -65,6 +71,23 @@ WRITE_GRACE_SECONDS = 30.0
 """How long the writes in flight at the end of the write window may take to finish."""
 CATALOG_LOAD_SECONDS = 180.0
 """How long the indexer may take to make the demo catalog searchable before the writes."""
+
+
+def _stored(index: tantivy.Index | None, doc_type: DocType, tenant: uuid.UUID,
+            ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
+    """The stored values of each id in the tenant's documents as the API's reader sees them
+    now (None: not there), from one searcher (blocking: run it in a thread)."""
+    if index is None:
+        return [None] * len(ids)
+    searcher = index.searcher()
+    out: list[dict[str, Any] | None] = []
+    for doc_id in ids:
+        query = tenant_scoped(index.schema, tenant, tantivy.Query.term_query(
+            index.schema, "id", str(doc_id)))
+        hits = searcher.search(query, 1).hits
+        out.append(stored_values(doc_type, searcher.doc(hits[0][1]).to_dict()) if hits
+                   else None)
+    return out
 
 
 def _cpu_seconds() -> float:
@@ -105,8 +128,8 @@ class Watch:
             probes = [(n, p) for n, p in self.pending.items() if p.doc_type == doc_type]
             if not probes:
                 continue
-            docs = await reader.get_many(self.targets.tenant, [p.doc_id for _, p in probes],
-                                         doc_type=doc_type)
+            docs = await asyncio.to_thread(_stored, reader.index(doc_type), doc_type,
+                                           self.targets.tenant, [p.doc_id for _, p in probes])
             for (n, probe), doc in zip(probes, docs, strict=True):
                 if not probe.visible(doc):
                     continue
@@ -198,7 +221,9 @@ def _all_visible_after(watch: Watch) -> float | str:
 async def _wait_catalog(reader: TantivyReader, tenant: uuid.UUID, products: int,
                         procs: list[asyncio.subprocess.Process]) -> None:
     deadline = time.monotonic() + CATALOG_LOAD_SECONDS
-    while await reader.count(tenant) < products:
+    backend = TantivyBackend(reader)  # the API's view: every document of the tenant
+    everything, scope = SearchQuery(per_page=1), SearchScope(tenant_id=tenant, include_drafts=True)
+    while (await backend.search(everything, scope)).total < products:
         if any(proc.returncode is not None for proc in procs):
             raise RuntimeError("the relay or the indexer exited before the catalog was loaded")
         if time.monotonic() > deadline:

@@ -75,13 +75,10 @@ class RebuildRunning(RustokError):
 class FollowerStats:
     """Counters for tests and logs (monotonic unless named `last_`)."""
 
-    drains: int = 0
     commits: int = 0
     docs_applied: int = 0   # documents (re)written
     deletes: int = 0        # documents removed because their index row is gone
-    queue_rows_done: int = 0
     failed_docs: int = 0    # rows that could not be mapped to a document (logged, skipped)
-    failed_tasks: int = 0   # engine writes that failed (then split or retried)
     dead_lettered: int = 0
     errors: int = 0         # failed drains (retried with backoff)
     rebuilds: int = 0
@@ -214,9 +211,7 @@ class EngineFollower(ABC, Generic[K, T]):
             except BaseException:
                 await self.abort(window)
                 raise
-            self.stats.drains += 1
-            self.stats.queue_rows_done += await engine_queue.delete_applied(
-                self.pool, self.engine, window.done)
+            await engine_queue.delete_applied(self.pool, self.engine, window.done)
             if window.done:
                 oldest = min(entry.event_time for entry in window.done)
                 self.stats.last_lag_seconds = max(0.0, time.time() - oldest.timestamp())

@@ -169,7 +169,6 @@ class MeiliFollower(EngineFollower[Key, str]):
             await self._task(self.client.index(target).add_documents(
                 [doc for _, doc in docs if doc is not None], primary_key="id"), "documents")
         except meili.TaskFailed as exc:
-            self.stats.failed_tasks += 1
             if len(docs) == 1:
                 return {docs[0][0]: exc.message}
             half = len(docs) // 2

@@ -7,7 +7,8 @@ PUBLISHes on `{prefix}:tantivy:commits` after each commit; this reader wakes on 
 reads the counters (also every poll interval, in case a message is missed) and reloads the
 doc type whose counter moved, reopening it when CURRENT names another generation. CURRENT
 is also re-read every `_CURRENT_CHECK` seconds so a lost Redis costs freshness, not
-correctness. Searches run in a thread; every query goes through `query.tenant_scoped`.
+correctness. Searches are the API backend's (`search_api.backends.tantivy`, over `index`);
+the one query here, `ids` for verify, runs in a thread through `query.tenant_scoped`.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,14 +35,12 @@ from indexer.tantivy.config import (
     commit_counter_key,
 )
 from indexer.tantivy.errors import TantivyError
-from indexer.tantivy.query import search_query, tenant_scoped
-from indexer.tantivy.schema import FieldSpec, field_specs, stored_values
+from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.store import GenerationStore
 
 log = logging.getLogger(__name__)
 
 _CURRENT_CHECK = 0.5
-MAX_LIMIT = 1000
 
 
 @dataclass(frozen=True)
@@ -59,10 +57,6 @@ class TantivyReader:
         self.redis = redis
         self.stores = {dt: GenerationStore(config.index_dir, dt, config.currencies)
                        for dt in DOC_TYPES}
-        self.specs: dict[DocType, dict[str, FieldSpec]] = {
-            dt: {spec.name: spec for spec in field_specs(dt, config.currencies)}
-            for dt in DOC_TYPES
-        }
         self._keys = [commit_counter_key(stream_prefix, dt) for dt in DOC_TYPES]
         self._channel = commit_channel(stream_prefix)
         self._views: dict[DocType, _View] = {}
@@ -187,31 +181,6 @@ class TantivyReader:
         view = self._view(doc_type)
         return view.index if view else None
 
-    async def search(
-        self, tenant_id: Any, text: str | None, limit: int = 20,
-        filters: Mapping[str, Any] | None = None, *, doc_type: DocType = "product",
-        offset: int = 0,
-    ) -> list[dict[str, Any]]:
-        """Hits as `{"id", "score"}`, best first."""
-        view = self._view(doc_type)
-        if view is None:
-            return []
-        limit = max(1, min(limit, MAX_LIMIT))
-        query = search_query(view.index, doc_type, self.specs[doc_type], tenant_id, text,
-                             filters)
-        try:
-            return await asyncio.to_thread(_hits, view.index, query, limit, max(0, offset))
-        except ValueError as exc:
-            # the text parsed but cannot run (e.g. `field:*` on a field without fast values)
-            raise ValidationFailed("q", f"cannot run this query: {exc}") from None
-
-    async def count(self, tenant_id: Any, *, doc_type: DocType = "product") -> int:
-        view = self._view(doc_type)
-        if view is None:
-            return 0
-        query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
-        return await asyncio.to_thread(_count, view.index, query)
-
     async def ids(self, tenant_id: Any, *, doc_type: DocType = "product") -> dict[str, int]:
         """Every doc id of the tenant → its version (for `verify`)."""
         view = self._view(doc_type)
@@ -219,44 +188,6 @@ class TantivyReader:
             return {}
         query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
         return await asyncio.to_thread(_versions, view.index, query)
-
-    async def get(
-        self, tenant_id: Any, doc_id: Any, *, doc_type: DocType = "product"
-    ) -> dict[str, Any] | None:
-        """The stored fields of one doc of this tenant, or None."""
-        view = self._view(doc_type)
-        if view is None:
-            return None
-        query = search_query(view.index, doc_type, self.specs[doc_type], tenant_id, None,
-                             {"id": str(doc_id)})
-        stored = await asyncio.to_thread(_first, view.index, query)
-        return None if stored is None else stored_values(doc_type, stored)
-
-    async def get_many(
-        self, tenant_id: Any, doc_ids: Sequence[Any], *, doc_type: DocType = "product"
-    ) -> list[dict[str, Any] | None]:
-        """`get` for each id, from one searcher in one thread hop."""
-        view = self._view(doc_type)
-        if view is None:
-            return [None] * len(doc_ids)
-        queries = [search_query(view.index, doc_type, self.specs[doc_type], tenant_id, None,
-                                {"id": str(doc_id)}) for doc_id in doc_ids]
-        found = await asyncio.to_thread(_firsts, view.index, queries)
-        return [None if stored is None else stored_values(doc_type, stored)
-                for stored in found]
-
-
-def _hits(index: tantivy.Index, query: tantivy.Query, limit: int,
-          offset: int) -> list[dict[str, Any]]:
-    searcher = index.searcher()
-    result = searcher.search(query, limit, count=False, offset=offset)
-    return [{"id": searcher.doc(address).get_first("id"), "score": float(score)}
-            for score, address in result.hits]
-
-
-def _count(index: tantivy.Index, query: tantivy.Query) -> int:
-    result: Any = index.searcher().search(query, 1, count=True)
-    return int(result.count or 0)
 
 
 def _versions(index: tantivy.Index, query: tantivy.Query) -> dict[str, int]:
@@ -269,22 +200,6 @@ def _versions(index: tantivy.Index, query: tantivy.Query) -> dict[str, int]:
     for _, address in searcher.search(query, total, count=False).hits:
         doc = searcher.doc(address)
         out[str(doc.get_first("id"))] = int(doc.get_first("version") or 0)
-    return out
-
-
-def _first(index: tantivy.Index, query: tantivy.Query) -> dict[str, list[Any]] | None:
-    searcher = index.searcher()
-    hits = searcher.search(query, 1, count=False).hits
-    return searcher.doc(hits[0][1]).to_dict() if hits else None
-
-
-def _firsts(index: tantivy.Index,
-            queries: Sequence[tantivy.Query]) -> list[dict[str, list[Any]] | None]:
-    searcher = index.searcher()
-    out: list[dict[str, list[Any]] | None] = []
-    for query in queries:
-        hits = searcher.search(query, 1, count=False).hits
-        out.append(searcher.doc(hits[0][1]).to_dict() if hits else None)
     return out
 
 

@@ -39,6 +39,7 @@ from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchSco
 from tests.builders import make_tenant, make_user
 from tests.conftest import BASE_DSN, REDIS_URL, RUN_ID
 from tests.pipeline import Pipeline
+from tests.tantivy_search import count
 from tests.waiting import wait_until
 
 MEILISEARCH_URL = os.environ.get("MEILISEARCH_URL", "")
@@ -200,8 +201,8 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
 
             async def drained() -> bool:
                 await reader.refresh(force=True)
-                return await reader.count(w.tenant) == len(PRODUCTS) and \
-                    await reader.count(w.tenant, doc_type="content") == len(NODES)
+                return await count(reader, w.tenant) == len(PRODUCTS) and \
+                    await count(reader, w.tenant, "content") == len(NODES)
 
             await wait_until(drained, timeout=10, what="the documents in Tantivy")
             w.backends = {"postgres": PostgresBackend(pool), "tantivy": TantivyBackend(reader)}

@@ -19,6 +19,7 @@ from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
 from tests.builders import make_stocked_variant, make_tenant
 from tests.pipeline import Pipeline
+from tests.tantivy_search import hit_ids
 from tests.waiting import wait_until
 
 
@@ -51,8 +52,7 @@ async def test_a_write_becomes_a_tantivy_hit_and_a_fan_out_updates_it(
     await follower.drain_once()
 
     async def found(text: str) -> bool:
-        hits = await reader.search(shop["id"], text)
-        return [hit["id"] for hit in hits] == [str(pid)]
+        return await hit_ids(reader, shop["id"], text) == [str(pid)]
 
     await wait_until(lambda: found("kettle"), timeout=5, what="the product in Tantivy")
     await core.call(commerce_categories.update_category, shop["id"], category["id"],
@@ -60,17 +60,16 @@ async def test_a_write_becomes_a_tantivy_hit_and_a_fan_out_updates_it(
     await pipeline.settle()
     await follower.drain_once()
     await wait_until(lambda: found("cookware"), timeout=5, what="the renamed category")
-    assert await reader.search(shop["id"], "kitchen") == []
+    assert await hit_ids(reader, shop["id"], "kitchen") == []
     await core.call(catalog.delete_product, shop["id"], pid)
     await pipeline.settle()
     await follower.drain_once()
 
     async def gone() -> bool:
-        return await reader.search(shop["id"], "kettle") == []
+        return await hit_ids(reader, shop["id"], "kettle") == []
 
     await wait_until(gone, timeout=5, what="the delete to reach Tantivy")
-    assert [h["id"] for h in await reader.search(other["id"], "kettle")] == [
-        str(twin["product_id"])]
+    assert await hit_ids(reader, other["id"], "kettle") == [str(twin["product_id"])]
 
 
 async def test_the_indexer_exports_its_metrics(

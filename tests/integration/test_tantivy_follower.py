@@ -1,6 +1,7 @@
 """The Tantivy follower end to end: index rows and engine_queue rows written with SQL, drained
-into a real index in tmp_path, found by a reader that follows commits through Redis; deletes,
-re-queues racing the queue delete, tenant isolation, the single-writer lock."""
+into a real index in tmp_path, found through the API's Tantivy backend over a reader that
+follows commits through Redis; deletes, re-queues racing the queue delete, tenant isolation,
+the single-writer lock."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 import redis.asyncio as aioredis
+from pydantic import ValidationError
 
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings
@@ -24,6 +26,7 @@ from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
+from tests.tantivy_search import count, get, hit_ids, search, titles
 from tests.waiting import wait_until
 
 A = uuid.UUID("01900000-0000-7000-8000-00000000000a")
@@ -77,14 +80,6 @@ async def queued(pool: asyncpg.Pool) -> list[asyncpg.Record]:
     return list(await pool.fetch("SELECT doc_id, seq FROM engine_queue ORDER BY seq"))
 
 
-async def titles(reader: TantivyReader, tenant: uuid.UUID, text: str,
-                 **kwargs: Any) -> set[str]:
-    hits = await reader.search(tenant, text, **kwargs)
-    docs = [await reader.get(tenant, hit["id"], doc_type=kwargs.get("doc_type", "product"))
-            for hit in hits]
-    return {doc["title"] for doc in docs if doc}
-
-
 # ---- fixtures ------------------------------------------------------------------------------
 @pytest.fixture
 def config(tmp_path: Path) -> TantivyConfig:
@@ -122,20 +117,20 @@ async def test_drained_rows_are_searchable_with_filters(
     assert follower.document_counts() == {"product": 3, "content": 0}
 
     async def visible() -> bool:
-        return await reader.count(A) == 2
+        return await count(reader, A) == 2
 
     await wait_until(visible, timeout=5, interval=0.01, what="the commit to reach the reader")
-    hits = await reader.search(A, "running shoe")
-    assert [h["id"] for h in hits] == [str(shoe["product_id"])] and hits[0]["score"] > 0
+    hits = (await search(reader, A, "running shoe")).hits
+    assert [h.id for h in hits] == [shoe["product_id"]] and (hits[0].score or 0) > 0
     assert await titles(reader, A, "red", filters={"tags": ["sale", "new"]}) == {
         "Red running shoe"}
     assert await titles(reader, A, "", filters={"has_stock": False}) == {"Blue rain jacket"}
-    assert await titles(reader, A, "", filters={"price_min_usd": {"gt": 2000}}) == {
+    assert await titles(reader, A, "", filters={"price": {"currency": "USD", "min": 2001}}) == {
         "Red running shoe"}
     assert await reader.ids(A) == {str(shoe["product_id"]): 4, str(jacket["product_id"]): 1}
-    got = await reader.get(A, shoe["product_id"])
-    assert got is not None and got["price_max_eur"] == 2500 and got["tags"] == ["sale"]
-    assert await reader.get(B, shoe["product_id"]) is None
+    got = await get(reader, A, shoe["product_id"])
+    assert got is not None and got["prices"]["EUR"]["max"] == 2500 and got["tags"] == ["sale"]
+    assert await get(reader, B, shoe["product_id"]) is None
 
 
 async def test_updates_and_deletes_reach_a_following_reader(
@@ -209,23 +204,23 @@ async def test_no_query_text_reaches_another_tenant(
     await follower.drain_once()
 
     async def both_indexed() -> bool:
-        return await reader.count(A) == 1 and await reader.count(B) == 1
+        return await count(reader, A) == 1 and await count(reader, B) == 1
 
     await wait_until(both_indexed, timeout=5, interval=0.01, what="both tenants")
     query = text.format(B=B, b_id=theirs["product_id"])
     try:
-        hits = await reader.search(A, query, limit=100)
-        by_id = await reader.search(A, query, filters={"id": str(theirs["product_id"])})
+        hits = await hit_ids(reader, A, query)
+        by_tag = await hit_ids(reader, A, query, filters={"tags": ["none"]})
     except ValidationFailed as exc:  # a query that cannot run is refused, never widened
         assert exc.field == "q"
     else:
-        assert {h["id"] for h in hits} <= {str(mine["product_id"])}
-        assert by_id == []
+        assert set(hits) <= {str(mine["product_id"])}
+        assert by_tag == []
         if finds_mine is not None:
             assert bool(hits) is finds_mine
-    with pytest.raises(ValidationFailed):
-        await reader.search(A, "shared", filters={"tenant_id": str(B)})
-    assert await reader.get(A, theirs["product_id"]) is None
+    with pytest.raises(ValidationError):  # no request field names a tenant
+        await search(reader, A, "shared", filters={"tenant_id": str(B)})
+    assert await get(reader, A, theirs["product_id"]) is None
     assert set(await reader.ids(A)) == {str(mine["product_id"])}
 
 
@@ -246,11 +241,12 @@ async def test_content_documents_and_malformed_rows(
     assert follower.stats.failed_docs == 1 and await queued(pool) == []
 
     async def indexed() -> bool:
-        return bool(await reader.search(A, "engine", doc_type="content",
-                                        filters={"kind": "post"}))
+        return bool(await hit_ids(reader, A, "engine", doc_type="content",
+                                  filters={"kind": ["post"]}))
 
     await wait_until(indexed, timeout=5, interval=0.01, what="the post")
-    assert await reader.search(A, "release", doc_type="content", filters={"kind": "page"}) == []
+    assert await hit_ids(reader, A, "release", doc_type="content",
+                         filters={"kind": ["page"]}) == []
     assert set(await reader.ids(A)) == {str(good["product_id"])}
     assert str(bad["product_id"]) not in await reader.ids(A)
 
@@ -275,7 +271,7 @@ async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
         written = time.monotonic()
 
         async def found() -> bool:
-            return bool(await reader.search(A, "latency"))
+            return bool(await hit_ids(reader, A, "latency"))
 
         await wait_until(found, timeout=5, interval=0.002, what="the probe")
         first_visible = time.monotonic() - written
@@ -285,7 +281,7 @@ async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
             await put_product(pool, product_row(title=f"Trickle {i}"))
 
         async def all_found() -> bool:
-            return await reader.count(A) == 41
+            return await count(reader, A) == 41
 
         await wait_until(all_found, timeout=10, interval=0.005, what="the trickle")
         elapsed = time.monotonic() - started
@@ -295,7 +291,7 @@ async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
         assert commits < 40
         assert first_visible < 1.0, first_visible
         assert follower.stats.last_lag_seconds < 5
-        assert await reader.get(A, row["product_id"]) is not None
+        assert await get(reader, A, row["product_id"]) is not None
     finally:
         stop.set()
         await asyncio.wait_for(runner, timeout=5)
@@ -307,13 +303,13 @@ async def test_a_reader_without_redis_still_follows_commits_and_generations(
 ) -> None:
     dead = aioredis.Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
     async with TantivyReader(config, dead, stream_prefix) as blind:
-        assert blind.generation("product") is None and await blind.search(A, "x") == []
+        assert blind.generation("product") is None and await hit_ids(blind, A, "x") == []
         async with TantivyFollower(pool, redis_client, settings, config) as follower:
             await put_product(pool, product_row(title="Seen without Redis"))
             await follower.drain_once()
 
             async def seen() -> bool:
-                return bool(await blind.search(A, "redis"))
+                return bool(await hit_ids(blind, A, "redis"))
 
             # no notification reaches it: the CURRENT check and a reload every 0.5 s do
             await wait_until(seen, timeout=10, interval=0.05, what="the blind reader")

@@ -27,9 +27,9 @@ from tests.integration.test_tantivy_follower import (
     delete_product,
     product_row,
     put_product,
-    titles,
     upsert,
 )
+from tests.tantivy_search import count, get, hit_ids, titles
 from tests.waiting import wait_until
 
 
@@ -60,7 +60,7 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
         runner = asyncio.create_task(follower.run(stop))
 
         async def all_live() -> bool:
-            return await reader.count(A) == 60
+            return await count(reader, A) == 60
 
         await wait_until(all_live, timeout=10, interval=0.01, what="the live generation")
         assert reader.generation("product") == "gen-1"
@@ -72,9 +72,9 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
         async def probe() -> None:
             nonlocal probes
             while not probing.is_set():
-                if not await reader.search(A, "anchor"):
+                if not await hit_ids(reader, A, "anchor"):
                     misses.append("anchor")
-                if await reader.get(A, renamed["product_id"]) is None:
+                if await get(reader, A, renamed["product_id"]) is None:
                     misses.append("renamed")
                 probes += 1
                 await asyncio.sleep(0)  # yield to the rebuild, not a synchronization
@@ -90,9 +90,9 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
                     await put_product(pool, product_row(title="Fresh arrival"))
 
                     async def applied_live() -> bool:
-                        return (bool(await reader.search(A, "renamed"))
-                                and bool(await reader.search(A, "fresh"))
-                                and await reader.get(A, deleted["product_id"]) is None)
+                        return (bool(await hit_ids(reader, A, "renamed"))
+                                and bool(await hit_ids(reader, A, "fresh"))
+                                and await get(reader, A, deleted["product_id"]) is None)
 
                     await wait_until(applied_live, timeout=10, interval=0.01,
                                      what="the follower to apply changes to the live gen")
@@ -113,14 +113,14 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
         assert misses == [] and probes > 10, (misses, probes)
         assert await titles(reader, A, "renamed") == {"Renamed thing"}
         assert await titles(reader, A, "fresh") == {"Fresh arrival"}
-        assert await reader.get(A, deleted["product_id"]) is None
+        assert await get(reader, A, deleted["product_id"]) is None
         assert await reader.ids(A) == await expected_versions(pool)
 
         # the new generation takes the queue; a second rebuild prunes the oldest generation
         late = await put_product(pool, product_row(title="After the switch"))
 
         async def late_visible() -> bool:
-            return await reader.get(A, late["product_id"]) is not None
+            return await get(reader, A, late["product_id"]) is not None
 
         await wait_until(late_visible, timeout=5, interval=0.01, what="a post-switch change")
         assert await follower.rebuild("product", gateway.stream_rows(pool, "product")) == "gen-3"
