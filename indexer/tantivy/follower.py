@@ -21,8 +21,6 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterable, Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
@@ -34,14 +32,13 @@ from core_write.backoff import pause
 from indexer.engine_queue import QueueEntry
 from indexer.follower import Docs, EngineFollower, Refused, Rows, Window
 from indexer.tantivy.config import (
-    DOC_TYPES,
     DocType,
     TantivyConfig,
     commit_channel,
     commit_counter_key,
 )
 from indexer.tantivy.schema import document_for
-from indexer.tantivy.store import GenerationStore, open_writer
+from indexer.tantivy.store import Generation, LiveGenerations
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +46,6 @@ log = logging.getLogger(__name__)
 class FollowerSettings(Protocol):
     @property
     def stream_prefix(self) -> str: ...
-
-
-@dataclass
-class _Live:
-    name: str
-    path: Path
-    index: tantivy.Index
-    writer: tantivy.IndexWriter
 
 
 class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
@@ -71,43 +60,25 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         self.engine = config.engine
         self.config = config
         self.stream_prefix = settings.stream_prefix
-        self.stores = {dt: GenerationStore(config.index_dir, dt, config.currencies)
-                       for dt in DOC_TYPES}
-        self._live: dict[DocType, _Live] = {}
+        self.live = LiveGenerations(config)
+        self.stores = self.live.stores
+        self.needs_rebuild = self.live.needs_rebuild
+        self.generation = self.live.generation
+        self.document_counts = self.live.document_counts
+        """Documents per live generation (blocking: call it in a thread)."""
         self._last_commit = 0.0
-        self.needs_rebuild: set[DocType] = set()
-        """Doc types whose live generation was just created empty or has an older schema."""
 
-    # ---- lifecycle -----------------------------------------------------------------------
     async def open(self) -> None:
-        """Take the writer lock of each live generation (creating a first empty generation
-        where none exists); raises `WriterLocked` when another follower holds one."""
-        for doc_type in DOC_TYPES:
-            if doc_type not in self._live:
-                self._live[doc_type] = await asyncio.to_thread(self._open_live, doc_type)
+        """Take the writer lock of each live generation; raises `WriterLocked` when another
+        follower holds one."""
+        await asyncio.to_thread(self.live.open)
 
     prepare = open
-
-    def _open_live(self, doc_type: DocType) -> _Live:
-        store = self.stores[doc_type]
-        opened = store.open_current(create=True)
-        assert opened is not None
-        name, index = opened
-        fresh = store.is_incomplete(name)
-        if fresh or store.is_outdated(index):
-            # an empty first generation, or one built with an older schema: it serves (and
-            # takes the queue) until a rebuild replaces it
-            self.needs_rebuild.add(doc_type)
-            log.warning("the %s index (%s) needs a rebuild (%s)", doc_type, name,
-                        "new" if fresh else "older schema",
-                        extra={"action": "tantivy_needs_rebuild", "entity": doc_type})
-        path = store.path(name)
-        return _Live(name, path, index, open_writer(index, path, self.config.writer_heap_mb))
 
     async def close(self) -> None:
         """Drop the writers (uncommitted work is discarded; the queue still holds it)."""
         async with self._lock:
-            self._live.clear()
+            self.live.live.clear()
 
     async def __aenter__(self) -> TantivyFollower:
         await self.open()
@@ -115,19 +86,6 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-    def document_counts(self) -> dict[DocType, int]:
-        """Documents in each live generation, as of its last commit (blocking: call it in a
-        thread)."""
-        out: dict[DocType, int] = {}
-        for doc_type, live in list(self._live.items()):
-            live.index.reload()
-            out[doc_type] = int(live.index.searcher().num_docs)
-        return out
-
-    def generation(self, doc_type: DocType) -> str | None:
-        live = self._live.get(doc_type)
-        return live.name if live else None
 
     # ---- the engine part of the skeleton -------------------------------------------------
     def key(self, entry: QueueEntry) -> DocType:
@@ -137,7 +95,7 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         return document_for(doc_type, row, self.config.currencies)
 
     async def target(self, key: DocType) -> tantivy.IndexWriter:
-        return self._live[key].writer
+        return self.live.live[key].writer
 
     async def write(self, target: tantivy.IndexWriter, doc_type: DocType,
                     docs: Docs) -> Refused:
@@ -164,26 +122,16 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         return True
 
     async def commit(self, window: Window[DocType]) -> None:
-        await asyncio.to_thread(self._commit_writers, window.keys)
+        await asyncio.to_thread(self.live.commit, window.keys)
         self._last_commit = time.monotonic()
         self.stats.commits += 1
         await self._notify(window.keys)
 
     async def abort(self, window: Window[DocType]) -> None:
         try:
-            await asyncio.to_thread(self._rollback, window.keys)
+            await asyncio.to_thread(self.live.rollback, window.keys)
         except Exception:
             log.exception("tantivy rollback failed", extra={"action": "tantivy_rollback"})
-
-    def _commit_writers(self, doc_types: set[DocType]) -> None:
-        for doc_type in sorted(doc_types):
-            self._live[doc_type].writer.commit()
-
-    def _rollback(self, doc_types: set[DocType]) -> None:
-        for doc_type in doc_types:
-            live = self._live.get(doc_type)
-            if live is not None:
-                live.writer.rollback()
 
     async def _notify(self, doc_types: set[DocType]) -> None:
         """Tell readers (INCR the counter they poll, PUBLISH to wake them). Best effort:
@@ -205,41 +153,23 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         handshake; `indexed_at` is not used: it is the writing transaction's start time, so
         a long transaction committing after a page was read can carry an older one)."""
         async with self._rebuild_of(doc_type):
-            store = self.stores[doc_type]
-            name, index = await asyncio.to_thread(store.create_generation)
-            path = store.path(name)
+            new = await asyncio.to_thread(self.live.create, doc_type)
             try:
-                writer = await asyncio.to_thread(open_writer, index, path,
-                                                 self.config.writer_heap_mb)
+                loaded = await self._load(new.writer, doc_type, rows)
+                changed = await self._switch(doc_type, new.writer, doc_type,
+                                             lambda: self._go_live(doc_type, new))
             except BaseException:
-                await asyncio.to_thread(store.remove, name)
+                await asyncio.to_thread(self.live.abandon, doc_type, new)
                 raise
-            live = _Live(name, path, index, writer)
-            try:
-                loaded = await self._load(writer, doc_type, rows)
-                changed = await self._switch(doc_type, writer, doc_type,
-                                             lambda: self._go_live(doc_type, live))
-            except BaseException:
-                if self.generation(doc_type) != name:
-                    await asyncio.to_thread(_abandon, store, name, writer)
-                raise
-        self.needs_rebuild.discard(doc_type)
         log.info("rebuilt the %s index as %s: %d docs loaded, %d changed meanwhile",
-                 doc_type, name, loaded, changed,
+                 doc_type, new.name, loaded, changed,
                  extra={"action": "tantivy_rebuild", "entity": doc_type})
         await self._notify({doc_type})
-        await asyncio.to_thread(store.prune)
-        return name
+        await asyncio.to_thread(self.stores[doc_type].prune)
+        return new.name
 
-    async def _go_live(self, doc_type: DocType, live: _Live) -> None:
-        """Commit the new generation, point CURRENT at it and make its writer the live one
-        (dropping the old _Live releases the old generation's writer lock)."""
-        def switch() -> None:
-            live.writer.commit()
-            self.stores[doc_type].switch(live.name)
-            self._live[doc_type] = live
-
-        going = asyncio.ensure_future(asyncio.to_thread(switch))
+    async def _go_live(self, doc_type: DocType, new: Generation) -> None:
+        going = asyncio.ensure_future(asyncio.to_thread(self.live.go_live, doc_type, new))
         try:
             await asyncio.shield(going)
         finally:
@@ -265,11 +195,3 @@ def _add(writer: tantivy.IndexWriter, docs: Docs) -> None:
     for _, values in docs:
         if values is not None:
             writer.add_document(tantivy.Document(**values))
-
-
-def _abandon(store: GenerationStore, name: str, writer: tantivy.IndexWriter) -> None:
-    try:
-        writer.rollback()
-    finally:
-        if store.current() != name:
-            store.remove(name)

@@ -1,4 +1,5 @@
-"""Index directories with generations (I/O: the local filesystem).
+"""Index directories with generations, and the live generation of each document type with its
+writer (I/O: the local filesystem).
 
 Layout: `{index_dir}/{doc_type}/gen-{n}/` holds one complete tantivy index; the file
 `{index_dir}/{doc_type}/CURRENT` names the live generation. A rebuild fills `gen-{n+1}` while
@@ -15,11 +16,12 @@ import os
 import re
 import shutil
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import tantivy
 
-from indexer.tantivy.config import DEFAULT_CURRENCIES, DocType
+from indexer.tantivy.config import DEFAULT_CURRENCIES, DOC_TYPES, DocType, TantivyConfig
 from indexer.tantivy.errors import TantivyError, WriterLocked
 from indexer.tantivy.schema import build_schema
 
@@ -160,6 +162,102 @@ def open_writer(index: tantivy.Index, path: str | Path, heap_mb: int) -> tantivy
         if "LockBusy" in str(exc):
             raise WriterLocked(str(path)) from None
         raise TantivyError(f"cannot open a writer on {path}: {exc}") from exc
+
+
+@dataclass
+class Generation:
+    """A generation opened for writing."""
+
+    name: str
+    path: Path
+    index: tantivy.Index
+    writer: tantivy.IndexWriter
+
+
+class LiveGenerations:
+    """The live generation of every document type, each with its single writer (the
+    follower's). Blocking: call these from a thread."""
+
+    def __init__(self, config: TantivyConfig) -> None:
+        self.heap_mb = config.writer_heap_mb
+        self.stores = {dt: GenerationStore(config.index_dir, dt, config.currencies)
+                       for dt in DOC_TYPES}
+        self.live: dict[DocType, Generation] = {}
+        self.needs_rebuild: set[DocType] = set()
+        """Doc types whose live generation was just created empty or has an older schema."""
+
+    def open(self) -> None:
+        """Take the writer lock of each live generation (creating a first empty generation
+        where none exists); raises `WriterLocked` when another writer holds one."""
+        for doc_type in DOC_TYPES:
+            if doc_type not in self.live:
+                store = self.stores[doc_type]
+                opened = store.open_current(create=True)
+                assert opened is not None
+                name, index = opened
+                fresh = store.is_incomplete(name)
+                if fresh or store.is_outdated(index):
+                    # an empty first generation, or one built with an older schema: it
+                    # serves (and takes the queue) until a rebuild replaces it
+                    self.needs_rebuild.add(doc_type)
+                    log.warning("the %s index (%s) needs a rebuild (%s)", doc_type, name,
+                                "new" if fresh else "older schema",
+                                extra={"action": "tantivy_needs_rebuild", "entity": doc_type})
+                path = store.path(name)
+                self.live[doc_type] = Generation(name, path, index,
+                                                 open_writer(index, path, self.heap_mb))
+
+    def generation(self, doc_type: DocType) -> str | None:
+        live = self.live.get(doc_type)
+        return live.name if live else None
+
+    def document_counts(self) -> dict[DocType, int]:
+        """Documents in each live generation, as of its last commit."""
+        out: dict[DocType, int] = {}
+        for doc_type, live in list(self.live.items()):
+            live.index.reload()
+            out[doc_type] = int(live.index.searcher().num_docs)
+        return out
+
+    def commit(self, doc_types: Iterable[DocType]) -> None:
+        for doc_type in sorted(doc_types):
+            self.live[doc_type].writer.commit()
+
+    def rollback(self, doc_types: Iterable[DocType]) -> None:
+        for doc_type in doc_types:
+            live = self.live.get(doc_type)
+            if live is not None:
+                live.writer.rollback()
+
+    def create(self, doc_type: DocType) -> Generation:
+        """A new, empty generation with its writer (not live yet)."""
+        store = self.stores[doc_type]
+        name, index = store.create_generation()
+        path = store.path(name)
+        try:
+            return Generation(name, path, index, open_writer(index, path, self.heap_mb))
+        except BaseException:
+            store.remove(name)
+            raise
+
+    def go_live(self, doc_type: DocType, new: Generation) -> None:
+        """Commit `new`, point CURRENT at it and make its writer the live one (dropping the
+        old one releases the old generation's writer lock)."""
+        new.writer.commit()
+        self.stores[doc_type].switch(new.name)
+        self.live[doc_type] = new
+        self.needs_rebuild.discard(doc_type)
+
+    def abandon(self, doc_type: DocType, new: Generation) -> None:
+        """Drop `new` unless it went live."""
+        if self.generation(doc_type) == new.name:
+            return
+        store = self.stores[doc_type]
+        try:
+            new.writer.rollback()
+        finally:
+            if store.current() != new.name:
+                store.remove(new.name)
 
 
 def _fsync_dir(path: Path) -> None:
