@@ -123,7 +123,7 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _mark_engine_rebuild(pool: asyncpg.Pool, settings: Settings, scope: Scope) -> int:
     from indexer.meili.config import meili_config
-    from indexer.meili.follower import request_rebuild
+    from indexer.meili.indexes import request_rebuild
 
     if "meilisearch" not in settings.engines:
         print("reindex --engine meilisearch: MEILISEARCH_URL is not set", file=sys.stderr)

@@ -17,7 +17,8 @@ from core_write.settings import Settings
 from indexer import metrics
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig, index_uid, meili_config
-from indexer.meili.follower import Key, MeiliFollower
+from indexer.meili.follower import MeiliFollower
+from indexer.meili.indexes import Key
 from indexer.tantivy.config import DocType
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
         needed: list[Key] | None = None
         while needed is None and not stop.is_set():
             try:
-                needed = await follower.start()
+                needed = await follower.indexes.start()
             except meili.MeiliUnavailable as exc:
                 log.error("%s; retrying in %.0f s", exc, _RETRY,
                           extra={"action": "meili_unavailable"})
@@ -79,7 +80,7 @@ async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Eve
 async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            counts = await follower.count_documents()
+            counts = await follower.indexes.count_documents()
             for uid, count in counts.items():
                 metrics.MEILI_DOCUMENTS.labels(uid).set(count)
             for doc_type, suffix in (("product", "_products"), ("content", "_content")):

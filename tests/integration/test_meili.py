@@ -192,7 +192,7 @@ async def test_the_follower_converges_per_tenant_and_deletes(
     follower: MeiliFollower,
 ) -> None:
     line = await _pipeline(core, redis_client, meili_settings)
-    assert await follower.start() == []  # no documents yet: nothing to rebuild
+    assert await follower.indexes.start() == []  # no documents yet: nothing to rebuild
     shop, other = await make_tenant(core), await make_tenant(core)
     mine = [await make_product(core, shop["id"], title=f"Leather boots {i}",
                                status="published") for i in range(3)]
@@ -222,13 +222,13 @@ async def test_a_rebuild_swaps_in_a_complete_index(
 ) -> None:
     shop = await _shop(core, redis_client, meili_settings, *(f"Wool hat {i}" for i in range(5)))
     await core.pool.execute("DELETE FROM engine_queue")  # as if Meilisearch came later
-    assert await follower.start() == [(shop["id"], "product")]
+    assert await follower.indexes.start() == [(shop["id"], "product")]
     assert await follower.rebuild(shop["id"], "product") == 5
     uid = index_uid(follower.config.prefix, shop["id"], "product")
     assert await follower.client.get_raw_index(uid + NEXT) is None
     assert await _meili_versions(meili_settings, shop["id"]) == await _versions(core,
                                                                                 shop["id"])
-    assert await follower.start() == []  # recorded with the current shape
+    assert await follower.indexes.start() == []  # recorded with the current shape
 
 
 @needs_server
@@ -237,12 +237,12 @@ async def test_settings_drift_is_repaired_at_start(
     follower: MeiliFollower,
 ) -> None:
     shop = await _shop(core, redis_client, meili_settings, "Straw hat")
-    await follower.start()
+    await follower.indexes.start()
     await _drain(follower)
     uid = index_uid(follower.config.prefix, shop["id"], "product")
     index = follower.client.index(uid)
     await meili.wait(follower.client, await index.update_ranking_rules(["words"]), "settings",
                      30_000)
-    await follower.start()
+    await follower.indexes.start()
     settings = (await index.get_settings()).model_dump(by_alias=True)
     assert settings["rankingRules"] == index_settings("product", ("EUR", "USD"))["rankingRules"]
