@@ -39,8 +39,8 @@ from bench.report import report
 from core_write.db import connect, create_pool, database_name, quote_ident, with_database
 from core_write.migrations import migrate
 from core_write.settings import Settings
+from indexer import index_rows
 from indexer.reindex import Reindexer, Scope
-from indexer.tantivy import gateway
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import FollowerLoader
@@ -211,7 +211,7 @@ async def run_tantivy_raw(dsn: str, heap_mb: int) -> dict[str, Any]:
     try:
         mapped: list[dict[str, Any]] = []
         mapping = 0.0
-        async for rows in gateway.stream_rows(pool, "product", 5000):
+        async for rows in index_rows.stream_rows(pool, "product", 5000):
             started = time.perf_counter()
             mapped.extend(document_for("product", row) for row in rows)
             mapping += time.perf_counter() - started

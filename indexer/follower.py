@@ -46,10 +46,9 @@ from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff, pause
 from core_write.errors import RustokError, ValidationFailed
-from indexer import engine_queue, metrics
+from indexer import engine_queue, index_rows, metrics
 from indexer.engine_queue import QueueEntry
 from indexer.fanout import DocType
-from indexer.tantivy import gateway
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +264,7 @@ class EngineFollower(ABC, Generic[K, T]):
 
     async def _documents(self, doc_type: DocType, ids: Sequence[uuid.UUID]) -> Docs:
         """The current document of each id (None: deleted), from one query."""
-        rows = await gateway.fetch_rows(self.pool, doc_type, ids)
+        rows = await index_rows.fetch_rows(self.pool, doc_type, ids)
         docs: Docs = []
         for doc_id in ids:
             row = rows.get(doc_id)

@@ -25,13 +25,13 @@ import asyncpg
 import redis.asyncio as aioredis
 from meilisearch_python_sdk import AsyncClient
 
+from indexer import index_rows
 from indexer.engine_queue import QueueEntry
 from indexer.follower import Docs, EngineFollower, Refused
 from indexer.meili import client as meili
 from indexer.meili.config import ENGINE, NEXT, MeiliConfig, index_uid
 from indexer.meili.documents import meili_document
 from indexer.meili.indexes import Key, MeiliIndexes
-from indexer.tantivy import gateway
 from indexer.tantivy.config import DocType
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class MeiliFollower(EngineFollower[Key, str]):
         async with self._rebuild_of(key):
             await self.indexes.drop(temp)  # what a crashed rebuild left
             await self.indexes.create(temp, doc_type)
-            loaded = await self._load(temp, doc_type, gateway.stream_rows(
+            loaded = await self._load(temp, doc_type, index_rows.stream_rows(
                 self.pool, doc_type, self.config.batch, tenant_id))
 
             async def swap() -> None:

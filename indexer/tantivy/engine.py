@@ -15,8 +15,7 @@ import redis.asyncio as aioredis
 from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
-from indexer import metrics
-from indexer.tantivy import gateway
+from indexer import index_rows, metrics
 from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
@@ -59,7 +58,7 @@ async def run_tantivy_follower(res: Resources, stop: asyncio.Event,
         if stop.is_set():
             return
         for doc_type in sorted(follower.needs_rebuild):
-            pages = gateway.stream_rows(res.pool, doc_type, config.batch)
+            pages = index_rows.stream_rows(res.pool, doc_type, config.batch)
             task = asyncio.create_task(follower.rebuild(doc_type, pages),
                                        name=f"tantivy-rebuild-{doc_type}")
             task.add_done_callback(_log_rebuild)

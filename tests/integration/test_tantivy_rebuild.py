@@ -16,8 +16,8 @@ import redis.asyncio as aioredis
 
 from core_write.resources import Resources
 from core_write.settings import Settings
+from indexer import index_rows
 from indexer.follower import RebuildRunning
-from indexer.tantivy import gateway
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.engine import TantivyIds, run_tantivy_follower
 from indexer.tantivy.follower import TantivyFollower
@@ -81,7 +81,7 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
 
         async def pages() -> AsyncIterator[Sequence[Mapping[str, Any]]]:
             first = True
-            async for page in gateway.stream_rows(pool, "product", 20):
+            async for page in index_rows.stream_rows(pool, "product", 20):
                 yield page
                 if first:  # the first page is loaded: change docs it held, add one
                     first = False
@@ -123,7 +123,7 @@ async def test_rebuild_under_concurrent_changes_switches_atomically(
             return await get(reader, A, late["product_id"]) is not None
 
         await wait_until(late_visible, timeout=5, interval=0.01, what="a post-switch change")
-        assert await follower.rebuild("product", gateway.stream_rows(pool, "product")) == "gen-3"
+        assert await follower.rebuild("product", index_rows.stream_rows(pool, "product")) == "gen-3"
         assert follower.stores["product"].generations() == ["gen-2", "gen-3"]
 
         async def on_gen3() -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from indexer.tantivy.config import DocType
+from indexer.fanout import DocType
 
 _PRODUCT_COLUMNS = """product_id, tenant_id, title, subtitle, handle, description, status,
     prices, currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids,
