@@ -40,6 +40,7 @@ from core_write.db import connect, create_pool, database_name, quote_ident, with
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from indexer import index_rows
+from indexer.engine_queue import backlog
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
@@ -173,7 +174,7 @@ async def _drain_engine_queue(pool: asyncpg.Pool, follower: TantivyFollower,
     """Wait until the follower has applied everything queued for Tantivy; fails if it
     stopped or makes no progress for DRAIN_STALL_SECONDS."""
     left, progressed = None, time.monotonic()
-    while queued := await pool.fetchval("SELECT count(*) FROM engine_queue"):
+    while queued := sum((await backlog(pool)).values()):
         if following.done():
             following.result()  # its error, if it failed
             raise RuntimeError("the Tantivy follower stopped with rows still queued")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 
+from indexer.engine_queue import backlog, read
 from search_api.wiring import RESOURCES
 from tests.api_fixtures import Api, api_fixture  # noqa: F401 - the fixture
 
@@ -120,8 +121,9 @@ async def test_engine_dead_letters_are_listed_and_requeued(api: Api) -> None:
     assert resp.status == 200
     assert [r["doc_id"] for r in body["replayed"]] == [str(doc_id)]
     assert body["missing"] == [junk.decode()]
-    queued = await pool.fetch("SELECT engine, doc_type, tenant_id FROM engine_queue "
-                              "WHERE doc_id = $1", doc_id)
-    assert [tuple(r) for r in queued] == [("meilisearch", "product", tenant)]
+    queued = [(e.doc_type, e.tenant_id) for e in await read(pool, "meilisearch", 0, 100)
+              if e.doc_id == doc_id]
+    assert queued == [("product", tenant)]
+    assert await backlog(pool) == {"meilisearch": 1}  # for that engine only
     assert await redis.xlen(api.settings.key("engine-dlq")) == 1  # the junk stays
     assert await redis.xlen(api.settings.stream) == 0  # nothing went to the event stream

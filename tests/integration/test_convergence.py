@@ -21,6 +21,7 @@ from core_write.services import users
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.consumer import GROUP
+from indexer.engine_queue import backlog
 from indexer.engines import engine_readers
 from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
 from tests.builders import FAST_HASHER
@@ -76,7 +77,7 @@ async def drained(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Settings)
     group = next(g for g in groups if g["name"] == GROUP.encode())
     if group["pending"] or group.get("lag"):
         return False
-    return not await pool.fetchval("SELECT count(*) FROM engine_queue")
+    return not any((await backlog(pool)).values())
 
 
 async def run_chaos(core: CoreWrite, pool: asyncpg.Pool, redis: aioredis.Redis,

@@ -19,6 +19,7 @@ from core_write.services import (
     users,
 )
 from core_write.unit import CoreWrite
+from indexer.engine_queue import read
 from tests.builders import (
     FAST_HASHER,
     make_node,
@@ -86,9 +87,8 @@ async def test_product_document_denormalizes_everything(
     vector = await pool.fetchval(
         "SELECT search_vector::text FROM index_products WHERE product_id = $1", pid)
     assert "'waterproof':1A" in vector and "'footwear'" in vector and "'leather':" in vector
-    queued = await pool.fetchval(
-        "SELECT count(*) FROM engine_queue WHERE engine = 'tantivy' AND doc_id = $1", pid)
-    assert queued == 1
+    queued = [e for e in await read(pool, "tantivy", 0, 100_000) if e.doc_id == pid]
+    assert len(queued) == 1
 
 
 async def test_stock_fan_out_from_inventory_levels_and_reservations(
@@ -202,8 +202,8 @@ async def test_deletes_remove_documents(
     await pipeline.settle()
     assert await product_doc(pool, variant["product_id"]) is None
     assert await content_doc(pool, node["id"]) is None
-    gone = await pool.fetch("SELECT doc_id FROM engine_queue WHERE engine = 'tantivy'")
-    assert {r["doc_id"] for r in gone} >= {variant["product_id"], node["id"]}
+    gone = await read(pool, "tantivy", 0, 100_000)
+    assert {e.doc_id for e in gone} >= {variant["product_id"], node["id"]}
 
 
 async def test_unpublished_sources_leave_when_drafts_are_not_indexed(

@@ -18,6 +18,7 @@ import redis.asyncio as aioredis
 from bench.catalog import load_catalog
 from core_write.settings import Settings
 from indexer.documents import LOCK_CLASS, apply_documents
+from indexer.engine_queue import backlog, read
 from indexer.fanout import DocType
 from indexer.rebuild import LOCK_KEY, Rebuild, Rows, with_rebuild_lock
 from indexer.reindex import Reindexer, Scope
@@ -82,8 +83,7 @@ async def test_rebuild_keeps_newer_writes_drops_gone_sources_and_queues_engines(
     assert (await verify_postgres(pool, "product")).total == 0
     assert await pool.fetchval(INDEX_NAMES) == names
     assert await pool.fetchval("SELECT to_regclass('index_products_rebuild')") is None
-    queued = {r["doc_id"] for r in await pool.fetch(
-        "SELECT doc_id FROM engine_queue WHERE engine = 'tantivy'")}
+    queued = {e.doc_id for e in await read(pool, "tantivy", 0, 100_000)}
     assert queued == {*indexed, created}  # every document, and the deleted one
 
 
@@ -138,7 +138,7 @@ async def test_engine_loader_gets_the_rows_and_matches_the_index(
 
 
 async def _queue_empty(pool: asyncpg.Pool) -> bool:
-    return not await pool.fetchval("SELECT count(*) FROM engine_queue")
+    return not any((await backlog(pool)).values())
 
 
 class BrokenLoader:
@@ -164,8 +164,7 @@ async def test_a_failed_engine_load_queues_the_whole_new_table_for_that_engine(
     assert job["state"] == "failed" and "no space left" in job["error"]
     assert loader.rows == len(indexed)
     assert (await verify_postgres(pool, "product")).total == 0  # the swap happened
-    queued = {r["doc_id"] for r in await pool.fetch(
-        "SELECT doc_id FROM engine_queue WHERE engine = 'tantivy'")}
+    queued = {e.doc_id for e in await read(pool, "tantivy", 0, 100_000)}
     assert queued == set(indexed)  # its follower catches up from the queue
 
 

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings
-from indexer.engine_queue import enqueue
+from indexer.engine_queue import QueueEntry, enqueue, read
 from indexer.tantivy.config import DocType, TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
@@ -76,8 +76,8 @@ async def delete_product(pool: asyncpg.Pool, row: dict[str, Any]) -> None:
     await queue(pool, "product", row["product_id"], row["tenant_id"])
 
 
-async def queued(pool: asyncpg.Pool) -> list[asyncpg.Record]:
-    return list(await pool.fetch("SELECT doc_id, seq FROM engine_queue ORDER BY seq"))
+async def queued(pool: asyncpg.Pool) -> list[QueueEntry]:
+    return await read(pool, "tantivy", 0, 100_000)
 
 
 # ---- fixtures ------------------------------------------------------------------------------
@@ -179,7 +179,7 @@ async def test_a_requeue_during_the_commit_survives(
     assert await follower.drain_once() == 1
     monkeypatch.setattr(follower, "_notify", original)
     left = await queued(pool)
-    assert [r["doc_id"] for r in left] == [row["product_id"]]
+    assert [e.doc_id for e in left] == [row["product_id"]]
     assert await follower.drain_once() == 1
     assert await queued(pool) == []
 
