@@ -1,6 +1,7 @@
 """The per-engine change queue `engine_queue`, the one home of its SQL (`sql/engine_queue.sql`):
-queuing documents for engines, reading and deleting what a follower applied, the backlog
-(I/O: PostgreSQL through asyncpg; `enqueue_sql` is pure).
+queuing documents for engines, reading and deleting what a follower applied, the backlog and
+what still waits for read-your-writes and readiness (I/O: PostgreSQL through asyncpg;
+`enqueue_sql` is pure).
 
 Every change to an index row queues its document in the same transaction, so the queue is the
 complete change log the engine followers apply in seq order. Set-based writes that must queue
@@ -80,6 +81,17 @@ async def delete_applied(pool: asyncpg.Pool, engine: str, entries: Sequence[Queu
         QUERIES["engine_queue_delete_applied"], engine, [e.doc_type for e in entries],
         [e.doc_id for e in entries], [e.seq for e in entries])
     return int(status.split()[-1])
+
+
+async def waiting(pool: asyncpg.Pool, engine: str, tenant_id: uuid.UUID,
+                  until: datetime) -> bool:
+    """Does a change of the tenant queued for `engine` at or before `until` still wait?"""
+    return bool(await pool.fetchval(QUERIES["engine_queue_waiting"], engine, tenant_id, until))
+
+
+async def age(pool: asyncpg.Pool, engine: str) -> float:
+    """Seconds since the oldest change waiting for `engine` happened (0: none waits)."""
+    return float(await pool.fetchval(QUERIES["engine_queue_age"], engine) or 0)
 
 
 async def backlog(pool: asyncpg.Pool, engines: Sequence[str] = ()) -> dict[str, int]:

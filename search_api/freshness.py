@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from indexer import engine_queue
 from search_api.queries import QUERIES
 
 POLL_SECONDS = 0.02
@@ -24,8 +25,21 @@ MAX_POLL_SECONDS = 0.2
 
 async def is_indexed(pool: asyncpg.Pool, token: int, tenant_id: uuid.UUID,
                      engine: str | None, since: datetime) -> bool:
-    indexed = await pool.fetchval(QUERIES["token_indexed"], token, tenant_id, engine, since)
-    return bool(indexed)
+    """`since`: the request's start, standing for the acknowledgement of a purged row."""
+    row = await pool.fetchrow(QUERIES["token_acked"], token)
+    if row is not None and row["acked_at"] is None:
+        return False
+    if engine is None:
+        return True
+    return not await engine_queue.waiting(pool, engine, tenant_id,
+                                          since if row is None else row["acked_at"])
+
+
+async def lag(pool: asyncpg.Pool, engine: str | None) -> float:
+    """Seconds behind: the oldest unacknowledged outbox row, and the oldest change waiting
+    for `engine` (None: the Postgres tables only)."""
+    behind = float(await pool.fetchval(QUERIES["outbox_lag"]) or 0)
+    return max(behind, await engine_queue.age(pool, engine)) if engine else behind
 
 
 async def wait_indexed(pool: asyncpg.Pool, token: int, tenant_id: uuid.UUID,

@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search_api import metrics
+from search_api.freshness import lag
 from search_api.openapi import build_document
 from search_api.queries import QUERIES
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
@@ -44,7 +45,7 @@ async def readyz(request: web.Request) -> web.Response:
         _check("postgres", resources.pool.fetchval("SELECT 1")),
         _check("redis", resources.redis.ping()),
         _check("backend", backend.ready()),
-        _check("lag", resources.pool.fetchval(QUERIES["index_lag"], engine)),
+        _check("lag", lag(resources.pool, engine)),
     )
     checks: dict[str, dict[str, Any]] = {}
     for name, value, error in results:

@@ -37,6 +37,18 @@ DELETE FROM engine_queue q
 USING unnest($2::text[], $3::uuid[], $4::bigint[]) AS a(doc_type, doc_id, seq)
 WHERE q.engine = $1 AND q.doc_type = a.doc_type AND q.doc_id = a.doc_id AND q.seq = a.seq
 
+-- name: engine_queue_waiting --
+-- Does a change of tenant $2 queued for engine $1 at or before $3 still wait?
+SELECT EXISTS (SELECT 1 FROM engine_queue q
+               WHERE q.engine = $1 AND q.tenant_id = $2
+                 AND COALESCE(q.event_time, q.queued_at) <= $3)
+
+-- name: engine_queue_age --
+-- Seconds since the oldest change waiting for engine $1 happened (0 when none waits)
+SELECT COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(COALESCE(event_time, queued_at))),
+                0)::float8
+FROM engine_queue WHERE engine = $1
+
 -- name: engine_queue_backlog --
 -- Rows waiting per engine (the backlog gauge)
 SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine

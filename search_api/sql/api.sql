@@ -11,29 +11,16 @@ SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS N
 -- A tenant by slug or id text. $1 slug or id
 SELECT id, slug FROM tenants WHERE slug = $1 OR id::text = $1
 
--- name: token_indexed --
--- Is outbox position $1 indexed for tenant $2 on engine $3 (NULL: the Postgres tables)? The
--- row is acknowledged by the indexer (or already purged after acknowledgement), and no engine
--- change of the tenant queued up to that acknowledgement is still waiting. $4 request start
-WITH row AS (SELECT COALESCE(indexed_at, acked_at) AS acked_at FROM outbox WHERE seq = $1)
-SELECT NOT EXISTS (SELECT 1 FROM row WHERE acked_at IS NULL)
-   AND ($3::text IS NULL OR NOT EXISTS (
-        SELECT 1 FROM engine_queue q
-        WHERE q.engine = $3 AND q.tenant_id = $2
-          AND COALESCE(q.event_time, q.queued_at)
-              <= COALESCE((SELECT acked_at FROM row), $4::timestamptz)))
-   AS indexed
+-- name: token_acked --
+-- When the indexer acknowledged outbox position $1: a row with NULL while it has not, no row
+-- once the outbox row was purged (which happens only after acknowledgement)
+SELECT COALESCE(indexed_at, acked_at) AS acked_at FROM outbox WHERE seq = $1
 
--- name: index_lag --
--- Seconds behind: the oldest unacknowledged outbox row, and the oldest change waiting for
--- engine $1 (NULL: none). 0 when nothing waits
-SELECT GREATEST(
-    COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
-             - (SELECT min(created_at) FROM outbox
-                WHERE acked_at IS NULL AND indexed_at IS NULL)), 0),
-    COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
-             - (SELECT min(COALESCE(event_time, queued_at)) FROM engine_queue
-                WHERE engine = $1)), 0))::float8 AS lag
+-- name: outbox_lag --
+-- Seconds since the oldest unacknowledged outbox row was written (0 when none waits)
+SELECT COALESCE(EXTRACT(EPOCH FROM clock_timestamp()
+                - (SELECT min(created_at) FROM outbox
+                   WHERE acked_at IS NULL AND indexed_at IS NULL)), 0)::float8 AS lag
 
 -- name: jobs_by_state --
 -- Reindex job counts by state (metrics)
