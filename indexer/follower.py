@@ -38,7 +38,7 @@ from collections.abc import (
 )
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Self, TypeVar
 
 import asyncpg
 import redis.asyncio as aioredis
@@ -150,6 +150,9 @@ class EngineFollower(ABC, Generic[K, T]):
     async def prepare(self) -> None:
         """Before each drain and each rebuild's switch (e.g. reopen what was closed)."""
 
+    async def close(self) -> None:
+        """Let go of the engine's handles (what was not committed stays queued)."""
+
     async def gather(self, window: Window[K], got: bool) -> bool:
         """After a read (`got`: it found rows): read again before committing?"""
         return False
@@ -159,6 +162,13 @@ class EngineFollower(ABC, Generic[K, T]):
 
     async def abort(self, window: Window[K]) -> None:
         """Drop what the window wrote after a failure."""
+
+    async def __aenter__(self) -> Self:
+        await self.prepare()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     # ---- the loop -----------------------------------------------------------------------
     def wake(self) -> None:

@@ -80,13 +80,6 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         async with self._lock:
             self.live.live.clear()
 
-    async def __aenter__(self) -> TantivyFollower:
-        await self.open()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     # ---- the engine part of the skeleton -------------------------------------------------
     def key(self, entry: QueueEntry) -> DocType:
         return entry.doc_type
