@@ -13,7 +13,7 @@ from core_write.errors import RustokError
 from search_api import metrics
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.freshness import wait_indexed
+from search_api.freshness import BACKLOG, engine_of, wait_indexed
 from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchResult
 from search_api.params import parse_search_params, parse_token
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
@@ -66,15 +66,14 @@ async def run_search(request: web.Request, doc_type: DocType, data: dict[str, An
     scope = key.scope()
     query = _query(data, doc_type, key)
     backend = request.app[BACKEND]
-    stale = False
+    stale = request.app[BACKLOG].stale(scope.tenant_id)
     if token is not None:
         settings = request.app[SETTINGS]
         budget = min(MAX_TOKEN_WAIT, settings.api_request_timeout_ms / 1000 * TOKEN_WAIT_SHARE)
-        engine = backend.name if backend.name != "postgres" else None
         stale = not await wait_indexed(request.app[RESOURCES].pool, token, scope.tenant_id,
-                                       engine, budget)
-        if stale:
-            metrics.STALE_ANSWERS.labels(backend.name).inc()
+                                       engine_of(backend), budget) or stale
+    if stale:
+        metrics.STALE_ANSWERS.labels(backend.name).inc()
     try:
         result: SearchResult = await backend.search(query, scope)
     except (RustokError, TimeoutError) as exc:
