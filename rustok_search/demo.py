@@ -38,13 +38,13 @@ SELECT (SELECT count(*) FROM outbox) AS events,
 """
 EXAMPLES = (
     "/v1/search/products?q=lether&facets=categories,tags",
-    "/v1/search/products?q=boots&filter.tags=sale&facets=tags,price&currency=EUR"
-    "&sort=price:asc",
-    "/v1/search/content?q=care+guide&highlight=true",
+    "/v1/search/products?q=wool&filter.has_stock=true&filter.price.max=20000&currency=EUR"
+    "&sort=price:asc&facets=tags,price",
+    "/v1/search/content?q=warranty&highlight=true",
     "/v1/suggest?q=wal&type=products",
 )
-"""Requests that find documents in the demo data of every size `demo load` accepts from about
-100 products (tests/integration/test_readme_examples.py runs them against a small catalog)."""
+"""Requests that find documents of tenant demo-0 in the demo data (the tests run them, and
+README's examples, against the first 90 products of the default demo)."""
 
 
 async def _written(pool: asyncpg.Pool) -> tuple[int, int]:

@@ -19,6 +19,7 @@ from search_api.freshness import backlog_ctx
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
+from search_api.routes_preview import routes as preview_routes
 from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
 
@@ -129,6 +130,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app.add_routes(search_routes)
     app.add_routes(admin_routes)
     app.add_routes(health_routes)
+    app.add_routes(preview_routes)
     return app
 
 

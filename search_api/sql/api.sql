@@ -31,3 +31,9 @@ SELECT tenant_id, EXTRACT(EPOCH FROM clock_timestamp() - min(created_at))::float
 -- name: jobs_by_state --
 -- Reindex job counts by state (metrics)
 SELECT state, count(*) AS n FROM index_jobs GROUP BY state
+
+-- name: jobs_list --
+-- Reindex jobs, newest first. $1 states (NULL: any), $2 tenant id (NULL: any), $3 limit
+SELECT * FROM index_jobs
+WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) AND ($2::uuid IS NULL OR tenant_id = $2)
+ORDER BY created_at DESC, id DESC LIMIT $3
