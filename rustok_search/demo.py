@@ -186,10 +186,10 @@ async def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
     """Drop the database, the Redis keys of the stream prefix and the Tantivy folder, so the
     next `./run demo` starts from nothing. Refuses a database with tenants other than the
     demo's."""
-    from core_write.db import connect
+    from core_write.db import connect, database_name, quote_ident, with_database
 
     dsn = settings.database_url
-    name = dsn.rsplit("/", 1)[1].split("?", 1)[0]
+    name = database_name(dsn)
     try:
         conn = await connect(dsn)
     except asyncpg.InvalidCatalogNameError:
@@ -205,9 +205,9 @@ async def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
             raise Conflict(f"database {name!r} holds other tenants than the demo's "
                            f"({', '.join(r['slug'] for r in others)}); not dropping it",
                            field="DATABASE_URL")
-        admin = await connect(dsn.replace(f"/{name}", "/postgres", 1))
+        admin = await connect(with_database(dsn, "postgres"))
         try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)}")
         except asyncpg.ObjectInUseError:
             raise Conflict(f"database {name!r} is in use: stop the demo (Ctrl-C) first",
                            field="DATABASE_URL") from None
