@@ -31,6 +31,7 @@ DEMO_LOG_LEVEL = "WARNING"
 """The demo's children log warnings and errors only (no access log): set RUSTOK_LOG_LEVEL to
 see everything."""
 CATCH_UP_TIMEOUT = 1800.0
+TANTIVY_FOLDERS = frozenset({"product", "content"})
 BACKLOG = """
 SELECT (SELECT count(*) FROM outbox) AS events,
        (SELECT count(*) FROM outbox WHERE acked_at IS NULL AND indexed_at IS NULL) AS waiting,
@@ -229,11 +230,13 @@ async def cmd_reset(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _remove_tantivy_dir(folder: Path) -> bool:
-    """Remove the folder only when it is a Tantivy index folder of ours (or empty)."""
-    if folder.is_dir() and ((folder / "CURRENT").exists() or not any(folder.iterdir())):
-        shutil.rmtree(folder)
-        return True
-    return False
+    """Remove the folder only when it holds nothing but our index folders (`product/`,
+    `content/`, each with its generations and CURRENT), so a mistyped TANTIVY_DIR loses
+    nothing else."""
+    if not folder.is_dir() or not {p.name for p in folder.iterdir()} <= TANTIVY_FOLDERS:
+        return False
+    shutil.rmtree(folder)
+    return True
 
 
 def add_parser(sub: Any, positive: Any, non_negative: Any) -> None:

@@ -22,8 +22,12 @@ async def test_reset_drops_only_a_demo_database_not_in_use(
     tmp_path: Path, stream_prefix: str,
 ) -> None:
     folder = tmp_path / "tantivy"
-    (folder / "gen-1").mkdir(parents=True)
-    (folder / "CURRENT").write_text("gen-1")
+    for doc_type in ("product", "content"):
+        (folder / doc_type / "gen-1").mkdir(parents=True)
+        (folder / doc_type / "CURRENT").write_text("gen-1")
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "product").mkdir(parents=True)
+    (elsewhere / "notes.txt").write_text("not an index")
     conf = settings.model_copy(update={"tantivy_dir": str(folder)})
     await redis_client.set(f"{stream_prefix}:events-epoch", "1")
     args = argparse.Namespace()
@@ -44,5 +48,7 @@ async def test_reset_drops_only_a_demo_database_not_in_use(
     finally:
         await admin.close()
     assert not folder.exists()
+    await cmd_reset(args, conf.model_copy(update={"tantivy_dir": str(elsewhere)}))
+    assert (elsewhere / "notes.txt").exists()  # not a folder of ours: left alone
     assert not await redis_client.exists(f"{stream_prefix}:events-epoch")
     assert await cmd_reset(args, conf) == 0  # nothing left to drop: still fine
