@@ -50,12 +50,14 @@ class DemoApi:
 
 @pytest.fixture(name="demo_api")
 async def demo_api_fixture(pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
-                   settings: Settings, tmp_path: Path,
-                   monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DemoApi]:
+                           settings: Settings, tmp_path: Path, request: pytest.FixtureRequest,
+                           monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[DemoApi]:
+    """The API with the backend named by an indirect parameter (default: Tantivy)."""
     monkeypatch.setattr(users, "hasher", FAST_HASHER)
     await demo.load_demo(pool, DEMO)
     await pipeline.settle()
-    conf = api_settings(settings, search_backend="tantivy", tantivy_dir=str(tmp_path / "tv"),
+    backend = getattr(request, "param", "tantivy")
+    conf = api_settings(settings, search_backend=backend, tantivy_dir=str(tmp_path / "tv"),
                         api_request_timeout_ms=10_000)
     async with TantivyFollower(pool, redis_client, conf, tantivy_config(conf)) as follower:
         while await follower.drain_once():

@@ -167,7 +167,9 @@ function contentHit(hit) {
 function renderFacets(facets) {
   const boxes = TYPES[state.type].facets.filter((name) => name in facets).map((name) => {
     const ticked = state.ticked[name] || new Set();
-    const values = Object.entries(facets[name]).sort((a, b) => b[1] - a[1]);
+    const values = Object.entries(facets[name]).sort(name === "price"
+      ? (a, b) => parseInt(a[0], 10) - parseInt(b[0], 10) // buckets by their lower bound
+      : (a, b) => b[1] - a[1]);
     const rows = values.map(([value, count]) => `<label title="${escapeHtml(value)}">
       <input type="checkbox" data-facet="${name}" value="${escapeHtml(value)}"
         ${ticked.has(value) ? "checked" : ""}>

@@ -1,7 +1,7 @@
 """The preview page at `/`, driven in headless Chromium (Debian's package, through
 Playwright) against a real API on the small demo catalog: what the page shows is what the API
 answered, for a partial word, a typo, a ticked facet, a price sort and the next page. A
-screenshot is written to test-artifacts/preview.png."""
+screenshot per backend is written to test-artifacts/preview-<backend>.png."""
 
 from __future__ import annotations
 
@@ -90,6 +90,7 @@ async def _facet_counts(page: Any, facet: str) -> dict[str, str]:
     return counts
 
 
+@pytest.mark.parametrize("demo_api", ["tantivy", "postgres"], indirect=True)
 async def test_preview_page_shows_what_the_api_answers(page: Any, demo_api: DemoApi) -> None:
     partial, typo = _words()
 
@@ -146,4 +147,5 @@ async def test_preview_page_shows_what_the_api_answers(page: Any, demo_api: Demo
 
     await _shown(page, demo_api, untick_and_type, {"q": typo})
     ARTIFACTS.mkdir(exist_ok=True)
-    await page.screenshot(path=str(ARTIFACTS / "preview.png"), full_page=True)
+    backend = (await demo_api.get("/v1/search/products?per_page=1"))["backend"]
+    await page.screenshot(path=str(ARTIFACTS / f"preview-{backend}.png"), full_page=True)
