@@ -39,8 +39,8 @@ async def _check(name: str, call: Awaitable[Any]) -> tuple[str, Any, str | None]
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
     """Ready when PostgreSQL, Redis and the backend answer and the index is not behind: by
-    less than READY_MAX_LAG_SECONDS, and, until the initial indexing has caught up once since
-    start, by less than SEARCH_STALE_AFTER_SECONDS."""
+    less than READY_MAX_LAG_SECONDS, and, until the initial indexing has caught up once, by
+    less than SEARCH_STALE_AFTER_SECONDS."""
     resources = request.app[RESOURCES]
     backend = request.app[BACKEND]
     settings = request.app[SETTINGS]

@@ -35,6 +35,7 @@ async def test_stale_and_not_ready_while_behind(settings: Settings, core: CoreWr
     conf = api_settings(settings, stale_after_seconds=2.0, ready_max_lag_seconds=30.0)
     client: TestClient[Any, Any] = TestClient(TestServer(create_app(conf, factory)))
     await client.start_server()
+    replica: TestClient[Any, Any] | None = None
 
     async def readyz() -> tuple[int, dict[str, Any]]:
         resp = await client.get("/readyz")
@@ -67,8 +68,17 @@ async def test_stale_and_not_ready_while_behind(settings: Settings, core: CoreWr
         assert status == 200 and 5 <= lag["seconds"] < 30 and lag["max_seconds"] == 30.0
         await wait_until(lambda: stale(b["id"]), timeout=5, what="b stale")
         assert not await stale(a["id"])
+
+        # an API started now (a restarted replica) knows the index caught up once already
+        replica = TestClient(TestServer(create_app(conf, factory)))
+        await replica.start_server()
+        resp = await replica.get("/readyz")
+        lag = (await resp.json())["checks"]["lag"]
+        assert resp.status == 200 and lag["initial_indexing"] is False and lag["seconds"] >= 5
     finally:
         await client.close()
+        if replica is not None:
+            await replica.close()
 
 
 async def _not(check: Any) -> bool:
