@@ -86,7 +86,7 @@ class SearchQuery(_Strict):
     """One search request. `doc_type` decides which filter, facet and sort names are valid."""
 
     doc_type: Annotated[DocType, WithJsonSchema({
-        "enum": ["products", "content"], "default": "products",
+        "enum": ["products", "content"],
         "description": "optional: the endpoint decides it (`product` is accepted, "
                        "deprecated)"})] = Field(default="product",
                                                 json_schema_extra={"default": "products"})
