@@ -116,6 +116,8 @@ class Settings(BaseSettings):
                                         alias="MEILISEARCH_TIMEOUT_MS")
     ready_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400,
                                          alias="READY_MAX_LAG_SECONDS")
+    stale_after_seconds: float = Field(default=2.0, gt=0, le=86_400,
+                                       alias="SEARCH_STALE_AFTER_SECONDS")
 
     @field_validator("meilisearch_url")
     @classmethod

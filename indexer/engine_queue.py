@@ -94,6 +94,12 @@ async def age(pool: asyncpg.Pool, engine: str) -> float:
     return float(await pool.fetchval(QUERIES["engine_queue_age"], engine) or 0)
 
 
+async def tenant_ages(pool: asyncpg.Pool, engine: str) -> dict[uuid.UUID, float]:
+    """`age` per tenant that has a change waiting for `engine` (the API's `stale` flag)."""
+    return {row["tenant_id"]: float(row["age"])
+            for row in await pool.fetch(QUERIES["engine_queue_tenant_ages"], engine)}
+
+
 async def backlog(pool: asyncpg.Pool, engines: Sequence[str] = ()) -> dict[str, int]:
     """Rows waiting per engine (`engines` read 0 when none wait)."""
     counts = dict.fromkeys(engines, 0)

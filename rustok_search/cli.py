@@ -68,22 +68,10 @@ async def cmd_relay(args: argparse.Namespace, settings: Settings) -> int:
     if settings.relay_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.relay_metrics_port)
+        start_http_server(settings.relay_metrics_port, addr=settings.api_host)
     stop = stop_event()
     async with open_resources(settings) as res:
         await Relay(res.pool, res.redis, settings).run(stop)
-    return 0
-
-
-async def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from core_write.demo import DemoSpec, load_demo
-    from core_write.resources import open_resources
-
-    spec = DemoSpec(products=args.products, nodes=args.nodes, tenants=args.tenants,
-                    seed=args.seed, concurrency=args.concurrency)
-    async with open_resources(settings, redis_required=False) as res:
-        report = await load_demo(res.pool, spec)
-    print(report.summary())
     return 0
 
 
@@ -96,7 +84,7 @@ async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
     if settings.indexer_metrics_port:
         from prometheus_client import start_http_server
 
-        start_http_server(settings.indexer_metrics_port)
+        start_http_server(settings.indexer_metrics_port, addr=settings.api_host)
     stop = stop_event()
     async with open_resources(settings) as res:
         await run_indexer(res, stop, *engine_tasks(settings))
@@ -105,7 +93,7 @@ async def cmd_indexer(args: argparse.Namespace, settings: Settings) -> int:
 
 async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
     from core_write.resources import open_resources
-    from indexer.reindex import Reindexer, create_job, resolve_scope
+    from indexer.reindex import create_job, resolve_scope
 
     async with open_resources(settings, redis_required=False) as res:
         scope = await resolve_scope(res.pool, args.tenant, args.type, args.id)
@@ -115,10 +103,29 @@ async def cmd_reindex(args: argparse.Namespace, settings: Settings) -> int:
             job = await create_job(res.pool, scope, "cli")
             print(f"reindex job {job['id']} queued; the indexer daemon runs it")
             return 0
-        job = await Reindexer(res.pool, settings).run(scope)
+        job = await _reindex_with_progress(res.pool, settings, scope)
     print(f"reindex job {job['id']} {job['state']}: {job['done']}/{job['total']} documents "
           f"at {job['rate']:,.0f}/s" + (f" ({job['error']})" if job["error"] else ""))
     return 0 if job["state"] == "succeeded" else 1
+
+
+async def _reindex_with_progress(pool: asyncpg.Pool, settings: Settings,
+                                 scope: Scope) -> dict[str, Any]:
+    """Run the reindex here, its bar following the job row's progress."""
+    import uuid
+
+    from indexer.reindex import Reindexer
+    from rustok_search.progress import polled
+
+    tag = f"cli:{uuid.uuid4()}"
+
+    async def poll() -> tuple[int, int]:
+        row = await pool.fetchrow("SELECT done, total FROM index_jobs WHERE requested_by = $1",
+                                  tag)
+        return (int(row["done"]), int(row["total"])) if row is not None else (0, 0)
+
+    async with polled("reindexing documents", poll):
+        return await Reindexer(pool, settings).run(scope, requested_by=tag)
 
 
 async def _mark_engine_rebuild(pool: asyncpg.Pool, settings: Settings, scope: Scope) -> int:
@@ -139,34 +146,52 @@ async def _mark_engine_rebuild(pool: asyncpg.Pool, settings: Settings, scope: Sc
 
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when nothing drifted, or when `--repair` fixed the index tables (checked again)
+    and queued the engines' drifted documents; 1 otherwise."""
     from core_write.resources import open_resources
     from indexer.engines import engine_readers
     from indexer.reindex import resolve_scope
     from indexer.verify import DOC_TYPES, repair, verify_engine, verify_postgres
+    from rustok_search.progress import bar
 
     async with open_resources(settings) as res:
         scope = await resolve_scope(res.pool, args.tenant, None, None)
         tenant_ids = [scope.tenant_id] if scope.tenant_id else [
             r["id"] for r in await res.pool.fetch("SELECT id FROM tenants ORDER BY id")]
         drifts = []
-        for doc_type in DOC_TYPES:
-            drifts.append(await verify_postgres(res.pool, doc_type, scope.tenant_id,
-                                                settings.index_drafts))
         async with engine_readers(settings, res.redis) as engines:
-            for engine in engines:
+            with bar("verifying", len(DOC_TYPES) * (1 + len(engines))) as shown:
                 for doc_type in DOC_TYPES:
-                    drifts.append(await verify_engine(res.pool, engine, doc_type, tenant_ids))
+                    shown.advance(0, note=f"postgres {doc_type}")
+                    drifts.append(await verify_postgres(res.pool, doc_type, scope.tenant_id,
+                                                        settings.index_drafts))
+                    shown.advance()
+                for engine in engines:
+                    for doc_type in DOC_TYPES:
+                        shown.advance(0, note=f"{engine.name} {doc_type}")
+                        drifts.append(await verify_engine(res.pool, engine, doc_type,
+                                                          tenant_ids))
+                        shown.advance()
         total = 0
         for drift in drifts:
             print(drift.summary())
             total += drift.total
             if args.repair and drift.total:
                 await repair(res.pool, drift, settings.engines, settings.index_drafts)
+        if total and args.repair:
+            left = sum([(await verify_postgres(res.pool, doc_type, scope.tenant_id,
+                                               settings.index_drafts)).total
+                        for doc_type in DOC_TYPES])
+            queued = sum(d.total for d in drifts if d.backend != "postgres")
+            print(f"repaired: {total} documents; the index tables checked again: "
+                  f"{left or 'no'} drift" + (f"; {queued} documents queued for the engines "
+                                            "(the indexer applies them: run verify again to "
+                                            "confirm)" if queued else ""))
+            return 1 if left else 0
     if not total:
         print("no drift")
         return 0
-    print(f"drift: {total} documents" + (" (repaired: run verify again to confirm)"
-                                          if args.repair else ""))
+    print(f"drift: {total} documents (verify --repair fixes them)")
     return 1
 
 
@@ -254,16 +279,9 @@ def build_parser() -> argparse.ArgumentParser:
     kc.add_argument("--role", choices=("search", "admin", "operator"), required=True)
     kc.set_defaults(run=cmd_keys_create)
 
-    p = sub.add_parser("demo", help="demo data")
-    dsub = p.add_subparsers(dest="action", required=True)
-    dl = dsub.add_parser("load", help="write a deterministic demo catalog and content set")
-    dl.add_argument("--products", type=_non_negative, default=2000)
-    dl.add_argument("--nodes", type=_non_negative, default=1000)
-    dl.add_argument("--tenants", type=_positive, default=3)
-    dl.add_argument("--seed", type=int, default=42)
-    dl.add_argument("--concurrency", type=_positive, default=4,
-                    help="parallel writer connections (default 4)")
-    dl.set_defaults(run=cmd_demo)
+    from rustok_search.demo import add_parser as add_demo_parser
+
+    add_demo_parser(sub, _positive, _non_negative)
 
     p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, "
                        "freshness, search (python -m bench)", add_help=False)

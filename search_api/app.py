@@ -15,8 +15,11 @@ from core_write.settings import Settings
 from search_api import metrics
 from search_api.auth import API_KEY, KeyCache, authenticate, protected
 from search_api.errors import Problem, problem_middleware
+from search_api.freshness import backlog_ctx
 from search_api.routes_admin import routes as admin_routes
+from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
+from search_api.routes_preview import routes as preview_routes
 from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
 
@@ -121,10 +124,13 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
                      limits_middleware(settings), auth_middleware])
     app[SETTINGS] = settings
     app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
+    app[READY_STATE] = {}
     app.cleanup_ctx.append(resources_ctx(backend_factory))
+    app.cleanup_ctx.append(backlog_ctx)
     app.add_routes(search_routes)
     app.add_routes(admin_routes)
     app.add_routes(health_routes)
+    app.add_routes(preview_routes)
     return app
 
 

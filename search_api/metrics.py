@@ -16,7 +16,8 @@ SEARCH_ERRORS = Counter("rustok_api_search_errors_total",
                         "searches that failed in the backend or timed out",
                         ["backend", "kind"], registry=REGISTRY)
 STALE_ANSWERS = Counter("rustok_api_stale_answers_total",
-                        "searches with min_token answered before the token was indexed",
+                        "searches answered with stale: true (the tenant's index behind, or "
+                        "min_token not indexed in time)",
                         ["backend"], registry=REGISTRY)
 REINDEX_JOBS = Gauge("rustok_api_reindex_jobs", "reindex jobs by state", ["state"],
                      registry=REGISTRY)

@@ -6,11 +6,25 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Annotated, Any, Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from core_write.errors import ValidationFailed
 
 DocType = Literal["product", "content"]
+"""Internal name of a document type; callers use the public names of DOC_TYPES."""
+DOC_TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
+"""The public document type names (URLs, `type=`, the CLI, OpenAPI) and the internal ones.
+`product` is still accepted where a type is given in a body (deprecated)."""
+PUBLIC_DOC_TYPES: dict[DocType, str] = {v: k for k, v in DOC_TYPES.items()}
 ProductStatus = Literal["draft", "proposed", "published", "rejected"]
 ContentStatus = Literal["draft", "published", "archived"]
 ProductFacet = Literal["categories", "tags", "currencies", "has_stock", "price"]
@@ -31,6 +45,7 @@ class PriceRange(_Strict):
     """Minor units (cents) in `currency`; both bounds inclusive."""
 
     currency: Currency = Field(pattern=r"^[A-Z]{3}$")
+    """Defaults to the request's `currency` when left out."""
     min: int | None = Field(default=None, ge=0)
     max: int | None = Field(default=None, ge=0)
 
@@ -70,7 +85,11 @@ class ContentFilter(_Strict):
 class SearchQuery(_Strict):
     """One search request. `doc_type` decides which filter, facet and sort names are valid."""
 
-    doc_type: DocType = "product"
+    doc_type: Annotated[DocType, WithJsonSchema({
+        "enum": ["products", "content"],
+        "description": "optional: the endpoint decides it (`product` is accepted, "
+                       "deprecated)"})] = Field(default="product",
+                                                json_schema_extra={"default": "products"})
     q: str | None = Field(default=None, max_length=256)
     filter: ProductFilter | ContentFilter | None = None
     facets: list[str] = Field(default_factory=list, max_length=10)
@@ -82,11 +101,18 @@ class SearchQuery(_Strict):
     page: int = Field(default=1, ge=1, le=500)
     per_page: int = Field(default=20, ge=1, le=100)
     highlight: bool = False
+    min_token: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, exclude=True,
+        description="consistency token of a write: wait (up to 2 s) until it is indexed, "
+                    "else answer with `stale: true`")
 
     @model_validator(mode="before")
     @classmethod
     def _filter_for_doc_type(cls, data: Any) -> Any:
         # parse `filter` with the class of the doc type, so errors name its real fields
+        if isinstance(data, dict) and isinstance(data.get("doc_type"), str):
+            data = {**data, "doc_type": DOC_TYPES.get(data["doc_type"], data["doc_type"])}
+        data = default_price_currency(data)
         if isinstance(data, dict) and isinstance(data.get("filter"), dict):
             kind = ContentFilter if data.get("doc_type") == "content" else ProductFilter
             data = {**data, "filter": kind.model_validate(data["filter"])}
@@ -110,22 +136,27 @@ class SearchQuery(_Strict):
     @model_validator(mode="after")
     def _fits_doc_type(self) -> SearchQuery:
         product = self.doc_type == "product"
+        # ValidationFailed, not ValueError: pydantic would report these at the model's level
+        # (`body`); the caller sent a parameter, and the error names it
         expected = ProductFilter if product else ContentFilter
         if self.filter is not None and not isinstance(self.filter, expected):
-            raise ValueError(f"filter fields do not apply to {self.doc_type} search")
+            raise ValidationFailed("filter", f"these fields do not apply to "
+                                             f"{PUBLIC_DOC_TYPES[self.doc_type]} search")
         allowed = set(ProductFacet.__args__ if product  # type: ignore[attr-defined]
                       else ContentFacet.__args__)  # type: ignore[attr-defined]
         unknown = [f for f in self.facets if f not in allowed]
         if unknown:
-            raise ValueError(f"unknown facets {unknown}; allowed: {sorted(allowed)}")
+            raise ValidationFailed("facets", f"unknown facets {unknown}; allowed: "
+                                             f"{sorted(allowed)}")
         if len(set(self.facets)) != len(self.facets):
-            raise ValueError("facets are listed twice")
+            raise ValidationFailed("facets", "facets are listed twice")
         if self.sort not in (PRODUCT_SORTS if product else CONTENT_SORTS):
-            raise ValueError(f"unknown sort {self.sort!r}; allowed: "
-                             f"{sorted(PRODUCT_SORTS if product else CONTENT_SORTS)}")
+            raise ValidationFailed("sort", f"unknown sort {self.sort!r}; allowed: "
+                                           f"{sorted(PRODUCT_SORTS if product else CONTENT_SORTS)}")
         if (self.sort.startswith("price") or "price" in self.facets) and \
                 self.price_currency is None:
-            raise ValueError("price sorting and the price facet need `currency`")
+            raise ValidationFailed("currency", "price sorting and the price facet need "
+                                               "`currency`")
         return self
 
     @property
@@ -139,6 +170,17 @@ class SearchQuery(_Strict):
     @property
     def offset(self) -> int:
         return (self.page - 1) * self.per_page
+
+
+def default_price_currency(data: Any) -> Any:
+    """`filter.price` without a currency takes the request's `currency` (pure)."""
+    if not isinstance(data, dict) or not isinstance(data.get("currency"), str):
+        return data
+    flt = data.get("filter")
+    if not isinstance(flt, dict) or not isinstance(flt.get("price"), dict) \
+            or "currency" in flt["price"]:
+        return data
+    return {**data, "filter": {**flt, "price": {**flt["price"], "currency": data["currency"]}}}
 
 
 def bucket_label(bounds: tuple[int, ...], amount: int) -> str:

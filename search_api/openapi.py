@@ -45,14 +45,16 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None,
 SEARCH_PARAMS = [
     _param("q", "full-text query"),
     _param("filter", "filters as `filter[field]=a,b` or `filter.field=a,b`; ranges as "
-                     "`filter[price][min]=100`, `filter.published.gte=2024-01-01T00:00:00Z`",
+                     "`filter[price][min]=100` (in `filter.price.currency`, by default the "
+                     "request's `currency`), `filter.published.gte=2024-01-01T00:00:00Z`",
            {"type": "object"}),
     _param("facets", "comma-separated facet names"),
     _param("sort", "`relevance` (default), `price:asc`, `published_at:desc`, ..."),
     _param("page", "page number from 1", {"type": "integer", "minimum": 1}),
     _param("per_page", "hits per page", {"type": "integer", "minimum": 1, "maximum": 100}),
     _param("highlight", "wrap matches in <mark>", {"type": "boolean"}),
-    _param("currency", "ISO 4217 currency of price sort, facet and stats"),
+    _param("currency", "ISO 4217 currency of price sort, facet and stats, and the default "
+                       "of `filter.price.currency`"),
     _param("price_buckets", "comma-separated increasing bucket bounds (minor units)"),
     _param("min_token", "consistency token of a write: wait (up to 2 s) until it is indexed, "
                         "else answer with `stale: true`", {"type": "integer", "minimum": 1}),
@@ -66,7 +68,7 @@ def _search_path(kind: str) -> dict[str, Any]:
         "get": {"summary": f"Search {kind} (query string)", "security": SECURITY,
                 "parameters": SEARCH_PARAMS, "responses": {
                     "200": _json(_ref("SearchResult")), **_errors(*codes)}},
-        "post": {"summary": f"Search {kind} (JSON body, plus optional `min_token`)",
+        "post": {"summary": f"Search {kind} (JSON body)",
                  "security": SECURITY,
                  "requestBody": {"required": True, "content": {
                      "application/json": {"schema": _ref("SearchQuery")}}},
@@ -89,7 +91,16 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "properties": {
                 "suggestions": {"type": "array", "items": _ref("Suggestion")},
                 "backend": {"type": "string"}}}), **_errors("401", "403", "422", "503")}}},
-        "/v1/admin/reindex": {"post": {
+        "/v1/admin/reindex": {"get": {
+            "summary": "Reindex jobs with their progress, newest first (admin: own tenant; "
+                       "operator: any)", "security": SECURITY,
+            "parameters": [
+                _param("state", "comma-separated states: queued, running, succeeded, failed"),
+                _param("tenant", "tenant slug or id (operator keys; admin keys see their own)"),
+                _param("limit", "jobs", {"type": "integer", "minimum": 1, "maximum": 100})],
+            "responses": {"200": _json({"type": "object", "properties": {
+                "jobs": {"type": "array", "items": _ref("Job")}}}),
+                **_errors("401", "403", "422", "503")}}, "post": {
             "summary": "Queue a reindex (admin: own tenant; operator: any)",
             "security": SECURITY,
             "requestBody": {"required": True, "content": {
@@ -126,6 +137,17 @@ def _paths() -> dict[str, Any]:
                 "replayed": {"type": "array", "items": {"type": "object"}},
                 "missing": {"type": "array", "items": {"type": "string"}}}}),
                 **_errors(*admin)}}},
+        "/": {"get": {"summary": "The search preview page (HTML; paste a search key)",
+                      "responses": {"200": {"description": "OK", "content": {
+                          "text/html": {"schema": {"type": "string"}}}}}}},
+        "/preview/{name}": {"get": {
+            "summary": "The preview page's script and style sheet",
+            "parameters": [{"name": "name", "in": "path", "required": True,
+                            "schema": {"enum": ["app.js", "style.css"]}}],
+            "responses": {"200": {"description": "OK", "content": {
+                "text/javascript": {"schema": {"type": "string"}},
+                "text/css": {"schema": {"type": "string"}}}},
+                "404": {"description": "no such file"}}}},
         "/healthz": {"get": {"summary": "The process is alive",
                              "responses": {"200": _json({"type": "object"})}}},
         "/readyz": {"get": {"summary": "PostgreSQL, Redis, the backend answer; lag is low",
@@ -158,10 +180,13 @@ def build_document() -> dict[str, Any]:
                                       "message": {"type": "string"}}}}}}
     schemas["Job"] = {"type": "object", "properties": {
         name: {"type": kind} for name, kind in {
-            "id": "string", "tenant_id": ["string", "null"], "doc_type": ["string", "null"],
-            "doc_id": ["string", "null"], "state": "string", "total": "integer",
-            "done": "integer", "errors": "integer", "rate": "number",
-            "error": ["string", "null"]}.items()}}
+            "id": "string", "tenant_id": ["string", "null"], "type": ["string", "null"],
+            "doc_type": ["string", "null"], "doc_id": ["string", "null"], "state": "string",
+            "total": "integer", "done": "integer", "progress": "number", "errors": "integer",
+            "rate": "number", "error": ["string", "null"]}.items()}}
+    schemas["Job"]["properties"]["type"]["enum"] = ["products", "content", None]
+    schemas["Job"]["properties"]["doc_type"].update(
+        deprecated=True, description="the internal name (`product`); use `type`")
     return {
         "openapi": "3.1.0",
         "info": {"title": "RusToK Search API", "version": "1"},

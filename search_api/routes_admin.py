@@ -16,7 +16,8 @@ from indexer.engine_queue import enqueue
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.model import DocType
+from search_api.model import PUBLIC_DOC_TYPES, DocType
+from search_api.queries import QUERIES
 from search_api.routes_search import read_json
 from search_api.wiring import RESOURCES, SETTINGS
 
@@ -61,12 +62,22 @@ class ReplayRequest(BaseModel):
     queue: Queue = "events"
 
 
+JOB_STATES = ("queued", "running", "succeeded", "failed")
+MAX_JOBS = 100
+
+
 def job_json(job: dict[str, Any]) -> dict[str, Any]:
+    """A job row as JSON, with its public `type` (`doc_type` is the internal name, kept for
+    older clients) and `progress` (done / total, 0-1)."""
     out: dict[str, Any] = {}
     for name, value in job.items():
         if isinstance(value, uuid.UUID | datetime):
             value = str(value) if isinstance(value, uuid.UUID) else value.isoformat()
         out[name] = value
+    out["type"] = PUBLIC_DOC_TYPES.get(job.get("doc_type"))  # type: ignore[arg-type]
+    total, done = job.get("total") or 0, job.get("done") or 0
+    out["progress"] = round(min(1.0, done / total), 4) if total else (
+        1.0 if job.get("state") == "succeeded" else 0.0)
     return out
 
 
@@ -100,6 +111,37 @@ async def reindex(request: web.Request) -> web.Response:
     job = await create_job(pool, scope, f"api:{key.id}")
     return web.json_response({"job": job_json(job)}, status=202,
                              headers={"Location": f"/v1/admin/reindex/{job['id']}"})
+
+
+@routes.get("/v1/admin/reindex")
+async def reindex_jobs(request: web.Request) -> web.Response:
+    """Jobs, newest first, filtered by `state` (comma-separated) and `tenant` (admin keys:
+    always their own)."""
+    key = require_role(request, "admin", "operator")
+    for name in request.query:
+        if name not in ("state", "tenant", "limit"):
+            raise field_error(name[:64], "unknown parameter")
+    states = [s for s in request.query.get("state", "").split(",") if s] or None
+    if states and not set(states) <= set(JOB_STATES):
+        raise field_error("state", f"must be among {', '.join(JOB_STATES)}")
+    raw_limit = request.query.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_JOBS:
+        raise field_error("limit", f"must be an integer between 1 and {MAX_JOBS}")
+    pool = request.app[RESOURCES].pool
+    tenant_id = key.tenant_id  # admin keys: their own; operator keys: every tenant
+    if "tenant" in request.query:
+        try:
+            tenant_id = (await resolve_scope(pool, request.query["tenant"], None, None)).tenant_id
+        except NotFound:
+            if key.role == "operator":
+                raise field_error("tenant", f"no tenant {request.query['tenant']!r}") from None
+            tenant_id = None  # refused below, without telling admins which tenants exist
+        if not key.may_manage(tenant_id):
+            raise Problem(403, "this key may list only its own tenant's jobs",
+                          errors=[{"field": "tenant", "message": "not this key's tenant"}],
+                          slug="forbidden")
+    rows = await pool.fetch(QUERIES["jobs_list"], states, tenant_id, int(raw_limit))
+    return web.json_response({"jobs": [job_json(dict(row)) for row in rows]})
 
 
 @routes.get("/v1/admin/reindex/{job}")

@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from search_api import metrics
-from search_api.freshness import lag
+from search_api.freshness import BACKLOG
 from search_api.openapi import build_document
 from search_api.queries import QUERIES
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
@@ -20,6 +20,7 @@ from search_api.wiring import BACKEND, RESOURCES, SETTINGS
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CHECK_TIMEOUT = 2.0
+READY_STATE = web.AppKey("ready_state", dict[str, bool])
 
 
 @routes.get("/healthz")
@@ -37,24 +38,30 @@ async def _check(name: str, call: Awaitable[Any]) -> tuple[str, Any, str | None]
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    """Ready when PostgreSQL, Redis and the backend answer and the index is not behind: by
+    less than READY_MAX_LAG_SECONDS, and, until the initial indexing has caught up once, by
+    less than SEARCH_STALE_AFTER_SECONDS."""
     resources = request.app[RESOURCES]
     backend = request.app[BACKEND]
     settings = request.app[SETTINGS]
-    engine = backend.name if backend.name != "postgres" else None
+    backlog = request.app[BACKLOG]
     results = await asyncio.gather(
         _check("postgres", resources.pool.fetchval("SELECT 1")),
         _check("redis", resources.redis.ping()),
         _check("backend", backend.ready()),
-        _check("lag", lag(resources.pool, engine)),
+        _check("lag", backlog.refresh()),
     )
     checks: dict[str, dict[str, Any]] = {}
     for name, value, error in results:
         ok = error is None and value not in (None, False)
         check: dict[str, Any] = {"ok": ok}
         if name == "lag" and error is None:
+            limit = settings.ready_max_lag_seconds if backlog.caught_up \
+                else settings.stale_after_seconds
             check["seconds"] = round(float(value or 0), 3)
-            check["max_seconds"] = settings.ready_max_lag_seconds
-            ok = check["ok"] = float(value or 0) < settings.ready_max_lag_seconds
+            check["max_seconds"] = limit
+            check["initial_indexing"] = not backlog.caught_up
+            ok = check["ok"] = float(value or 0) < limit
         if name == "backend":
             check["name"] = backend.name
         if error is not None:
@@ -63,9 +70,11 @@ async def readyz(request: web.Request) -> web.Response:
             check["error"] = "not ready"
         checks[name] = check
     ready = all(c["ok"] for c in checks.values())
-    if not ready:
+    if not ready and request.app[READY_STATE].get("ready", True):
+        # logged when readiness is lost, not on every probe of a catching-up index
         log.warning("not ready: %s", [n for n, c in checks.items() if not c["ok"]],
                     extra={"action": "readyz"})
+    request.app[READY_STATE]["ready"] = ready
     return web.json_response({"status": "ready" if ready else "not ready", "checks": checks},
                              status=200 if ready else 503)
 

@@ -13,8 +13,17 @@ from core_write.errors import RustokError
 from search_api import metrics
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.freshness import wait_indexed
-from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchResult
+from search_api.freshness import BACKLOG, engine_of, wait_indexed
+from search_api.model import (
+    DOC_TYPES,
+    PUBLIC_DOC_TYPES,
+    ContentFilter,
+    DocType,
+    ProductFilter,
+    SearchQuery,
+    SearchResult,
+    default_price_currency,
+)
 from search_api.params import parse_search_params, parse_token
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
 
@@ -38,8 +47,9 @@ async def read_json(request: web.Request) -> Any:
 
 def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
     given = data.get("doc_type", doc_type)
-    if given != doc_type:
-        raise field_error("doc_type", f"this endpoint searches {doc_type} documents")
+    if not isinstance(given, str) or DOC_TYPES.get(given, given) != doc_type:
+        raise field_error("doc_type", f"this endpoint searches {PUBLIC_DOC_TYPES[doc_type]}")
+    data = default_price_currency(data)
     if isinstance(data.get("filter"), dict):
         # validate the filter on its own first, so errors carry the `filter.` prefix; the
         # query then takes the validated model as it is
@@ -66,15 +76,14 @@ async def run_search(request: web.Request, doc_type: DocType, data: dict[str, An
     scope = key.scope()
     query = _query(data, doc_type, key)
     backend = request.app[BACKEND]
-    stale = False
+    stale = request.app[BACKLOG].stale(scope.tenant_id)
     if token is not None:
         settings = request.app[SETTINGS]
         budget = min(MAX_TOKEN_WAIT, settings.api_request_timeout_ms / 1000 * TOKEN_WAIT_SHARE)
-        engine = backend.name if backend.name != "postgres" else None
         stale = not await wait_indexed(request.app[RESOURCES].pool, token, scope.tenant_id,
-                                       engine, budget)
-        if stale:
-            metrics.STALE_ANSWERS.labels(backend.name).inc()
+                                       engine_of(backend), budget) or stale
+    if stale:
+        metrics.STALE_ANSWERS.labels(backend.name).inc()
     try:
         result: SearchResult = await backend.search(query, scope)
     except (RustokError, TimeoutError) as exc:
@@ -125,7 +134,6 @@ async def search_content_post(request: web.Request) -> web.Response:
     return await _post(request, "content")
 
 
-SUGGEST_TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
 SUGGEST_PARAMS = frozenset({"q", "type", "limit"})
 
 
@@ -144,14 +152,14 @@ async def suggest(request: web.Request) -> web.Response:
     if len(prefix) > 100:
         raise field_error("q", "at most 100 characters")
     kind = request.query.get("type", "products")
-    if kind not in SUGGEST_TYPES:
+    if kind not in DOC_TYPES:
         raise field_error("type", "must be 'products' or 'content'")
     raw_limit = request.query.get("limit", "8")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 20:
         raise field_error("limit", "must be an integer between 1 and 20")
     backend = request.app[BACKEND]
     try:
-        found = await backend.suggest(SUGGEST_TYPES[kind], prefix, scope, int(raw_limit))
+        found = await backend.suggest(DOC_TYPES[kind], prefix, scope, int(raw_limit))
     except Exception:
         metrics.SEARCH_ERRORS.labels(backend.name, "suggest").inc()
         raise

@@ -49,6 +49,12 @@ SELECT COALESCE(EXTRACT(EPOCH FROM clock_timestamp() - min(COALESCE(event_time, 
                 0)::float8
 FROM engine_queue WHERE engine = $1
 
+-- name: engine_queue_tenant_ages --
+-- Seconds since the oldest change waiting for engine $1 happened, per tenant with one waiting
+SELECT tenant_id, EXTRACT(EPOCH FROM clock_timestamp()
+                          - min(COALESCE(event_time, queued_at)))::float8 AS age
+FROM engine_queue WHERE engine = $1 GROUP BY tenant_id
+
 -- name: engine_queue_backlog --
 -- Rows waiting per engine (the backlog gauge)
 SELECT engine, count(*) AS n FROM engine_queue GROUP BY engine
