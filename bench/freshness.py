@@ -57,7 +57,8 @@ from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
-from indexer.tantivy.config import DOC_TYPES, DocType, commit_channel
+from indexer.model import DOC_TYPES, DocType
+from indexer.tantivy.config import commit_channel
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader

@@ -15,7 +15,7 @@ import asyncpg
 
 from core_write.services import catalog, content, inventory
 from core_write.unit import CoreWrite
-from indexer.tantivy.config import DocType
+from indexer.model import DocType
 
 MIX = (("price", 0.30), ("stock", 0.25), ("rename", 0.15), ("content", 0.15),
        ("create", 0.10), ("delete", 0.05))

@@ -41,11 +41,13 @@ from core_write.migrations import migrate
 from core_write.settings import Settings
 from indexer import index_rows
 from indexer.engine_queue import backlog
+from indexer.model.engines import tantivy_values
 from indexer.reindex import Reindexer, Scope
+from indexer.tantivy.config import DEFAULT_CURRENCIES
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import FollowerLoader
-from indexer.tantivy.schema import build_schema, document_for
+from indexer.tantivy.schema import build_schema
 from indexer.tantivy.store import GenerationStore
 from indexer.verify import COMPARE, verify_postgres
 
@@ -214,7 +216,7 @@ async def run_tantivy_raw(dsn: str, heap_mb: int) -> dict[str, Any]:
         mapping = 0.0
         async for rows in index_rows.stream_rows(pool, "product", 5000):
             started = time.perf_counter()
-            mapped.extend(document_for("product", row) for row in rows)
+            mapped.extend(tantivy_values("product", row, DEFAULT_CURRENCIES) for row in rows)
             mapping += time.perf_counter() - started
         index = tantivy.Index(build_schema("product"), path=path, reuse=False)
         writer = index.writer(heap_size=heap_mb * 1_000_000)

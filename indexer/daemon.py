@@ -24,7 +24,7 @@ from core_write.resources import Resources
 from indexer import metrics
 from indexer.consumer import GROUP, Consumer
 from indexer.engine_queue import backlog
-from indexer.fanout import DocType
+from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 from indexer.rebuild import EngineLoader
 from indexer.reindex import Reindexer, Scope, create_job, fail_stale_jobs
@@ -101,9 +101,8 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0,
                 metrics.ENGINE_BACKLOG.labels(engine).set(count)
             if time.monotonic() - counted >= count_every:
                 counted = time.monotonic()
-                for doc_type, table in (("product", "index_products"),
-                                        ("content", "index_content")):
-                    count = await res.pool.fetchval(f"SELECT count(*) FROM {table}")
+                for doc_type, spec in SPECS.items():
+                    count = await res.pool.fetchval(f"SELECT count(*) FROM {spec.table}")
                     metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)
         except (OSError, asyncpg.PostgresError) as exc:
             log.warning("gauges not refreshed: %s", exc)

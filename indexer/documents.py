@@ -16,16 +16,14 @@ from datetime import datetime
 import asyncpg
 
 from indexer.engine_queue import enqueue_sql
-from indexer.fanout import LOOKUPS, BatchPlan, DocType
+from indexer.fanout import LOOKUPS, BatchPlan
+from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
-
-LOCK_CLASS: dict[DocType, int] = {"product": 0x50524F44, "content": 0x434F4E54}
-SECTION: dict[DocType, str] = {"product": "products", "content": "content"}
 
 
 def build_statement(doc_type: DocType) -> str:
     """SELECT the documents of $1 (ids) as built from the source ($2: include drafts)."""
-    return QUERIES[f"build_{SECTION[doc_type]}"]
+    return QUERIES[f"build_{SPECS[doc_type].section}"]
 
 
 def write_statement(doc_type: DocType) -> str:
@@ -35,8 +33,8 @@ def write_statement(doc_type: DocType) -> str:
         "WITH ids AS (SELECT DISTINCT ON (id) id, t AS event_time "
         "FROM unnest($1::uuid[], $4::timestamptz[]) AS u(id, t) ORDER BY id, t),\n"
         f"built AS (\n{build_statement(doc_type)}\n),\n"
-        + QUERIES["write_" + SECTION[doc_type]].replace("{enqueue_changed}",
-                                                        enqueue_sql("changed", "$3"))
+        + QUERIES[f"write_{SPECS[doc_type].section}"].replace(
+            "{enqueue_changed}", enqueue_sql("changed", "$3"))
     )
 
 
@@ -88,7 +86,7 @@ async def apply_documents(
     for start in range(0, len(ids), chunk):
         part = ids[start:start + chunk]
         async with pool.acquire() as conn, conn.transaction():
-            await conn.fetchval(QUERIES["lock_documents"], LOCK_CLASS[doc_type], part)
+            await conn.fetchval(QUERIES["lock_documents"], SPECS[doc_type].lock_class, part)
             row = await conn.fetchrow(WRITE[doc_type], part, index_drafts, list(engines),
                                       [docs[i] for i in part])
         assert row is not None

@@ -18,7 +18,7 @@ from datetime import datetime
 
 import asyncpg
 
-from indexer.fanout import DocType
+from indexer.model import DocType
 from indexer.queries import QUERIES
 
 

@@ -11,11 +11,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 
 from core_write import events as ev
-
-DocType = Literal["product", "content"]
+from indexer.model import DocType
 
 # lookup name -> the document type it yields
 LOOKUPS: dict[str, DocType] = {

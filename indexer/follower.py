@@ -48,7 +48,7 @@ from core_write.backoff import Backoff, pause
 from core_write.errors import RustokError, ValidationFailed
 from indexer import engine_queue, index_rows, metrics
 from indexer.engine_queue import QueueEntry
-from indexer.fanout import DocType
+from indexer.model import DocType
 
 log = logging.getLogger(__name__)
 

@@ -9,32 +9,18 @@ from typing import Any
 
 import asyncpg
 
-from indexer.fanout import DocType
-
-_PRODUCT_COLUMNS = """product_id, tenant_id, title, subtitle, handle, description, status,
-    prices, currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids,
-    meta_title, meta_description, created_at, published_at, version, position, indexed_at"""
-_CONTENT_COLUMNS = """node_id, tenant_id, kind, title, slug, excerpt, body_preview, status,
-    author_id, author_name, category_id, category_name, category_slug, tags, tag_ids,
-    parent_id, reply_count, meta_title, meta_description, published_at, created_at, version,
-    position, indexed_at"""
-
-TABLES: dict[DocType, tuple[str, str, str]] = {
-    "product": ("index_products", "product_id", _PRODUCT_COLUMNS),
-    "content": ("index_content", "node_id", _CONTENT_COLUMNS),
-}
-"""doc type → (index table, id column, columns the documents are built from)."""
+from indexer.model import SPECS, DocType
 
 
 async def fetch_rows(
     pool: asyncpg.Pool, doc_type: DocType, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Any]:
     """The current index rows of `ids` (one query); an id without a row is a deleted doc."""
-    table, id_column, columns = TABLES[doc_type]
+    spec = SPECS[doc_type]
     rows = await pool.fetch(
-        f"SELECT {columns} FROM {table} WHERE {id_column} = ANY($1::uuid[])", list(ids)
+        f"SELECT {spec.columns} FROM {spec.table} WHERE {spec.key} = ANY($1::uuid[])", list(ids)
     )
-    return {row[id_column]: row for row in rows}
+    return {row[spec.key]: row for row in rows}
 
 
 async def stream_rows(
@@ -44,7 +30,8 @@ async def stream_rows(
     """Every index row of `doc_type` (of all tenants: a Tantivy generation holds them all; or
     of one tenant: a Meilisearch index) in keyset pages by id, each page read by its own
     query when it is asked for (the input of the engines' rebuilds)."""
-    table, id_column, columns = TABLES[doc_type]
+    spec = SPECS[doc_type]
+    table, id_column, columns = spec.table, spec.key, spec.columns
     where = f"{id_column} > $1" + (" AND tenant_id = $3" if tenant_id is not None else "")
     query = f"SELECT {columns} FROM {table} WHERE {where} ORDER BY {id_column} LIMIT $2"
     args: tuple[Any, ...] = (tenant_id,) if tenant_id is not None else ()

@@ -41,14 +41,11 @@ import asyncpg
 
 from indexer import engine_queue
 from indexer.documents import build_statement
-from indexer.fanout import DocType
+from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 
 log = logging.getLogger(__name__)
 
-LIVE: dict[DocType, str] = {"product": "index_products", "content": "index_content"}
-KEY: dict[DocType, str] = {"product": "product_id", "content": "node_id"}
-SOURCE: dict[DocType, str] = {"product": "commerce_products", "content": "nodes"}
 LOCK_KEY = 0x52424C44  # 'RBLD', with the doc type's lock class as the second key
 INDEX_MEMORY = "256MB"  # per index-building session: GIN builds spill less
 
@@ -68,9 +65,10 @@ class EngineLoader(Protocol):
 
 
 def _sql(name: str, doc_type: DocType, **extra: str) -> str:
-    live = LIVE[doc_type]
+    spec = SPECS[doc_type]
+    live = spec.table
     return QUERIES[name].format(live=live, new=f"{live}_rebuild", old=f"{live}_retired",
-                                key=KEY[doc_type], source=SOURCE[doc_type], **extra)
+                                key=spec.key, source=spec.source, **extra)
 
 
 @dataclass
@@ -87,7 +85,7 @@ class RebuildResult:
 
 async def refusal(conn: asyncpg.Connection, doc_type: DocType) -> str | None:
     """Why the live table cannot be swapped (what it would lose), or None."""
-    found = [r[0] for r in await conn.fetch(QUERIES["rebuild_refuses"], LIVE[doc_type])]
+    found = [r[0] for r in await conn.fetch(QUERIES["rebuild_refuses"], SPECS[doc_type].table)]
     return ", ".join(found) or None
 
 
@@ -113,11 +111,11 @@ class Rebuild:
         """Create the empty generation table (the caller holds the rebuild lock)."""
         await conn.execute(_sql("rebuild_create", self.doc_type))
         columns = [r[0] for r in await conn.fetch(QUERIES["rebuild_columns"],
-                                                  LIVE[self.doc_type])]
+                                                  SPECS[self.doc_type].table)]
         built = ", ".join(c for c in columns if c not in ("version", "position", "indexed_at"))
         self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n)\n"
                         + _sql("rebuild_insert", self.doc_type, columns=built,
-                               returning=KEY[self.doc_type]))
+                               returning=SPECS[self.doc_type].key))
         if self.loader is not None:
             self._fetch = _sql("rebuild_rows", self.doc_type,
                                columns=self.loader.columns[self.doc_type])
@@ -149,10 +147,10 @@ class Rebuild:
         started = time.monotonic()
         await self._create_indexes()
         # fresh statistics before it serves, or the planner takes it for an empty table
-        await self.pool.execute(f"ANALYZE {LIVE[self.doc_type]}_rebuild")
+        await self.pool.execute(f"ANALYZE {SPECS[self.doc_type].table}_rebuild")
         self.result.index_seconds = time.monotonic() - started
         await self._loader_read_all()
-        live = LIVE[self.doc_type]
+        live = SPECS[self.doc_type].table
         async with self.pool.acquire() as conn, conn.transaction():
             # writers wait while we reconcile and queue the engines; readers only for the
             # renames (no deadlock on the upgrade: the consumer never reads a live table
@@ -174,12 +172,12 @@ class Rebuild:
                 # the new table is live but the engine's new generation is not: its follower
                 # catches up from the queue (the dropped documents were queued in the swap)
                 await asyncio.shield(engine_queue.enqueue_table(
-                    self.pool, [self.loader.engine], self.doc_type, live, KEY[self.doc_type],
+                    self.pool, [self.loader.engine], self.doc_type, live, SPECS[self.doc_type].key,
                     datetime.now(UTC)))
                 raise
         log.info("rebuilt %s as a new generation: %d built, %d reconciled, %d removed; "
                  "indexes and statistics %.1f s, swap %.2f s (reads blocked %.3f s)",
-                 LIVE[self.doc_type], self.result.built,
+                 SPECS[self.doc_type].table, self.result.built,
                  self.result.reconciled, self.result.removed, self.result.index_seconds,
                  self.result.swap_seconds, self.result.closed_seconds,
                  extra={"action": "reindex_rebuild", "entity": self.doc_type})
@@ -205,12 +203,12 @@ class Rebuild:
         if self._loading is not None:
             self._loading.cancel()
             await asyncio.gather(self._loading, return_exceptions=True)
-        await self.pool.execute(f"DROP TABLE IF EXISTS {LIVE[self.doc_type]}_rebuild")
+        await self.pool.execute(f"DROP TABLE IF EXISTS {SPECS[self.doc_type].table}_rebuild")
 
     async def _create_indexes(self) -> None:
         """The live table's indexes on the new one, under temporary names, on two
         connections (CREATE INDEX runs concurrently with another on the same table)."""
-        live = LIVE[self.doc_type]
+        live = SPECS[self.doc_type].table
         target = re.compile(rf" INDEX \S+ ON (\S+\.)?{live} USING ")
         queue: list[str] = []
         for row in await self.pool.fetch(QUERIES["rebuild_indexes"], live):
@@ -236,7 +234,7 @@ class Rebuild:
 
     async def _rename_indexes(self, conn: asyncpg.Connection) -> None:
         """Give the indexes the live names (the old table and its indexes are gone)."""
-        live = LIVE[self.doc_type]
+        live = SPECS[self.doc_type].table
         for temporary, final, primary_key in self._renames:
             if primary_key:
                 await conn.execute(f"ALTER TABLE {live} RENAME CONSTRAINT {temporary} "
@@ -253,8 +251,8 @@ class Rebuild:
         self.result.removed = len(gone)
         if self.queued_engines:
             await engine_queue.enqueue_table(conn, self.queued_engines, self.doc_type,
-                                             f"{LIVE[self.doc_type]}_rebuild",
-                                             KEY[self.doc_type], now)
+                                             f"{SPECS[self.doc_type].table}_rebuild",
+                                             SPECS[self.doc_type].key, now)
         # for every engine: what the reconciliation changed (a document deleted meanwhile is
         # in neither table any more) and the live documents the new generation drops
         dropped = await conn.fetch(_sql("rebuild_dropped", self.doc_type))

@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -31,14 +31,14 @@ from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
 from core_write.settings import Settings
 from indexer import metrics
-from indexer.documents import LOCK_CLASS, SECTION, apply_documents
-from indexer.fanout import DocType
+from indexer.documents import apply_documents
+from indexer.model import BY_SECTION, SPECS, DocType
 from indexer.queries import QUERIES
 from indexer.rebuild import EngineLoader, Rebuild, refusal, with_rebuild_lock
 from indexer.verify import ZERO
 
 log = logging.getLogger(__name__)
-TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
+TYPES: Mapping[str, DocType] = BY_SECTION
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ class Reindexer:
         total = 0
         for doc_type in scope.types():
             total += await self.pool.fetchval(
-                QUERIES[f"source_count_{SECTION[doc_type]}"], scope.tenant_id, scope.doc_id)
+                QUERIES[f"source_count_{SPECS[doc_type].section}"], scope.tenant_id, scope.doc_id)
         progress = _Progress(self.pool, job_id, total)
         for doc_type in scope.types():
             if self.bulk and scope.tenant_id is None and scope.doc_id is None \
@@ -138,7 +138,7 @@ class Reindexer:
             await self._in_pages(doc_type, scope, progress, partial(self._apply, doc_type))
             # documents whose source is gone (a delete whose event was lost, or never sent)
             extra = [r["id"] for r in await self.pool.fetch(
-                QUERIES[f"extra_{SECTION[doc_type]}"], scope.tenant_id,
+                QUERIES[f"extra_{SPECS[doc_type].section}"], scope.tenant_id,
                 self.settings.index_drafts, scope.doc_id)]
             if extra:
                 await apply_documents(self.pool, doc_type,
@@ -173,7 +173,7 @@ class Reindexer:
                 raise
             done = True
 
-        if not await with_rebuild_lock(self.pool, doc_type, LOCK_CLASS[doc_type], run):
+        if not await with_rebuild_lock(self.pool, doc_type, SPECS[doc_type].lock_class, run):
             log.warning("reindexing %s in place: another rebuild runs", doc_type,
                         extra={"action": "reindex", "entity": doc_type})
         return done
@@ -190,7 +190,7 @@ class Reindexer:
             after = ZERO
             while True:
                 rows = await self.pool.fetch(
-                    QUERIES[f"source_page_{SECTION[doc_type]}"], scope.tenant_id, after,
+                    QUERIES[f"source_page_{SPECS[doc_type].section}"], scope.tenant_id, after,
                     self.settings.reindex_batch_size, scope.doc_id)
                 if not rows:
                     break

@@ -16,20 +16,17 @@ from typing import Protocol
 
 import asyncpg
 
-from indexer.documents import SECTION, apply_documents, build_statement
+from indexer.documents import apply_documents, build_statement
 from indexer.engine_queue import enqueue
-from indexer.fanout import DocType
+from indexer.model import DOC_TYPES, SPECS, DocType
 from indexer.queries import QUERIES
 
 ZERO = uuid.UUID(int=0)
-KEY = {"product": "product_id", "content": "node_id"}
-TABLE = {"product": "index_products", "content": "index_content"}
-DOC_TYPES: tuple[DocType, ...] = ("product", "content")
 
 
 def compare_statement(doc_type: DocType) -> str:
     """Ids among $1 whose document is missing or differs from a fresh build ($2 drafts)."""
-    key, table = KEY[doc_type], TABLE[doc_type]
+    key, table = SPECS[doc_type].key, SPECS[doc_type].table
     return (
         f"WITH built AS ({build_statement(doc_type)}) "
         f"SELECT b.{key} AS id, (i.{key} IS NULL) AS missing FROM built b "
@@ -81,7 +78,7 @@ async def source_pages(
     pages: list[list[uuid.UUID]] = []
     after = ZERO
     while True:
-        rows = await pool.fetch(QUERIES[f"source_page_{SECTION[doc_type]}"], tenant_id, after,
+        rows = await pool.fetch(QUERIES[f"source_page_{SPECS[doc_type].section}"], tenant_id, after,
                                 page, doc_id)
         if not rows:
             return pages
@@ -97,7 +94,7 @@ async def verify_postgres(
     drift = Drift("postgres", doc_type)
     after = ZERO
     while True:
-        rows = await pool.fetch(QUERIES[f"source_page_{SECTION[doc_type]}"], tenant_id, after,
+        rows = await pool.fetch(QUERIES[f"source_page_{SPECS[doc_type].section}"], tenant_id, after,
                                 page, None)
         if not rows:
             break
@@ -106,7 +103,7 @@ async def verify_postgres(
         for row in await pool.fetch(COMPARE[doc_type], ids, index_drafts):
             (drift.missing if row["missing"] else drift.stale).append(row["id"])
     drift.extra = [r["id"] for r in await pool.fetch(
-        QUERIES[f"extra_{SECTION[doc_type]}"], tenant_id, index_drafts, None)]
+        QUERIES[f"extra_{SPECS[doc_type].section}"], tenant_id, index_drafts, None)]
     return drift
 
 
@@ -116,7 +113,7 @@ async def verify_engine(
     drift = Drift(engine.name, doc_type)
     for tenant_id in tenant_ids:
         expected = {str(r["id"]): r["version"] for r in await pool.fetch(
-            QUERIES[f"index_versions_{SECTION[doc_type]}"], tenant_id)}
+            QUERIES[f"index_versions_{SPECS[doc_type].section}"], tenant_id)}
         actual = await engine.versions(doc_type, tenant_id)
         missing = [uuid.UUID(i) for i in expected.keys() - actual.keys()]
         extra = [uuid.UUID(i) for i in actual.keys() - expected.keys()]

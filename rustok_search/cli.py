@@ -150,8 +150,9 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     and queued the engines' drifted documents; 1 otherwise."""
     from core_write.resources import open_resources
     from indexer.engines import engine_readers
+    from indexer.model import DOC_TYPES
     from indexer.reindex import resolve_scope
-    from indexer.verify import DOC_TYPES, repair, verify_engine, verify_postgres
+    from indexer.verify import repair, verify_engine, verify_postgres
     from rustok_search.progress import bar
 
     async with open_resources(settings) as res:

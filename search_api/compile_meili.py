@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from indexer.meili.config import index_uid
-from indexer.meili.documents import display_keys, micros
-from search_api.backends.documents import HIGHLIGHT_FIELDS, marked_headline
-from search_api.compile_tantivy import FACET_FIELDS, OWN_FILTER, price_field_pair
+from indexer.model import SPECS, DocType
+from indexer.model.engines import micros
+from indexer.model.text import price_field_pair
+from search_api.backends.highlight import marked_headline
+from search_api.compile_tantivy import FACET_FIELDS, OWN_FILTER
 from search_api.model import (
     ContentFilter,
-    DocType,
     FacetStats,
     Hit,
     ProductFilter,
@@ -175,11 +176,11 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
         "facets": [FACET_FIELDS[(query.doc_type, f)] for f in main_facets] or None,
         "sort": sort_spec(query, currencies), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
-        "attributes_to_retrieve": list(display_keys(query.doc_type)),
+        "attributes_to_retrieve": list(SPECS[query.doc_type].model.KEYS),
         "show_ranking_score": bool(query.q),
     }
     if query.highlight and query.q:
-        marked = HIGHLIGHT_FIELDS[query.doc_type]
+        marked = SPECS[query.doc_type].highlight
         main.update(attributes_to_highlight=list(marked), highlight_pre_tag=PRE,
                     highlight_post_tag=POST, attributes_to_crop=[marked[1]],
                     crop_length=CROP_WORDS, crop_marker="\u2026")
@@ -214,7 +215,7 @@ def _facet_counts(distribution: Mapping[str, Any] | None, attribute: str) -> dic
 
 def _highlights(doc_type: DocType, formatted: Mapping[str, Any] | None) -> dict[str, str]:
     out = {}
-    for name in HIGHLIGHT_FIELDS[doc_type]:
+    for name in SPECS[doc_type].highlight:
         fragment = (formatted or {}).get(name)
         if isinstance(fragment, str) and PRE in fragment:
             out[name] = marked_headline(fragment, PRE, POST)
@@ -222,27 +223,13 @@ def _highlights(doc_type: DocType, formatted: Mapping[str, Any] | None) -> dict[
 
 
 def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
-    document = _document(query.doc_type,
-                         {key: raw.get(key) for key in display_keys(query.doc_type)})
+    document = SPECS[query.doc_type].model.from_meili(raw)
     score = raw.get("_rankingScore")
-    return Hit(id=uuid.UUID(str(raw["id"])),
+    return Hit(id=uuid.UUID(document.id),
                score=float(score) if query.q and score is not None else None,
-               document=document,
+               document=document.as_hit(),
                highlights=_highlights(query.doc_type, raw.get("_formatted"))
                if query.highlight and query.q else {})
-
-
-def _document(doc_type: DocType, document: dict[str, Any]) -> dict[str, Any]:
-    # absent values were left out of the engine document: restore the contract's nulls
-    # and defaults (from_row's shape)
-    if doc_type == "product":
-        document["prices"] = document.get("prices") or {}
-        document["has_stock"] = bool(document.get("has_stock"))
-        document["total_stock"] = int(document.get("total_stock") or 0)
-        document["currencies"] = document.get("currencies") or []
-        document["category_ids"] = document.get("category_ids") or []
-    document["tags"] = document.get("tags") or []
-    return document
 
 
 def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) -> SearchResult:

@@ -9,21 +9,19 @@ every other filter but not its own, so ticking a category keeps the other catego
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchScope
+from indexer.model import SPECS, DocType
+from indexer.model.text import FUZZY_MIN_LETTERS, query_words
+from search_api.model import ContentFilter, ProductFilter, SearchQuery, SearchScope
 
-FUZZY_MIN_LETTERS = 5
-"""Query words this long may match a title word with one typo (trigram word similarity)."""
 FUZZY_THRESHOLD = 0.4
 """`pg_trgm.word_similarity_threshold` for the fuzzy branch. One deleted letter in a 5-letter
 word ("jaket" for "jacket") scores 0.44 against a title holding the word, so 0.5 missed most
 such titles; 0.4 keeps one-edit typos of 5+ letter words."""
 START_SEL, STOP_SEL = "\u27e6", "\u27e7"
 """ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -31,26 +29,19 @@ class Table:
     name: str
     key: str
     columns: str
-    """The columns a hit document is built from (search_api/backends/documents.py)."""
+    """The columns a hit document is built from (`indexer.model.docs`)."""
     highlight: tuple[str, ...]
     facet_columns: str
     """The columns the facet queries read."""
 
+    @classmethod
+    def of(cls, doc_type: DocType, facet_columns: str) -> Table:
+        spec = SPECS[doc_type]
+        return cls(spec.table, spec.key, spec.hit_columns, spec.highlight, facet_columns)
 
-PRODUCTS = Table(
-    "index_products", "product_id",
-    "product_id, title, subtitle, handle, description, status, prices, currencies, has_stock, "
-    "total_stock, category_ids, tags, created_at, published_at",
-    ("title", "description"),
-    "category_ids, tags, currencies, has_stock, prices",
-)
-CONTENT = Table(
-    "index_content", "node_id",
-    "node_id, kind, title, slug, excerpt, body_preview, status, author_id, author_name, "
-    "category_id, tags, created_at, published_at",
-    ("title", "body_preview"),
-    "kind, category_id, tags, author_id",
-)
+
+PRODUCTS = Table.of("product", "category_ids, tags, currencies, has_stock, prices")
+CONTENT = Table.of("content", "kind, category_id, tags, author_id")
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
                "ON c.cfgname = t.settings->>'language' WHERE t.id = {tenant}), "
@@ -102,11 +93,6 @@ class Compiled:
 
 def table_of(query: SearchQuery) -> Table:
     return PRODUCTS if query.doc_type == "product" else CONTENT
-
-
-def query_words(text: str | None) -> list[str]:
-    """The lowercase words of user text (what the fuzzy branch matches one by one)."""
-    return [w.casefold() for w in _WORD.findall(text or "")]
 
 
 def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,

@@ -14,11 +14,10 @@ from typing import Any
 
 import tantivy
 
-from core_write.errors import ValidationFailed
+from indexer.model import DocType
+from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, price_fields, query_words
 from indexer.tantivy.query import tenant_scoped, text_query
-from indexer.tantivy.schema import price_fields
-from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
-from search_api.model import ContentFilter, DocType, ProductFilter, SearchQuery, SearchScope
+from search_api.model import ContentFilter, ProductFilter, SearchQuery, SearchScope
 
 EXACT_BOOST = 10.0
 TERMS_SIZE = 65000
@@ -38,14 +37,6 @@ _PLAIN = re.compile(r"[\w\s]+")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "IN"})
 DATE_SORTS = frozenset({"created_at", "published_at"})
 Clauses = list[tuple[str, tantivy.Query]]
-
-
-def price_field_pair(currency: str | None, currencies: Sequence[str],
-                     where: str) -> tuple[str, str]:
-    if currency is None or currency not in currencies:
-        raise ValidationFailed(where, f"{currency!r} is not indexed by this engine "
-                                      f"(indexed: {', '.join(currencies)})")
-    return price_fields(currency)
 
 
 def user_text(index: tantivy.Index, doc_type: DocType, text: str) -> tantivy.Query:

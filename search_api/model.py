@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
@@ -18,13 +19,13 @@ from pydantic import (
 )
 
 from core_write.errors import ValidationFailed
+from indexer.model import BY_SECTION, SPECS, DocType
 
-DocType = Literal["product", "content"]
-"""Internal name of a document type; callers use the public names of DOC_TYPES."""
-DOC_TYPES: dict[str, DocType] = {"products": "product", "content": "content"}
-"""The public document type names (URLs, `type=`, the CLI, OpenAPI) and the internal ones.
-`product` is still accepted where a type is given in a body (deprecated)."""
-PUBLIC_DOC_TYPES: dict[DocType, str] = {v: k for k, v in DOC_TYPES.items()}
+DOC_TYPES: Mapping[str, DocType] = BY_SECTION
+"""The public document type names (URLs, `type=`, the CLI, OpenAPI) and the internal ones
+(`indexer.model.DocType`). `product` is still accepted where a type is given in a body
+(deprecated)."""
+PUBLIC_DOC_TYPES: dict[DocType, str] = {dt: spec.section for dt, spec in SPECS.items()}
 ProductStatus = Literal["draft", "proposed", "published", "rejected"]
 ContentStatus = Literal["draft", "published", "archived"]
 ProductFacet = Literal["categories", "tags", "currencies", "has_stock", "price"]

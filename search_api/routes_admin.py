@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core_write.errors import NotFound
 from indexer.engine_queue import enqueue
+from indexer.model import DocType
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.model import PUBLIC_DOC_TYPES, DocType
+from search_api.model import PUBLIC_DOC_TYPES
 from search_api.queries import QUERIES
 from search_api.routes_search import read_json
 from search_api.wiring import RESOURCES, SETTINGS

@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core_write.errors import RustokError
+from indexer.model import DocType
 from search_api import metrics
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
@@ -18,7 +19,6 @@ from search_api.model import (
     DOC_TYPES,
     PUBLIC_DOC_TYPES,
     ContentFilter,
-    DocType,
     ProductFilter,
     SearchQuery,
     SearchResult,

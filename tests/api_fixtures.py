@@ -16,16 +16,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from core_write.resources import Resources
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
+from indexer.model import DocType
 from search_api.app import create_app
 from search_api.auth import create_key
-from search_api.model import (
-    DocType,
-    Hit,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    Suggestion,
-)
+from search_api.model import Hit, SearchQuery, SearchResult, SearchScope, Suggestion
 from tests.builders import make_tenant
 
 ORIGIN = "https://shop.example"

@@ -7,9 +7,10 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from indexer.model import DocType
 from indexer.tantivy.reader import TantivyReader
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import DocType, SearchQuery, SearchResult, SearchScope
+from search_api.model import SearchQuery, SearchResult, SearchScope
 
 
 async def search(reader: TantivyReader | TantivyBackend, tenant: uuid.UUID,

@@ -6,13 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 
 from core_write.settings import Settings
-from indexer.tantivy.config import DEFAULT_CURRENCIES, DOC_TYPES, DocType
+from indexer.model import BY_SECTION, DOC_TYPES, SPECS, DocType
+from indexer.tantivy.config import DEFAULT_CURRENCIES
 
 __all__ = ["DOC_TYPES", "ENGINE", "MeiliConfig", "NEXT", "index_uid", "meili_config", "parse_uid"]
 
 ENGINE = "meilisearch"
 """The `engine_queue.engine` value of this engine."""
-_SUFFIX: dict[DocType, str] = {"product": "products", "content": "content"}
 NEXT = "__next"
 """Suffix of the index a rebuild fills before it is swapped in."""
 
@@ -38,7 +38,7 @@ def index_uid(prefix: str, tenant_id: uuid.UUID | str, doc_type: DocType) -> str
     """`{prefix}_{tenant hex}_{products|content}`: one index per tenant and type, so a filter
     can never reach another tenant's documents."""
     tenant = uuid.UUID(str(tenant_id)).hex
-    return f"{prefix}_{tenant}_{_SUFFIX[doc_type]}"
+    return f"{prefix}_{tenant}_{SPECS[doc_type].section}"
 
 
 def parse_uid(prefix: str, uid: str) -> tuple[uuid.UUID, DocType] | None:
@@ -48,11 +48,10 @@ def parse_uid(prefix: str, uid: str) -> tuple[uuid.UUID, DocType] | None:
     if not uid.startswith(head):
         return None
     tenant_hex, _, suffix = uid[len(head):].partition("_")
-    kinds = {v: k for k, v in _SUFFIX.items()}
-    if suffix not in kinds or len(tenant_hex) != 32:
+    if suffix not in BY_SECTION or len(tenant_hex) != 32:
         return None
     try:
-        return uuid.UUID(hex=tenant_hex), kinds[suffix]
+        return uuid.UUID(hex=tenant_hex), BY_SECTION[suffix]
     except ValueError:
         return None
 

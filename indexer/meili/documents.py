@@ -1,23 +1,14 @@
-"""Meilisearch documents built from index-table rows, and the index settings that make them
-searchable, filterable and sortable the way the search contract needs (pure).
-
-A document carries the hit `document` every backend returns (exactly what
-`search_api.backends.documents.from_row` makes of the row, so hits are identical across
-backends) plus fields only the engine reads: more searchable text, sort keys, timestamps as
-integer microseconds, and one flat price pair per configured currency.
-"""
+"""The Meilisearch index settings that make the engine documents
+(`indexer.model.engines.meili_document`) searchable, filterable and sortable the way the
+search contract needs, and their drift from what a server holds (pure)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from core_write.errors import ValidationFailed
-from indexer.tantivy.config import DocType
-from indexer.tantivy.schema import price_fields
-from search_api.backends.documents import CONTENT_KEYS, PRODUCT_KEYS, from_row
+from indexer.model import DocType
+from indexer.model.text import price_fields
 
 SHAPE_VERSION = 1
 """Bump when the document shape changes: every index is rebuilt (behind a swap) on start."""
@@ -45,10 +36,6 @@ _SORTABLE: dict[DocType, list[str]] = {
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
 """`sort` first: an explicit sort orders purely by value (then id), like the other backends;
 without a sort parameter the rule does nothing and relevance decides."""
-
-
-def display_keys(doc_type: DocType) -> tuple[str, ...]:
-    return PRODUCT_KEYS if doc_type == "product" else CONTENT_KEYS
 
 
 def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, Any]:
@@ -93,52 +80,3 @@ def settings_drift(current: Mapping[str, Any], desired: Mapping[str, Any]) -> di
         if not same:
             drift[key] = want
     return drift
-
-
-def _micros(value: Any, field: str) -> int | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationFailed(field, f"need a timestamp, got {value!r}")
-    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
-    return int(value.timestamp() * 1_000_000)
-
-
-def micros(value: datetime) -> int:
-    """A timestamp as the integer microseconds the engine filters and sorts on."""
-    result = _micros(value, "timestamp")
-    assert result is not None
-    return result
-
-
-def _json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
-
-
-def meili_document(doc_type: DocType, row: Mapping[str, Any],
-                   currencies: Iterable[str]) -> dict[str, Any]:
-    """The engine document of one `index_products` / `index_content` row. Absent values are
-    left out (so `EXISTS` filters and missing-last sorts work)."""
-    table = "index_products" if doc_type == "product" else "index_content"
-    if row.get("version") is None:
-        raise ValidationFailed(f"{table}.version", "missing")
-    doc = from_row(doc_type, row)
-    title = row.get("title")
-    doc.update(
-        tenant_id=str(row["tenant_id"]), version=int(row["version"]),
-        title_sort=title.strip(" ").lower() if title else None,
-        meta_title=row.get("meta_title"), meta_description=row.get("meta_description"),
-        created_at_us=_micros(row.get("created_at"), f"{table}.created_at"),
-        published_at_us=_micros(row.get("published_at"), f"{table}.published_at"),
-    )
-    if doc_type == "product":
-        categories = _json(row.get("categories")) or []
-        doc["category_names"] = [c["name"] for c in categories if c.get("name")]
-        for cur in currencies:
-            entry = doc["prices"].get(cur)
-            if entry is not None:
-                low, high = price_fields(cur)
-                doc[low], doc[high] = entry["min"], entry["max"]
-    else:
-        doc["category_name"] = row.get("category_name")
-    return {key: value for key, value in doc.items() if value is not None}

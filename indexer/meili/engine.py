@@ -19,7 +19,7 @@ from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig, index_uid, meili_config
 from indexer.meili.follower import MeiliFollower
 from indexer.meili.indexes import Key
-from indexer.tantivy.config import DocType
+from indexer.model import DocType
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ from indexer.engine_queue import QueueEntry
 from indexer.follower import Docs, EngineFollower, Refused
 from indexer.meili import client as meili
 from indexer.meili.config import ENGINE, NEXT, MeiliConfig, index_uid
-from indexer.meili.documents import meili_document
 from indexer.meili.indexes import Key, MeiliIndexes
-from indexer.tantivy.config import DocType
+from indexer.model import DocType
+from indexer.model.engines import meili_document
 
 log = logging.getLogger(__name__)
 

@@ -13,11 +13,10 @@ import asyncpg
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.models.settings import MeilisearchSettings
 
-from indexer import index_rows
 from indexer.meili import client as meili
 from indexer.meili.config import DOC_TYPES, ENGINE, MeiliConfig, index_uid, parse_uid
 from indexer.meili.documents import SHAPE_VERSION, index_settings, settings_drift
-from indexer.tantivy.config import DocType
+from indexer.model import SPECS, DocType
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +45,7 @@ class MeiliIndexes:
             "SELECT uid, shape FROM engine_indexes WHERE engine = $1", ENGINE)}
         needed: list[Key] = []
         for doc_type in DOC_TYPES:
-            table = index_rows.TABLES[doc_type][0]
+            table = SPECS[doc_type].table
             for row in await self.pool.fetch(
                     f"SELECT t.id FROM tenants t WHERE EXISTS "
                     f"(SELECT 1 FROM {table} i WHERE i.tenant_id = t.id) ORDER BY t.id"):
@@ -134,7 +133,7 @@ async def request_rebuild(pool: asyncpg.Pool, prefix: str, tenant_id: uuid.UUID 
     were marked."""
     marks: list[tuple[str, str, uuid.UUID, DocType]] = []
     for kind in (doc_type,) if doc_type else DOC_TYPES:
-        table = index_rows.TABLES[kind][0]
+        table = SPECS[kind].table
         marks += [(ENGINE, index_uid(prefix, r["id"], kind), r["id"], kind)
                   for r in await pool.fetch(
                       f"SELECT t.id FROM tenants t WHERE ($1::uuid IS NULL OR t.id = $1) "

@@ -2,7 +2,8 @@
 writer that follows `engine_queue`, and readers for other processes."""
 
 from indexer.follower import RebuildRunning
-from indexer.tantivy.config import DocType, TantivyConfig
+from indexer.model import DocType
+from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import TantivyError, WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal, get_args
 
 from core_write.errors import ValidationFailed
-
-DocType = Literal["product", "content"]
-DOC_TYPES: tuple[DocType, ...] = get_args(DocType)
+from indexer.model import DocType
 
 DEFAULT_CURRENCIES: tuple[str, ...] = (
     "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "CNY",

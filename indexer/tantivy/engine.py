@@ -16,7 +16,8 @@ from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import index_rows, metrics
-from indexer.tantivy.config import DocType, TantivyConfig
+from indexer.model import DocType
+from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import LiveFollower

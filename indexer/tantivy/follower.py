@@ -31,13 +31,9 @@ from redis.exceptions import RedisError
 from core_write.backoff import pause
 from indexer.engine_queue import QueueEntry
 from indexer.follower import Docs, EngineFollower, Refused, Rows, Window
-from indexer.tantivy.config import (
-    DocType,
-    TantivyConfig,
-    commit_channel,
-    commit_counter_key,
-)
-from indexer.tantivy.schema import document_for
+from indexer.model import DocType
+from indexer.model.engines import tantivy_values
+from indexer.tantivy.config import TantivyConfig, commit_channel, commit_counter_key
 from indexer.tantivy.store import Generation, LiveGenerations
 
 log = logging.getLogger(__name__)
@@ -85,7 +81,7 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         return entry.doc_type
 
     def document(self, doc_type: DocType, row: Mapping[str, Any]) -> dict[str, Any]:
-        return document_for(doc_type, row, self.config.currencies)
+        return tantivy_values(doc_type, row, self.config.currencies)
 
     async def target(self, key: DocType) -> tantivy.IndexWriter:
         return self.live.live[key].writer

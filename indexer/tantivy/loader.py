@@ -16,9 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from indexer import index_rows
-from indexer.fanout import DocType
-from indexer.tantivy.config import DOC_TYPES
+from indexer.model import DOC_TYPES, SPECS, DocType
 from indexer.tantivy.follower import TantivyFollower
 
 
@@ -43,7 +41,7 @@ class FollowerLoader:
     follower: TantivyFollower
     engine: str = "tantivy"
     columns: Mapping[DocType, str] = field(
-        default_factory=lambda: {dt: as_text(index_rows.TABLES[dt][2]) for dt in DOC_TYPES})
+        default_factory=lambda: {dt: as_text(SPECS[dt].columns) for dt in DOC_TYPES})
 
     async def load(self, doc_type: DocType, rows: AsyncIterator[Any]) -> None:
         await self.follower.rebuild(doc_type, rows)

@@ -14,7 +14,7 @@ from typing import Any
 import tantivy
 
 from core_write.errors import ValidationFailed
-from indexer.tantivy.config import DocType
+from indexer.model import DocType
 from indexer.tantivy.schema import SEARCH_FIELDS
 
 

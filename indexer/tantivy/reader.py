@@ -27,13 +27,8 @@ from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff
 from core_write.errors import ValidationFailed
-from indexer.tantivy.config import (
-    DOC_TYPES,
-    DocType,
-    TantivyConfig,
-    commit_channel,
-    commit_counter_key,
-)
+from indexer.model import DOC_TYPES, DocType
+from indexer.tantivy.config import TantivyConfig, commit_channel, commit_counter_key
 from indexer.tantivy.errors import TantivyError
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.store import GenerationStore

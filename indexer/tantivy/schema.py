@@ -1,5 +1,5 @@
-"""Tantivy schemas of the product and content indexes, and the pure mapping from a row of
-`index_products` / `index_content` (migrations/0003_index.sql) to the field values (no I/O).
+"""Tantivy schemas of the product and content indexes (pure: no I/O; index rows become their
+field values in `indexer.model.engines`).
 
 Field conventions: ids, statuses, handles and facet values use the `raw` tokenizer (exact
 terms; ids must be raw for `delete_documents_by_term`), user-searchable text uses the default
@@ -11,19 +11,17 @@ is a fast field. Prices live in one i64 pair per configured currency
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 import tantivy
 
-from core_write.errors import ValidationFailed
-from indexer.tantivy.config import DEFAULT_CURRENCIES, DocType
+from indexer.model import DocType
+from indexer.model.text import price_fields
+from indexer.tantivy.config import DEFAULT_CURRENCIES
 
 FieldKind = Literal["text", "raw", "i64", "bool", "date"]
-TITLE_SORT_CHARS = 128
 
 
 @dataclass(frozen=True)
@@ -86,12 +84,6 @@ SEARCH_FIELDS: dict[DocType, dict[str, float]] = {
 """Fields user text is matched against, with their boosts."""
 
 
-@functools.lru_cache(maxsize=1024)
-def price_fields(currency: str) -> tuple[str, str]:
-    cur = currency.lower()
-    return f"price_min_{cur}", f"price_max_{cur}"
-
-
 def field_specs(
     doc_type: DocType, currencies: Iterable[str] = DEFAULT_CURRENCIES
 ) -> tuple[FieldSpec, ...]:
@@ -122,54 +114,6 @@ def build_schema(
     return builder.build()
 
 
-# ---- rows → field values -------------------------------------------------------------------
-def product_document(
-    row: Mapping[str, Any], currencies: Iterable[str] = DEFAULT_CURRENCIES
-) -> dict[str, Any]:
-    """Field values of one `index_products` row; prices of currencies without fields are
-    dropped (the `currencies` field still lists them)."""
-    doc = _common(row, "product_id", "index_products")
-    categories = _json(row.get("categories"), "index_products.categories") or []
-    doc.update(
-        subtitle=row.get("subtitle"), handle=row["handle"], description=row.get("description"),
-        category_ids=_ids(row.get("category_ids")),
-        category_names=[c["name"] for c in categories if c.get("name")],
-        category_handles=[c["handle"] for c in categories if c.get("handle")],
-        currencies=list(row.get("currencies") or []),
-        has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
-    )
-    prices = _json(row.get("prices"), "index_products.prices") or {}
-    for cur in currencies:
-        entry = prices.get(cur)
-        if entry is None:
-            continue
-        low, high = price_fields(cur)
-        doc[low] = _minor_units(entry.get("min"), f"index_products.prices.{cur}.min")
-        doc[high] = _minor_units(entry.get("max"), f"index_products.prices.{cur}.max")
-    return _compact(doc)
-
-
-def content_document(row: Mapping[str, Any]) -> dict[str, Any]:
-    """Field values of one `index_content` row."""
-    doc = _common(row, "node_id", "index_content")
-    doc.update(
-        kind=row["kind"], slug=row.get("slug"), excerpt=row.get("excerpt"),
-        body_preview=row.get("body_preview"), author_id=_id(row.get("author_id")),
-        author_name=row.get("author_name"), category_id=_id(row.get("category_id")),
-        category_name=row.get("category_name"), category_slug=row.get("category_slug"),
-        parent_id=_id(row.get("parent_id")), reply_count=int(row.get("reply_count") or 0),
-    )
-    return _compact(doc)
-
-
-def document_for(
-    doc_type: DocType, row: Mapping[str, Any], currencies: Iterable[str] = DEFAULT_CURRENCIES
-) -> dict[str, Any]:
-    if doc_type == "product":
-        return product_document(row, currencies)
-    return content_document(row)
-
-
 @functools.lru_cache(maxsize=4)
 def _stored_multi(doc_type: DocType) -> frozenset[str]:
     return frozenset(spec.name for spec in field_specs(doc_type, ())
@@ -186,59 +130,3 @@ def stored_values(doc_type: DocType, stored: Mapping[str, list[Any]]) -> dict[st
     for name in multi:
         out.setdefault(name, [])
     return out
-
-
-def _common(row: Mapping[str, Any], id_column: str, table: str) -> dict[str, Any]:
-    title = row.get("title")
-    version = row.get("version")
-    if version is None:
-        raise ValidationFailed(f"{table}.version", "missing")
-    return {
-        "id": _id(row[id_column]), "tenant_id": _id(row["tenant_id"]),
-        "status": row["status"], "title": title,
-        "title_sort": title.strip().casefold()[:TITLE_SORT_CHARS] if title else None,
-        "tags": list(row.get("tags") or []), "tags_text": list(row.get("tags") or []),
-        "tag_ids": _ids(row.get("tag_ids")),
-        "meta_title": row.get("meta_title"), "meta_description": row.get("meta_description"),
-        "created_at": _utc(row.get("created_at"), f"{table}.created_at"),
-        "published_at": _utc(row.get("published_at"), f"{table}.published_at"),
-        "version": int(version),
-    }
-
-
-def _compact(doc: dict[str, Any]) -> dict[str, Any]:
-    """Absent values are left out (tantivy has no null); empty lists are kept."""
-    return {name: value for name, value in doc.items() if value is not None}
-
-
-def _id(value: Any) -> str | None:
-    return None if value is None else str(value)
-
-
-def _ids(values: Iterable[Any] | None) -> list[str]:
-    return [str(value) for value in values or ()]
-
-
-def _json(value: Any, field: str) -> Any:
-    if isinstance(value, str | bytes):
-        try:
-            return json.loads(value)
-        except ValueError as exc:
-            raise ValidationFailed(field, f"not JSON: {exc}") from None
-    return value
-
-
-def _minor_units(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValidationFailed(field, f"need an amount in minor units, got {value!r}")
-    if isinstance(value, float) and not value.is_integer():
-        raise ValidationFailed(field, f"need whole minor units, got {value!r}")
-    return int(value)
-
-
-def _utc(value: Any, field: str) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ValidationFailed(field, f"need a timestamp, got {value!r}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 import tantivy
 
-from indexer.tantivy.config import DEFAULT_CURRENCIES, DOC_TYPES, DocType, TantivyConfig
+from indexer.model import DOC_TYPES, DocType
+from indexer.tantivy.config import DEFAULT_CURRENCIES, TantivyConfig
 from indexer.tantivy.errors import TantivyError, WriterLocked
 from indexer.tantivy.schema import build_schema
 

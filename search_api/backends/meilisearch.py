@@ -18,11 +18,11 @@ from meilisearch_python_sdk.models.search import SearchParams
 from core_write.errors import Unavailable
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig
+from indexer.model import DocType
+from indexer.model.text import price_field_pair, query_words
 from search_api import compile_meili
-from search_api.backends.documents import mark_prefixes
-from search_api.compile_pg import query_words
-from search_api.compile_tantivy import price_field_pair
-from search_api.model import DocType, SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.backends.highlight import mark_prefixes
+from search_api.model import SearchQuery, SearchResult, SearchScope, Suggestion
 
 
 class MeilisearchBackend:

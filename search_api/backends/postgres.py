@@ -13,7 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from search_api.backends.documents import from_row, mark_prefixes, marked_headline
+from indexer.model import SPECS, DocType
+from indexer.model.text import query_words
+from search_api.backends.highlight import mark_prefixes, marked_headline
 from search_api.compile_pg import (
     FUZZY_THRESHOLD,
     PRICE_STATS,
@@ -22,11 +24,9 @@ from search_api.compile_pg import (
     compile_facets,
     compile_hits,
     compile_suggest,
-    query_words,
     table_of,
 )
 from search_api.model import (
-    DocType,
     FacetStats,
     Hit,
     SearchQuery,
@@ -63,8 +63,9 @@ class PostgresBackend:
             facet_rows = ([] if facets_sql is None
                           else await conn.fetch(facets_sql.sql, *facets_sql.params))
         table = table_of(query)
+        model = SPECS[query.doc_type].model
         hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
-                    document=from_row(query.doc_type, row),
+                    document=model.from_row(row).as_hit(),
                     highlights=_highlights(row, table.highlight)) for row in rows]
         facet_stats = {}
         for facet, low, high in facet_rows:

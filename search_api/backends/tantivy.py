@@ -20,11 +20,12 @@ from typing import Any
 import tantivy
 
 from core_write.errors import ValidationFailed
+from indexer.model import SPECS, DocType
+from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, price_fields, query_words
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
-from indexer.tantivy.schema import price_fields, stored_values
-from search_api.backends.documents import HIGHLIGHT_FIELDS, from_stored, mark_prefixes, mark_ranges
-from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
+from indexer.tantivy.schema import stored_values
+from search_api.backends.highlight import mark_prefixes, mark_ranges
 from search_api.compile_tantivy import (
     DATE_SORTS,
     EXACT_BOOST,
@@ -33,20 +34,11 @@ from search_api.compile_tantivy import (
     clauses,
     facet_values,
     fast_sort,
-    price_field_pair,
     price_stats,
     scoped,
     user_text,
 )
-from search_api.model import (
-    DocType,
-    FacetStats,
-    Hit,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    Suggestion,
-)
+from search_api.model import FacetStats, Hit, SearchQuery, SearchResult, SearchScope, Suggestion
 
 
 class TantivyBackend:
@@ -97,19 +89,18 @@ class TantivyBackend:
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
         highlighters = self._highlighters(searcher, index, query)
+        model = SPECS[query.doc_type].model
         hits = []
         for score, doc in page:
-            stored = stored_values(query.doc_type, doc.to_dict())
+            document = model.from_tantivy(doc.to_dict(), self.currencies)
             marks = {}
             for field, generator in highlighters.items():
                 snippet = generator.snippet_from_doc(doc)
                 ranges = [(r.start, r.end) for r in snippet.highlighted()]
                 if ranges:
                     marks[field] = mark_ranges(snippet.fragment(), ranges)
-            hits.append(Hit(id=uuid.UUID(str(stored["id"])),
-                            score=score if query.q else None,
-                            document=from_stored(query.doc_type, stored, self.currencies),
-                            highlights=marks))
+            hits.append(Hit(id=uuid.UUID(document.id), score=score if query.q else None,
+                            document=document.as_hit(), highlights=marks))
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                             facets=facets, facet_stats=stats, backend=self.name)
 
@@ -133,7 +124,7 @@ class TantivyBackend:
             return {}
         text = user_text(index, query.doc_type, query.q)
         out = {}
-        for field in HIGHLIGHT_FIELDS[query.doc_type]:
+        for field in SPECS[query.doc_type].highlight:
             generator = tantivy.SnippetGenerator.create(searcher, text, index.schema, field)
             if field == "title":
                 generator.set_max_num_chars(1000)  # the whole title, like ts_headline

@@ -23,7 +23,8 @@ from core_write.unit import CoreWrite
 from indexer.consumer import GROUP
 from indexer.engine_queue import backlog
 from indexer.engines import engine_readers
-from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
+from indexer.model import DOC_TYPES
+from indexer.verify import verify_engine, verify_postgres
 from tests.builders import FAST_HASHER
 from tests.random_writes import RandomWriter
 from tests.waiting import wait_until

@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 
 from core_write.settings import Settings
 from indexer.engine_queue import QueueEntry, backlog, enqueue
-from indexer.fanout import DocType
 from indexer.follower import Docs, EngineFollower, RebuildRunning, Refused, Rows
+from indexer.model import DocType
 from tests.integration.test_tantivy_follower import A, product_row, upsert
 from tests.waiting import wait_until
 

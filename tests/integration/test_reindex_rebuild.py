@@ -17,9 +17,9 @@ import redis.asyncio as aioredis
 
 from bench.catalog import load_catalog
 from core_write.settings import Settings
-from indexer.documents import LOCK_CLASS, apply_documents
+from indexer.documents import apply_documents
 from indexer.engine_queue import backlog, read
-from indexer.fanout import DocType
+from indexer.model import SPECS, DocType
 from indexer.rebuild import LOCK_KEY, Rebuild, Rows, with_rebuild_lock
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import TantivyIds, tantivy_config
@@ -73,7 +73,7 @@ async def test_rebuild_keeps_newer_writes_drops_gone_sources_and_queues_engines(
         await _consumer_writes(pool, renamed, deleted, created)
         await rebuild.finish()
 
-    assert await with_rebuild_lock(pool, "product", LOCK_CLASS["product"], run)
+    assert await with_rebuild_lock(pool, "product", SPECS["product"].lock_class, run)
     assert (rebuild.result.built, rebuild.result.removed) == (40, 1)
     assert rebuild.result.reconciled == 2  # the renamed and the created document
     titles = dict(await pool.fetch(
@@ -101,7 +101,7 @@ async def test_reindex_falls_back_to_in_place(
                 "index_products FOR EACH ROW EXECUTE FUNCTION bench_noop()")
         else:
             await holder.execute("SELECT pg_advisory_lock($1, $2)", LOCK_KEY,
-                                 LOCK_CLASS["product"])
+                                 SPECS["product"].lock_class)
         job = await Reindexer(pool, settings).run(Scope(doc_type="product"))
     assert (job["state"], job["done"]) == ("succeeded", len(indexed))
     assert await pool.fetchval(TABLE_OID) == table  # rebuilt in place, not swapped

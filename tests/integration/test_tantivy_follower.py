@@ -22,7 +22,8 @@ from pydantic import ValidationError
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings
 from indexer.engine_queue import QueueEntry, enqueue, read
-from indexer.tantivy.config import DocType, TantivyConfig
+from indexer.model import DocType
+from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings, SettingsError, load_settings
 from indexer.meili.config import NEXT, index_uid, parse_uid
-from indexer.meili.documents import index_settings, meili_document, micros, settings_drift
-from search_api.backends.documents import from_row
+from indexer.meili.documents import index_settings, settings_drift
+from indexer.model.engines import micros
 from search_api.compile_meili import (
     Plan,
     Request,
@@ -228,38 +228,7 @@ def test_suggestions_search_titles_of_published_documents() -> None:
     assert suggest_params("content", "shop", admin, "x", 5)["filter"] is None
 
 
-# ---- documents and settings ---------------------------------------------------------------
-def _product_row(**over: Any) -> dict[str, Any]:
-    row = {
-        "product_id": uuid.uuid4(), "tenant_id": TENANT, "title": "  Leather Boots",
-        "subtitle": None, "handle": "boots", "description": "Sturdy", "status": "published",
-        "prices": {"EUR": {"min": 8900, "max": 9900}, "XAF": {"min": 1, "max": 2}},
-        "currencies": ["XAF", "EUR"], "total_stock": 3, "has_stock": True,
-        "categories": '[{"name": "Shoes", "handle": "shoes"}]', "category_ids": [uuid.uuid4()],
-        "tags": ["new"], "tag_ids": [], "meta_title": None, "meta_description": "Boots!",
-        "created_at": datetime(2024, 1, 2, 12, 0, 0, 123456, tzinfo=UTC), "published_at": None,
-        "version": 7,
-    }
-    row.update(over)
-    return row
-
-
-def test_a_product_document_carries_the_hit_document_and_engine_fields() -> None:
-    row = _product_row()
-    doc = meili_document("product", row, CURRENCIES)
-    for key, value in from_row("product", row).items():
-        if value is not None:
-            assert doc[key] == value
-    assert "published_at" not in doc and "subtitle" not in doc  # absent, not null
-    assert (doc["price_min_eur"], doc["price_max_eur"]) == (8900, 9900)
-    assert "price_min_xaf" not in doc  # not a configured currency: no fields
-    assert doc["title_sort"] == "leather boots"
-    assert doc["created_at_us"] == micros(row["created_at"]) == 1704196800123456
-    assert doc["category_names"] == ["Shoes"] and doc["version"] == 7
-    with pytest.raises(ValidationFailed, match="version"):
-        meili_document("product", _product_row(version=None), CURRENCIES)
-
-
+# ---- index settings ---------------------------------------------------------------------
 def test_index_settings_and_their_drift() -> None:
     desired = index_settings("product", CURRENCIES)
     assert {"price_min_usd", "price_max_eur", "status"} <= set(desired["filterableAttributes"])

@@ -1,25 +1,17 @@
 """The pure parts of the search backends: SQL compilation (tenant from the scope, drafts,
 fuzzy branch, disjunctive facets, user text only as parameters), facet folding, Tantivy
-aggregation requests and results, and the document / <mark> mappers."""
+aggregation requests and results, and the <mark> helpers."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
 from core_write.errors import ValidationFailed
-from search_api.backends.documents import (
-    CONTENT_KEYS,
-    PRODUCT_KEYS,
-    from_row,
-    from_stored,
-    mark_prefixes,
-    mark_ranges,
-    marked_headline,
-)
+from indexer.model.text import price_field_pair, query_words
+from search_api.backends.highlight import mark_prefixes, mark_ranges, marked_headline
 from search_api.backends.postgres import facet_counts
 from search_api.compile_pg import (
     compile_count,
@@ -27,9 +19,8 @@ from search_api.compile_pg import (
     compile_hits,
     compile_price_stats,
     compile_suggest,
-    query_words,
 )
-from search_api.compile_tantivy import facet_aggregation, facet_values, price_field_pair
+from search_api.compile_tantivy import facet_aggregation, facet_values
 from search_api.model import SearchQuery, SearchScope
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-00000000000a")
@@ -125,28 +116,6 @@ def test_tantivy_aggregations_match_the_bucket_labels() -> None:
     with pytest.raises(ValidationFailed) as err:
         price_field_pair("GBP", ("EUR",), "currency")
     assert err.value.field == "currency"
-
-
-def test_documents_have_one_shape_from_rows_and_stored_values() -> None:
-    when = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    pid = uuid.uuid4()
-    row = {"product_id": pid, "title": "T", "subtitle": None, "handle": "t",
-           "description": "d", "status": "published",
-           "prices": '{"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}',
-           "currencies": ["SEK", "EUR"], "has_stock": True, "total_stock": 3,
-           "category_ids": [CAT], "tags": ["a"], "created_at": when, "published_at": None}
-    doc = from_row("product", row)
-    assert tuple(doc) == PRODUCT_KEYS
-    assert doc["prices"] == {"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}
-    assert doc["created_at"] == "2024-01-02T03:04:05+00:00" and doc["category_ids"] == [str(CAT)]
-    stored = {"id": str(pid), "title": "T", "handle": "t", "description": "d",
-              "status": "published", "price_min_eur": 1, "price_max_eur": 2,
-              "currencies": ["EUR", "SEK"], "has_stock": True, "total_stock": 3,
-              "category_ids": [str(CAT)], "tags": ["a"], "created_at": when}
-    assert from_stored("product", stored, ("EUR", "USD")) == {
-        **doc, "prices": {"EUR": {"min": 1, "max": 2}}}
-    content = from_stored("content", {"id": str(pid), "kind": "page", "tags": []}, ())
-    assert tuple(content) == CONTENT_KEYS and content["author_id"] is None
 
 
 def test_marks_escape_html() -> None:

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import tantivy
 
-from indexer.tantivy.schema import build_schema, product_document
+from indexer.model.engines import product_values
+from indexer.tantivy.schema import build_schema
 from search_api.backends.tantivy import _sorted_page
 from search_api.compile_tantivy import clauses, scoped
 from search_api.model import SearchQuery, SearchScope
@@ -51,7 +52,7 @@ def catalog() -> tuple[tantivy.Index, list[dict[str, Any]]]:
     index = tantivy.Index(build_schema("product", CURRENCIES))
     writer = index.writer(30_000_000, 1)
     for n, row in enumerate(rows):
-        writer.add_document(tantivy.Document(**product_document(row, CURRENCIES)))
+        writer.add_document(tantivy.Document(**product_values(row, CURRENCIES)))
         if n % 70 == 69:  # several segments: Tantivy's own tie order is per segment
             writer.commit()
     writer.commit()

@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 import pytest
 import tantivy
 
+from indexer.model.engines import product_values
+from indexer.model.text import FUZZY_MIN_LETTERS, query_words
 from indexer.tantivy.query import tenant_scoped, text_query
-from indexer.tantivy.schema import build_schema, product_document
-from search_api.compile_pg import FUZZY_MIN_LETTERS, query_words
+from indexer.tantivy.schema import build_schema
 from search_api.compile_tantivy import EXACT_BOOST, user_text
 
 TENANT = uuid.UUID("01890000-0000-7000-8000-000000000001")
@@ -26,7 +27,7 @@ def index() -> tantivy.Index:
     index = tantivy.Index(build_schema("product", ("EUR",)))
     writer = index.writer(30_000_000, 1)
     for n, title in enumerate(TITLES):
-        writer.add_document(tantivy.Document(**product_document({
+        writer.add_document(tantivy.Document(**product_values({
             "product_id": uuid.UUID(int=n + 1), "tenant_id": TENANT, "title": title,
             "subtitle": None, "handle": f"p{n}", "description": f"{title} for everyone",
             "status": "published", "prices": {}, "currencies": [], "total_stock": 0,

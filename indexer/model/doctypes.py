@@ -1,0 +1,67 @@
+"""The document types and where each one lives: its index table and key, the columns its
+engine documents are built from, its named SQL sections, its advisory lock class (pure).
+
+Every module that needs "which table holds product documents?" reads it here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from indexer.model.docs import ContentDoc, ProductDoc
+
+DocType = Literal["product", "content"]
+DOC_TYPES: tuple[DocType, ...] = get_args(DocType)
+
+
+@dataclass(frozen=True)
+class DocTypeSpec:
+    doc_type: DocType
+    section: str
+    """The plural the SQL sections (`build_products`), the CLI, the API routes and the
+    Meilisearch index names use."""
+    table: str
+    """The index table: the canonical read model of this type (migrations/0003_index.sql)."""
+    key: str
+    """The index table's id column."""
+    source: str
+    """The source table whose rows become documents."""
+    lock_class: int
+    """First key of the per-document advisory locks its builders take."""
+    columns: str
+    """The index columns the engine documents are built from (`indexer.model.engines`)."""
+    model: type[ProductDoc] | type[ContentDoc]
+    """The typed document a hit carries."""
+    highlight: tuple[str, str]
+    """The fields a highlighted search marks: the title, and the long text a fragment is cut
+    from (every backend marks the same ones)."""
+
+    @property
+    def hit_columns(self) -> str:
+        """The index columns the hit document is read from (the model's fields, the id as
+        the key column)."""
+        return ", ".join(self.key if name == "id" else name for name in self.model.KEYS)
+
+
+SPECS: Mapping[DocType, DocTypeSpec] = {
+    "product": DocTypeSpec(
+        "product", "products", "index_products", "product_id", "commerce_products",
+        0x50524F44,
+        "product_id, tenant_id, title, subtitle, handle, description, status, prices, "
+        "currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids, "
+        "meta_title, meta_description, created_at, published_at, version, position, "
+        "indexed_at",
+        ProductDoc, ("title", "description")),
+    "content": DocTypeSpec(
+        "content", "content", "index_content", "node_id", "nodes", 0x434F4E54,
+        "node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id, "
+        "author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id, "
+        "reply_count, meta_title, meta_description, published_at, created_at, version, "
+        "position, indexed_at",
+        ContentDoc, ("title", "body_preview")),
+}
+"""doc type → where its documents live."""
+BY_SECTION: Mapping[str, DocType] = {spec.section: doc_type for doc_type, spec in SPECS.items()}
+"""`products` / `content` → the doc type (CLI and API names)."""

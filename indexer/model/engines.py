@@ -1,0 +1,173 @@
+"""Index rows as engine documents: the field values of a Tantivy document (the fields of
+`indexer.tantivy.schema`) and the Meilisearch document (the hit document plus the fields only
+the engine reads, see `indexer.meili.documents` for its settings) (pure).
+
+Both come from a row of `index_products` / `index_content` (migrations/0003_index.sql) with
+the columns `indexer.model.doctypes.SPECS[...].columns`; the hit part of each is read back by
+`indexer.model.docs`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from core_write.errors import ValidationFailed
+from indexer.model.docs import ContentDoc, ProductDoc
+from indexer.model.doctypes import SPECS, DocType
+from indexer.model.text import price_fields
+
+TITLE_SORT_CHARS = 128
+
+
+# ---- Tantivy ------------------------------------------------------------------------------
+def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:
+    """Field values of one `index_products` row; prices of currencies without fields are
+    dropped (the `currencies` field still lists them)."""
+    doc = _common(row, "product_id", "index_products")
+    categories = _json(row.get("categories"), "index_products.categories") or []
+    doc.update(
+        subtitle=row.get("subtitle"), handle=row["handle"], description=row.get("description"),
+        category_ids=_ids(row.get("category_ids")),
+        category_names=[c["name"] for c in categories if c.get("name")],
+        category_handles=[c["handle"] for c in categories if c.get("handle")],
+        currencies=list(row.get("currencies") or []),
+        has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
+    )
+    prices = _json(row.get("prices"), "index_products.prices") or {}
+    for cur in currencies:
+        entry = prices.get(cur)
+        if entry is None:
+            continue
+        low, high = price_fields(cur)
+        doc[low] = _minor_units(entry.get("min"), f"index_products.prices.{cur}.min")
+        doc[high] = _minor_units(entry.get("max"), f"index_products.prices.{cur}.max")
+    return _compact(doc)
+
+
+def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """Field values of one `index_content` row."""
+    doc = _common(row, "node_id", "index_content")
+    doc.update(
+        kind=row["kind"], slug=row.get("slug"), excerpt=row.get("excerpt"),
+        body_preview=row.get("body_preview"), author_id=_id(row.get("author_id")),
+        author_name=row.get("author_name"), category_id=_id(row.get("category_id")),
+        category_name=row.get("category_name"), category_slug=row.get("category_slug"),
+        parent_id=_id(row.get("parent_id")), reply_count=int(row.get("reply_count") or 0),
+    )
+    return _compact(doc)
+
+
+def tantivy_values(doc_type: DocType, row: Mapping[str, Any],
+                   currencies: Iterable[str]) -> dict[str, Any]:
+    """The Tantivy field values of one index row (`tantivy.Document(**values)`)."""
+    if doc_type == "product":
+        return product_values(row, currencies)
+    return content_values(row)
+
+
+def _common(row: Mapping[str, Any], id_column: str, table: str) -> dict[str, Any]:
+    title = row.get("title")
+    version = row.get("version")
+    if version is None:
+        raise ValidationFailed(f"{table}.version", "missing")
+    return {
+        "id": _id(row[id_column]), "tenant_id": _id(row["tenant_id"]),
+        "status": row["status"], "title": title,
+        "title_sort": title.strip().casefold()[:TITLE_SORT_CHARS] if title else None,
+        "tags": list(row.get("tags") or []), "tags_text": list(row.get("tags") or []),
+        "tag_ids": _ids(row.get("tag_ids")),
+        "meta_title": row.get("meta_title"), "meta_description": row.get("meta_description"),
+        "created_at": _utc(row.get("created_at"), f"{table}.created_at"),
+        "published_at": _utc(row.get("published_at"), f"{table}.published_at"),
+        "version": int(version),
+    }
+
+
+def _compact(doc: dict[str, Any]) -> dict[str, Any]:
+    """Absent values are left out (tantivy has no null); empty lists are kept."""
+    return {name: value for name, value in doc.items() if value is not None}
+
+
+def _id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _ids(values: Iterable[Any] | None) -> list[str]:
+    return [str(value) for value in values or ()]
+
+
+def _json(value: Any, field: str) -> Any:
+    if isinstance(value, str | bytes):
+        try:
+            return json.loads(value)
+        except ValueError as exc:
+            raise ValidationFailed(field, f"not JSON: {exc}") from None
+    return value
+
+
+def _minor_units(value: Any, field: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationFailed(field, f"need an amount in minor units, got {value!r}")
+    if isinstance(value, float) and not value.is_integer():
+        raise ValidationFailed(field, f"need whole minor units, got {value!r}")
+    return int(value)
+
+
+def _utc(value: Any, field: str) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationFailed(field, f"need a timestamp, got {value!r}")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# ---- Meilisearch --------------------------------------------------------------------------
+def _micros(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ValidationFailed(field, f"need a timestamp, got {value!r}")
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return int(value.timestamp() * 1_000_000)
+
+
+def micros(value: datetime) -> int:
+    """A timestamp as the integer microseconds Meilisearch filters and sorts on."""
+    result = _micros(value, "timestamp")
+    assert result is not None
+    return result
+
+
+def meili_document(doc_type: DocType, row: Mapping[str, Any],
+                   currencies: Iterable[str]) -> dict[str, Any]:
+    """The Meilisearch document of one index row: the hit document (`ProductDoc` /
+    `ContentDoc`, read back by their `from_meili`) plus sort keys, timestamps as integer
+    microseconds and one flat price pair per configured currency. Absent values are left
+    out (so `EXISTS` filters and missing-last sorts work)."""
+    table = SPECS[doc_type].table
+    if row.get("version") is None:
+        raise ValidationFailed(f"{table}.version", "missing")
+    model: type[ProductDoc] | type[ContentDoc] = SPECS[doc_type].model
+    doc = model.from_row(row).as_hit()
+    title = row.get("title")
+    doc.update(
+        tenant_id=str(row["tenant_id"]), version=int(row["version"]),
+        title_sort=title.strip(" ").lower() if title else None,
+        meta_title=row.get("meta_title"), meta_description=row.get("meta_description"),
+        created_at_us=_micros(row.get("created_at"), f"{table}.created_at"),
+        published_at_us=_micros(row.get("published_at"), f"{table}.published_at"),
+    )
+    if doc_type == "product":
+        categories = _json(row.get("categories"), f"{table}.categories") or []
+        doc["category_names"] = [c["name"] for c in categories if c.get("name")]
+        for cur in currencies:
+            entry = doc["prices"].get(cur)
+            if entry is not None:
+                low, high = price_fields(cur)
+                doc[low], doc[high] = entry["min"], entry["max"]
+    else:
+        doc["category_name"] = row.get("category_name")
+    return {key: value for key, value in doc.items() if value is not None}
