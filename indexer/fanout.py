@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core_write import events as ev
-from indexer.model import DocType
+from indexer.model import BY_SECTION, DocType
 
 # lookup name -> the document type it yields
 LOOKUPS: dict[str, DocType] = {
@@ -110,11 +110,10 @@ def targets_of(event: ev.Event) -> list[Target]:
         case ev.InventoryLow(product_id=pid):
             return [Docs("product", (pid,))]
         case ev.ReindexRequested(target_type=kind, target_id=target, request_id=_):
-            doc_type: DocType = "product" if kind == "products" else "content"
+            doc_type = BY_SECTION[kind]
             if target is not None:
                 return [Docs(doc_type, (target,))]
-            return [Lookup(f"tenant_{'products' if doc_type == 'product' else 'content'}",
-                           ())]
+            return [Lookup(f"tenant_{kind}", ())]
     return []
 
 

@@ -1,7 +1,7 @@
-"""The Meilisearch query compiler, documents, index settings and response mapping (pure:
-no server). Filter strings are checked with a tokenizer that reads string literals the way
-Meilisearch does (double quotes, backslash escapes), so a user value can be shown to stay one
-literal whatever it contains."""
+"""The Meilisearch query compiler, index settings and response mapping (pure: no server;
+its documents are tested in test_document_model.py). Filter strings are checked with a
+tokenizer that reads string literals the way Meilisearch does (double quotes, backslash
+escapes), so a user value can be shown to stay one literal whatever it contains."""
 
 from __future__ import annotations
 
