@@ -22,8 +22,8 @@ from indexer.model import SPECS, DocType
 from indexer.model.engines import micros
 from indexer.model.text import price_field_pair
 from search_api.backends.highlight import marked_headline
-from search_api.compile_tantivy import FACET_FIELDS, OWN_FILTER
 from search_api.model import (
+    OWN_FILTER,
     ContentFilter,
     FacetStats,
     Hit,
@@ -173,7 +173,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
     main_facets = tuple(by_skip.pop(None, []))
     main: dict[str, Any] = {
         "index_uid": uid, "query": query.q, "filter": _filter(named),
-        "facets": [FACET_FIELDS[(query.doc_type, f)] for f in main_facets] or None,
+        "facets": [SPECS[query.doc_type].facet_fields[f] for f in main_facets] or None,
         "sort": sort_spec(query, currencies), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
         "attributes_to_retrieve": list(SPECS[query.doc_type].model.KEYS),
@@ -186,7 +186,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
                     crop_length=CROP_WORDS, crop_marker="\u2026")
     requests = [Request("main", main, main_facets)]
     for skip, names in by_skip.items():
-        fields = [FACET_FIELDS[(query.doc_type, f)] for f in names]
+        fields = [SPECS[query.doc_type].facet_fields[f] for f in names]
         requests.append(Request("facets", _count_params(uid, query, _filter(named, skip),
                                                         fields), tuple(names)))
     currency = query.price_currency
@@ -249,7 +249,7 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
         if request.role in ("main", "facets"):
             for name in request.facets:
                 facets[name] = _facet_counts(distribution,
-                                             FACET_FIELDS[(query.doc_type, name)])
+                                             SPECS[query.doc_type].facet_fields[name])
         elif request.role == "bucket" and request.bucket is not None:
             count = int(response.get("totalHits") or 0)
             if count:

@@ -14,7 +14,7 @@ from typing import Any
 
 from indexer.model import SPECS, DocType
 from indexer.model.text import FUZZY_MIN_LETTERS, query_words
-from search_api.model import ContentFilter, ProductFilter, SearchQuery, SearchScope
+from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
 
 FUZZY_THRESHOLD = 0.4
 """`pg_trgm.word_similarity_threshold` for the fuzzy branch. One deleted letter in a 5-letter
@@ -69,9 +69,8 @@ _FACET_SQL: dict[tuple[str, str], str] = {
 }
 """Rows (facet, value, count) over the CTE `{m}` of matching rows. Price rows carry the
 minimum price (bucketed by the caller with `model.bucket_label`)."""
-_OWN_FILTER = {"categories": "categories", "tags": "tags", "has_stock": "has_stock",
-               "price": "price", PRICE_STATS: "price", "kind": "kind", "author": "author"}
-"""Which filter clause a facet ignores (disjunctive faceting)."""
+_OWN_FILTER = {**OWN_FILTER, PRICE_STATS: "price"}
+"""Which filter clause a facet ignores (price stats count like the price facet)."""
 
 
 @dataclass

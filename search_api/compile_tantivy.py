@@ -14,24 +14,16 @@ from typing import Any
 
 import tantivy
 
-from indexer.model import DocType
+from indexer.model import SPECS, DocType
 from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, price_fields, query_words
 from indexer.tantivy.query import tenant_scoped, text_query
-from search_api.model import ContentFilter, ProductFilter, SearchQuery, SearchScope
+from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
 
 EXACT_BOOST = 10.0
 TERMS_SIZE = 65000
 """Terms aggregation size: large enough that facet counts are exact, not top-k."""
-FACET_FIELDS: dict[tuple[str, str], str] = {
-    ("product", "categories"): "category_ids", ("product", "tags"): "tags",
-    ("product", "currencies"): "currencies", ("product", "has_stock"): "has_stock",
-    ("content", "kind"): "kind", ("content", "categories"): "category_id",
-    ("content", "tags"): "tags", ("content", "author"): "author_id",
-}
 STATS_LOW, STATS_HIGH = "price_stats_low", "price_stats_high"
 """Names of the price-stats aggregations (facet names never take them)."""
-OWN_FILTER = {"categories": "categories", "tags": "tags", "has_stock": "has_stock",
-              "price": "price", "kind": "kind", "author": "author"}
 
 _PLAIN = re.compile(r"[\w\s]+")
 _OPERATORS = frozenset({"AND", "OR", "NOT", "IN"})
@@ -183,7 +175,7 @@ def facet_aggregation(query: SearchQuery, name: str,
         ranges += [{"from": a, "to": b} for a, b in zip(bounds, bounds[1:], strict=False)]
         ranges.append({"from": bounds[-1]})
         return {"range": {"field": low, "ranges": ranges}}
-    return {"terms": {"field": FACET_FIELDS[(query.doc_type, name)], "size": TERMS_SIZE}}
+    return {"terms": {"field": SPECS[query.doc_type].facet_fields[name], "size": TERMS_SIZE}}
 
 
 def facet_values(query: SearchQuery, name: str, result: dict[str, Any]) -> dict[str, int]:

@@ -35,6 +35,11 @@ PRODUCT_SORTS = frozenset({"relevance", "price:asc", "price:desc", "created_at:a
 CONTENT_SORTS = frozenset({"relevance", "published_at:asc", "published_at:desc",
                            "created_at:asc", "created_at:desc", "title:asc", "title:desc"})
 DEFAULT_PRICE_BUCKETS = (1000, 2500, 5000, 10000, 25000, 50000)
+OWN_FILTER: dict[str, str] = {"categories": "categories", "tags": "tags",
+                              "has_stock": "has_stock", "price": "price", "kind": "kind",
+                              "author": "author"}
+"""Which filter a facet ignores (disjunctive faceting: a facet whose own filter is set is
+counted with every other filter, so ticking a category keeps the other ones visible)."""
 Currency = str
 
 

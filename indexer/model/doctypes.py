@@ -37,6 +37,9 @@ class DocTypeSpec:
     highlight: tuple[str, str]
     """The fields a highlighted search marks: the title, and the long text a fragment is cut
     from (every backend marks the same ones)."""
+    facet_fields: Mapping[str, str]
+    """Facet name → the engine document field it counts (Tantivy and Meilisearch; the price
+    facet counts the price fields of its currency)."""
 
     @property
     def hit_columns(self) -> str:
@@ -53,14 +56,17 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         "currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids, "
         "meta_title, meta_description, created_at, published_at, version, position, "
         "indexed_at",
-        ProductDoc, ("title", "description")),
+        ProductDoc, ("title", "description"),
+        {"categories": "category_ids", "tags": "tags", "currencies": "currencies",
+         "has_stock": "has_stock"}),
     "content": DocTypeSpec(
         "content", "content", "index_content", "node_id", "nodes", 0x434F4E54,
         "node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id, "
         "author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id, "
         "reply_count, meta_title, meta_description, published_at, created_at, version, "
         "position, indexed_at",
-        ContentDoc, ("title", "body_preview")),
+        ContentDoc, ("title", "body_preview"),
+        {"kind": "kind", "categories": "category_id", "tags": "tags", "author": "author_id"}),
 }
 """doc type → where its documents live."""
 BY_SECTION: Mapping[str, DocType] = {spec.section: doc_type for doc_type, spec in SPECS.items()}

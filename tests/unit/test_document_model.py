@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 import tantivy
@@ -22,6 +22,7 @@ from indexer.model.engines import (
     tantivy_values,
 )
 from indexer.tantivy.schema import build_schema, field_specs
+from search_api.model import ContentFacet, ProductFacet
 from tests.index_rows import CREATED, TENANT, content_row, product_row
 
 CAT = uuid.UUID("01900000-0000-7000-8000-0000000000c1")
@@ -43,6 +44,9 @@ def test_every_doc_type_has_one_entry_naming_its_table_and_columns() -> None:
         # a hit is read from columns the engines get too, the id from the key column
         assert {c.strip() for c in spec.hit_columns.split(",")} <= engine_columns
         assert spec.model.KEYS[0] == "id" and set(spec.highlight) <= set(spec.model.KEYS)
+    # every facet of the query model but price (its currency's fields) counts one field
+    assert {*SPECS["product"].facet_fields, "price"} == set(get_args(ProductFacet))
+    assert set(SPECS["content"].facet_fields) == set(get_args(ContentFacet))
 
 
 # ---- hits: one typed document from every backend ------------------------------------------
