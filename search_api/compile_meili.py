@@ -176,7 +176,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
         "facets": [SPECS[query.doc_type].facet_fields[f] for f in main_facets] or None,
         "sort": sort_spec(query, currencies), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
-        "attributes_to_retrieve": list(SPECS[query.doc_type].model.KEYS),
+        "attributes_to_retrieve": list(SPECS[query.doc_type].model._fields),
         "show_ranking_score": bool(query.q),
     }
     if query.highlight and query.q:

@@ -5,6 +5,10 @@ Meilisearch hit (pure).
 Every backend returns the same document for the same index row: ids are strings, timestamps
 ISO 8601 strings in UTC (or None), prices `{"EUR": {"min": 100, "max": 250}}` in minor units
 (sorted by currency; an engine returns only its configured currencies).
+
+They are `NamedTuple`s rather than frozen dataclasses because every hit of every search
+makes one: a frozen dataclass sets each field through `object.__setattr__`, and costs twice
+as much to build and turn into the hit dict (2.3 against 1.0 µs for 14 fields).
 """
 
 from __future__ import annotations
@@ -12,10 +16,8 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from operator import attrgetter
-from typing import Any, ClassVar
+from typing import Any, NamedTuple
 
 from indexer.model.text import price_fields
 
@@ -45,20 +47,7 @@ def _price_columns(currencies: tuple[str, ...]) -> tuple[tuple[str, str, str], .
     return tuple((cur, *price_fields(cur)) for cur in sorted(currencies))
 
 
-class _Hit:
-    """What both documents share: their field names and the hit dict."""
-
-    __slots__ = ()
-    KEYS: ClassVar[tuple[str, ...]]
-    _values: ClassVar[attrgetter[Any]]
-
-    def as_hit(self) -> dict[str, Any]:
-        """The `document` of an API hit (keys in field order)."""
-        return dict(zip(self.KEYS, self._values(self), strict=True))
-
-
-@dataclass(frozen=True, slots=True)
-class ProductDoc(_Hit):
+class ProductDoc(NamedTuple):
     id: str
     title: str | None
     subtitle: str | None
@@ -73,6 +62,10 @@ class ProductDoc(_Hit):
     tags: list[str]
     created_at: str | None
     published_at: str | None
+
+    def as_hit(self) -> dict[str, Any]:
+        """The `document` of an API hit (keys in field order)."""
+        return dict(zip(self._fields, self, strict=True))
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ProductDoc:
@@ -120,8 +113,7 @@ class ProductDoc(_Hit):
             get("tags") or [], get("created_at"), get("published_at"))
 
 
-@dataclass(frozen=True, slots=True)
-class ContentDoc(_Hit):
+class ContentDoc(NamedTuple):
     id: str
     kind: str | None
     title: str | None
@@ -135,6 +127,10 @@ class ContentDoc(_Hit):
     tags: list[str]
     created_at: str | None
     published_at: str | None
+
+    def as_hit(self) -> dict[str, Any]:
+        """The `document` of an API hit (keys in field order)."""
+        return dict(zip(self._fields, self, strict=True))
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ContentDoc:
@@ -166,9 +162,5 @@ class ContentDoc(_Hit):
             get("body_preview"), get("status"), get("author_id"), get("author_name"),
             get("category_id"), get("tags") or [], get("created_at"), get("published_at"))
 
-
-for _model in (ProductDoc, ContentDoc):
-    _model.KEYS = tuple(f.name for f in fields(_model))
-    _model._values = attrgetter(*_model.KEYS)
 
 Document = ProductDoc | ContentDoc

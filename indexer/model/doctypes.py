@@ -45,7 +45,7 @@ class DocTypeSpec:
     def hit_columns(self) -> str:
         """The index columns the hit document is read from (the model's fields, the id as
         the key column)."""
-        return ", ".join(self.key if name == "id" else name for name in self.model.KEYS)
+        return ", ".join(self.key if name == "id" else name for name in self.model._fields)
 
 
 SPECS: Mapping[DocType, DocTypeSpec] = {

@@ -16,18 +16,20 @@ from typing import Any
 
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc
-from indexer.model.doctypes import SPECS, DocType
+from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
 from indexer.model.text import price_fields
 
 TITLE_SORT_CHARS = 128
+_PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 
 
 # ---- Tantivy ------------------------------------------------------------------------------
 def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:
     """Field values of one `index_products` row; prices of currencies without fields are
     dropped (the `currencies` field still lists them)."""
-    doc = _common(row, "product_id", "index_products")
-    categories = _json(row.get("categories"), "index_products.categories") or []
+    table = _PRODUCTS.table
+    doc = _common(row, _PRODUCTS)
+    categories = _json(row.get("categories"), f"{table}.categories") or []
     doc.update(
         subtitle=row.get("subtitle"), handle=row["handle"], description=row.get("description"),
         category_ids=_ids(row.get("category_ids")),
@@ -36,20 +38,20 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         currencies=list(row.get("currencies") or []),
         has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
     )
-    prices = _json(row.get("prices"), "index_products.prices") or {}
+    prices = _json(row.get("prices"), f"{table}.prices") or {}
     for cur in currencies:
         entry = prices.get(cur)
         if entry is None:
             continue
         low, high = price_fields(cur)
-        doc[low] = _minor_units(entry.get("min"), f"index_products.prices.{cur}.min")
-        doc[high] = _minor_units(entry.get("max"), f"index_products.prices.{cur}.max")
+        doc[low] = _minor_units(entry.get("min"), f"{table}.prices.{cur}.min")
+        doc[high] = _minor_units(entry.get("max"), f"{table}.prices.{cur}.max")
     return _compact(doc)
 
 
 def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """Field values of one `index_content` row."""
-    doc = _common(row, "node_id", "index_content")
+    doc = _common(row, _CONTENT)
     doc.update(
         kind=row["kind"], slug=row.get("slug"), excerpt=row.get("excerpt"),
         body_preview=row.get("body_preview"), author_id=_id(row.get("author_id")),
@@ -68,13 +70,14 @@ def tantivy_values(doc_type: DocType, row: Mapping[str, Any],
     return content_values(row)
 
 
-def _common(row: Mapping[str, Any], id_column: str, table: str) -> dict[str, Any]:
+def _common(row: Mapping[str, Any], spec: DocTypeSpec) -> dict[str, Any]:
+    table = spec.table
     title = row.get("title")
     version = row.get("version")
     if version is None:
         raise ValidationFailed(f"{table}.version", "missing")
     return {
-        "id": _id(row[id_column]), "tenant_id": _id(row["tenant_id"]),
+        "id": _id(row[spec.key]), "tenant_id": _id(row["tenant_id"]),
         "status": row["status"], "title": title,
         "title_sort": title.strip().casefold()[:TITLE_SORT_CHARS] if title else None,
         "tags": list(row.get("tags") or []), "tags_text": list(row.get("tags") or []),

@@ -43,7 +43,7 @@ def test_every_doc_type_has_one_entry_naming_its_table_and_columns() -> None:
         assert spec.key in engine_columns and spec.table.startswith("index_")
         # a hit is read from columns the engines get too, the id from the key column
         assert {c.strip() for c in spec.hit_columns.split(",")} <= engine_columns
-        assert spec.model.KEYS[0] == "id" and set(spec.highlight) <= set(spec.model.KEYS)
+        assert spec.model._fields[0] == "id" and set(spec.highlight) <= set(spec.model._fields)
     # every facet of the query model but price (its currency's fields) counts one field
     assert {*SPECS["product"].facet_fields, "price"} == set(get_args(ProductFacet))
     assert set(SPECS["content"].facet_fields) == set(get_args(ContentFacet))
@@ -108,7 +108,7 @@ def test_every_engine_gives_back_the_document_of_the_row(doc_type: DocType,
                                      if cur in CURRENCIES}} if doc_type == "product" else want
     assert model.from_tantivy(searcher.doc(address).to_dict(), CURRENCIES).as_hit() == configured
     engine_doc = meili_document(doc_type, row, CURRENCIES)
-    shown = {key: engine_doc[key] for key in model.KEYS if key in engine_doc}
+    shown = {key: engine_doc[key] for key in model._fields if key in engine_doc}
     assert model.from_meili(shown).as_hit() == want
 
 
