@@ -227,7 +227,7 @@ def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
     score = raw.get("_rankingScore")
     return Hit(id=uuid.UUID(document.id),
                score=float(score) if query.q and score is not None else None,
-               document=document.as_hit(),
+               document=document._asdict(),
                highlights=_highlights(query.doc_type, raw.get("_formatted"))
                if query.highlight and query.q else {})
 

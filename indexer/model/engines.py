@@ -154,7 +154,7 @@ def meili_document(doc_type: DocType, row: Mapping[str, Any],
     if row.get("version") is None:
         raise ValidationFailed(f"{table}.version", "missing")
     model: type[ProductDoc] | type[ContentDoc] = SPECS[doc_type].model
-    doc = model.from_row(row).as_hit()
+    doc = model.from_row(row)._asdict()
     title = row.get("title")
     doc.update(
         tenant_id=str(row["tenant_id"]), version=int(row["version"]),

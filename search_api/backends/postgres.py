@@ -65,7 +65,7 @@ class PostgresBackend:
         table = table_of(query)
         model = SPECS[query.doc_type].model
         hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
-                    document=model.from_row(row).as_hit(),
+                    document=model.from_row(row)._asdict(),
                     highlights=_highlights(row, table.highlight)) for row in rows]
         facet_stats = {}
         for facet, low, high in facet_rows:

@@ -100,7 +100,7 @@ class TantivyBackend:
                 if ranges:
                     marks[field] = mark_ranges(snippet.fragment(), ranges)
             hits.append(Hit(id=uuid.UUID(document.id), score=score if query.q else None,
-                            document=document.as_hit(), highlights=marks))
+                            document=document._asdict(), highlights=marks))
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                             facets=facets, facet_stats=stats, backend=self.name)
 

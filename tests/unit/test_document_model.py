@@ -58,7 +58,7 @@ def test_documents_have_one_shape_from_rows_and_stored_values() -> None:
            "prices": '{"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}',
            "currencies": ["SEK", "EUR"], "has_stock": True, "total_stock": 3,
            "category_ids": [CAT], "tags": ["a"], "created_at": when, "published_at": None}
-    doc = ProductDoc.from_row(row).as_hit()
+    doc = ProductDoc.from_row(row)._asdict()
     assert tuple(doc) == ("id", "title", "subtitle", "handle", "description", "status",
                           "prices", "currencies", "has_stock", "total_stock", "category_ids",
                           "tags", "created_at", "published_at")
@@ -68,9 +68,9 @@ def test_documents_have_one_shape_from_rows_and_stored_values() -> None:
               "status": ["published"], "price_min_eur": [1], "price_max_eur": [2],
               "currencies": ["EUR", "SEK"], "has_stock": [True], "total_stock": [3],
               "category_ids": [str(CAT)], "tags": ["a"], "created_at": [when]}
-    assert ProductDoc.from_tantivy(stored, ("EUR", "USD")).as_hit() == {
+    assert ProductDoc.from_tantivy(stored, ("EUR", "USD"))._asdict() == {
         **doc, "prices": {"EUR": {"min": 1, "max": 2}}}
-    content = ContentDoc.from_tantivy({"id": [str(pid)], "kind": ["page"], "tags": []}).as_hit()
+    content = ContentDoc.from_tantivy({"id": [str(pid)], "kind": ["page"], "tags": []})._asdict()
     assert tuple(content) == ("id", "kind", "title", "slug", "excerpt", "body_preview",
                               "status", "author_id", "author_name", "category_id", "tags",
                               "created_at", "published_at")
@@ -96,7 +96,7 @@ def test_every_engine_gives_back_the_document_of_the_row(doc_type: DocType,
             row = content_row(author_id=None, author_name=None, tags=[], published_at=None,
                               excerpt=None, slug=None)
     model = SPECS[doc_type].model
-    want = model.from_row(row).as_hit()
+    want = model.from_row(row)._asdict()
     index = tantivy.Index(build_schema(doc_type, CURRENCIES))
     writer = index.writer(heap_size=20_000_000, num_threads=1)
     writer.add_document(tantivy.Document(**tantivy_values(doc_type, row, CURRENCIES)))
@@ -106,10 +106,10 @@ def test_every_engine_gives_back_the_document_of_the_row(doc_type: DocType,
     (_, address), = searcher.search(tantivy.Query.all_query(), 1).hits
     configured = {**want, "prices": {cur: p for cur, p in want["prices"].items()
                                      if cur in CURRENCIES}} if doc_type == "product" else want
-    assert model.from_tantivy(searcher.doc(address).to_dict(), CURRENCIES).as_hit() == configured
+    assert model.from_tantivy(searcher.doc(address).to_dict(), CURRENCIES)._asdict() == configured
     engine_doc = meili_document(doc_type, row, CURRENCIES)
     shown = {key: engine_doc[key] for key in model._fields if key in engine_doc}
-    assert model.from_meili(shown).as_hit() == want
+    assert model.from_meili(shown)._asdict() == want
 
 
 # ---- index rows as Tantivy field values ---------------------------------------------------
@@ -182,7 +182,7 @@ def _product_row(**over: Any) -> dict[str, Any]:
 def test_a_product_document_carries_the_hit_document_and_engine_fields() -> None:
     row = _product_row()
     doc = meili_document("product", row, CURRENCIES)
-    for key, value in ProductDoc.from_row(row).as_hit().items():
+    for key, value in ProductDoc.from_row(row)._asdict().items():
         if value is not None:
             assert doc[key] == value
     assert "published_at" not in doc and "subtitle" not in doc  # absent, not null
