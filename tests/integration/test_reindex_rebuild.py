@@ -145,7 +145,7 @@ class BrokenLoader:
     """An engine whose own load fails after taking every row (a disk full, say)."""
 
     engine = "tantivy"
-    columns: Mapping[DocType, str] = {"product": "product_id", "content": "node_id"}
+    columns: Mapping[DocType, str] = {dt: spec.key for dt, spec in SPECS.items()}
 
     def __init__(self) -> None:
         self.rows = 0
