@@ -1,5 +1,5 @@
 """Bulk-loads the demo catalog into the source tables with COPY, bypassing the services and
-the outbox (I/O: PostgreSQL): the plans of `core_write.demo_data`, same seed, same products.
+the outbox (I/O: PostgreSQL): the plans of `rustok_search.demo_data`, same seed, same products.
 
     python -m bench catalog --database bench_catalog --products 100000 [--tenants 3] [--nodes M]
 
@@ -33,8 +33,11 @@ from argon2 import PasswordHasher
 from bench import lifecycle
 from bench.queries import QUERIES
 from core_write.db import connect, with_database
-from core_write.demo import DEMO_PASSWORD
-from core_write.demo_data import (
+from core_write.migrations import migrate
+from core_write.partitions import ensure_order_partitions
+from core_write.services.taxonomy import slugify as derived_slug
+from core_write.services.tenants import KNOWN_MODULES
+from rustok_search.demo_data import (
     BRANDS,
     CATEGORY_TREE,
     CONTENT_CATEGORIES,
@@ -47,10 +50,7 @@ from core_write.demo_data import (
     product_plan,
     slugify,
 )
-from core_write.migrations import migrate
-from core_write.partitions import ensure_order_partitions
-from core_write.services.taxonomy import slugify as derived_slug
-from core_write.services.tenants import KNOWN_MODULES
+from rustok_search.demo_writer import DEMO_PASSWORD
 
 DEFAULT_BASE = "postgresql://postgres@127.0.0.1:5432/postgres"
 AUTHORS_PER_TENANT = 5  # what plan_demo gives each tenant; its RNG draws one brand per author
@@ -167,7 +167,7 @@ def tenant_rows(plan: TenantPlan, ids: TenantIds, new_id: UlidIds, password_hash
 
 def product_rows(plan: ProductPlan, ids: TenantIds, new_id: UlidIds, now: datetime,
                  into: Records) -> None:
-    """The rows `core_write.demo` writes for one product through the services (pure)."""
+    """The rows `rustok_search.demo_writer` writes for one product through the services (pure)."""
     t, pid = ids.tenant, new_id()
     into["commerce_products"].append((
         pid, t, plan.title, plan.subtitle, plan.handle, plan.description, plan.status,
@@ -201,7 +201,7 @@ def product_rows(plan: ProductPlan, ids: TenantIds, new_id: UlidIds, now: dateti
 
 def node_rows(plan: NodePlan, ids: TenantIds, new_id: UlidIds, now: datetime,
               into: Records, bodies: list[tuple[uuid.UUID, str]]) -> None:
-    """The rows `core_write.demo` writes for one node (pure); its body goes to `bodies`."""
+    """The rows `demo_writer` writes for one node (pure); its body goes to `bodies`."""
     t, nid = ids.tenant, new_id()
     parent, depth = (None, 0) if plan.parent is None else (
         ids.nodes[plan.parent][0], ids.nodes[plan.parent][1] + 1)
@@ -343,7 +343,7 @@ async def load_catalog(dsn: str, products: int, nodes: int = 0, tenants: int = 3
         tenant_ids = [ids.tenant for ids in all_ids]
         for name in ("catalog_tag_counts", "catalog_category_counts", "catalog_reply_counts"):
             await setup.execute(QUERIES[name], tenant_ids)
-        # fresh statistics, or the planner takes the grown tables for tiny ones (core_write.demo)
+        # fresh statistics, or the planner takes the grown tables for tiny ones (demo_writer)
         await setup.execute("ANALYZE")
     finally:
         await setup.close()

@@ -53,7 +53,6 @@ from bench.lifecycle import (
 )
 from bench.report import report
 from core_write.db import create_pool, with_database
-from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
@@ -63,6 +62,7 @@ from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import stored_values
+from rustok_search.demo_writer import DemoSpec, load_demo
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope
 

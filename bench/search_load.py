@@ -47,10 +47,10 @@ from bench.search import (
     tantivy_engine,
 )
 from core_write.db import create_pool
-from core_write.demo_data import ADJECTIVES, MATERIALS, NOUNS, TAGS
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
+from rustok_search.demo_data import ADJECTIVES, MATERIALS, NOUNS, TAGS
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope

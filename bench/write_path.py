@@ -21,8 +21,8 @@ from bench import lifecycle
 from bench.lifecycle import close_pool, delete_keys, drop_database, spawn_cli, stop_process
 from bench.report import report
 from core_write.db import create_pool, with_database
-from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
+from rustok_search.demo_writer import DemoSpec, load_demo
 
 PUBLISH_TIMEOUT_SECONDS = 120.0
 """How long the relay may take to publish every event once the writes are done."""

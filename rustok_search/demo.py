@@ -61,7 +61,7 @@ async def _written(pool: asyncpg.Pool) -> tuple[int, int]:
 async def load(pool: asyncpg.Pool, products: int, nodes: int, tenants: int, seed: int,
                concurrency: int) -> str:
     """Write the demo data with a progress bar; returns the loader's summary."""
-    from core_write.demo import DemoSpec, load_demo
+    from rustok_search.demo_writer import DemoSpec, load_demo
 
     spec = DemoSpec(products=products, nodes=nodes, tenants=tenants, seed=seed,
                     concurrency=concurrency)

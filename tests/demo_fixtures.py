@@ -18,11 +18,11 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
-from core_write import demo
 from core_write.services import users
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
+from rustok_search import demo_writer as demo
 from search_api.app import create_app
 from search_api.auth import create_key
 from tests.api_fixtures import api_settings

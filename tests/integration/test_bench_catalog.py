@@ -10,12 +10,12 @@ import asyncpg
 import pytest
 
 from bench.catalog import load_catalog
-from core_write import demo
 from core_write.db import create_pool, with_database
 from core_write.services import users
 from core_write.settings import Settings
 from indexer.reindex import Reindexer, Scope
 from indexer.verify import verify_postgres
+from rustok_search import demo_writer as demo
 from tests.builders import FAST_HASHER
 from tests.conftest import BASE_DSN, _drop
 

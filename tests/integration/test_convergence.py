@@ -16,7 +16,6 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
-from core_write import demo
 from core_write.services import users
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
@@ -25,6 +24,7 @@ from indexer.engine_queue import backlog
 from indexer.engines import engine_readers
 from indexer.model import DOC_TYPES
 from indexer.verify import verify_engine, verify_postgres
+from rustok_search import demo_writer as demo
 from tests.builders import FAST_HASHER
 from tests.random_writes import RandomWriter
 from tests.waiting import wait_until

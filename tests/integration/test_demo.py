@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from core_write import demo
-from core_write.demo_data import plan_demo
 from core_write.errors import Conflict
 from core_write.services import users
+from rustok_search import demo_writer as demo
+from rustok_search.demo_data import plan_demo
 from tests.builders import FAST_HASHER
 
 

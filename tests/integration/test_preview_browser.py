@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from core_write.demo_data import plan_demo
+from rustok_search.demo_data import plan_demo
 from tests.demo_fixtures import DEMO, DemoApi, demo_api_fixture  # noqa: F401 - the fixture
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")

@@ -9,12 +9,12 @@ from typing import Any
 import asyncpg
 import pytest
 
-from core_write import demo
 from core_write.services import catalog, users
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.reindex import Reindexer, Scope, create_job, get_job, resolve_scope
 from indexer.verify import repair, verify_postgres
+from rustok_search import demo_writer as demo
 from tests.builders import FAST_HASHER
 from tests.pipeline import Pipeline
 

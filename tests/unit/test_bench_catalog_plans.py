@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.catalog import UlidIds, stream_plans
-from core_write.demo_data import plan_demo
+from rustok_search.demo_data import plan_demo
 
 
 def test_streamed_plans_equal_plan_demo() -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from core_write.demo_data import plan_demo, vocabulary
 from core_write.migrations import MigrationError, discover
 from core_write.partitions import Quarter, quarters_from
+from rustok_search.demo_data import plan_demo, vocabulary
 
 
 def test_quarters_roll_over_the_year() -> None:

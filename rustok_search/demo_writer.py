@@ -1,4 +1,4 @@
-"""Writes the demo plans of `core_write.demo_data` through the entity services, one unit of
+"""Writes the demo plans of `rustok_search.demo_data` through the entity services, one unit of
 work per product or node, with a few writers in parallel (I/O: PostgreSQL)."""
 
 from __future__ import annotations
@@ -12,16 +12,6 @@ from typing import TypeVar
 
 import asyncpg
 
-from core_write.demo_data import (
-    CATEGORY_TREE,
-    CONTENT_CATEGORIES,
-    TAGS,
-    NodePlan,
-    ProductPlan,
-    TenantPlan,
-    plan_demo,
-    slugify,
-)
 from core_write.errors import Conflict
 from core_write.services import (
     catalog,
@@ -34,6 +24,16 @@ from core_write.services import (
     users,
 )
 from core_write.unit import CoreWrite, Unit
+from rustok_search.demo_data import (
+    CATEGORY_TREE,
+    CONTENT_CATEGORIES,
+    TAGS,
+    NodePlan,
+    ProductPlan,
+    TenantPlan,
+    plan_demo,
+    slugify,
+)
 
 T = TypeVar("T")
 DEMO_PASSWORD = "demo-password-1"

@@ -1,5 +1,5 @@
 """Deterministic demo data plans: a built-in vocabulary turned into tenants, catalogs and
-content by a seeded RNG (pure; `core_write.demo` writes the plans through the services).
+content by a seeded RNG (pure; `rustok_search.demo_writer` writes the plans through the services).
 
 The same seed and sizes always give the same plans, so benchmarks and tests can regenerate
 the queries that match the data (`vocabulary()` is public for that reason).
