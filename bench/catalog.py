@@ -35,8 +35,8 @@ from bench.queries import QUERIES
 from core_write.db import connect, with_database
 from core_write.migrations import migrate
 from core_write.partitions import ensure_order_partitions
-from core_write.services.taxonomy import slugify as derived_slug
 from core_write.services.tenants import KNOWN_MODULES
+from core_write.validate import slugify
 from rustok_search.demo_data import (
     BRANDS,
     CATEGORY_TREE,
@@ -48,7 +48,6 @@ from rustok_search.demo_data import (
     node_plan,
     plan_demo,
     product_plan,
-    slugify,
 )
 from rustok_search.demo_writer import DEMO_PASSWORD
 
@@ -155,14 +154,14 @@ def tenant_rows(plan: TenantPlan, ids: TenantIds, new_id: UlidIds, password_hash
                 (ids.commerce_categories[slugify(child)], t, top, child, slugify(child)))
     for parent, children in CONTENT_CATEGORIES.items():
         top = new_id()
-        into["categories"].append((top, t, None, parent, derived_slug(parent, 255), 0))
+        into["categories"].append((top, t, None, parent, slugify(parent, 255), 0))
         for child in children:
             ids.content_categories[slugify(child)] = new_id()
             into["categories"].append(
                 (ids.content_categories[slugify(child)], t, top, child, slugify(child), 1))
     for tag in TAGS:
         ids.tags[tag] = new_id()
-        into["tags"].append((ids.tags[tag], t, tag, derived_slug(tag, 100)))
+        into["tags"].append((ids.tags[tag], t, tag, slugify(tag, 100)))
 
 
 def product_rows(plan: ProductPlan, ids: TenantIds, new_id: UlidIds, now: datetime,

@@ -169,9 +169,17 @@ def translate_errors() -> Iterator[None]:
     except (asyncpg.StringDataRightTruncationError,
             asyncpg.NumericValueOutOfRangeError) as exc:
         raise ValidationFailed(_constraint_field(exc) or "value", str(exc)) from exc
+    except (asyncpg.DataError, asyncpg.ProgramLimitExceededError) as exc:
+        # the input checks (core_write.validate) name the field first; this is the backstop
+        # for a value they let through (bad text, a wrong type, a tsvector over 1 MB)
+        raise ValidationFailed(_constraint_field(exc) or "value", _short(str(exc))) from exc
     except (OSError, asyncpg.CannotConnectNowError,
             asyncpg.ConnectionDoesNotExistError) as exc:
         raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
+
+
+def _short(message: str, limit: int = 300) -> str:
+    return message if len(message) <= limit else message[:limit] + "…"
 
 
 def record(row: asyncpg.Record | None) -> dict[str, Any] | None:

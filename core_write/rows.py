@@ -10,14 +10,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ValidationError
 
-from core_write.errors import NotFound, TenantMismatch, ValidationFailed
-
-M = TypeVar("M", bound=BaseModel)
+from core_write.errors import NotFound, TenantMismatch
 
 
 @dataclass(frozen=True)
@@ -29,24 +26,6 @@ class Table:
     """Whether the table has an `updated_at` to set on update."""
     tenant: str = "tenant_id"
     """The column naming the owning tenant (`id` for the tenants table itself)."""
-
-
-def parse_input(model: type[M], data: M | Mapping[str, Any] | None = None, **fields: Any) -> M:
-    """Validate service input; pydantic's error becomes `ValidationFailed` naming the field."""
-    if isinstance(data, model) and not fields:
-        return data
-    raw: dict[str, Any] = {}
-    if isinstance(data, BaseModel):
-        raw.update(data.model_dump(exclude_unset=True))
-    elif data is not None:
-        raw.update(data)
-    raw.update(fields)
-    try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or model.__name__
-        raise ValidationFailed(field, first["msg"]) from None
 
 
 async def fetch_owned(

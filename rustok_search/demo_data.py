@@ -10,6 +10,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
+from core_write.validate import slugify
+
 ADJECTIVES = (
     "classic", "vintage", "modern", "rugged", "elegant", "compact", "lightweight", "premium",
     "organic", "handmade", "wireless", "waterproof", "ergonomic", "minimalist", "deluxe",
@@ -55,11 +57,6 @@ LANGUAGES = ("english", "simple", "german")
 def vocabulary() -> tuple[str, ...]:
     """Every word a generated title can contain (for query generators)."""
     return ADJECTIVES + MATERIALS + NOUNS + COLORS
-
-
-def slugify(text: str) -> str:
-    out = "".join(ch if ch.isalnum() else "-" for ch in text.lower())
-    return "-".join(part for part in out.split("-") if part)
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from core_write.services import (
     users,
 )
 from core_write.unit import CoreWrite, Unit
+from core_write.validate import slugify
 from rustok_search.demo_data import (
     CATEGORY_TREE,
     CONTENT_CATEGORIES,
@@ -32,7 +33,6 @@ from rustok_search.demo_data import (
     ProductPlan,
     TenantPlan,
     plan_demo,
-    slugify,
 )
 
 T = TypeVar("T")

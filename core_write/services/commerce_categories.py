@@ -12,18 +12,17 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.services.catalog import (
-    HANDLE,
     INT_MAX,
     MODULE,
     PRODUCTS,
     Id,
     IdLike,
-    Text,
     given,
 )
-from core_write.unit import Unit
+from core_write.unit import Unit, write_service
+from core_write.validate import Description, JsonObject, Slug, Text, parse_input
 
 CATEGORIES = Table("commerce_categories", "commerce category")
 
@@ -33,22 +32,22 @@ class CommerceCategoryUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: Text | None = None
-    handle: str | None = Field(default=None, max_length=255, pattern=HANDLE)
-    description: str | None = None
+    handle: Slug | None = None
+    description: Description | None = None
     parent_id: Id | None = None
     is_active: bool | None = None
     is_internal: bool | None = None
     rank: int | None = Field(default=None, ge=0, le=INT_MAX)
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class CommerceCategoryCreate(CommerceCategoryUpdate):
     name: Text
-    handle: str = Field(max_length=255, pattern=HANDLE)
+    handle: Slug
     is_active: bool = True
     is_internal: bool = False
     rank: int = Field(default=0, ge=0, le=INT_MAX)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 async def _lock_tree(unit: Unit, tenant_id: uuid.UUID) -> None:
@@ -76,9 +75,9 @@ async def _check_parent(unit: Unit, tenant_id: uuid.UUID, category_id: uuid.UUID
         raise ValidationFailed("parent_id", "would make the category its own ancestor")
 
 
+@write_service(MODULE)
 async def create_category(unit: Unit, tenant_id: uuid.UUID,
                           data: CommerceCategoryCreate | Mapping[str, Any]) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(CommerceCategoryCreate, data)
     if spec.parent_id is not None:
         await _check_parent(unit, tenant_id, None, spec.parent_id)
@@ -88,10 +87,10 @@ async def create_category(unit: Unit, tenant_id: uuid.UUID,
     return row
 
 
+@write_service(MODULE)
 async def update_category(unit: Unit, tenant_id: uuid.UUID, category_id: IdLike,
                           data: CommerceCategoryUpdate | Mapping[str, Any]) -> dict[str, Any]:
     """Rename, move or edit a category: `CommerceCategoryUpdated(changed)` if anything changed."""
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(CommerceCategoryUpdate, data)
     cid = parse_id(category_id, "category_id")
     wanted = given(spec, frozenset({"description", "parent_id"}))
@@ -108,10 +107,10 @@ async def update_category(unit: Unit, tenant_id: uuid.UUID, category_id: IdLike,
     return row
 
 
+@write_service(MODULE)
 async def delete_category(unit: Unit, tenant_id: uuid.UUID, category_id: IdLike) -> dict[str, Any]:
     """Delete a category: its product links go by cascade, its children move to the root
     (each gets a `CommerceCategoryUpdated(changed=["parent_id"])`: its path changed)."""
-    await unit.require_module(tenant_id, MODULE)
     cid = parse_id(category_id, "category_id")
     await _lock_tree(unit, tenant_id)
     await fetch_owned(unit.conn, CATEGORIES, tenant_id, cid)
@@ -126,10 +125,10 @@ async def delete_category(unit: Unit, tenant_id: uuid.UUID, category_id: IdLike)
     return row
 
 
+@write_service(MODULE)
 async def link_product_category(unit: Unit, tenant_id: uuid.UUID, product_id: IdLike,
                                 category_id: IdLike) -> dict[str, Any]:
     """Put a product in a category; linking again is a no-op without an event."""
-    await unit.require_module(tenant_id, MODULE)
     pid = parse_id(product_id, "product_id")
     cid = parse_id(category_id, "category_id")
     await fetch_owned(unit.conn, PRODUCTS, tenant_id, pid)
@@ -143,10 +142,10 @@ async def link_product_category(unit: Unit, tenant_id: uuid.UUID, product_id: Id
             "changed": row is not None}
 
 
+@write_service(MODULE)
 async def unlink_product_category(unit: Unit, tenant_id: uuid.UUID, product_id: IdLike,
                                   category_id: IdLike) -> dict[str, Any]:
     """Take a product out of a category; unlinking what is not linked is a no-op."""
-    await unit.require_module(tenant_id, MODULE)
     pid = parse_id(product_id, "product_id")
     cid = parse_id(category_id, "category_id")
     await fetch_owned(unit.conn, PRODUCTS, tenant_id, pid)

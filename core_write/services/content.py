@@ -23,21 +23,20 @@ from core_write.rows import (
     delete,
     fetch_owned,
     insert,
-    parse_input,
     update,
 )
 from core_write.services.taxonomy import (
     CATEGORIES,
     INT4_MAX,
     INT4_MIN,
-    check_slug,
     lock_tree,
     locked_subtree,
     move_in_tree,
     parse_optional_id,
 )
 from core_write.services.users import USERS
-from core_write.unit import Unit
+from core_write.unit import Unit, write_service
+from core_write.validate import Body, Description, JsonObject, Slug, parse_input
 
 NODES = Table("nodes", "node")
 BODIES = Table("bodies", "body", key="node_id")
@@ -62,30 +61,25 @@ RETURNING *"""
 
 class BodyInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    body: str
+    body: Body
     format: Literal["markdown", "html", "plain"] = "markdown"
 
 
 class _NodeFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = Field(default=None, min_length=1, max_length=255)
-    slug: str | None = None
-    excerpt: str | None = None
+    slug: Slug | None = None
+    excerpt: Description | None = None
     parent_id: uuid.UUID | None = None
     author_id: uuid.UUID | None = None
     category_id: uuid.UUID | None = None
     position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     @field_validator("parent_id", "author_id", "category_id", mode="before")
     @classmethod
     def _ids(cls, value: Any, info: ValidationInfo) -> uuid.UUID | None:
         return parse_optional_id(value, info)
-
-    @field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str | None) -> str | None:
-        return None if value is None else check_slug(value, 255)
 
 
 class NodeCreate(_NodeFields):
@@ -127,13 +121,13 @@ async def _write_body(
     return dict(row)
 
 
+@write_service("content")
 async def create_node(
     unit: Unit, tenant_id: uuid.UUID, data: NodeCreate | Mapping[str, Any]
 ) -> dict[str, Any]:
     """A page, post or comment, with its body if given: `NodeCreated` covers the body, and a
     node created published also gets `NodePublished`."""
     spec = parse_input(NodeCreate, data)
-    await unit.require_module(tenant_id, "content")
     _check_title(spec.kind, spec.title)
     parent = None
     if spec.parent_id is not None:
@@ -155,6 +149,7 @@ async def create_node(
     return row
 
 
+@write_service("content")
 async def update_node(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID | str,
     data: NodeUpdate | Mapping[str, Any],
@@ -163,7 +158,6 @@ async def update_node(
     naming `parent_id`) and shifts the depth of the whole subtree."""
     spec = parse_input(NodeUpdate, data)
     node_id = parse_id(node_id, "node_id")
-    await unit.require_module(tenant_id, "content")
     if "parent_id" in spec.model_fields_set:
         await lock_tree(unit.conn, NODES, tenant_id)
     current = await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
@@ -190,12 +184,12 @@ async def update_node(
     return row
 
 
+@write_service("content")
 async def publish_node(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID | str
 ) -> dict[str, Any]:
     """Publish a node; `published_at` keeps the first publication time. No-op if published."""
     node_id = parse_id(node_id, "node_id")
-    await unit.require_module(tenant_id, "content")
     current = await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
     if current["status"] == "published":
         return current
@@ -206,6 +200,7 @@ async def publish_node(
     return row
 
 
+@write_service("content")
 async def unpublish_node(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID | str, status: str = "draft"
 ) -> dict[str, Any]:
@@ -213,7 +208,6 @@ async def unpublish_node(
     if status not in ("draft", "archived"):
         raise ValidationFailed("status", "must be 'draft' or 'archived'")
     node_id = parse_id(node_id, "node_id")
-    await unit.require_module(tenant_id, "content")
     current = await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
     if current["status"] == status:
         return current
@@ -223,6 +217,7 @@ async def unpublish_node(
     return row
 
 
+@write_service("content")
 async def set_body(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID | str,
     data: BodyInput | Mapping[str, Any],
@@ -230,7 +225,6 @@ async def set_body(
     """Create or replace a node's body and its search vector; `BodyUpdated` only on a change."""
     spec = parse_input(BodyInput, data)
     node_id = parse_id(node_id, "node_id")
-    await unit.require_module(tenant_id, "content")
     await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
     current = await unit.conn.fetchrow(
         "SELECT * FROM bodies WHERE tenant_id = $1 AND node_id = $2", tenant_id, node_id)
@@ -241,13 +235,13 @@ async def set_body(
     return row
 
 
+@write_service("content")
 async def delete_node(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID | str
 ) -> dict[str, Any]:
     """Delete a node and its whole subtree (the foreign key cascades) with one `NodeDeleted`
     per deleted node; returns the root's row."""
     node_id = parse_id(node_id, "node_id")
-    await unit.require_module(tenant_id, "content")
     await lock_tree(unit.conn, NODES, tenant_id)
     root = await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
     subtree = await locked_subtree(unit.conn, NODES, tenant_id, node_id)

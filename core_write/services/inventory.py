@@ -18,11 +18,11 @@ from core_write.rows import (
     delete,
     fetch_owned,
     insert,
-    parse_input,
     update_if_changed,
 )
-from core_write.services.catalog import INT_MAX, MODULE, VARIANTS, IdLike, Text, given
-from core_write.unit import Unit
+from core_write.services.catalog import INT_MAX, MODULE, VARIANTS, IdLike, given
+from core_write.unit import Unit, write_service
+from core_write.validate import JsonObject, Text, parse_input
 
 ITEMS = Table("commerce_inventory_items", "inventory item", touch=False)
 LOCATIONS = Table("commerce_stock_locations", "stock location", touch=False)
@@ -33,24 +33,24 @@ class InventoryItemUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku: str | None = Field(default=None, min_length=1, max_length=64)
     requires_shipping: bool | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: JsonObject | None = None
 
 
 class InventoryItemCreate(InventoryItemUpdate):
     requires_shipping: bool = True
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class StockLocationUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Text | None = None
-    address: dict[str, Any] | None = None
-    metadata: dict[str, Any] | None = None
+    address: JsonObject | None = None
+    metadata: JsonObject | None = None
 
 
 class StockLocationCreate(StockLocationUpdate):
     name: Text
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class StockLevelSet(BaseModel):
@@ -70,9 +70,9 @@ class VariantLink(BaseModel):
 
 
 # ---- inventory items -----------------------------------------------------------------------
+@write_service(MODULE)
 async def create_inventory_item(unit: Unit, tenant_id: uuid.UUID,
                                 data: InventoryItemCreate | Mapping[str, Any]) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(InventoryItemCreate, data)
     row = await insert(unit.conn, ITEMS, {"id": new_id(), "tenant_id": tenant_id,
                                           **spec.model_dump()})
@@ -80,9 +80,9 @@ async def create_inventory_item(unit: Unit, tenant_id: uuid.UUID,
     return row
 
 
+@write_service(MODULE)
 async def update_inventory_item(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLike,
                                 data: InventoryItemUpdate | Mapping[str, Any]) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(InventoryItemUpdate, data)
     iid = parse_id(inventory_item_id, "inventory_item_id")
     row, changes = await update_if_changed(unit.conn, ITEMS, tenant_id, iid,
@@ -92,10 +92,10 @@ async def update_inventory_item(unit: Unit, tenant_id: uuid.UUID, inventory_item
     return row
 
 
+@write_service(MODULE)
 async def delete_inventory_item(unit: Unit, tenant_id: uuid.UUID,
                                 inventory_item_id: IdLike) -> dict[str, Any]:
     """Delete an item with its levels and links; the event names the variants it stocked."""
-    await unit.require_module(tenant_id, MODULE)
     iid = parse_id(inventory_item_id, "inventory_item_id")
     await fetch_owned(unit.conn, ITEMS, tenant_id, iid)
     variants = await unit.conn.fetch(
@@ -108,9 +108,9 @@ async def delete_inventory_item(unit: Unit, tenant_id: uuid.UUID,
 
 
 # ---- stock locations -----------------------------------------------------------------------
+@write_service(MODULE)
 async def create_stock_location(unit: Unit, tenant_id: uuid.UUID,
                                 data: StockLocationCreate | Mapping[str, Any]) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(StockLocationCreate, data)
     row = await insert(unit.conn, LOCATIONS, {"id": new_id(), "tenant_id": tenant_id,
                                               **spec.model_dump()})
@@ -118,9 +118,9 @@ async def create_stock_location(unit: Unit, tenant_id: uuid.UUID,
     return row
 
 
+@write_service(MODULE)
 async def update_stock_location(unit: Unit, tenant_id: uuid.UUID, location_id: IdLike,
                                 data: StockLocationUpdate | Mapping[str, Any]) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(StockLocationUpdate, data)
     lid = parse_id(location_id, "location_id")
     row, changes = await update_if_changed(unit.conn, LOCATIONS, tenant_id, lid,
@@ -130,10 +130,10 @@ async def update_stock_location(unit: Unit, tenant_id: uuid.UUID, location_id: I
     return row
 
 
+@write_service(MODULE)
 async def delete_stock_location(unit: Unit, tenant_id: uuid.UUID,
                                 location_id: IdLike) -> dict[str, Any]:
     """Delete a location with its levels; the event names the items that had stock there."""
-    await unit.require_module(tenant_id, MODULE)
     lid = parse_id(location_id, "location_id")
     await fetch_owned(unit.conn, LOCATIONS, tenant_id, lid)
     items = await unit.conn.fetch(
@@ -146,12 +146,12 @@ async def delete_stock_location(unit: Unit, tenant_id: uuid.UUID,
 
 
 # ---- variant links -------------------------------------------------------------------------
+@write_service(MODULE)
 async def link_variant_inventory(unit: Unit, tenant_id: uuid.UUID, variant_id: IdLike,
                                  inventory_item_id: IdLike,
                                  required_quantity: int = 1) -> dict[str, Any]:
     """Stock a variant from an item (`required_quantity` units per variant sold); linking
     again with the same quantity is a no-op, with another quantity an update."""
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(VariantLink, None, required_quantity=required_quantity)
     vid = parse_id(variant_id, "variant_id")
     iid = parse_id(inventory_item_id, "inventory_item_id")
@@ -173,10 +173,10 @@ async def link_variant_inventory(unit: Unit, tenant_id: uuid.UUID, variant_id: I
     return dict(row)
 
 
+@write_service(MODULE)
 async def unlink_variant_inventory(unit: Unit, tenant_id: uuid.UUID, variant_id: IdLike,
                                    inventory_item_id: IdLike) -> dict[str, Any]:
     """Remove a variant ↔ item link; unlinking what is not linked is a no-op."""
-    await unit.require_module(tenant_id, MODULE)
     vid = parse_id(variant_id, "variant_id")
     iid = parse_id(inventory_item_id, "inventory_item_id")
     variant = await fetch_owned(unit.conn, VARIANTS, tenant_id, vid)
@@ -231,12 +231,12 @@ async def _write_level(unit: Unit, tenant_id: uuid.UUID, level: dict[str, Any], 
     return dict(row)
 
 
+@write_service(MODULE)
 async def set_stock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLike,
                           location_id: IdLike, stocked_quantity: int,
                           incoming_quantity: int | None = None) -> dict[str, Any]:
     """Create or set an item's level at a location (`incoming_quantity` None keeps it);
     reservations are left as they are."""
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(StockLevelSet, None, stocked_quantity=stocked_quantity,
                        incoming_quantity=incoming_quantity)
     level, created = await _lock_level(unit, tenant_id, inventory_item_id, location_id,
@@ -247,10 +247,10 @@ async def set_stock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: I
     return await _write_level(unit, tenant_id, level, created, spec.stocked_quantity, incoming)
 
 
+@write_service(MODULE)
 async def adjust_stock(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLike,
                        location_id: IdLike, delta: int) -> dict[str, Any]:
     """Add `delta` (may be negative) to the stocked quantity; below zero is a `Conflict`."""
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(StockAdjust, None, delta=delta)
     level, created = await _lock_level(unit, tenant_id, inventory_item_id, location_id,
                                        create=True)
@@ -264,9 +264,9 @@ async def adjust_stock(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLi
                               level["incoming_quantity"])
 
 
+@write_service(MODULE)
 async def delete_stock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLike,
                              location_id: IdLike) -> dict[str, Any]:
-    await unit.require_module(tenant_id, MODULE)
     level, _ = await _lock_level(unit, tenant_id, inventory_item_id, location_id, create=False)
     if level is None:
         raise NotFound("inventory level", f"{inventory_item_id}@{location_id}")

@@ -16,12 +16,12 @@ from core_write.rows import (
     delete,
     fetch_owned,
     insert,
-    parse_input,
     update_if_changed,
 )
 from core_write.services.taxonomy import INT4_MAX, parse_optional_id
 from core_write.services.users import USERS
-from core_write.unit import Unit
+from core_write.unit import Unit, write_service
+from core_write.validate import JsonObject, parse_input
 
 MEDIA = Table("media", "media", touch=False)
 
@@ -40,7 +40,7 @@ class _MediaFields(BaseModel):
     width: int | None = Field(default=None, gt=0, le=INT4_MAX)
     height: int | None = Field(default=None, gt=0, le=INT4_MAX)
     alt_text: str | None = Field(default=None, max_length=255)
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     @field_validator("mime_type", mode="before")
     @classmethod
@@ -66,6 +66,7 @@ class MediaUpdate(_MediaFields):
     """Only the fields given change; the uploader is fixed at creation."""
 
 
+@write_service()
 async def create_media(
     unit: Unit, tenant_id: uuid.UUID, data: MediaCreate | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -79,6 +80,7 @@ async def create_media(
     return row
 
 
+@write_service()
 async def update_media(
     unit: Unit, tenant_id: uuid.UUID, media_id: uuid.UUID | str,
     data: MediaUpdate | Mapping[str, Any],
@@ -92,6 +94,7 @@ async def update_media(
     return row
 
 
+@write_service()
 async def delete_media(
     unit: Unit, tenant_id: uuid.UUID, media_id: uuid.UUID | str
 ) -> dict[str, Any]:

@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound, TenantMismatch, ValidationFailed
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, delete, fetch_owned, insert, parse_input, update
-from core_write.services.catalog import BIGINT_MAX, CURRENCY, MODULE, Id, IdLike
+from core_write.rows import Table, delete, fetch_owned, insert, update
+from core_write.services.catalog import BIGINT_MAX, MODULE, Id, IdLike
 from core_write.services.inventory import apply_levels, lock_levels
-from core_write.unit import Unit
+from core_write.unit import Unit, write_service
+from core_write.validate import Currency, JsonObject, parse_input
 
 ORDERS = Table("commerce_orders", "order")
 USERS = Table("users", "user")
@@ -48,14 +49,14 @@ class OrderPlace(BaseModel):
     model_config = ConfigDict(extra="forbid")
     customer_id: Id | None = None
     email: str | None = Field(default=None, max_length=255, pattern=r"^[^@\s]+@[^@\s]+$")
-    currency_code: str = Field(pattern=CURRENCY)
+    currency_code: Currency
     items: list[OrderItemInput] = Field(min_length=1, max_length=500)
     shipping_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
     tax_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
     discount_total: int = Field(default=0, ge=0, le=BIGINT_MAX)
-    shipping_address: dict[str, Any] | None = None
-    billing_address: dict[str, Any] | None = None
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    shipping_address: JsonObject | None = None
+    billing_address: JsonObject | None = None
+    metadata: JsonObject = Field(default_factory=dict)
 
 
 class CancelInput(BaseModel):
@@ -165,12 +166,12 @@ async def _lines(unit: Unit, tenant_id: uuid.UUID, spec: OrderPlace) -> list[dic
     return [dict(row) for row in rows]
 
 
+@write_service(MODULE)
 async def place_order(unit: Unit, tenant_id: uuid.UUID,
                       data: OrderPlace | Mapping[str, Any]) -> dict[str, Any]:
     """Price the items, reserve their stock and write the order; the result lists its
     `items`. Not enough stock for an item that may not be backordered is a `Conflict` naming
     it, and nothing is written."""
-    await unit.require_module(tenant_id, MODULE)
     try:
         spec = parse_input(OrderPlace, data)
     except ValidationFailed as exc:
@@ -276,11 +277,11 @@ async def _lock_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike) -> dic
                              lock=True)
 
 
+@write_service(MODULE)
 async def update_order_status(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike,
                               status: str) -> dict[str, Any]:
     """pending → processing → shipped → completed, or cancelled from pending/processing.
     Completing turns the reservations into stock decrements."""
-    await unit.require_module(tenant_id, MODULE)
     if status not in NEXT_STATUSES:
         raise ValidationFailed("status", f"must be one of {', '.join(NEXT_STATUSES)}")
     if status == "cancelled":
@@ -300,11 +301,11 @@ async def update_order_status(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike
     return row
 
 
+@write_service(MODULE)
 async def cancel_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike,
                        reason: str | None = None) -> dict[str, Any]:
     """Cancel a pending or processing order and release exactly what it reserved; the reason
     is kept in `metadata.cancel_reason`. Cancelling a cancelled order is a no-op."""
-    await unit.require_module(tenant_id, MODULE)
     spec = parse_input(CancelInput, None, reason=reason)
     order = await _lock_order(unit, tenant_id, order_id)
     old = order["status"]
@@ -323,9 +324,9 @@ async def cancel_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike,
     return row
 
 
+@write_service(MODULE)
 async def delete_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike) -> dict[str, Any]:
     """Delete a cancelled or completed order with its items (others still hold stock)."""
-    await unit.require_module(tenant_id, MODULE)
     order = await _lock_order(unit, tenant_id, order_id)
     if order["status"] not in ("cancelled", "completed"):
         raise Conflict(f"a {order['status']} order cannot be deleted", field="status")
@@ -334,6 +335,7 @@ async def delete_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike) -> di
     return row
 
 
+@write_service()
 async def get_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike) -> dict[str, Any]:
     """An order of the tenant with its `items` in the order they were placed (read only)."""
     order = await fetch_owned(unit.conn, ORDERS, tenant_id, parse_id(order_id, "order_id"))

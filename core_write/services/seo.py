@@ -16,10 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, fetch_owned, insert, parse_input, update
+from core_write.rows import Table, changed_fields, fetch_owned, insert, update
 from core_write.services.content import NODES
 from core_write.services.taxonomy import CATEGORIES
-from core_write.unit import Unit
+from core_write.unit import Unit, write_service
+from core_write.validate import JsonObject, parse_input
 
 META = Table("meta", "meta")
 META_TARGETS: dict[str, tuple[Table, str]] = {
@@ -46,7 +47,7 @@ class MetaInput(BaseModel):
     no_index: bool = False
     no_follow: bool = False
     canonical_url: str | None = Field(default=None, max_length=500)
-    structured_data: dict[str, Any] | None = None
+    structured_data: JsonObject | None = None
 
 
 async def _owned_target(
@@ -63,6 +64,7 @@ async def _owned_target(
     return target_id
 
 
+@write_service()
 async def set_meta(
     unit: Unit, tenant_id: uuid.UUID, target_type: str, target_id: uuid.UUID | str,
     data: MetaInput | Mapping[str, Any],
@@ -89,6 +91,7 @@ async def set_meta(
     return row
 
 
+@write_service()
 async def delete_meta(
     unit: Unit, tenant_id: uuid.UUID, target_type: str, target_id: uuid.UUID | str
 ) -> dict[str, Any]:

@@ -8,7 +8,6 @@ cascaded deletes keep them right too; nothing here maintains them.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -19,8 +18,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound, ValidationFailed
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
-from core_write.unit import Unit
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
+from core_write.unit import Unit, write_service
+from core_write.validate import (
+    TAG_SLUG_MAX,
+    Description,
+    JsonObject,
+    Slug,
+    TagSlug,
+    parse_input,
+    slugify,
+)
 
 CATEGORIES = Table("categories", "category")
 TAGS = Table("tags", "tag")
@@ -31,21 +39,6 @@ TAG_TARGETS: dict[str, tuple[Table, str]] = {
 """target_type → (table, module that must be enabled to tag it)."""
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
-_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
-
-
-def check_slug(value: str, limit: int = 255) -> str:
-    if len(value) > limit or not _SLUG_RE.match(value):
-        raise ValueError(
-            f"must be lowercase letters, digits and inner '-' (1-{limit} characters)")
-    return value
-
-
-def slugify(name: str, limit: int) -> str:
-    """A slug derived from a display name: 'Rust & Go!' → 'rust-go'."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:limit].rstrip("-")
-
-
 def parse_optional_id(value: Any, info: ValidationInfo) -> uuid.UUID | None:
     """A model's id field: ULID or UUID text, or null; `InvalidId` names the field."""
     return None if value is None else parse_id(value, info.field_name or "id")
@@ -141,20 +134,15 @@ async def move_in_tree(
 class CategoryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=255)
-    slug: str | None = None
+    slug: Slug | None = None
     """Derived from the name when not given."""
-    description: str | None = None
+    description: Description | None = None
     parent_id: uuid.UUID | None = None
     position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObject = Field(default_factory=dict)
 
     _ids = field_validator("parent_id", mode="before")(classmethod(
         lambda cls, v, info: parse_optional_id(v, info)))
-
-    @field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str | None) -> str | None:
-        return None if value is None else check_slug(value, 255)
 
 
 class CategoryUpdate(BaseModel):
@@ -162,15 +150,14 @@ class CategoryUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="", min_length=1, max_length=255)
-    slug: str = ""
-    description: str | None = None
+    slug: Slug = ""
+    description: Description | None = None
     parent_id: uuid.UUID | None = None
     position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
-    settings: dict[str, Any] = Field(default_factory=dict)
+    settings: JsonObject = Field(default_factory=dict)
 
     _ids = field_validator("parent_id", mode="before")(classmethod(
         lambda cls, v, info: parse_optional_id(v, info)))
-    _slug = field_validator("slug")(classmethod(lambda cls, v: check_slug(v, 255)))
 
 
 def _derived_slug(name: str, limit: int) -> str:
@@ -180,12 +167,12 @@ def _derived_slug(name: str, limit: int) -> str:
     return slug
 
 
+@write_service("content")
 async def create_category(
     unit: Unit, tenant_id: uuid.UUID, data: CategoryCreate | Mapping[str, Any]
 ) -> dict[str, Any]:
     """A content category; a slug taken in the tenant is a `Conflict` naming `slug`."""
     spec = parse_input(CategoryCreate, data)
-    await unit.require_module(tenant_id, "content")
     depth = 0
     if spec.parent_id is not None:
         parent = await fetch_owned(unit.conn, CATEGORIES, tenant_id, spec.parent_id, lock=True)
@@ -200,6 +187,7 @@ async def create_category(
     return row
 
 
+@write_service("content")
 async def update_category(
     unit: Unit, tenant_id: uuid.UUID, category_id: uuid.UUID | str,
     data: CategoryUpdate | Mapping[str, Any],
@@ -207,7 +195,6 @@ async def update_category(
     """Rename, move (no cycles; descendants' depths follow) or edit a category."""
     spec = parse_input(CategoryUpdate, data)
     category_id = parse_id(category_id, "category_id")
-    await unit.require_module(tenant_id, "content")
     moving = "parent_id" in spec.model_fields_set
     if moving:
         await lock_tree(unit.conn, CATEGORIES, tenant_id)
@@ -224,13 +211,13 @@ async def update_category(
     return row
 
 
+@write_service("content")
 async def delete_category(
     unit: Unit, tenant_id: uuid.UUID, category_id: uuid.UUID | str
 ) -> dict[str, Any]:
     """Delete a category and its subcategories (one `CategoryDeleted` each); their nodes stay,
     uncategorized."""
     category_id = parse_id(category_id, "category_id")
-    await unit.require_module(tenant_id, "content")
     await lock_tree(unit.conn, CATEGORIES, tenant_id)
     root = await fetch_owned(unit.conn, CATEGORIES, tenant_id, category_id, lock=True)
     subtree = await locked_subtree(unit.conn, CATEGORIES, tenant_id, category_id)
@@ -244,13 +231,8 @@ async def delete_category(
 class TagCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100)
-    slug: str | None = None
+    slug: TagSlug | None = None
     """Derived from the name when not given."""
-
-    @field_validator("slug")
-    @classmethod
-    def _slug(cls, value: str | None) -> str | None:
-        return None if value is None else check_slug(value, 100)
 
 
 class TagUpdate(BaseModel):
@@ -258,11 +240,10 @@ class TagUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(default="", min_length=1, max_length=100)
-    slug: str = ""
-
-    _slug = field_validator("slug")(classmethod(lambda cls, v: check_slug(v, 100)))
+    slug: TagSlug = ""
 
 
+@write_service()
 async def create_tag(
     unit: Unit, tenant_id: uuid.UUID, data: TagCreate | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -270,12 +251,13 @@ async def create_tag(
     spec = parse_input(TagCreate, data)
     row = await insert(unit.conn, TAGS, {
         "id": new_id(), "tenant_id": tenant_id, "name": spec.name,
-        "slug": spec.slug or _derived_slug(spec.name, 100),
+        "slug": spec.slug or _derived_slug(spec.name, TAG_SLUG_MAX),
     })
     unit.emit(tenant_id, ev.TagCreated(tag_id=row["id"]))
     return row
 
 
+@write_service()
 async def update_tag(
     unit: Unit, tenant_id: uuid.UUID, tag_id: uuid.UUID | str, data: TagUpdate | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -290,6 +272,7 @@ async def update_tag(
     return row
 
 
+@write_service()
 async def delete_tag(unit: Unit, tenant_id: uuid.UUID, tag_id: uuid.UUID | str) -> dict[str, Any]:
     """Delete a tag and, by cascade, its links."""
     tag_id = parse_id(tag_id, "tag_id")
@@ -316,6 +299,7 @@ async def _tag_target(
     return tag_id, target_id
 
 
+@write_service()
 async def attach_tag(
     unit: Unit, tenant_id: uuid.UUID, tag_id: uuid.UUID | str, target_type: str,
     target_id: uuid.UUID | str,
@@ -338,6 +322,7 @@ async def attach_tag(
     return dict(existing)
 
 
+@write_service()
 async def detach_tag(
     unit: Unit, tenant_id: uuid.UUID, tag_id: uuid.UUID | str, target_type: str,
     target_id: uuid.UUID | str,

@@ -3,46 +3,48 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from core_write import events as ev
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
-from core_write.unit import Unit
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
+from core_write.unit import Unit, write_service
+from core_write.validate import JsonObject, TenantSlug, check_json, parse_input
 
 TENANTS = Table("tenants", "tenant", tenant="id")
 MODULES = Table("tenant_modules", "module", touch=False)
 
 KNOWN_MODULES = ("content", "commerce")
-SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-
-
-def check_slug(value: str) -> str:
-    if not SLUG_RE.match(value):
-        raise ValueError("must be lowercase letters, digits and inner '-' (1-64 characters)")
-    return value
 
 
 class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
-    language: str = Field(default="simple", pattern=r"^[a-z_]{1,63}$")
+    language: str = Field(default="simple", max_length=63, pattern=r"^[a-z_]{1,63}$")
     low_stock_threshold: int = Field(default=5, ge=0)
+
+    @model_validator(mode="after")
+    def _json(self) -> TenantSettings:
+        check_json(self.model_dump())  # the free-form rest is stored as JSON
+        return self
+
+
+class ModuleToggle(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enabled: bool
+    settings: JsonObject | None = None
 
 
 class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=255)
-    slug: str
+    slug: TenantSlug
     settings: TenantSettings = Field(default_factory=TenantSettings)
     modules: tuple[str, ...] = KNOWN_MODULES
-
-    _slug = field_validator("slug")(classmethod(lambda cls, v: check_slug(v)))
 
     @field_validator("modules")
     @classmethod
@@ -65,6 +67,7 @@ async def _check_language(unit: Unit, language: str) -> None:
         raise ValidationFailed("settings.language", f"no text search configuration {language!r}")
 
 
+@write_service()
 async def create_tenant(unit: Unit, data: TenantCreate | Mapping[str, Any]) -> dict[str, Any]:
     spec = parse_input(TenantCreate, data)
     await _check_language(unit, spec.settings.language)
@@ -81,10 +84,12 @@ async def create_tenant(unit: Unit, data: TenantCreate | Mapping[str, Any]) -> d
     return row
 
 
+@write_service()
 async def get_tenant(unit: Unit, tenant_id: uuid.UUID) -> dict[str, Any]:
     return await fetch_owned(unit.conn, TENANTS, tenant_id, tenant_id)
 
 
+@write_service()
 async def get_tenant_by_slug(unit: Unit, slug: str) -> dict[str, Any]:
     row = await unit.conn.fetchrow("SELECT * FROM tenants WHERE slug = $1", slug)
     if row is None:
@@ -92,6 +97,7 @@ async def get_tenant_by_slug(unit: Unit, slug: str) -> dict[str, Any]:
     return dict(row)
 
 
+@write_service()
 async def update_tenant(
     unit: Unit, tenant_id: uuid.UUID, data: TenantUpdate | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -128,12 +134,14 @@ def _language(tenant: Mapping[str, Any]) -> str:
     return str(settings.get("language") or "simple")
 
 
+@write_service()
 async def delete_tenant(unit: Unit, tenant_id: uuid.UUID) -> None:
     """Delete a tenant and, by cascade, everything it owns."""
     await delete(unit.conn, TENANTS, tenant_id, tenant_id)
     unit.emit(tenant_id, ev.TenantDeleted(tenant_id=tenant_id))
 
 
+@write_service()
 async def set_module(
     unit: Unit, tenant_id: uuid.UUID, module: str, enabled: bool,
     settings: Mapping[str, Any] | None = None,
@@ -141,7 +149,7 @@ async def set_module(
     """Enable or disable a module for a tenant."""
     if module not in KNOWN_MODULES:
         raise ValidationFailed("module_slug", f"unknown module {module!r}")
-    await fetch_owned(unit.conn, TENANTS, tenant_id, tenant_id)
+    spec = parse_input(ModuleToggle, None, enabled=enabled, settings=settings)
     row = await unit.conn.fetchrow(
         """INSERT INTO tenant_modules (id, tenant_id, module_slug, enabled, settings)
            VALUES ($1, $2, $3, $4, $5)
@@ -149,10 +157,9 @@ async def set_module(
                SET enabled = EXCLUDED.enabled,
                    settings = COALESCE($6, tenant_modules.settings)
            RETURNING *""",
-        new_id(), tenant_id, module, enabled, dict(settings or {}),
-        dict(settings) if settings is not None else None,
+        new_id(), tenant_id, module, spec.enabled, spec.settings or {}, spec.settings,
     )
     assert row is not None
     unit.emit(tenant_id, ev.ModuleToggled(tenant_id=tenant_id, module_slug=module,
-                                          enabled=enabled))
+                                          enabled=spec.enabled))
     return dict(row)

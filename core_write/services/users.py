@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from core_write import events as ev
 from core_write.errors import AuthenticationFailed
 from core_write.ids import new_id, parse_id
-from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, parse_input, update
-from core_write.unit import Unit
+from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
+from core_write.unit import Unit, write_service
+from core_write.validate import JsonObject, parse_input
 
 USERS = Table("users", "user")
 
@@ -54,7 +55,7 @@ class UserCreate(BaseModel):
     password: SecretStr
     display_name: str | None = Field(default=None, min_length=1, max_length=255)
     role: Role = "customer"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     _email = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
     _password = field_validator("password")(classmethod(lambda cls, v: check_password(v)))
@@ -68,7 +69,7 @@ class UserUpdate(BaseModel):
     password: SecretStr | None = None
     display_name: str | None = Field(default=None, min_length=1, max_length=255)
     role: Role = "customer"
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
 
     _email = field_validator("email")(classmethod(lambda cls, v: check_email(v)))
     _password = field_validator("password")(classmethod(lambda cls, v: check_password(v)))
@@ -90,6 +91,7 @@ async def _verify(password_hash: str, password: str) -> bool:
         return False
 
 
+@write_service()
 async def create_user(
     unit: Unit, tenant_id: uuid.UUID, data: UserCreate | Mapping[str, Any]
 ) -> dict[str, Any]:
@@ -104,6 +106,7 @@ async def create_user(
     return public(row)
 
 
+@write_service()
 async def update_user(
     unit: Unit, tenant_id: uuid.UUID, user_id: uuid.UUID | str,
     data: UserUpdate | Mapping[str, Any],
@@ -127,6 +130,7 @@ async def update_user(
     return public(row)
 
 
+@write_service()
 async def authenticate(
     unit: Unit, tenant_id: uuid.UUID, email: str, password: str
 ) -> dict[str, Any]:
@@ -146,6 +150,7 @@ async def authenticate(
     return public(row)
 
 
+@write_service()
 async def delete_user(unit: Unit, tenant_id: uuid.UUID, user_id: uuid.UUID | str) -> dict[str, Any]:
     """Delete a user; the nodes they wrote and media they uploaded keep living without them."""
     user_id = parse_id(user_id, "user_id")

@@ -15,3 +15,7 @@ SELECT max(seq) AS token, pg_notify('rustok_outbox', '') AS notified FROM insert
 -- Whether a module is enabled for a tenant (a missing toggle row means disabled); locks the
 -- toggle row so that a concurrent disable waits for this write. $1 tenant id, $2 module slug
 SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_slug = $2 FOR SHARE
+
+-- name: tenant_exists --
+-- Whether a tenant exists. $1 tenant id
+SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)

@@ -338,15 +338,15 @@ async def test_set_price_upserts_and_emits_only_on_change(
     product = await make_product(core, tid)
     variant = await make_variant(core, tid, product["id"])
     vid, pid = str(variant["id"]), str(product["id"])
-    price_list = new_id()
     mark = await outbox_mark(pool)
     first = (await core.call(catalog.set_price, tid, variant["id"], "USD", 1000)).value
     again = (await core.call(catalog.set_price, tid, variant["id"], "USD", 1000)).value
     changed = (await core.call(catalog.set_price, tid, variant["id"], "USD", 900)).value
+    # a tier (min quantity 10) is a second price; price lists are refused until they exist
     listed = (await core.call(catalog.set_price, tid, variant["id"], "USD", 800,
-                              price_list_id=str(price_list), min_quantity=10)).value
+                              min_quantity=10)).value
     assert first["id"] == again["id"] == changed["id"] != listed["id"]
-    assert changed["amount"] == 900 and listed["price_list_id"] == price_list
+    assert changed["amount"] == 900 and listed["min_quantity"] == 10
     assert await pool.fetchval("SELECT count(*) FROM commerce_prices") == 2
     assert await events_after(pool, mark) == [
         {"type": "PriceChanged", "product_id": pid, "price_id": str(first["id"]),
