@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from core_write.errors import (
+    OUTAGES,
     Conflict,
     NotFound,
     RustokError,
@@ -173,8 +174,7 @@ def translate_errors() -> Iterator[None]:
         # the input checks (core_write.validate) name the field first; this is the backstop
         # for a value they let through (bad text, a wrong type, a tsvector over 1 MB)
         raise ValidationFailed(_constraint_field(exc) or "value", _short(str(exc))) from exc
-    except (OSError, asyncpg.CannotConnectNowError,
-            asyncpg.ConnectionDoesNotExistError) as exc:
+    except OUTAGES as exc:
         raise Unavailable(f"PostgreSQL unavailable: {exc}") from exc
 
 

@@ -1,11 +1,17 @@
-"""The typed error hierarchy every service raises; each class's docstring is its default message.
+"""The typed error hierarchy of every package; each class's docstring is its default message,
+and `retryable` says whether running the operation again may succeed.
 
-Library exceptions (asyncpg) are translated into these at the boundary (`core_write.db`).
+Library exceptions are translated into these at the boundary: asyncpg's in `core_write.db`,
+tantivy's where an index is opened, Meilisearch's in `indexer.meili.client`; an outage of
+PostgreSQL or Redis (`OUTAGES`) is retryable wherever it is caught.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import asyncpg
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 
 class RustokError(Exception):
@@ -89,3 +95,62 @@ class Unavailable(RustokError):
     """A backing service (PostgreSQL or Redis) is unreachable; the call may be retried."""
 
     retryable = True
+
+
+class SettingsError(RustokError):
+    """The configuration is invalid; the message names every bad variable."""
+
+
+class MigrationError(RustokError):
+    """The migrations cannot be applied."""
+
+
+class RedisLost(RustokError):
+    """Redis no longer holds the stream state this database published to."""
+
+
+class RebuildRunning(RustokError):
+    """A rebuild of this index is already running."""
+
+    retryable = True
+
+
+class TantivyError(RustokError):
+    """The Tantivy index failed."""
+
+
+class WriterLocked(TantivyError):
+    """Another writer holds this index directory (one writer per directory)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"another IndexWriter holds the lock on {path} (in this process or another one); "
+            "only one tantivy follower may run per index directory", path=path,
+        )
+        self.path = path
+
+
+class MeiliUnavailable(RustokError):
+    """Meilisearch cannot be used: unreachable, or the key is wrong."""
+
+    retryable = True
+
+
+class TaskFailed(RustokError):
+    """A Meilisearch task ended in `failed` (the task's own error is the message)."""
+
+    def __init__(self, kind: str, error: Any) -> None:
+        detail = error.get("message") if isinstance(error, dict) else error
+        code = error.get("code") if isinstance(error, dict) else None
+        super().__init__(f"meilisearch {kind} task failed: {detail}", code=code)
+        self.code = code
+
+
+# ---- library errors ------------------------------------------------------------------------
+OUTAGES: tuple[type[BaseException], ...] = (
+    Unavailable, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, RedisConnectionError,
+)
+"""What an outage of PostgreSQL or Redis raises (a connection refused, lost, not accepted yet,
+or too many): retryable, the operation can run again once the server is back and nothing is
+poisoned. `core_write.db` translates asyncpg's into `Unavailable`; the consumer backs off."""

@@ -16,17 +16,13 @@ from pathlib import Path
 import asyncpg
 
 from core_write.db import connect, ensure_database
-from core_write.errors import RustokError
+from core_write.errors import MigrationError
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _LOCK_KEY = 0x5275_7374_6F4B  # "RustoK": one advisory lock id shared by every migrator
 _FILE_RE = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-class MigrationError(RustokError):
-    """The migrations cannot be applied."""
 
 
 @dataclass(frozen=True)

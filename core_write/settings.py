@@ -12,11 +12,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core_write.errors import SettingsError as SettingsError  # re-exported for callers
+
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-
-
-class SettingsError(Exception):
-    """The configuration is invalid; the message names every bad variable."""
 
 
 class Settings(BaseSettings):

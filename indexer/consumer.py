@@ -27,11 +27,10 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from core_write.backoff import Backoff
-from core_write.errors import Unavailable
+from core_write.errors import OUTAGES
 from core_write.events import EventEnvelope
 from core_write.settings import Settings
 from indexer import metrics
@@ -42,9 +41,8 @@ from indexer.queries import QUERIES
 log = logging.getLogger(__name__)
 
 GROUP = "indexer"
-TRANSIENT = (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
-             RedisConnectionError, Unavailable, asyncpg.CannotConnectNowError,
-             asyncpg.TooManyConnectionsError)
+TRANSIENT = OUTAGES
+"""An outage (core_write.errors): the batch stays pending and the loop backs off."""
 
 
 @dataclass(frozen=True)

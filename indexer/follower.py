@@ -45,7 +45,8 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff, pause
-from core_write.errors import RustokError, ValidationFailed
+from core_write.errors import RebuildRunning as RebuildRunning  # raised by the handshake
+from core_write.errors import ValidationFailed
 from indexer import engine_queue, index_rows, metrics
 from indexer.engine_queue import QueueEntry
 from indexer.model import DocType
@@ -62,12 +63,6 @@ Docs = list[tuple[DocId, dict[str, Any] | None]]
 Refused = dict[DocId, str]
 """Documents the engine refused, with its error."""
 Rows = Sequence[Mapping[str, Any]]
-
-
-class RebuildRunning(RustokError):
-    """A rebuild of this index is already running."""
-
-    retryable = True
 
 
 @dataclass

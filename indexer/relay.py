@@ -32,6 +32,7 @@ from redis.exceptions import ResponseError
 
 from core_write.backoff import pause
 from core_write.db import connect
+from core_write.errors import RedisLost
 from core_write.settings import Settings
 from indexer import metrics
 from indexer.queries import QUERIES
@@ -40,10 +41,6 @@ from indexer.streams import GroupState, acknowledged_below, format_stream_id, pa
 log = logging.getLogger(__name__)
 
 CHANNEL = "rustok_outbox"
-
-
-class RedisLost(Exception):
-    """Redis no longer holds the stream state this database published to."""
 
 
 @dataclass

@@ -4,7 +4,6 @@ waiting on tasks with the metrics every caller records (I/O: HTTP to Meilisearch
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import (
@@ -15,26 +14,13 @@ from meilisearch_python_sdk.errors import (
 )
 from meilisearch_python_sdk.models.task import TaskInfo
 
-from core_write.errors import RustokError
+from core_write.errors import MeiliUnavailable as MeiliUnavailable  # re-exported: meili.X
+from core_write.errors import TaskFailed as TaskFailed
 from indexer import metrics
 from indexer.meili.config import MeiliConfig
 
 AUTH_CODES = frozenset({"missing_authorization_header", "invalid_api_key"})
 NOT_FOUND = "index_not_found"
-
-
-class MeiliUnavailable(RustokError):
-    """Meilisearch cannot be used: unreachable, or the key is wrong."""
-
-
-class TaskFailed(RustokError):
-    """A Meilisearch task ended in `failed` (the task's own error is the message)."""
-
-    def __init__(self, kind: str, error: Any) -> None:
-        detail = error.get("message") if isinstance(error, dict) else error
-        code = error.get("code") if isinstance(error, dict) else None
-        super().__init__(f"meilisearch {kind} task failed: {detail}", code=code)
-        self.code = code
 
 
 def open_client(config: MeiliConfig) -> AsyncClient:
