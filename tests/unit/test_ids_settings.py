@@ -64,3 +64,16 @@ def test_settings_read_a_dotenv_file(tmp_path: object, monkeypatch: pytest.Monke
     settings = load_settings()
     assert settings.stream_prefix == "fromfile"
     assert settings.consumer_groups == ("a", "b")
+
+
+def test_settings_compose_one_part_per_process() -> None:
+    from core_write import process_settings as parts
+    from core_write.settings import CoreSettings
+
+    classes = [CoreSettings, parts.RelaySettings, parts.IndexerSettings, parts.TantivySettings,
+               parts.MeiliSettings, parts.ApiSettings]
+    owned = [name for cls in classes for name in cls.model_fields]
+    assert sorted(owned) == sorted(Settings.model_fields)  # each variable has one part
+    relay = parts.RelaySettings(RELAY_BATCH_SIZE=7)
+    assert relay.relay_batch_size == 7 and not hasattr(relay, "api_port")
+    assert Settings(RELAY_BATCH_SIZE=7, API_PORT=1).relay_batch_size == 7
