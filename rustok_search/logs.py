@@ -1,34 +1,25 @@
-"""Logging set-up for entry points: one JSON object per line, carrying the `extra` fields
-(action, tenant, entity) that modules attach."""
+"""Logging set-up for entry points: one JSON object per line (python-json-logger), carrying
+the `extra` fields (action, tenant, entity) that modules attach."""
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-from datetime import UTC, datetime
 
-_STANDARD = set(vars(logging.makeLogRecord({})))
+from pythonjsonlogger.json import JsonFormatter
+
+FIELDS = {"levelname": "level", "name": "logger", "message": "msg", "exc_info": "exc"}
 
 
-class JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        entry.update({k: v for k, v in vars(record).items()
-                      if k not in _STANDARD and not k.startswith("_")})
-        if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+def json_formatter() -> logging.Formatter:
+    """`{"level", "logger", "msg", <extra fields>, "exc", "ts"}`, `ts` in ISO 8601 UTC."""
+    return JsonFormatter("{levelname}{name}{message}", style="{", rename_fields=FIELDS,
+                         timestamp="ts")
 
 
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter())
+    handler.setFormatter(json_formatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -11,13 +11,13 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
 import asyncpg
 from aiohttp import web
+from cachetools import TTLCache
 
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
@@ -96,31 +96,25 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
 class KeyCache:
     """Lookups of the last `ttl` seconds, by key hash: a search then costs no database round
     trip for its key. A revoked key (or a new one) is seen within `ttl`; 0 disables the
-    cache. At most `max_entries` hashes are kept (the oldest go first), unknown keys too, so
-    a flood of made-up keys cannot grow memory or reach the database more than once each
-    per `ttl`."""
+    cache. At most `max_entries` hashes are kept (the least recently used go first), unknown
+    keys too, so a flood of made-up keys cannot grow memory or reach the database more than
+    once each per `ttl`."""
 
     def __init__(self, ttl: float, max_entries: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.ttl = ttl
-        self.max_entries = max_entries
-        self.clock = clock
-        self._entries: OrderedDict[bytes, tuple[float, ApiKey | None]] = OrderedDict()
+        self._entries: TTLCache[bytes, ApiKey | None] = TTLCache(
+            maxsize=max_entries, ttl=max(ttl, 0.0), timer=clock)
 
     async def lookup(self, pool: asyncpg.Pool, key: str) -> ApiKey | None:
         if self.ttl <= 0:
             return await lookup_key(pool, key)
         digest = hash_key(key)
-        now = self.clock()
-        cached = self._entries.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        found = await lookup_key(pool, key)
-        self._entries[digest] = (now + self.ttl, found)
-        self._entries.move_to_end(digest)
-        while len(self._entries) > self.max_entries:
-            self._entries.popitem(last=False)
-        return found
+        try:
+            return self._entries[digest]
+        except KeyError:
+            found = self._entries[digest] = await lookup_key(pool, key)
+            return found
 
 
 def presented_key(request: web.Request) -> str | None:
