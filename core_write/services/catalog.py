@@ -13,6 +13,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 from core_write import events as ev
 from core_write.errors import InvalidId, ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
 from core_write.validate import Currency, Description, JsonObject, Slug, Text, parse_input
@@ -210,9 +211,7 @@ async def _check_option_values(unit: Unit, tenant_id: uuid.UUID, product_id: uui
     if len(set(value_ids)) != len(value_ids):
         raise ValidationFailed("option_value_ids", "lists a value twice")
     rows = await unit.conn.fetch(
-        """SELECT v.id, v.option_id FROM commerce_option_values v
-           JOIN commerce_options o ON o.id = v.option_id
-           WHERE v.id = ANY($1::uuid[]) AND o.tenant_id = $2 AND o.product_id = $3""",
+        QUERIES["option_values_of_product"],
         value_ids, tenant_id, product_id)
     missing = set(value_ids) - {row["id"] for row in rows}
     if missing:
@@ -224,18 +223,17 @@ async def _check_option_values(unit: Unit, tenant_id: uuid.UUID, product_id: uui
 
 async def _option_value_ids(unit: Unit, variant_id: uuid.UUID) -> list[uuid.UUID]:
     rows = await unit.conn.fetch(
-        "SELECT option_value_id FROM commerce_variant_options WHERE variant_id = $1 ORDER BY 1",
+        QUERIES["variant_option_value_ids"],
         variant_id)
     return [row["option_value_id"] for row in rows]
 
 
 async def _set_option_values(unit: Unit, tenant_id: uuid.UUID, variant_id: uuid.UUID,
                              value_ids: list[uuid.UUID]) -> None:
-    await unit.conn.execute("DELETE FROM commerce_variant_options WHERE variant_id = $1",
+    await unit.conn.execute(QUERIES["variant_options_clear"],
                             variant_id)
     await unit.conn.execute(
-        """INSERT INTO commerce_variant_options (tenant_id, variant_id, option_value_id)
-           SELECT $1, $2, unnest($3::uuid[])""", tenant_id, variant_id, value_ids)
+        QUERIES["variant_options_insert"], tenant_id, variant_id, value_ids)
 
 
 @write_service(MODULE)
@@ -294,7 +292,7 @@ async def delete_variant(unit: Unit, tenant_id: uuid.UUID, variant_id: IdLike) -
 # ---- options -------------------------------------------------------------------------------
 async def _option_values(unit: Unit, option_id: uuid.UUID) -> list[dict[str, Any]]:
     rows = await unit.conn.fetch(
-        "SELECT * FROM commerce_option_values WHERE option_id = $1 ORDER BY position, value",
+        QUERIES["option_values"],
         option_id)
     return [dict(row) for row in rows]
 
@@ -309,18 +307,15 @@ async def _replace_values(unit: Unit, tenant_id: uuid.UUID, option_id: uuid.UUID
     moved = [(current[text]["id"], pos) for pos, text in enumerate(values)
              if text in current and current[text]["position"] != pos]
     if removed:
-        await unit.conn.execute("DELETE FROM commerce_option_values WHERE id = ANY($1::uuid[])",
+        await unit.conn.execute(QUERIES["option_values_delete"],
                                 removed)
     if added:
         await unit.conn.execute(
-            """INSERT INTO commerce_option_values (id, tenant_id, option_id, value, position)
-               SELECT a.id, $1, $2, a.value, a.position
-               FROM unnest($3::uuid[], $4::text[], $5::int[]) AS a(id, value, position)""",
+            QUERIES["option_values_insert"],
             tenant_id, option_id, *map(list, zip(*added, strict=True)))
     if moved:
         await unit.conn.execute(
-            """UPDATE commerce_option_values v SET position = m.position
-               FROM unnest($1::uuid[], $2::int[]) AS m(id, position) WHERE v.id = m.id""",
+            QUERIES["option_values_move"],
             *map(list, zip(*moved, strict=True)))
     return bool(removed or added or moved)
 
@@ -378,8 +373,7 @@ async def set_price(unit: Unit, tenant_id: uuid.UUID, variant_id: IdLike, curren
     # Locking the variant serializes price writes per variant, so the old amount is exact.
     variant = await fetch_owned(unit.conn, VARIANTS, tenant_id, vid, lock=True)
     current = await unit.conn.fetchrow(
-        """SELECT * FROM commerce_prices WHERE variant_id = $1 AND currency_code = $2
-           AND price_list_id IS NOT DISTINCT FROM $3 AND min_quantity = $4""",
+        QUERIES["price_find"],
         vid, spec.currency_code, spec.price_list_id, spec.min_quantity)
     if current is None:
         old_amount = None
@@ -402,7 +396,7 @@ async def delete_price(unit: Unit, tenant_id: uuid.UUID, price_id: IdLike) -> di
     await fetch_owned(unit.conn, PRICES, tenant_id, pid)
     row = await delete(unit.conn, PRICES, tenant_id, pid)
     product_id = await unit.conn.fetchval(
-        "SELECT product_id FROM commerce_variants WHERE id = $1", row["variant_id"])
+        QUERIES["variant_product_id"], row["variant_id"])
     unit.emit(tenant_id, ev.PriceDeleted(product_id=product_id, price_id=pid,
                                          variant_id=row["variant_id"],
                                          currency_code=row["currency_code"]))

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.services.catalog import (
     INT_MAX,
@@ -53,8 +54,7 @@ class CommerceCategoryCreate(CommerceCategoryUpdate):
 async def _lock_tree(unit: Unit, tenant_id: uuid.UUID) -> None:
     """Serialize moves within a tenant: two concurrent moves could otherwise each pass the
     cycle check and together make a cycle."""
-    await unit.conn.execute("SELECT pg_advisory_xact_lock(hashtext('commerce_categories'), "
-                            "hashtext($1::uuid::text))", tenant_id)
+    await unit.conn.execute(QUERIES["commerce_category_tree_lock"], tenant_id)
 
 
 async def _check_parent(unit: Unit, tenant_id: uuid.UUID, category_id: uuid.UUID | None,
@@ -64,12 +64,7 @@ async def _check_parent(unit: Unit, tenant_id: uuid.UUID, category_id: uuid.UUID
     if category_id is None:
         return
     cycle = await unit.conn.fetchval(
-        """WITH RECURSIVE up(id, parent_id) AS (
-               SELECT id, parent_id FROM commerce_categories WHERE id = $1 AND tenant_id = $3
-               UNION
-               SELECT c.id, c.parent_id FROM commerce_categories c JOIN up ON c.id = up.parent_id
-               WHERE c.tenant_id = $3)
-           SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)""",
+        QUERIES["commerce_category_is_ancestor"],
         parent_id, category_id, tenant_id)
     if cycle:
         raise ValidationFailed("parent_id", "would make the category its own ancestor")
@@ -115,7 +110,7 @@ async def delete_category(unit: Unit, tenant_id: uuid.UUID, category_id: IdLike)
     await _lock_tree(unit, tenant_id)
     await fetch_owned(unit.conn, CATEGORIES, tenant_id, cid)
     children = await unit.conn.fetch(
-        "SELECT id FROM commerce_categories WHERE tenant_id = $1 AND parent_id = $2 ORDER BY id",
+        QUERIES["commerce_category_children"],
         tenant_id, cid)
     row = await delete(unit.conn, CATEGORIES, tenant_id, cid)
     unit.emit(tenant_id, ev.CommerceCategoryDeleted(category_id=cid))
@@ -134,8 +129,7 @@ async def link_product_category(unit: Unit, tenant_id: uuid.UUID, product_id: Id
     await fetch_owned(unit.conn, PRODUCTS, tenant_id, pid)
     await fetch_owned(unit.conn, CATEGORIES, tenant_id, cid)
     row = await unit.conn.fetchrow(
-        """INSERT INTO commerce_product_categories (tenant_id, product_id, category_id)
-           VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING *""", tenant_id, pid, cid)
+        QUERIES["product_category_link"], tenant_id, pid, cid)
     if row is not None:
         unit.emit(tenant_id, ev.ProductCategoryLinked(product_id=pid, category_id=cid))
     return {"tenant_id": tenant_id, "product_id": pid, "category_id": cid,
@@ -151,8 +145,7 @@ async def unlink_product_category(unit: Unit, tenant_id: uuid.UUID, product_id: 
     await fetch_owned(unit.conn, PRODUCTS, tenant_id, pid)
     await fetch_owned(unit.conn, CATEGORIES, tenant_id, cid)
     row = await unit.conn.fetchrow(
-        """DELETE FROM commerce_product_categories
-           WHERE tenant_id = $1 AND product_id = $2 AND category_id = $3 RETURNING *""",
+        QUERIES["product_category_unlink"],
         tenant_id, pid, cid)
     if row is not None:
         unit.emit(tenant_id, ev.ProductCategoryUnlinked(product_id=pid, category_id=cid))

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from core_write import events as ev
 from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import (
     Table,
     changed_fields,
@@ -43,20 +44,6 @@ BODIES = Table("bodies", "body", key="node_id")
 
 Kind = Literal["page", "post", "comment"]
 Status = Literal["draft", "published", "archived"]
-
-# The vector uses the tenant's text search configuration; a name that is not one (settings
-# written around the tenants service) falls back to 'simple' instead of failing the write.
-_UPSERT_BODY = """
-INSERT INTO bodies (node_id, tenant_id, body, format, search_vector)
-VALUES ($1, $2, $3, $4, to_tsvector(
-    COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c
-               ON c.cfgname = t.settings->>'language' WHERE t.id = $2),
-             'simple'::regconfig),
-    $3))
-ON CONFLICT (tenant_id, node_id) DO UPDATE
-    SET body = EXCLUDED.body, format = EXCLUDED.format,
-        search_vector = EXCLUDED.search_vector, updated_at = now()
-RETURNING *"""
 
 
 class BodyInput(BaseModel):
@@ -116,7 +103,8 @@ def _check_parent(kind: str, parent: Mapping[str, Any] | None) -> None:
 async def _write_body(
     unit: Unit, tenant_id: uuid.UUID, node_id: uuid.UUID, body: BodyInput
 ) -> dict[str, Any]:
-    row = await unit.conn.fetchrow(_UPSERT_BODY, node_id, tenant_id, body.body, body.format)
+    row = await unit.conn.fetchrow(QUERIES["body_upsert"], node_id, tenant_id, body.body,
+                                   body.format)
     assert row is not None
     return dict(row)
 
@@ -227,7 +215,7 @@ async def set_body(
     node_id = parse_id(node_id, "node_id")
     await fetch_owned(unit.conn, NODES, tenant_id, node_id, lock=True)
     current = await unit.conn.fetchrow(
-        "SELECT * FROM bodies WHERE tenant_id = $1 AND node_id = $2", tenant_id, node_id)
+        QUERIES["body_get"], tenant_id, node_id)
     if current is not None and not changed_fields(current, spec.model_dump()):
         return dict(current)
     row = await _write_body(unit, tenant_id, node_id, spec)

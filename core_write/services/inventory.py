@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import (
     Table,
     delete,
@@ -26,7 +28,6 @@ from core_write.validate import JsonObject, Text, parse_input
 
 ITEMS = Table("commerce_inventory_items", "inventory item", touch=False)
 LOCATIONS = Table("commerce_stock_locations", "stock location", touch=False)
-
 
 
 class InventoryItemUpdate(BaseModel):
@@ -99,8 +100,7 @@ async def delete_inventory_item(unit: Unit, tenant_id: uuid.UUID,
     iid = parse_id(inventory_item_id, "inventory_item_id")
     await fetch_owned(unit.conn, ITEMS, tenant_id, iid)
     variants = await unit.conn.fetch(
-        "SELECT variant_id FROM commerce_variant_inventory WHERE inventory_item_id = $1 "
-        "ORDER BY variant_id", iid)
+        QUERIES["inventory_item_variants"], iid)
     row = await delete(unit.conn, ITEMS, tenant_id, iid)
     unit.emit(tenant_id, ev.InventoryItemDeleted(
         inventory_item_id=iid, variant_ids=[v["variant_id"] for v in variants]))
@@ -137,8 +137,7 @@ async def delete_stock_location(unit: Unit, tenant_id: uuid.UUID,
     lid = parse_id(location_id, "location_id")
     await fetch_owned(unit.conn, LOCATIONS, tenant_id, lid)
     items = await unit.conn.fetch(
-        "SELECT inventory_item_id FROM commerce_inventory_levels WHERE location_id = $1 "
-        "ORDER BY inventory_item_id", lid)
+        QUERIES["location_inventory_items"], lid)
     row = await delete(unit.conn, LOCATIONS, tenant_id, lid)
     unit.emit(tenant_id, ev.StockLocationDeleted(
         location_id=lid, inventory_item_ids=[i["inventory_item_id"] for i in items]))
@@ -158,13 +157,7 @@ async def link_variant_inventory(unit: Unit, tenant_id: uuid.UUID, variant_id: I
     variant = await fetch_owned(unit.conn, VARIANTS, tenant_id, vid)
     await fetch_owned(unit.conn, ITEMS, tenant_id, iid)
     row = await unit.conn.fetchrow(
-        """INSERT INTO commerce_variant_inventory
-               (tenant_id, variant_id, inventory_item_id, required_quantity)
-           VALUES ($1, $2, $3, $4)
-           ON CONFLICT (variant_id, inventory_item_id) DO UPDATE
-               SET required_quantity = EXCLUDED.required_quantity
-               WHERE commerce_variant_inventory.required_quantity <> EXCLUDED.required_quantity
-           RETURNING *""", tenant_id, vid, iid, spec.required_quantity)
+        QUERIES["variant_inventory_link"], tenant_id, vid, iid, spec.required_quantity)
     if row is None:
         return {"tenant_id": tenant_id, "variant_id": vid, "inventory_item_id": iid,
                 "required_quantity": spec.required_quantity}
@@ -182,8 +175,7 @@ async def unlink_variant_inventory(unit: Unit, tenant_id: uuid.UUID, variant_id:
     variant = await fetch_owned(unit.conn, VARIANTS, tenant_id, vid)
     await fetch_owned(unit.conn, ITEMS, tenant_id, iid)
     row = await unit.conn.fetchrow(
-        """DELETE FROM commerce_variant_inventory
-           WHERE tenant_id = $1 AND variant_id = $2 AND inventory_item_id = $3 RETURNING *""",
+        QUERIES["variant_inventory_unlink"],
         tenant_id, vid, iid)
     if row is None:
         return {"tenant_id": tenant_id, "variant_id": vid, "inventory_item_id": iid}
@@ -204,12 +196,9 @@ async def _lock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id: IdLik
     created = False
     if create:
         created = bool(await unit.conn.fetchval(
-            """INSERT INTO commerce_inventory_levels (id, tenant_id, inventory_item_id, location_id)
-               VALUES ($1, $2, $3, $4) ON CONFLICT (inventory_item_id, location_id) DO NOTHING
-               RETURNING true""", new_id(), tenant_id, iid, lid))
+            QUERIES["level_create"], new_id(), tenant_id, iid, lid))
     row = await unit.conn.fetchrow(
-        """SELECT * FROM commerce_inventory_levels
-           WHERE tenant_id = $1 AND inventory_item_id = $2 AND location_id = $3 FOR UPDATE""",
+        QUERIES["level_lock"],
         tenant_id, iid, lid)
     return (dict(row) if row is not None else None), created
 
@@ -220,9 +209,7 @@ async def _write_level(unit: Unit, tenant_id: uuid.UUID, level: dict[str, Any], 
                                                level["incoming_quantity"]):
         return level
     row = await unit.conn.fetchrow(
-        """UPDATE commerce_inventory_levels
-           SET stocked_quantity = $2, incoming_quantity = $3, updated_at = now()
-           WHERE id = $1 RETURNING *""", level["id"], stocked, incoming)
+        QUERIES["level_set"], level["id"], stocked, incoming)
     assert row is not None
     unit.emit(tenant_id, ev.InventoryUpdated(
         inventory_item_id=level["inventory_item_id"], location_id=level["location_id"],
@@ -270,7 +257,7 @@ async def delete_stock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id
     level, _ = await _lock_level(unit, tenant_id, inventory_item_id, location_id, create=False)
     if level is None:
         raise NotFound("inventory level", f"{inventory_item_id}@{location_id}")
-    await unit.conn.execute("DELETE FROM commerce_inventory_levels WHERE id = $1", level["id"])
+    await unit.conn.execute(QUERIES["level_delete"], level["id"])
     unit.emit(tenant_id, ev.InventoryUpdated(
         inventory_item_id=level["inventory_item_id"], location_id=level["location_id"],
         old_quantity=level["stocked_quantity"], new_quantity=0,
@@ -279,36 +266,47 @@ async def delete_stock_level(unit: Unit, tenant_id: uuid.UUID, inventory_item_id
 
 
 # ---- set-based level changes for orders ----------------------------------------------------
+@dataclass(frozen=True)
+class Level:
+    """A stock level as the set-based changes for orders read it."""
+
+    id: uuid.UUID
+    inventory_item_id: uuid.UUID
+    location_id: uuid.UUID
+    stocked_quantity: int
+    reserved_quantity: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Level:
+        return cls(row["id"], row["inventory_item_id"], row["location_id"],
+                   row["stocked_quantity"], row["reserved_quantity"])
+
+
 async def lock_levels(unit: Unit, tenant_id: uuid.UUID,
-                      inventory_item_ids: Iterable[uuid.UUID]) -> list[dict[str, Any]]:
+                      inventory_item_ids: Iterable[uuid.UUID]) -> list[Level]:
     """Every level of these items, locked in (item, location) order: every multi-level writer
     locks in this one order, so two of them cannot deadlock."""
     rows = await unit.conn.fetch(
-        """SELECT * FROM commerce_inventory_levels
-           WHERE tenant_id = $1 AND inventory_item_id = ANY($2::uuid[])
-           ORDER BY inventory_item_id, location_id FOR UPDATE""",
+        QUERIES["levels_lock"],
         tenant_id, sorted(set(inventory_item_ids)))
-    return [dict(row) for row in rows]
+    return [Level.from_row(row) for row in rows]
 
 
-async def apply_levels(unit: Unit, tenant_id: uuid.UUID, levels: list[dict[str, Any]],
+async def apply_levels(unit: Unit, tenant_id: uuid.UUID, levels: list[Level],
                        new: Mapping[uuid.UUID, tuple[int, int]]) -> None:
     """Set (stocked, reserved) of locked `levels` by level id in one statement, and emit one
     `InventoryUpdated` per level that changed."""
-    changed = [level for level in levels if level["id"] in new
-               and new[level["id"]] != (level["stocked_quantity"], level["reserved_quantity"])]
+    changed = [level for level in levels if level.id in new
+               and new[level.id] != (level.stocked_quantity, level.reserved_quantity)]
     if not changed:
         return
     await unit.conn.execute(
-        """UPDATE commerce_inventory_levels l
-           SET stocked_quantity = n.stocked, reserved_quantity = n.reserved, updated_at = now()
-           FROM unnest($1::uuid[], $2::int[], $3::int[]) AS n(id, stocked, reserved)
-           WHERE l.id = n.id""",
-        [level["id"] for level in changed], [new[level["id"]][0] for level in changed],
-        [new[level["id"]][1] for level in changed])
+        QUERIES["levels_apply"],
+        [level.id for level in changed], [new[level.id][0] for level in changed],
+        [new[level.id][1] for level in changed])
     for level in changed:
-        stocked, reserved = new[level["id"]]
+        stocked, reserved = new[level.id]
         unit.emit(tenant_id, ev.InventoryUpdated(
-            inventory_item_id=level["inventory_item_id"], location_id=level["location_id"],
-            old_quantity=level["stocked_quantity"], new_quantity=stocked,
-            old_reserved=level["reserved_quantity"], new_reserved=reserved))
+            inventory_item_id=level.inventory_item_id, location_id=level.location_id,
+            old_quantity=level.stocked_quantity, new_quantity=stocked,
+            old_reserved=level.reserved_quantity, new_reserved=reserved))

@@ -21,9 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound, TenantMismatch, ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, delete, fetch_owned, insert, update
 from core_write.services.catalog import BIGINT_MAX, MODULE, Id, IdLike
-from core_write.services.inventory import apply_levels, lock_levels
+from core_write.services.inventory import Level, apply_levels, lock_levels
 from core_write.unit import Unit, write_service
 from core_write.validate import Currency, JsonObject, parse_input
 
@@ -64,6 +65,39 @@ class CancelInput(BaseModel):
     reason: str | None = Field(default=None, max_length=1000)
 
 
+# ---- rows read by field ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class OrderLine:
+    """An ordered variant with its base price in the order's currency (`order_lines`)."""
+
+    index: int
+    variant_id: uuid.UUID
+    product_id: uuid.UUID
+    title: str
+    sku: str | None
+    manage_inventory: bool
+    allow_backorder: bool
+    product_title: str
+    amount: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> OrderLine:
+        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+
+@dataclass(frozen=True)
+class VariantLink:
+    """Units of an inventory item one unit of a variant needs."""
+
+    variant_id: uuid.UUID
+    inventory_item_id: uuid.UUID
+    required_quantity: int
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> VariantLink:
+        return cls(row["variant_id"], row["inventory_item_id"], row["required_quantity"])
+
+
 # ---- pure: allocation and availability ----------------------------------------------------
 @dataclass(frozen=True)
 class Demand:
@@ -75,43 +109,43 @@ class Demand:
     backorder: bool
 
 
-def allocate(demands: list[Demand], levels: list[dict[str, Any]]
+def allocate(demands: list[Demand], levels: list[Level]
              ) -> tuple[dict[uuid.UUID, int], dict[int, list[dict[str, Any]]]]:
     """Reserve each demand from its item's levels, most available (stocked - reserved) first.
     Returns the new reserved quantity per level id and, per order item, what was reserved
     where. A demand not covered is a `Conflict` on its item unless it may be backordered; then
     only what is available is reserved."""
-    reserved = {level["id"]: level["reserved_quantity"] for level in levels}
-    by_item: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
+    reserved = {level.id: level.reserved_quantity for level in levels}
+    by_item: dict[uuid.UUID, list[Level]] = defaultdict(list)
     for level in levels:
-        by_item[level["inventory_item_id"]].append(level)
+        by_item[level.inventory_item_id].append(level)
     taken: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for demand in demands:
         need = demand.quantity
         candidates = sorted(by_item[demand.inventory_item_id], key=lambda level: (
-            reserved[level["id"]] - level["stocked_quantity"], level["location_id"]))
+            reserved[level.id] - level.stocked_quantity, level.location_id))
         for level in candidates:
-            take = min(need, level["stocked_quantity"] - reserved[level["id"]])
+            take = min(need, level.stocked_quantity - reserved[level.id])
             if take <= 0:
                 break
-            reserved[level["id"]] += take
+            reserved[level.id] += take
             need -= take
             taken[demand.index].append({
                 "inventory_item_id": str(demand.inventory_item_id),
-                "location_id": str(level["location_id"]), "quantity": take})
+                "location_id": str(level.location_id), "quantity": take})
         if need and not demand.backorder:
             raise Conflict("insufficient stock", field=f"items[{demand.index}].quantity")
     return reserved, taken
 
 
-def available_units(links: list[dict[str, Any]], levels: list[dict[str, Any]],
+def available_units(links: list[VariantLink], levels: list[Level],
                     reserved: Mapping[uuid.UUID, int]) -> int:
     """How many units of a variant its linked items can still supply."""
     per_item: dict[uuid.UUID, int] = defaultdict(int)
     for level in levels:
-        per_item[level["inventory_item_id"]] += max(
-            level["stocked_quantity"] - reserved[level["id"]], 0)
-    return min((per_item[link["inventory_item_id"]] // int(link["required_quantity"])
+        per_item[level.inventory_item_id] += max(
+            level.stocked_quantity - reserved[level.id], 0)
+    return min((per_item[link.inventory_item_id] // link.required_quantity
                 for link in links), default=0)
 
 
@@ -123,29 +157,7 @@ def _item_field(error: ValidationFailed) -> ValidationFailed:
     return ValidationFailed(field, error.message.split(": ", 1)[-1])
 
 
-# ---- placing -------------------------------------------------------------------------------
-_LINES = """
-SELECT i.ord::int - 1 AS index, i.variant_id, v.tenant_id, v.product_id, v.title, v.sku,
-       v.manage_inventory, v.allow_backorder, p.title AS product_title, pr.amount
-FROM unnest($1::uuid[]) WITH ORDINALITY AS i(variant_id, ord)
-LEFT JOIN commerce_variants v ON v.id = i.variant_id
-LEFT JOIN commerce_products p ON p.id = v.product_id
-LEFT JOIN commerce_prices pr ON pr.variant_id = v.id AND pr.currency_code = $2
-     AND pr.price_list_id IS NULL AND pr.min_quantity = 1
-ORDER BY i.ord"""
-
-_INSERT_ITEMS = """
-INSERT INTO commerce_order_items (id, tenant_id, order_id, order_created_at, variant_id, title,
-                                  sku, quantity, unit_price, total, metadata)
-SELECT n.id, $1, $2, $3, n.variant_id, n.title, n.sku, n.quantity, n.unit_price, n.total,
-       n.metadata
-FROM unnest($4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::int[], $9::bigint[],
-            $10::bigint[], $11::jsonb[])
-     AS n(id, variant_id, title, sku, quantity, unit_price, total, metadata)
-RETURNING *"""
-
-
-async def _lines(unit: Unit, tenant_id: uuid.UUID, spec: OrderPlace) -> list[dict[str, Any]]:
+async def _lines(unit: Unit, tenant_id: uuid.UUID, spec: OrderPlace) -> list[OrderLine]:
     """Each item's variant and unit price (the base price: no price list, min quantity 1)."""
     seen: set[uuid.UUID] = set()
     for index, item in enumerate(spec.items):
@@ -153,7 +165,7 @@ async def _lines(unit: Unit, tenant_id: uuid.UUID, spec: OrderPlace) -> list[dic
             raise ValidationFailed(f"items[{index}].variant_id",
                                    "variant listed twice; give one item with the total quantity")
         seen.add(item.variant_id)
-    rows = await unit.conn.fetch(_LINES, [item.variant_id for item in spec.items],
+    rows = await unit.conn.fetch(QUERIES["order_lines"], [item.variant_id for item in spec.items],
                                  spec.currency_code)
     for row in rows:
         if row["tenant_id"] is None:
@@ -163,7 +175,7 @@ async def _lines(unit: Unit, tenant_id: uuid.UUID, spec: OrderPlace) -> list[dic
         if row["amount"] is None:
             raise ValidationFailed(f"items[{row['index']}].variant_id",
                                    f"variant has no {spec.currency_code} price")
-    return [dict(row) for row in rows]
+    return [OrderLine.from_row(row) for row in rows]
 
 
 @write_service(MODULE)
@@ -180,24 +192,22 @@ async def place_order(unit: Unit, tenant_id: uuid.UUID,
         await fetch_owned(unit.conn, USERS, tenant_id, spec.customer_id)
     lines = await _lines(unit, tenant_id, spec)
     quantities = [item.quantity for item in spec.items]
-    subtotal = sum(line["amount"] * qty for line, qty in zip(lines, quantities, strict=True))
+    subtotal = sum(line.amount * qty for line, qty in zip(lines, quantities, strict=True))
     total = subtotal + spec.shipping_total + spec.tax_total - spec.discount_total
     if total < 0:
         raise ValidationFailed("discount_total", "exceeds subtotal + shipping + tax")
 
-    managed = {line["variant_id"]: line for line in lines if line["manage_inventory"]}
-    links: dict[uuid.UUID, list[dict[str, Any]]] = defaultdict(list)
-    for link in await unit.conn.fetch(
-            """SELECT * FROM commerce_variant_inventory
-               WHERE tenant_id = $1 AND variant_id = ANY($2::uuid[])
-               ORDER BY variant_id, inventory_item_id""", tenant_id, list(managed)):
-        links[link["variant_id"]].append(dict(link))
-    levels = await lock_levels(unit, tenant_id, (link["inventory_item_id"]
+    managed = {line.variant_id: line for line in lines if line.manage_inventory}
+    links: dict[uuid.UUID, list[VariantLink]] = defaultdict(list)
+    for row in await unit.conn.fetch(
+            QUERIES["variant_inventory_links"], tenant_id, list(managed)):
+        links[row["variant_id"]].append(VariantLink.from_row(row))
+    levels = await lock_levels(unit, tenant_id, (link.inventory_item_id
                                                  for group in links.values() for link in group))
-    demands = [Demand(line["index"], link["inventory_item_id"],
-                      quantities[line["index"]] * link["required_quantity"],
-                      line["allow_backorder"])
-               for line in managed.values() for link in links[line["variant_id"]]]
+    demands = [Demand(line.index, link.inventory_item_id,
+                      quantities[line.index] * link.required_quantity,
+                      line.allow_backorder)
+               for line in managed.values() for link in links[line.variant_id]]
     reserved, taken = allocate(demands, levels)
 
     order = await insert(unit.conn, ORDERS, {
@@ -207,16 +217,16 @@ async def place_order(unit: Unit, tenant_id: uuid.UUID,
     })
     item_ids = [new_id() for _ in lines]
     items = await unit.conn.fetch(
-        _INSERT_ITEMS, tenant_id, order["id"], order["created_at"], item_ids,
-        [line["variant_id"] for line in lines],
-        [f"{line['product_title']} / {line['title']}"[:255] for line in lines],
-        [line["sku"] for line in lines], quantities, [line["amount"] for line in lines],
-        [line["amount"] * qty for line, qty in zip(lines, quantities, strict=True)],
+        QUERIES["order_items_insert"], tenant_id, order["id"], order["created_at"], item_ids,
+        [line.variant_id for line in lines],
+        [f"{line.product_title} / {line.title}"[:255] for line in lines],
+        [line.sku for line in lines], quantities, [line.amount for line in lines],
+        [line.amount * qty for line, qty in zip(lines, quantities, strict=True)],
         [{"position": i, "reservations": taken.get(i, [])} for i in range(len(lines))])
     unit.emit(tenant_id, ev.OrderPlaced(order_id=order["id"], customer_id=spec.customer_id,
                                         total=total))
     await apply_levels(unit, tenant_id, levels,
-                       {level["id"]: (level["stocked_quantity"], reserved[level["id"]])
+                       {level.id: (level.stocked_quantity, reserved[level.id])
                         for level in levels})
     await _warn_low(unit, tenant_id, managed, links, levels, reserved)
     position = {item_id: i for i, item_id in enumerate(item_ids)}
@@ -224,25 +234,25 @@ async def place_order(unit: Unit, tenant_id: uuid.UUID,
                                      key=lambda item: position[item["id"]])}
 
 
-async def _warn_low(unit: Unit, tenant_id: uuid.UUID, managed: Mapping[uuid.UUID, Any],
-                    links: Mapping[uuid.UUID, list[dict[str, Any]]],
-                    levels: list[dict[str, Any]], reserved: Mapping[uuid.UUID, int]) -> None:
+async def _warn_low(unit: Unit, tenant_id: uuid.UUID, managed: Mapping[uuid.UUID, OrderLine],
+                    links: Mapping[uuid.UUID, list[VariantLink]],
+                    levels: list[Level], reserved: Mapping[uuid.UUID, int]) -> None:
     """`InventoryLow` for each ordered variant whose availability this order lowered to or
     below the tenant's threshold."""
     threshold = await unit.conn.fetchval(
-        "SELECT COALESCE((settings->>'low_stock_threshold')::int, 5) FROM tenants WHERE id = $1",
+        QUERIES["low_stock_threshold"],
         tenant_id)
-    before = {level["id"]: level["reserved_quantity"] for level in levels}
+    before = {level.id: level.reserved_quantity for level in levels}
     for variant_id, line in managed.items():
         variant_links = links[variant_id]
         if not variant_links:
             continue
-        items = {link["inventory_item_id"] for link in variant_links}
-        own = [level for level in levels if level["inventory_item_id"] in items]
+        items = {link.inventory_item_id for link in variant_links}
+        own = [level for level in levels if level.inventory_item_id in items]
         remaining = available_units(variant_links, own, reserved)
         if remaining <= threshold and remaining < available_units(variant_links, own, before):
             unit.emit(tenant_id, ev.InventoryLow(variant_id=variant_id,
-                                                 product_id=line["product_id"],
+                                                 product_id=line.product_id,
                                                  remaining=remaining, threshold=threshold))
 
 
@@ -251,24 +261,19 @@ async def _settle(unit: Unit, tenant_id: uuid.UUID, order: dict[str, Any], *,
                   consume: bool) -> None:
     """Undo the order's reservations: released (cancel) or taken out of stock (complete)."""
     rows = await unit.conn.fetch(
-        """SELECT (r->>'inventory_item_id')::uuid AS inventory_item_id,
-                  (r->>'location_id')::uuid AS location_id, sum((r->>'quantity')::int) AS quantity
-           FROM commerce_order_items i,
-                jsonb_array_elements(COALESCE(i.metadata->'reservations', '[]')) AS r
-           WHERE i.order_id = $1 AND i.order_created_at = $2 AND i.tenant_id = $3
-           GROUP BY 1, 2""", order["id"], order["created_at"], tenant_id)
+        QUERIES["order_reservations"], order["id"], order["created_at"], tenant_id)
     held = {(row["inventory_item_id"], row["location_id"]): row["quantity"] for row in rows}
     if not held:
         return
     levels = await lock_levels(unit, tenant_id, (item for item, _ in held))
     new: dict[uuid.UUID, tuple[int, int]] = {}
     for level in levels:
-        quantity = held.get((level["inventory_item_id"], level["location_id"]))
+        quantity = held.get((level.inventory_item_id, level.location_id))
         if quantity is None:
             continue
-        stocked = level["stocked_quantity"] - (quantity if consume else 0)
+        stocked = level.stocked_quantity - (quantity if consume else 0)
         # A level edited by hand since may hold less than the order reserved: never go below 0.
-        new[level["id"]] = (max(stocked, 0), max(level["reserved_quantity"] - quantity, 0))
+        new[level.id] = (max(stocked, 0), max(level.reserved_quantity - quantity, 0))
     await apply_levels(unit, tenant_id, levels, new)
 
 
@@ -340,7 +345,5 @@ async def get_order(unit: Unit, tenant_id: uuid.UUID, order_id: IdLike) -> dict[
     """An order of the tenant with its `items` in the order they were placed (read only)."""
     order = await fetch_owned(unit.conn, ORDERS, tenant_id, parse_id(order_id, "order_id"))
     items = await unit.conn.fetch(
-        """SELECT * FROM commerce_order_items
-           WHERE order_id = $1 AND order_created_at = $2 AND tenant_id = $3
-           ORDER BY (metadata->>'position')::int""", order["id"], order["created_at"], tenant_id)
+        QUERIES["order_items"], order["id"], order["created_at"], tenant_id)
     return {**order, "items": [dict(item) for item in items]}

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core_write import events as ev
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, fetch_owned, insert, update
 from core_write.services.content import NODES
 from core_write.services.taxonomy import CATEGORIES
@@ -75,7 +76,7 @@ async def set_meta(
     target_id = await _owned_target(unit, tenant_id, target_type, target_id)
     values = spec.model_dump(include=spec.model_fields_set)
     current = await unit.conn.fetchrow(
-        "SELECT * FROM meta WHERE tenant_id = $1 AND target_type = $2 AND target_id = $3",
+        QUERIES["meta_get"],
         tenant_id, target_type, target_id)
     if current is None:
         row = await insert(unit.conn, META, {
@@ -98,8 +99,7 @@ async def delete_meta(
     """Remove a target's meta; `NotFound` if it has none."""
     target_id = await _owned_target(unit, tenant_id, target_type, target_id)
     row = await unit.conn.fetchrow(
-        "DELETE FROM meta WHERE tenant_id = $1 AND target_type = $2 AND target_id = $3 "
-        "RETURNING *", tenant_id, target_type, target_id)
+        QUERIES["meta_delete"], tenant_id, target_type, target_id)
     if row is None:
         raise NotFound("meta", f"{target_type}/{target_id}")
     unit.emit(tenant_id, ev.MetaDeleted(target_type=target_type, target_id=target_id))

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound, ValidationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
 from core_write.validate import (
@@ -48,7 +49,7 @@ def parse_optional_id(value: Any, info: ValidationInfo) -> uuid.UUID | None:
 async def lock_tree(conn: asyncpg.Connection, table: Table, tenant_id: uuid.UUID) -> None:
     """Serialize moves and subtree deletes of one tenant's tree: two concurrent moves could
     each pass the cycle check and together make a cycle."""
-    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+    await conn.execute(QUERIES["tree_lock"],
                        f"{table.name}:{tenant_id}")
 
 
@@ -308,15 +309,14 @@ async def attach_tag(
     is already attached is a no-op: the existing link is returned and no event is emitted."""
     tag_id, target_id = await _tag_target(unit, tenant_id, tag_id, target_type, target_id)
     row = await unit.conn.fetchrow(
-        """INSERT INTO taggables (tenant_id, tag_id, target_type, target_id)
-           VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING *""",
+        QUERIES["tag_attach"],
         tenant_id, tag_id, target_type, target_id)
     if row is not None:
         unit.emit(tenant_id, ev.TagAttached(tag_id=tag_id, target_type=target_type,
                                             target_id=target_id))
         return dict(row)
     existing = await unit.conn.fetchrow(
-        "SELECT * FROM taggables WHERE tag_id = $1 AND target_type = $2 AND target_id = $3",
+        QUERIES["tagging_get"],
         tag_id, target_type, target_id)
     assert existing is not None
     return dict(existing)
@@ -330,9 +330,7 @@ async def detach_tag(
     """Remove a link and return it; `NotFound` if the tag is not attached to the target."""
     tag_id, target_id = await _tag_target(unit, tenant_id, tag_id, target_type, target_id)
     row = await unit.conn.fetchrow(
-        """DELETE FROM taggables
-            WHERE tenant_id = $1 AND tag_id = $2 AND target_type = $3 AND target_id = $4
-           RETURNING *""",
+        QUERIES["tag_detach"],
         tenant_id, tag_id, target_type, target_id)
     if row is None:
         raise NotFound("tagging", f"{tag_id}/{target_type}/{target_id}")

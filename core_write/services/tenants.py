@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from core_write import events as ev
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
 from core_write.validate import JsonObject, TenantSlug, check_json, parse_input
@@ -62,7 +63,7 @@ class TenantUpdate(BaseModel):
 
 
 async def _check_language(unit: Unit, language: str) -> None:
-    found = await unit.conn.fetchval("SELECT 1 FROM pg_ts_config WHERE cfgname = $1", language)
+    found = await unit.conn.fetchval(QUERIES["text_search_config_exists"], language)
     if not found:
         raise ValidationFailed("settings.language", f"no text search configuration {language!r}")
 
@@ -91,7 +92,7 @@ async def get_tenant(unit: Unit, tenant_id: uuid.UUID) -> dict[str, Any]:
 
 @write_service()
 async def get_tenant_by_slug(unit: Unit, slug: str) -> dict[str, Any]:
-    row = await unit.conn.fetchrow("SELECT * FROM tenants WHERE slug = $1", slug)
+    row = await unit.conn.fetchrow(QUERIES["tenant_by_slug"], slug)
     if row is None:
         raise NotFound("tenant", slug)
     return dict(row)
@@ -116,15 +117,9 @@ async def update_tenant(
     if _language(current) != _language(row):
         # the bodies' vectors were built with the old configuration: rebuild them in the same
         # unit (one statement; a language change is rare and must not leave mixed vectors)
-        await unit.conn.execute(_REVECTOR_BODIES, tenant_id, _language(row))
+        await unit.conn.execute(QUERIES["bodies_revector"], tenant_id, _language(row))
     unit.emit(tenant_id, ev.TenantUpdated(tenant_id=tenant_id, changed=sorted(changes)))
     return row
-
-
-_REVECTOR_BODIES = """
-UPDATE bodies SET search_vector = to_tsvector($2::regconfig, body), updated_at = now()
-WHERE tenant_id = $1
-"""
 
 
 def _language(tenant: Mapping[str, Any]) -> str:
@@ -151,12 +146,7 @@ async def set_module(
         raise ValidationFailed("module_slug", f"unknown module {module!r}")
     spec = parse_input(ModuleToggle, None, enabled=enabled, settings=settings)
     row = await unit.conn.fetchrow(
-        """INSERT INTO tenant_modules (id, tenant_id, module_slug, enabled, settings)
-           VALUES ($1, $2, $3, $4, $5)
-           ON CONFLICT (tenant_id, module_slug) DO UPDATE
-               SET enabled = EXCLUDED.enabled,
-                   settings = COALESCE($6, tenant_modules.settings)
-           RETURNING *""",
+        QUERIES["module_toggle"],
         new_id(), tenant_id, module, spec.enabled, spec.settings or {}, spec.settings,
     )
     assert row is not None

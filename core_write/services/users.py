@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from core_write import events as ev
 from core_write.errors import AuthenticationFailed
 from core_write.ids import new_id, parse_id
+from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
 from core_write.validate import JsonObject, parse_input
@@ -137,7 +138,7 @@ async def authenticate(
     """The user with these credentials in this tenant, or `AuthenticationFailed` without saying
     which of the two was wrong."""
     row = await unit.conn.fetchrow(
-        "SELECT * FROM users WHERE tenant_id = $1 AND email = $2",
+        QUERIES["user_by_email"],
         tenant_id, email.strip().lower(),
     )
     if row is None:
