@@ -181,6 +181,3 @@ def translate_errors() -> Iterator[None]:
 def _short(message: str, limit: int = 300) -> str:
     return message if len(message) <= limit else message[:limit] + "…"
 
-
-def record(row: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(row) if row is not None else None

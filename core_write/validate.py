@@ -9,14 +9,24 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
 import pycountry
-from pydantic import AfterValidator, BaseModel, SecretStr, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    SecretStr,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
-from core_write.errors import ValidationFailed
+from core_write.errors import InvalidId, ValidationFailed
+from core_write.ids import parse_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -36,6 +46,11 @@ TAG_SLUG_MAX, TENANT_SLUG_MAX = 100, 64
 and keys)."""
 INPUT_MAX_DEPTH = 32
 """Levels of nesting of a whole service argument (a data mapping holding JSON values)."""
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+"""The range of an `integer` column."""
+BIGINT_MAX = 2**63 - 1
+"""The largest `bigint` (amounts, sizes)."""
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$")
 """The one slug rule (tenant slugs, category and tag slugs, node slugs, product and category
@@ -150,6 +165,19 @@ def slugify(name: str, limit: int = NAME_MAX) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:limit].rstrip("-")
 
 
+def _to_id(value: object) -> uuid.UUID:
+    try:
+        return parse_id(value)
+    except InvalidId:
+        raise PydanticCustomError("invalid_id", "not a ULID or UUID: {value}",
+                                  {"value": repr(value)[:100]}) from None
+
+
+Id = Annotated[uuid.UUID, BeforeValidator(_to_id)]
+"""An input id given as a UUID, UUID text or ULID text; a bad one is `InvalidId` naming its
+field (`parse_input`)."""
+IdLike = uuid.UUID | str
+"""An id argument of a service (parsed with `core_write.ids.parse_id`)."""
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)]
 """A required title, name or label."""
 Description = Annotated[str, AfterValidator(max_bytes(DESCRIPTION_MAX_BYTES))]
@@ -182,4 +210,15 @@ def parse_input(model: type[M], data: M | Mapping[str, Any] | None = None, **fie
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or model.__name__
+        if first["type"] == "invalid_id":
+            raise InvalidId(field, first["input"]) from None
         raise ValidationFailed(field, first["msg"]) from None
+
+
+def given(spec: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The fields the caller set, refusing an explicit null for a column that needs a value."""
+    values = {name: getattr(spec, name) for name in spec.model_fields_set}
+    for name, value in values.items():
+        if value is None and name not in nullable:
+            raise ValidationFailed(name, "may not be null")
+    return values

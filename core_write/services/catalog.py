@@ -8,15 +8,27 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core_write import events as ev
-from core_write.errors import InvalidId, ValidationFailed
+from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
 from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
-from core_write.validate import Currency, Description, JsonObject, Slug, Text, parse_input
+from core_write.validate import (
+    BIGINT_MAX,
+    INT_MAX,
+    Currency,
+    Description,
+    Id,
+    IdLike,
+    JsonObject,
+    Slug,
+    Text,
+    given,
+    parse_input,
+)
 
 PRODUCTS = Table("commerce_products", "product")
 VARIANTS = Table("commerce_variants", "variant")
@@ -24,30 +36,7 @@ OPTIONS = Table("commerce_options", "option", touch=False)
 PRICES = Table("commerce_prices", "price")
 
 MODULE = "commerce"
-INT_MAX = 2**31 - 1
-BIGINT_MAX = 2**63 - 1
-IdLike = uuid.UUID | str
-
-
-def _to_id(value: object) -> uuid.UUID:
-    try:
-        return parse_id(value)
-    except InvalidId:
-        raise ValueError(f"not a ULID or UUID: {value!r}") from None
-
-
-Id = Annotated[uuid.UUID, BeforeValidator(_to_id)]
-"""An input id given as a UUID, UUID text or ULID text; a bad one names its field."""
 Dimension = Annotated[int, Field(ge=0, le=INT_MAX)]
-
-
-def given(spec: BaseModel, nullable: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """The fields the caller set, refusing an explicit null for a column that needs a value."""
-    values = {name: getattr(spec, name) for name in spec.model_fields_set}
-    for name, value in values.items():
-        if value is None and name not in nullable:
-            raise ValidationFailed(name, "may not be null")
-    return values
 
 
 class ProductUpdate(BaseModel):

@@ -14,16 +14,19 @@ from core_write.errors import ValidationFailed
 from core_write.ids import new_id, parse_id
 from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
-from core_write.services.catalog import (
+from core_write.services.catalog import MODULE, PRODUCTS
+from core_write.unit import Unit, write_service
+from core_write.validate import (
     INT_MAX,
-    MODULE,
-    PRODUCTS,
+    Description,
     Id,
     IdLike,
+    JsonObject,
+    Slug,
+    Text,
     given,
+    parse_input,
 )
-from core_write.unit import Unit, write_service
-from core_write.validate import Description, JsonObject, Slug, Text, parse_input
 
 CATEGORIES = Table("commerce_categories", "commerce category")
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from core_write import events as ev
 from core_write.errors import ValidationFailed
@@ -28,16 +28,22 @@ from core_write.rows import (
 )
 from core_write.services.taxonomy import (
     CATEGORIES,
-    INT4_MAX,
-    INT4_MIN,
     lock_tree,
     locked_subtree,
     move_in_tree,
-    parse_optional_id,
 )
 from core_write.services.users import USERS
 from core_write.unit import Unit, write_service
-from core_write.validate import Body, Description, JsonObject, Slug, parse_input
+from core_write.validate import (
+    INT_MAX,
+    INT_MIN,
+    Body,
+    Description,
+    Id,
+    JsonObject,
+    Slug,
+    parse_input,
+)
 
 NODES = Table("nodes", "node")
 BODIES = Table("bodies", "body", key="node_id")
@@ -57,16 +63,11 @@ class _NodeFields(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=255)
     slug: Slug | None = None
     excerpt: Description | None = None
-    parent_id: uuid.UUID | None = None
-    author_id: uuid.UUID | None = None
-    category_id: uuid.UUID | None = None
-    position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
+    parent_id: Id | None = None
+    author_id: Id | None = None
+    category_id: Id | None = None
+    position: int = Field(default=0, ge=INT_MIN, le=INT_MAX)
     metadata: JsonObject = Field(default_factory=dict)
-
-    @field_validator("parent_id", "author_id", "category_id", mode="before")
-    @classmethod
-    def _ids(cls, value: Any, info: ValidationInfo) -> uuid.UUID | None:
-        return parse_optional_id(value, info)
 
 
 class NodeCreate(_NodeFields):

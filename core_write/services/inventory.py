@@ -22,9 +22,9 @@ from core_write.rows import (
     insert,
     update_if_changed,
 )
-from core_write.services.catalog import INT_MAX, MODULE, VARIANTS, IdLike, given
+from core_write.services.catalog import MODULE, VARIANTS
 from core_write.unit import Unit, write_service
-from core_write.validate import JsonObject, Text, parse_input
+from core_write.validate import INT_MAX, IdLike, JsonObject, Text, given, parse_input
 
 ITEMS = Table("commerce_inventory_items", "inventory item", touch=False)
 LOCATIONS = Table("commerce_stock_locations", "stock location", touch=False)

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from core_write import events as ev
 from core_write.ids import new_id, parse_id
@@ -18,10 +18,9 @@ from core_write.rows import (
     insert,
     update_if_changed,
 )
-from core_write.services.taxonomy import INT4_MAX, parse_optional_id
 from core_write.services.users import USERS
 from core_write.unit import Unit, write_service
-from core_write.validate import JsonObject, parse_input
+from core_write.validate import BIGINT_MAX, INT_MAX, Id, JsonObject, parse_input
 
 MEDIA = Table("media", "media", touch=False)
 
@@ -34,11 +33,11 @@ class _MediaFields(BaseModel):
     filename: str = Field(default="", min_length=1, max_length=255)
     original_name: str = Field(default="", min_length=1, max_length=255)
     mime_type: str = Field(default="", max_length=100, pattern=_MIME)
-    size: int = Field(default=0, ge=0, le=2**63 - 1)
+    size: int = Field(default=0, ge=0, le=BIGINT_MAX)
     storage_path: str = Field(default="", min_length=1, max_length=500)
     storage_driver: str = Field(default="local", min_length=1, max_length=32)
-    width: int | None = Field(default=None, gt=0, le=INT4_MAX)
-    height: int | None = Field(default=None, gt=0, le=INT4_MAX)
+    width: int | None = Field(default=None, gt=0, le=INT_MAX)
+    height: int | None = Field(default=None, gt=0, le=INT_MAX)
     alt_text: str | None = Field(default=None, max_length=255)
     metadata: JsonObject = Field(default_factory=dict)
 
@@ -52,14 +51,9 @@ class MediaCreate(_MediaFields):
     filename: str = Field(min_length=1, max_length=255)
     original_name: str = Field(min_length=1, max_length=255)
     mime_type: str = Field(max_length=100, pattern=_MIME)
-    size: int = Field(ge=0, le=2**63 - 1)
+    size: int = Field(ge=0, le=BIGINT_MAX)
     storage_path: str = Field(min_length=1, max_length=500)
-    uploaded_by: uuid.UUID | None = None
-
-    @field_validator("uploaded_by", mode="before")
-    @classmethod
-    def _ids(cls, value: Any, info: ValidationInfo) -> uuid.UUID | None:
-        return parse_optional_id(value, info)
+    uploaded_by: Id | None = None
 
 
 class MediaUpdate(_MediaFields):

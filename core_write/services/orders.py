@@ -23,10 +23,10 @@ from core_write.errors import Conflict, NotFound, TenantMismatch, ValidationFail
 from core_write.ids import new_id, parse_id
 from core_write.queries import QUERIES
 from core_write.rows import Table, delete, fetch_owned, insert, update
-from core_write.services.catalog import BIGINT_MAX, MODULE, Id, IdLike
+from core_write.services.catalog import MODULE
 from core_write.services.inventory import Level, apply_levels, lock_levels
 from core_write.unit import Unit, write_service
-from core_write.validate import Currency, JsonObject, parse_input
+from core_write.validate import BIGINT_MAX, Currency, Id, IdLike, JsonObject, parse_input
 
 ORDERS = Table("commerce_orders", "order")
 USERS = Table("users", "user")

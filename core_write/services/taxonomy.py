@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import asyncpg
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from core_write import events as ev
 from core_write.errors import Conflict, NotFound, ValidationFailed
@@ -22,8 +22,11 @@ from core_write.queries import QUERIES
 from core_write.rows import Table, changed_fields, delete, fetch_owned, insert, update
 from core_write.unit import Unit, write_service
 from core_write.validate import (
+    INT_MAX,
+    INT_MIN,
     TAG_SLUG_MAX,
     Description,
+    Id,
     JsonObject,
     Slug,
     TagSlug,
@@ -38,11 +41,6 @@ TAG_TARGETS: dict[str, tuple[Table, str]] = {
     "product": (Table("commerce_products", "product"), "commerce"),
 }
 """target_type → (table, module that must be enabled to tag it)."""
-
-INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
-def parse_optional_id(value: Any, info: ValidationInfo) -> uuid.UUID | None:
-    """A model's id field: ULID or UUID text, or null; `InvalidId` names the field."""
-    return None if value is None else parse_id(value, info.field_name or "id")
 
 
 # ---- trees (categories and nodes) ----------------------------------------------------------
@@ -138,12 +136,10 @@ class CategoryCreate(BaseModel):
     slug: Slug | None = None
     """Derived from the name when not given."""
     description: Description | None = None
-    parent_id: uuid.UUID | None = None
-    position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
+    parent_id: Id | None = None
+    position: int = Field(default=0, ge=INT_MIN, le=INT_MAX)
     settings: JsonObject = Field(default_factory=dict)
 
-    _ids = field_validator("parent_id", mode="before")(classmethod(
-        lambda cls, v, info: parse_optional_id(v, info)))
 
 
 class CategoryUpdate(BaseModel):
@@ -153,12 +149,10 @@ class CategoryUpdate(BaseModel):
     name: str = Field(default="", min_length=1, max_length=255)
     slug: Slug = ""
     description: Description | None = None
-    parent_id: uuid.UUID | None = None
-    position: int = Field(default=0, ge=INT4_MIN, le=INT4_MAX)
+    parent_id: Id | None = None
+    position: int = Field(default=0, ge=INT_MIN, le=INT_MAX)
     settings: JsonObject = Field(default_factory=dict)
 
-    _ids = field_validator("parent_id", mode="before")(classmethod(
-        lambda cls, v, info: parse_optional_id(v, info)))
 
 
 def _derived_slug(name: str, limit: int) -> str:
