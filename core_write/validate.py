@@ -1,8 +1,6 @@
-"""What a write may contain (pure): the size limits of text and JSON fields (README "Limits"),
-the characters PostgreSQL cannot store, JSON nesting, ISO 4217 currency codes and the one slug
-rule. Input models declare their fields with these types; `check_input` walks every raw
-argument of a service call (`core_write.unit.write_service` runs it), and `parse_input` turns
-pydantic's error into `ValidationFailed` naming the field."""
+"""What a write may contain (pure): text and JSON limits (README "Limits"), characters PostgreSQL
+cannot store, ids, ISO 4217 codes and the one slug rule, as field types for the services' input
+models, `check_input` for raw arguments (run by `unit.write_service`) and `parse_input`."""
 
 from __future__ import annotations
 
