@@ -1,7 +1,8 @@
 """Every bad write input gets a typed error from core_write and commits nothing: bad
 characters, deep or oversized JSON, oversized text, ids of the wrong shape, unknown tenants,
-currencies outside ISO 4217, price lists; and a hypothesis property over random malformed
-and oversized writes (real PostgreSQL)."""
+currencies outside ISO 4217, price lists; hypothesis properties over random malformed and
+oversized writes: refused and nothing committed, or accepted and indexed (real PostgreSQL,
+Redis and the indexer's consumer)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from core_write.services import catalog, content, orders, seo, taxonomy, tenants
 from core_write.unit import CoreWrite
 from core_write.validate import BODY_MAX_BYTES, DESCRIPTION_MAX_BYTES, JSON_MAX_DEPTH
 from tests.builders import FAST_HASHER, make_node, make_product, make_tenant, make_variant
+from tests.pipeline import Pipeline
 
 TABLES = ("tenants", "users", "commerce_products", "commerce_variants", "commerce_prices",
           "nodes", "bodies", "tags", "categories", "meta", "commerce_orders")
@@ -231,14 +233,9 @@ PROPERTY = settings(max_examples=200, deadline=None,
                                            HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-@PROPERTY
-@given(op=st.sampled_from(sorted(writes({"product": {"id": 0}, "variant": {"id": 0},
-                                          "node": {"id": 0}}))),
-       who=TENANT, spoils=SPOILS, text=NASTY_TEXT)
-async def test_random_malformed_writes_fail_typed_and_commit_nothing_or_succeed(
-    core: CoreWrite, pool: asyncpg.Pool, shop: dict[str, Any], op: str, who: str,
-    spoils: list[tuple[int, int, Any]], text: str,
-) -> None:
+async def random_write(core: CoreWrite, pool: asyncpg.Pool, shop: dict[str, Any], op: str,
+                       who: str, spoils: list[tuple[int, int, Any]], text: str) -> bool:
+    """One spoiled write: True if accepted; a refusal must be typed and commit nothing."""
     tenant = {"mine": shop["tenant"]["id"], "slug": shop["tenant"]["slug"],
               "ghost": new_id(), "garbage": text}[who]
     service, args = writes(shop)[op]
@@ -249,3 +246,42 @@ async def test_random_malformed_writes_fail_typed_and_commit_nothing_or_succeed(
         await core.call(service, tenant, *args)
     except RustokError:
         assert await fingerprint(pool) == before  # refused, typed, and nothing committed
+        return False
+    return True
+
+
+OPS = st.sampled_from(sorted(writes({"product": {"id": 0}, "variant": {"id": 0},
+                                     "node": {"id": 0}})))
+
+
+@PROPERTY
+@given(op=OPS, who=TENANT, spoils=SPOILS, text=NASTY_TEXT)
+async def test_random_malformed_writes_fail_typed_and_commit_nothing_or_succeed(
+    core: CoreWrite, pool: asyncpg.Pool, shop: dict[str, Any], op: str, who: str,
+    spoils: list[tuple[int, int, Any]], text: str,
+) -> None:
+    await random_write(core, pool, shop, op, who, spoils, text)
+
+
+EDGE = st.sampled_from([
+    "é" * (DESCRIPTION_MAX_BYTES // 2), " ".join(f"d{i}" for i in range(9_000)),
+    " ".join(f"w{i}x" for i in range(30_000)), "日本語 テキスト 🎉", nest(JSON_MAX_DEPTH),
+    {"k": ["a" * 1000] * 30}, "x", 0, None,
+])
+"""Values at or near the limits that core_write accepts: the indexer must index them."""
+EDGES = st.lists(st.tuples(st.integers(0, 3), st.integers(0, 9), EDGE), max_size=2)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                 HealthCheck.data_too_large])
+@given(op=OPS, spoils=EDGES, text=st.sampled_from(["plain", "é" * 100]))
+async def test_accepted_edge_writes_are_indexed_and_never_stuck(
+    core: CoreWrite, pool: asyncpg.Pool, shop: dict[str, Any], pipeline: Pipeline, op: str,
+    spoils: list[tuple[int, int, Any]], text: str,
+) -> None:
+    """Whatever core_write accepts, the indexer indexes: no event retried or dead-lettered."""
+    await random_write(core, pool, shop, op, "mine", spoils, text)
+    await pipeline.settle()
+    assert (pipeline.consumer.stats.retries, pipeline.consumer.stats.dead_lettered) == (0, 0)
+    assert await pool.fetchval("SELECT count(*) FROM outbox WHERE indexed_at IS NULL") == 0
