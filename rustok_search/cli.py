@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from core_write.errors import RustokError
 from core_write.settings import Settings, SettingsError, load_settings
+from rustok_search.accounts_cli import add_keys_parser, add_tenants_parser
 from rustok_search.logs import configure_logging
 
 if TYPE_CHECKING:
@@ -212,19 +213,6 @@ async def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-async def cmd_keys_create(args: argparse.Namespace, settings: Settings) -> int:
-    from core_write.resources import open_resources
-    from search_api.auth import create_key
-
-    async with open_resources(settings, redis_required=False) as res:
-        key, stored = await create_key(res.pool, args.tenant, args.role)
-    print(key)
-    print(f"{stored.role} key {stored.id}"
-          + (f" for tenant {stored.tenant_id}" if stored.tenant_id else " (every tenant)")
-          + "; store it now, it is not shown again", file=sys.stderr)
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rustok-search",
@@ -273,12 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("api", help="serve the HTTP search API (daemon)")
     p.set_defaults(run=cmd_api)
 
-    p = sub.add_parser("keys", help="API keys")
-    ksub = p.add_subparsers(dest="action", required=True)
-    kc = ksub.add_parser("create", help="create an API key and print it once")
-    kc.add_argument("--tenant", metavar="SLUG", help="its tenant (slug or id); not for operator")
-    kc.add_argument("--role", choices=("search", "admin", "operator"), required=True)
-    kc.set_defaults(run=cmd_keys_create)
+    add_keys_parser(sub)
+    add_tenants_parser(sub)
 
     from rustok_search.demo import add_parser as add_demo_parser
 

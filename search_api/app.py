@@ -13,9 +13,10 @@ from aiohttp.typedefs import Handler, Middleware
 
 from core_write.settings import Settings
 from search_api import metrics
-from search_api.auth import API_KEY, KeyCache, authenticate, protected
+from search_api.auth import API_KEY, KeyCache, KeyUsage, authenticate, protected
 from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
+from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
@@ -24,6 +25,7 @@ from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
 
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
+KEY_USAGE = web.AppKey("key_usage", KeyUsage)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("search_api.access")
@@ -110,7 +112,8 @@ def limits_middleware(settings: Settings) -> Middleware:
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Every `/v1/` route needs a key; health, metrics and the document do not."""
     if protected(request) and request.match_info.http_exception is None:
-        await authenticate(request, request.app[RESOURCES].pool, request.app[KEY_CACHE])
+        await authenticate(request, request.app[RESOURCES].pool, request.app[KEY_CACHE],
+                           request.app[KEY_USAGE])
     return await handler(request)
 
 
@@ -125,10 +128,12 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app[SETTINGS] = settings
     app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
     app[READY_STATE] = {}
+    app[KEY_USAGE] = KeyUsage()
     app.cleanup_ctx.append(resources_ctx(backend_factory))
     app.cleanup_ctx.append(backlog_ctx)
     app.add_routes(search_routes)
     app.add_routes(admin_routes)
+    app.add_routes(account_routes)
     app.add_routes(health_routes)
     app.add_routes(preview_routes)
     return app

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import secrets
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Literal, cast
 
 import asyncpg
@@ -28,6 +30,10 @@ from search_api.queries import QUERIES
 Role = Literal["search", "admin", "operator"]
 ROLES: tuple[Role, ...] = ("search", "admin", "operator")
 KEY_PREFIX = "rsk_"
+TOUCH_INTERVAL = 60.0
+"""A key's `last_used_at` is written at most once per this many seconds (per process, and
+the SQL skips rows written less than a minute ago), never once per request."""
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,10 @@ class ApiKey:
     id: uuid.UUID
     tenant_id: uuid.UUID | None
     role: Role
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
 
     def scope(self) -> SearchScope:
         """What this key may search: its tenant, drafts for admin keys only."""
@@ -63,8 +73,13 @@ def hash_key(key: str) -> bytes:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()
 
 
-async def create_key(pool: asyncpg.Pool, tenant: str | None, role: str) -> tuple[str, ApiKey]:
-    """Store a new key for `tenant` (slug or id; none for operators) and return it once."""
+async def create_key(pool: asyncpg.Pool, tenant: str | None, role: str, *,
+                     expires_at: datetime | None = None, label: str = "",
+                     rotated_from: uuid.UUID | None = None) -> tuple[str, ApiKey]:
+    """Store a new key for `tenant` (slug or id; none for operators), valid until
+    `expires_at` (None: until revoked), and return it once."""
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ValidationFailed("expires_at", "must be in the future")
     if role not in ROLES:
         raise ValidationFailed("role", f"must be one of {', '.join(ROLES)}")
     tenant_id = None
@@ -80,7 +95,7 @@ async def create_key(pool: asyncpg.Pool, tenant: str | None, role: str) -> tuple
         tenant_id = row["id"]
     key = generate_key()
     await pool.execute(QUERIES["key_create"], new_id(), tenant_id, role, hash_key(key),
-                       key[:len(KEY_PREFIX) + 6])
+                       key[:len(KEY_PREFIX) + 6], expires_at, label, rotated_from)
     found = await lookup_key(pool, key)
     assert found is not None
     return key, found
@@ -90,7 +105,35 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
     row = await pool.fetchrow(QUERIES["key_lookup"], hash_key(key))
     if row is None:
         return None
-    return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]))
+    return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]), row["expires_at"])
+
+
+class KeyUsage:
+    """Records when keys were last used: one UPDATE per key per `interval` in this process
+    (a failed write is logged, never fails the request it came with)."""
+
+    def __init__(self, interval: float = TOUCH_INTERVAL, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval = interval
+        self.max_entries = max_entries
+        self.clock = clock
+        self._written: dict[uuid.UUID, float] = {}
+
+    async def record(self, pool: asyncpg.Pool, key: ApiKey) -> bool:
+        """Write `last_used_at` if this process has not for `interval`; True if it tried."""
+        now = self.clock()
+        last = self._written.get(key.id)
+        if last is not None and now - last < self.interval:
+            return False
+        if len(self._written) >= self.max_entries:
+            self._written.clear()
+        self._written[key.id] = now
+        try:
+            await pool.execute(QUERIES["key_touch"], key.id)
+        except (asyncpg.PostgresError, OSError) as exc:
+            log.warning("could not record the use of key %s: %s", key.id, exc,
+                        extra={"action": "key_touch"})
+        return True
 
 
 class KeyCache:
@@ -143,7 +186,7 @@ def require_role(request: web.Request, *roles: Role) -> ApiKey:
 
 
 async def authenticate(request: web.Request, pool: asyncpg.Pool,
-                       cache: KeyCache | None = None) -> ApiKey:
+                       cache: KeyCache | None = None, usage: KeyUsage | None = None) -> ApiKey:
     key = presented_key(request)
     if not key:
         raise Problem(401, "an API key is required (Authorization: Bearer <key> or "
@@ -153,9 +196,11 @@ async def authenticate(request: web.Request, pool: asyncpg.Pool,
         found = None
     else:
         found = await (cache.lookup(pool, key) if cache else lookup_key(pool, key))
-    if found is None:
-        raise Problem(401, "the API key is unknown or revoked", slug="unauthorized",
+    if found is None or found.expired():  # a cached key is refused the moment it expires
+        raise Problem(401, "the API key is unknown, revoked or expired", slug="unauthorized",
                       headers={"WWW-Authenticate": "Bearer"})
+    if usage is not None:
+        await usage.record(pool, found)
     request[API_KEY] = found
     return found
 
@@ -164,5 +209,5 @@ def protected(request: web.Request) -> bool:
     return request.path.startswith("/v1/") and request.method != "OPTIONS"
 
 
-__all__ = ["API_KEY", "ApiKey", "KeyCache", "authenticate", "create_key", "current_key",
+__all__ = ["API_KEY", "ApiKey", "KeyCache", "KeyUsage", "authenticate", "create_key", "current_key",
            "generate_key", "hash_key", "lookup_key", "protected", "require_role"]

@@ -17,13 +17,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from core_write.errors import NotFound, RustokError, Unavailable, ValidationFailed
+from core_write.errors import Conflict, NotFound, RustokError, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-           405: "Method Not Allowed", 413: "Content Too Large", 414: "URI Too Long",
-           422: "Unprocessable Content", 500: "Internal Server Error",
+           405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+           414: "URI Too Long", 422: "Unprocessable Content", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
 
@@ -83,6 +83,8 @@ def translate(exc: BaseException) -> Problem | None:
         return field_error(exc.field, exc.message.removeprefix(f"{exc.field}: "))
     if isinstance(exc, NotFound):
         return Problem(404, exc.message, slug="not-found")
+    if isinstance(exc, Conflict):
+        return Problem(409, exc.message, slug="conflict")
     if isinstance(exc, Unavailable | TimeoutError):
         detail = exc.message if isinstance(exc, RustokError) else "the request took too long"
         return Problem(503, detail, slug="unavailable", headers={"Retry-After": "1"})

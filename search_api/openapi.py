@@ -148,6 +148,7 @@ def _paths() -> dict[str, Any]:
                 "text/javascript": {"schema": {"type": "string"}},
                 "text/css": {"schema": {"type": "string"}}}},
                 "404": {"description": "no such file"}}}},
+        **_account_paths(admin),
         "/healthz": {"get": {"summary": "The process is alive",
                              "responses": {"200": _json({"type": "object"})}}},
         "/readyz": {"get": {"summary": "PostgreSQL, Redis, the backend answer; lag is low",
@@ -160,13 +161,75 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _obj(**props: Any) -> dict[str, Any]:
+    return {"type": "object", "properties": props}
+
+
+def _account_paths(admin: tuple[str, ...]) -> dict[str, Any]:
+    """Tenants and keys (operator keys only)."""
+    key_path = [{"name": "key", "in": "path", "required": True,
+                 "schema": {"type": "string", "format": "uuid"}}]
+    new_key = _json(_obj(key={"type": "string", "description": "shown this once"},
+                         info=_ref("KeyInfo")), "created")
+    not_found = {"404": PROBLEMS["422"] | {"description": "no such tenant or key"}}
+    return {
+        "/v1/admin/tenants": {
+            "get": {"summary": "Every tenant (operator)", "security": SECURITY,
+                    "responses": {"200": _json(_obj(tenants={
+                        "type": "array", "items": _ref("TenantInfo")})),
+                        **_errors("401", "403", "503")}},
+            "post": {"summary": "Create a tenant (operator)", "security": SECURITY,
+                     "requestBody": {"required": True, "content": {
+                         "application/json": {"schema": _ref("TenantCreate")}}},
+                     "responses": {"201": _json(_obj(tenant=_ref("TenantInfo"),
+                                                     consistency_token={"type": "integer"}),
+                                                "created"), **_errors(*admin)}}},
+        "/v1/admin/tenants/{tenant}": {"get": {
+            "summary": "One tenant by slug or id (operator)", "security": SECURITY,
+            "parameters": [{"name": "tenant", "in": "path", "required": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": _json(_obj(tenant=_ref("TenantInfo"))), **not_found,
+                          **_errors("401", "403", "503")}}},
+        "/v1/admin/keys": {
+            "get": {"summary": "API keys without their secrets, newest first (operator)",
+                    "security": SECURITY, "parameters": [
+                        _param("tenant", "only this tenant's keys (slug or id)"),
+                        _param("all", "include revoked and expired keys",
+                               {"type": "boolean"})],
+                    "responses": {"200": _json(_obj(keys={
+                        "type": "array", "items": _ref("KeyInfo")})),
+                        **not_found, **_errors("401", "403", "422", "503")}},
+            "post": {"summary": "Create a key, optionally expiring (operator)",
+                     "security": SECURITY, "requestBody": {"required": True, "content": {
+                         "application/json": {"schema": _ref("KeyCreate")}}},
+                     "responses": {"201": new_key, **not_found, **_errors(*admin)}}},
+        "/v1/admin/keys/{key}/revoke": {"post": {
+            "summary": "Revoke a key: refused within API_KEY_CACHE_SECONDS (operator)",
+            "security": SECURITY, "parameters": key_path,
+            "responses": {"200": _json(_obj(info=_ref("KeyInfo"))), **not_found,
+                          **_errors("401", "403", "422", "503")}}},
+        "/v1/admin/keys/{key}/rotate": {"post": {
+            "summary": "Replace an active key by a new one, revoking it (operator)",
+            "security": SECURITY, "parameters": key_path,
+            "requestBody": {"required": False, "content": {
+                "application/json": {"schema": _ref("KeyRotate")}}},
+            "responses": {"201": new_key, "409": PROBLEMS["422"] | {
+                "description": "the key is revoked or expired"}, **not_found,
+                **_errors(*admin)}}},
+    }
+
+
 @cache
 def build_document() -> dict[str, Any]:
+    from core_write.services.tenants import TenantCreate
+    from search_api.accounts import KeyCreate, KeyInfo, TenantInfo
+    from search_api.routes_accounts import KeyRotate
     from search_api.routes_admin import ReindexRequest, ReplayRequest
 
     _, defs = models_json_schema(
-        [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest)]
-        + [(m, "serialization") for m in (SearchResult, Suggestion)],
+        [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest, TenantCreate,
+                                     KeyCreate, KeyRotate)]
+        + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"],

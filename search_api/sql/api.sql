@@ -1,11 +1,52 @@
 -- name: key_create --
--- Store a new API key's hash. $1 id, $2 tenant id (NULL for operator), $3 role, $4 hash, $5 prefix
-INSERT INTO api_keys (id, tenant_id, role, key_hash, key_prefix) VALUES ($1, $2, $3, $4, $5)
+-- Store a new API key's hash. $1 id, $2 tenant id (NULL for operator), $3 role, $4 hash,
+-- $5 prefix, $6 expiry (NULL: never), $7 label, $8 the key it replaces (NULL)
+INSERT INTO api_keys (id, tenant_id, role, key_hash, key_prefix, expires_at, label,
+                      rotated_from)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, tenant_id, role, created_at
 
 -- name: key_lookup --
--- The live key with this hash. $1 SHA-256 of the presented key
-SELECT id, tenant_id, role FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL
+-- The live (not revoked, not expired) key with this hash. $1 SHA-256 of the presented key
+SELECT id, tenant_id, role, expires_at FROM api_keys
+WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+
+-- name: key_touch --
+-- Record that key $1 was used, unless that was recorded less than a minute ago (so a busy
+-- key costs one row write a minute, whatever the request rate)
+UPDATE api_keys SET last_used_at = now()
+WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
+
+-- name: key_list --
+-- Keys, newest first, without their hashes. $1 tenant id (NULL: every key), $2 include
+-- revoked and expired keys
+SELECT k.id, k.tenant_id, t.slug AS tenant, k.role, k.key_prefix, k.label, k.created_at,
+       k.expires_at, k.last_used_at, k.revoked_at, k.rotated_from
+FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
+WHERE ($1::uuid IS NULL OR k.tenant_id = $1)
+  AND ($2 OR (k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())))
+ORDER BY k.created_at DESC, k.id
+
+-- name: key_get --
+-- One key without its hash. $1 key id
+SELECT k.id, k.tenant_id, t.slug AS tenant, k.role, k.key_prefix, k.label, k.created_at,
+       k.expires_at, k.last_used_at, k.revoked_at, k.rotated_from
+FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1
+
+-- name: key_revoke --
+-- Revoke key $1 (idempotent: a revoked key keeps its first revocation time)
+UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id
+
+-- name: tenant_list --
+-- Tenants by slug with their language and enabled modules. $1 one tenant (slug or id; NULL:
+-- every tenant)
+SELECT t.id, t.slug, t.name, COALESCE(t.settings->>'language', 'simple') AS language,
+       t.created_at,
+       COALESCE(array_agg(m.module_slug ORDER BY m.module_slug)
+                FILTER (WHERE m.enabled), '{}') AS modules
+FROM tenants t LEFT JOIN tenant_modules m ON m.tenant_id = t.id
+WHERE $1::text IS NULL OR t.slug = $1 OR t.id::text = $1
+GROUP BY t.id ORDER BY t.slug
 
 -- name: tenant_by_ref --
 -- A tenant by slug or id text. $1 slug or id
