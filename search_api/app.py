@@ -16,6 +16,7 @@ from search_api import metrics
 from search_api.auth import API_KEY, KeyCache, KeyUsage, authenticate, protected
 from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
+from search_api.graphql.schema import add_graphql
 from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
@@ -136,6 +137,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app.add_routes(account_routes)
     app.add_routes(health_routes)
     app.add_routes(preview_routes)
+    add_graphql(app)
     return app
 
 

@@ -206,7 +206,8 @@ async def authenticate(request: web.Request, pool: asyncpg.Pool,
 
 
 def protected(request: web.Request) -> bool:
-    return request.path.startswith("/v1/") and request.method != "OPTIONS"
+    return ((request.path.startswith("/v1/") or request.path == "/graphql")
+            and request.method != "OPTIONS")
 
 
 __all__ = ["API_KEY", "ApiKey", "KeyCache", "KeyUsage", "authenticate", "create_key", "current_key",

@@ -149,6 +149,21 @@ def _paths() -> dict[str, Any]:
                 "text/css": {"schema": {"type": "string"}}}},
                 "404": {"description": "no such file"}}}},
         **_account_paths(admin),
+        "/graphql": {
+            "get": {"summary": "GraphQL query (not mutation) as `query`, `variables` (JSON) and "
+                               "`operationName` parameters; schema: `{ _service { sdl } }`",
+                    "security": SECURITY, "parameters": [
+                        _param("query", "the GraphQL document", required=True),
+                        _param("variables", "JSON object"), _param("operationName", "")],
+                    "responses": {"200": _json(_ref("GraphQLResponse")),
+                                  **_errors("400", "401", "503")}},
+            "post": {"summary": "GraphQL query or mutation; errors carry `extensions.code`",
+                     "security": SECURITY, "requestBody": {"required": True, "content": {
+                         "application/json": {"schema": _obj(
+                             query={"type": "string"}, variables={"type": "object"},
+                             operationName={"type": "string"})}}},
+                     "responses": {"200": _json(_ref("GraphQLResponse")),
+                                   **_errors("400", "401", "413", "503")}}},
         "/healthz": {"get": {"summary": "The process is alive",
                              "responses": {"200": _json({"type": "object"})}}},
         "/readyz": {"get": {"summary": "PostgreSQL, Redis, the backend answer; lag is low",
@@ -241,6 +256,13 @@ def build_document() -> dict[str, Any]:
                                   "type": "object", "properties": {
                                       "field": {"type": "string"},
                                       "message": {"type": "string"}}}}}}
+    schemas["GraphQLResponse"] = _obj(data={"type": ["object", "null"]}, errors={
+        "type": "array", "items": _obj(message={"type": "string"}, path={"type": "array"},
+                                       extensions=_obj(code={"type": "string", "enum": [
+                                           "VALIDATION", "NOT_FOUND", "CONFLICT", "FORBIDDEN",
+                                           "MODULE_DISABLED", "UNAVAILABLE",
+                                           "GRAPHQL_VALIDATION", "INTERNAL"]},
+                                                       field={"type": "string"}))})
     schemas["Job"] = {"type": "object", "properties": {
         name: {"type": kind} for name, kind in {
             "id": "string", "tenant_id": ["string", "null"], "type": ["string", "null"],

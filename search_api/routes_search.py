@@ -73,14 +73,23 @@ def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
 async def run_search(request: web.Request, doc_type: DocType, data: dict[str, Any],
                      token: int | None) -> web.Response:
     key = require_role(request, "search", "admin")
+    result = await search(request.app, key, doc_type, data, token)
+    # pydantic-core serializes straight to JSON bytes: no intermediate dicts, no json.dumps
+    return web.Response(body=result.model_dump_json().encode(), content_type=JSON)
+
+
+async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dict[str, Any],
+                 token: int | None) -> SearchResult:
+    """Validate `data` as a `SearchQuery`, wait for `token` (bounded) and search within the
+    key's scope: the one search path of REST and GraphQL."""
     scope = key.scope()
     query = _query(data, doc_type, key)
-    backend = request.app[BACKEND]
-    stale = request.app[BACKLOG].stale(scope.tenant_id)
+    backend = app[BACKEND]
+    stale = app[BACKLOG].stale(scope.tenant_id)
     if token is not None:
-        settings = request.app[SETTINGS]
+        settings = app[SETTINGS]
         budget = min(MAX_TOKEN_WAIT, settings.api_request_timeout_ms / 1000 * TOKEN_WAIT_SHARE)
-        stale = not await wait_indexed(request.app[RESOURCES].pool, token, scope.tenant_id,
+        stale = not await wait_indexed(app[RESOURCES].pool, token, scope.tenant_id,
                                        engine_of(backend), budget) or stale
     if stale:
         metrics.STALE_ANSWERS.labels(backend.name).inc()
@@ -94,8 +103,7 @@ async def run_search(request: web.Request, doc_type: DocType, data: dict[str, An
         raise
     if stale:
         result = result.model_copy(update={"stale": True})
-    # pydantic-core serializes straight to JSON bytes: no intermediate dicts, no json.dumps
-    return web.Response(body=result.model_dump_json().encode(), content_type=JSON)
+    return result
 
 
 async def _get(request: web.Request, doc_type: DocType) -> web.Response:

@@ -1,0 +1,59 @@
+"""The federated GraphQL schema (Apollo Federation v2: `_service { sdl }` and `_entities` for
+`Product` and `Node`) with its limits, and the aiohttp view that serves it at `/graphql`
+(I/O: HTTP). Keys are checked by the app's auth middleware exactly as for `/v1/`."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import strawberry
+from aiohttp import web
+from cross_web import HTTPException
+from strawberry.aiohttp.views import GraphQLView
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from search_api.auth import current_key
+from search_api.errors import Problem
+from search_api.graphql.errors import TypedErrors
+from search_api.graphql.reads import Context, Query
+from search_api.graphql.types import Node, Product
+from search_api.graphql.writes import Mutation
+
+MAX_DEPTH = 8
+MAX_TOKENS = 2000
+MAX_ALIASES = 20
+PATH = "/graphql"
+
+
+@cache
+def build_schema() -> strawberry.federation.Schema:
+    return strawberry.federation.Schema(
+        query=Query, mutation=Mutation, types=[Product, Node],
+        extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
+                    lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
+                    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TypedErrors])
+
+
+def sdl() -> str:
+    """The subgraph SDL a gateway composes (what `_service { sdl }` answers)."""
+    return str(build_schema().as_str())
+
+
+class View(GraphQLView[Context, None]):
+    """Queries by GET (persisted-query friendly) or POST, mutations by POST only; no IDE.
+    Transport errors (a mutation by GET, a body that is not GraphQL) are problem+json."""
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        try:
+            return await self.run(request=request)
+        except HTTPException as exc:
+            raise Problem(exc.status_code, exc.reason, slug="graphql-request") from None
+
+    async def get_context(self, request: web.Request,
+                          response: web.StreamResponse) -> Context:
+        return Context(request=request, key=current_key(request))
+
+
+def add_graphql(app: web.Application) -> None:
+    app.router.add_route("GET", PATH, View(schema=build_schema(), graphql_ide=None))
+    app.router.add_route("POST", PATH, View(schema=build_schema(), graphql_ide=None))
