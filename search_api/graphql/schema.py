@@ -10,7 +10,13 @@ import strawberry
 from aiohttp import web
 from cross_web import HTTPException
 from strawberry.aiohttp.views import GraphQLView
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
 
 from search_api.auth import current_key
 from search_api.errors import Problem
@@ -22,6 +28,7 @@ from search_api.graphql.writes import Mutation
 MAX_DEPTH = 8
 MAX_TOKENS = 2000
 MAX_ALIASES = 20
+CACHED_DOCUMENTS = 256
 PATH = "/graphql"
 
 
@@ -31,7 +38,10 @@ def build_schema() -> strawberry.federation.Schema:
         query=Query, mutation=Mutation, types=[Product, Node],
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
                     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-                    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TypedErrors])
+                    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TypedErrors,
+                    # a storefront repeats a few documents: parse and validate each once
+                    lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
+                    lambda: ValidationCache(maxsize=CACHED_DOCUMENTS)])
 
 
 def sdl() -> str:
