@@ -1,6 +1,7 @@
 """Typed errors as GraphQL errors: every error carries `extensions.code` (and `field`, the
 path of the bad input, where one is known); anything unexpected is logged and answered as
-INTERNAL without its message, so internals never leak (pure apart from logging)."""
+INTERNAL without its message, so internals never leak (pure apart from logging). Applied to
+every result the view answers, whichever phase (parse, validation, execution) failed."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 from graphql.error import GraphQLError
 from pydantic import ValidationError
-from strawberry.extensions import MaskErrors
 
 from core_write.errors import (
     AuthenticationFailed,
@@ -56,26 +56,22 @@ def classify(exc: BaseException) -> tuple[str, str, str | None] | None:
     return None
 
 
-class TypedErrors(MaskErrors):
-    """Strawberry's error masking, extended to name the code of every error it lets through."""
-
-    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        return [self._typed(error) for error in errors]
-
-    def _typed(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if original is None:  # a syntax, validation or limit error of the document itself
-            return _with(error, error.message, {"code": "GRAPHQL_VALIDATION"})
-        known = classify(original)
-        if known is None:
-            log.error("unhandled error in GraphQL field %s", ".".join(map(str, error.path or [])),
-                      exc_info=original, extra={"action": "graphql_error"})
-            return _with(error, "internal error; it has been logged", {"code": "INTERNAL"})
-        code, message, field = known
-        extensions: dict[str, Any] = {"code": code}
-        if field:
-            extensions["field"] = field
-        return _with(error, message, extensions)
+def typed(error: GraphQLError) -> GraphQLError:
+    """The error as clients see it: our message and code, or INTERNAL for a bug."""
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        # a syntax, validation or limit error of the document itself
+        return _with(error, error.message, {"code": "GRAPHQL_VALIDATION"})
+    known = classify(original)
+    if known is None:
+        log.error("unhandled error in GraphQL field %s", ".".join(map(str, error.path or [])),
+                  exc_info=original, extra={"action": "graphql_error"})
+        return _with(error, "internal error; it has been logged", {"code": "INTERNAL"})
+    code, message, field = known
+    extensions: dict[str, Any] = {"code": code}
+    if field:
+        extensions["field"] = field
+    return _with(error, message, extensions)
 
 
 def _with(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

@@ -9,6 +9,7 @@ from functools import cache
 import strawberry
 from aiohttp import web
 from cross_web import HTTPException
+from graphql.error import GraphQLError
 from strawberry.aiohttp.views import GraphQLView
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -17,10 +18,12 @@ from strawberry.extensions import (
     QueryDepthLimiter,
     ValidationCache,
 )
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from search_api.auth import current_key
 from search_api.errors import Problem
-from search_api.graphql.errors import TypedErrors
+from search_api.graphql.errors import typed
 from search_api.graphql.reads import Context, Query
 from search_api.graphql.types import Node, Product
 from search_api.graphql.writes import Mutation
@@ -32,13 +35,20 @@ CACHED_DOCUMENTS = 256
 PATH = "/graphql"
 
 
+class Schema(strawberry.federation.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Expected errors (bad input, a missing entity) are answers, not incidents: only
+        the unexpected ones are logged, by `typed`."""
+
+
 @cache
-def build_schema() -> strawberry.federation.Schema:
-    return strawberry.federation.Schema(
+def build_schema() -> Schema:
+    return Schema(
         query=Query, mutation=Mutation, types=[Product, Node],
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
                     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
-                    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES), TypedErrors,
+                    lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),
                     # a storefront repeats a few documents: parse and validate each once
                     lambda: ParserCache(maxsize=CACHED_DOCUMENTS),
                     lambda: ValidationCache(maxsize=CACHED_DOCUMENTS)])
@@ -58,6 +68,12 @@ class View(GraphQLView[Context, None]):
             return await self.run(request=request)
         except HTTPException as exc:
             raise Problem(exc.status_code, exc.reason, slug="graphql-request") from None
+
+    async def process_result(self, request: web.Request,
+                             result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = [typed(error) for error in result.errors]
+        return await super().process_result(request, result)
 
     async def get_context(self, request: web.Request,
                           response: web.StreamResponse) -> Context:
