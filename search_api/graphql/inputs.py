@@ -19,11 +19,11 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from strawberry.scalars import JSON
 
-_SIMPLE: dict[Any, Any] = {str: str, int: int, float: float, bool: bool, uuid.UUID: uuid.UUID,
-                           dt.datetime: dt.datetime, dt.date: dt.date}
+_SIMPLE: dict[Any, Any] = {str: str, SecretStr: str, int: int, float: float, bool: bool,
+                           uuid.UUID: uuid.UUID, dt.datetime: dt.datetime, dt.date: dt.date}
 _GENERATED: dict[type[BaseModel], type] = {}
 
 

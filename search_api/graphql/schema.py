@@ -19,14 +19,17 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from search_api.auth import current_key
 from search_api.errors import Problem
+from search_api.graphql.editorial import EditorialMutation
 from search_api.graphql.errors import typed
+from search_api.graphql.orders import OrderMutation
 from search_api.graphql.reads import Context, Query
 from search_api.graphql.types import Node, Product
-from search_api.graphql.writes import Mutation
+from search_api.graphql.writes import Mutation as CatalogMutation
 
 MAX_DEPTH = 8
 MAX_TOKENS = 2000
@@ -44,8 +47,9 @@ class Schema(strawberry.federation.Schema):
 
 @cache
 def build_schema() -> Schema:
+    mutation = merge_types("Mutation", (CatalogMutation, EditorialMutation, OrderMutation))
     return Schema(
-        query=Query, mutation=Mutation, types=[Product, Node],
+        query=Query, mutation=mutation, types=[Product, Node],
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),
                     lambda: MaxTokensLimiter(max_token_count=MAX_TOKENS),
                     lambda: MaxAliasesLimiter(max_alias_count=MAX_ALIASES),

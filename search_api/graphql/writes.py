@@ -27,6 +27,8 @@ from search_api.wiring import RESOURCES
 ProductCreateInput = input_type(catalog.ProductCreate)
 ProductUpdateInput = input_type(catalog.ProductUpdate)
 VariantCreateInput = input_type(catalog.VariantCreate)
+VariantUpdateInput = input_type(catalog.VariantUpdate)
+OptionCreateInput = input_type(catalog.OptionCreate)
 PriceSetInput = input_type(catalog.PriceSet)
 CommerceCategoryCreateInput = input_type(commerce_categories.CommerceCategoryCreate)
 InventoryItemCreateInput = input_type(inventory.InventoryItemCreate)
@@ -41,7 +43,7 @@ KeyCreateInput = input_type(accounts.KeyCreate)
 Ctx = Info[Context, None]
 
 
-def _role(info: Ctx, role: Role) -> Any:
+def role(info: Ctx, role: Role) -> Any:
     key = info.context.key
     if key.role != role:
         raise Problem(403, f"a {key.role} key may not call this mutation (needs {role})",
@@ -49,10 +51,10 @@ def _role(info: Ctx, role: Role) -> Any:
     return key
 
 
-async def _write(info: Ctx, service: Callable[Concatenate[Unit, uuid.UUID, ...],
+async def write(info: Ctx, service: Callable[Concatenate[Unit, uuid.UUID, ...],
                                               Awaitable[Any]], *args: Any) -> Written[Any]:
     """Run a service for the admin key's own tenant; input errors name `input.<field>`."""
-    key = _role(info, "admin")
+    key = role(info, "admin")
     try:
         return await CoreWrite(info.context.app[RESOURCES].pool).call(
             service, key.tenant_id, *args)
@@ -64,22 +66,25 @@ async def _write(info: Ctx, service: Callable[Concatenate[Unit, uuid.UUID, ...],
 
 
 def _plain(row: Any) -> Any:
-    """A written row as JSON-safe data (ids, times and decimals as strings)."""
+    """A written row as JSON-safe data (ids, times and decimals as strings), never a
+    password hash."""
+    if isinstance(row, dict):
+        row = {k: v for k, v in row.items() if "password" not in k}
     return json.loads(json.dumps(row, default=str))
 
 
-def _record(written: Written[Any]) -> WritePayload:
+def record(written: Written[Any]) -> WritePayload:
     row = written.value if isinstance(written.value, dict) else {}
     rid = row.get("id")
     return WritePayload(id=strawberry.ID(str(rid)) if rid else None, record=_plain(row),
                         consistency_token=written.token)
 
 
-def _product(written: Written[Any]) -> ProductPayload:
+def product_payload(written: Written[Any]) -> ProductPayload:
     return ProductPayload(product=Product.of(written.value), consistency_token=written.token)
 
 
-def _node(written: Written[Any]) -> NodePayload:
+def node_payload(written: Written[Any]) -> NodePayload:
     return NodePayload(node=Node.of(written.value), consistency_token=written.token)
 
 
@@ -95,36 +100,46 @@ class Mutation:
     @strawberry.mutation
     async def create_product(self, info: Ctx,
                              input: ProductCreateInput) -> ProductPayload:  # type: ignore[valid-type]
-        return _product(await _write(info, catalog.create_product, given(input)))
+        return product_payload(await write(info, catalog.create_product, given(input)))
 
     @strawberry.mutation
     async def update_product(self, info: Ctx, id: strawberry.ID,
                              input: ProductUpdateInput) -> ProductPayload:  # type: ignore[valid-type]
-        return _product(await _write(info, catalog.update_product, id, given(input)))
+        return product_payload(await write(info, catalog.update_product, id, given(input)))
 
     @strawberry.mutation
     async def publish_product(self, info: Ctx, id: strawberry.ID) -> ProductPayload:
-        return _product(await _write(info, catalog.publish_product, id))
+        return product_payload(await write(info, catalog.publish_product, id))
 
     @strawberry.mutation
     async def unpublish_product(self, info: Ctx, id: strawberry.ID,
                                 status: str = "draft") -> ProductPayload:
-        return _product(await _write(info, catalog.unpublish_product, id, status))
+        return product_payload(await write(info, catalog.unpublish_product, id, status))
 
     @strawberry.mutation
     async def delete_product(self, info: Ctx, id: strawberry.ID) -> WritePayload:
-        return _record(await _write(info, catalog.delete_product, id))
+        return record(await write(info, catalog.delete_product, id))
 
     @strawberry.mutation
     async def create_variant(self, info: Ctx, product_id: strawberry.ID,
                              input: VariantCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, catalog.create_variant, product_id, given(input)))
+        return record(await write(info, catalog.create_variant, product_id, given(input)))
+
+    @strawberry.mutation
+    async def update_variant(self, info: Ctx, id: strawberry.ID,
+                             input: VariantUpdateInput) -> WritePayload:  # type: ignore[valid-type]
+        return record(await write(info, catalog.update_variant, id, given(input)))
+
+    @strawberry.mutation
+    async def create_option(self, info: Ctx, product_id: strawberry.ID,
+                            input: OptionCreateInput) -> WritePayload:  # type: ignore[valid-type]
+        return record(await write(info, catalog.create_option, product_id, given(input)))
 
     @strawberry.mutation
     async def set_price(self, info: Ctx, variant_id: strawberry.ID,
                         input: PriceSetInput) -> WritePayload:  # type: ignore[valid-type]
         data = given(input)
-        return _record(await _write(info, catalog.set_price, variant_id,
+        return record(await write(info, catalog.set_price, variant_id,
                                     data.get("currency_code"), data.get("amount"),
                                     data.get("price_list_id"), data.get("min_quantity", 1)))
 
@@ -132,82 +147,88 @@ class Mutation:
     async def create_commerce_category(
             self, info: Ctx,
             input: CommerceCategoryCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, commerce_categories.create_category, given(input)))
+        return record(await write(info, commerce_categories.create_category, given(input)))
 
     @strawberry.mutation
     async def link_product_category(self, info: Ctx, product_id: strawberry.ID,
                                     category_id: strawberry.ID) -> WritePayload:
-        return _record(await _write(info, commerce_categories.link_product_category,
+        return record(await write(info, commerce_categories.link_product_category,
                                     product_id, category_id))
+
+    @strawberry.mutation
+    async def unlink_product_category(self, info: Ctx, product_id: strawberry.ID,
+                                      category_id: strawberry.ID) -> WritePayload:
+        return record(await write(info, commerce_categories.unlink_product_category,
+                                  product_id, category_id))
 
     # ---- inventory (admin keys) ----
     @strawberry.mutation
     async def create_inventory_item(
             self, info: Ctx,
             input: InventoryItemCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, inventory.create_inventory_item, given(input)))
+        return record(await write(info, inventory.create_inventory_item, given(input)))
 
     @strawberry.mutation
     async def create_stock_location(
             self, info: Ctx,
             input: StockLocationCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, inventory.create_stock_location, given(input)))
+        return record(await write(info, inventory.create_stock_location, given(input)))
 
     @strawberry.mutation
     async def link_variant_inventory(self, info: Ctx, variant_id: strawberry.ID,
                                      inventory_item_id: strawberry.ID,
                                      required_quantity: int = 1) -> WritePayload:
-        return _record(await _write(info, inventory.link_variant_inventory, variant_id,
+        return record(await write(info, inventory.link_variant_inventory, variant_id,
                                     inventory_item_id, required_quantity))
 
     @strawberry.mutation
     async def set_stock_level(self, info: Ctx, inventory_item_id: strawberry.ID,
                               location_id: strawberry.ID, stocked_quantity: int,
                               incoming_quantity: int | None = None) -> WritePayload:
-        return _record(await _write(info, inventory.set_stock_level, inventory_item_id,
+        return record(await write(info, inventory.set_stock_level, inventory_item_id,
                                     location_id, stocked_quantity, incoming_quantity))
 
     # ---- content (admin keys) ----
     @strawberry.mutation
     async def create_node(self, info: Ctx,
                           input: NodeCreateInput) -> NodePayload:  # type: ignore[valid-type]
-        return _node(await _write(info, content.create_node, given(input)))
+        return node_payload(await write(info, content.create_node, given(input)))
 
     @strawberry.mutation
     async def update_node(self, info: Ctx, id: strawberry.ID,
                           input: NodeUpdateInput) -> NodePayload:  # type: ignore[valid-type]
-        return _node(await _write(info, content.update_node, id, given(input)))
+        return node_payload(await write(info, content.update_node, id, given(input)))
 
     @strawberry.mutation
     async def publish_node(self, info: Ctx, id: strawberry.ID) -> NodePayload:
-        return _node(await _write(info, content.publish_node, id))
+        return node_payload(await write(info, content.publish_node, id))
 
     @strawberry.mutation
     async def set_body(self, info: Ctx, id: strawberry.ID,
                        input: BodyInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, content.set_body, id, given(input)))
+        return record(await write(info, content.set_body, id, given(input)))
 
     @strawberry.mutation
     async def create_category(self, info: Ctx,
                               input: CategoryCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, taxonomy.create_category, given(input)))
+        return record(await write(info, taxonomy.create_category, given(input)))
 
     @strawberry.mutation
     async def create_tag(self, info: Ctx,
                          input: TagCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        return _record(await _write(info, taxonomy.create_tag, given(input)))
+        return record(await write(info, taxonomy.create_tag, given(input)))
 
     @strawberry.mutation
     async def attach_tag(self, info: Ctx, tag_id: strawberry.ID, target_type: str,
                          target_id: strawberry.ID) -> WritePayload:
-        return _record(await _write(info, taxonomy.attach_tag, tag_id, target_type,
+        return record(await write(info, taxonomy.attach_tag, tag_id, target_type,
                                     target_id))
 
     # ---- tenants and keys (operator keys) ----
     @strawberry.mutation
     async def create_tenant(self, info: Ctx,
                             input: TenantCreateInput) -> WritePayload:  # type: ignore[valid-type]
-        _role(info, "operator")
+        role(info, "operator")
         spec = TenantCreate.model_validate(given(input))
         tenant, token = await accounts.add_tenant(CoreWrite(info.context.app[RESOURCES].pool),
                                                   spec)
@@ -217,27 +238,27 @@ class Mutation:
     @strawberry.mutation
     async def set_module(self, info: Ctx, tenant: str, module: str,
                          enabled: bool) -> WritePayload:
-        _role(info, "operator")
+        role(info, "operator")
         pool = info.context.app[RESOURCES].pool
         found = await accounts.show_tenant(pool, tenant)
-        return _record(await CoreWrite(pool).call(set_module, found.id, module, enabled))
+        return record(await CoreWrite(pool).call(set_module, found.id, module, enabled))
 
     @strawberry.mutation
     async def create_api_key(self, info: Ctx,
                              input: KeyCreateInput) -> ApiKeyPayload:  # type: ignore[valid-type]
-        _role(info, "operator")
+        role(info, "operator")
         spec = accounts.KeyCreate.model_validate(given(input))
         new = await accounts.issue_key(info.context.app[RESOURCES].pool, spec)
         return ApiKeyPayload(key=new.key, info=accounts.key_json(new.info))
 
     @strawberry.mutation
     async def revoke_api_key(self, info: Ctx, id: uuid.UUID) -> Json:
-        _role(info, "operator")
+        role(info, "operator")
         return accounts.key_json(await accounts.revoke_key(info.context.app[RESOURCES].pool,
                                                            id))
 
     @strawberry.mutation
     async def rotate_api_key(self, info: Ctx, id: uuid.UUID) -> ApiKeyPayload:
-        _role(info, "operator")
+        role(info, "operator")
         new = await accounts.rotate_key(info.context.app[RESOURCES].pool, id)
         return ApiKeyPayload(key=new.key, info=accounts.key_json(new.info))

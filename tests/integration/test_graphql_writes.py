@@ -177,3 +177,82 @@ async def test_operators_manage_tenants_modules_and_keys(live: Live) -> None:
     revoked = (await live.run(op, """mutation($id: UUID!) { revokeApiKey(id: $id) }""",
                               id=rotated["info"]["id"]))["revokeApiKey"]
     assert revoked["state"] == "revoked"
+
+
+async def test_orders_users_seo_media_and_maintenance_mutations(live: Live) -> None:
+    run, admin = live.run, live.admin
+    product = (await run(admin, """mutation { createProduct(input: {title: "Kettle",
+      handle: "kettle", status: "published"}) { product { id } } }"""))[
+        "createProduct"]["product"]["id"]
+    option = (await run(admin, """mutation($p: ID!) { createOption(productId: $p,
+      input: {title: "Colour", values: ["red", "blue"]}) { record } }""", p=product))
+    assert option["createOption"]["record"]["title"] == "Colour"
+    variant = (await run(admin, """mutation($p: ID!) { createVariant(productId: $p,
+      input: {title: "Red", sku: "KET-R"}) { id } }""", p=product))["createVariant"]["id"]
+    renamed = (await run(admin, """mutation($v: ID!) { updateVariant(id: $v,
+      input: {title: "Red kettle"}) { record } }""", v=variant))["updateVariant"]["record"]
+    assert renamed["title"] == "Red kettle" and renamed["sku"] == "KET-R"
+    await run(admin, """mutation($v: ID!) { setPrice(variantId: $v, input: {currencyCode: "EUR",
+      amount: 1500}) { id } }""", v=variant)
+    item = (await run(admin, """mutation { createInventoryItem(input: {sku: "KET-R"}) { id } }"""
+                      ))["createInventoryItem"]["id"]
+    depot = (await run(admin, """mutation { createStockLocation(input: {name: "Main"}) { id } }"""
+                       ))["createStockLocation"]["id"]
+    await run(admin, """mutation($v: ID!, $i: ID!) { linkVariantInventory(variantId: $v,
+      inventoryItemId: $i) { id } }""", v=variant, i=item)
+    await run(admin, """mutation($i: ID!, $l: ID!) { setStockLevel(inventoryItemId: $i,
+      locationId: $l, stockedQuantity: 5) { id } }""", i=item, l=depot)
+    order = (await run(admin, """mutation($v: UUID!) { placeOrder(input: {currencyCode: "EUR",
+      email: "a@example.com", items: [{variantId: $v, quantity: 2}]}) { id record } }""",
+        v=variant))["placeOrder"]
+    assert order["record"]["status"] == "pending" and len(order["record"]["items"]) == 1
+    for status in ("processing", "shipped"):
+        moved = await run(admin, """mutation($o: ID!, $s: String!) { updateOrderStatus(id: $o,
+          status: $s) { record } }""", o=order["id"], s=status)
+        assert moved["updateOrderStatus"]["record"]["status"] == status
+    done = await run(admin, """mutation($o: ID!) { completeOrder(id: $o) { record } }""",
+                     o=order["id"])
+    assert done["completeOrder"]["record"]["status"] == "completed"
+    second = (await run(admin, """mutation($v: UUID!) { placeOrder(input: {currencyCode: "EUR",
+      items: [{variantId: $v, quantity: 1}]}) { id } }""", v=variant))["placeOrder"]["id"]
+    cancelled = await run(admin, """mutation($o: ID!) { cancelOrder(id: $o, reason: "test")
+      { record } }""", o=second)
+    assert cancelled["cancelOrder"]["record"]["status"] == "cancelled"
+
+    user = (await run(admin, """mutation { createUser(input: {email: "ed@example.com",
+      password: "correct horse battery", displayName: "Ed", role: "author"}) { id record } }"""
+                      ))["createUser"]
+    assert user["record"]["display_name"] == "Ed" and "password_hash" not in user["record"]
+    await run(admin, """mutation($u: ID!) { updateUser(id: $u, input: {displayName: "Edith"})
+      { id } }""", u=user["id"])
+    meta = await run(admin, """mutation($p: ID!) { setMeta(targetType: "product", targetId: $p,
+      input: {title: "Kettles", description: "Boil water"}) { record } }""", p=product)
+    assert meta["setMeta"]["record"]["title"] == "Kettles"
+    file = await run(admin, """mutation { createMedia(input: {filename: "k.jpg",
+      originalName: "kettle.jpg", mimeType: "image/jpeg", size: 1234,
+      storagePath: "media/k.jpg"}) { id record } }""")
+    assert file["createMedia"]["record"]["mime_type"] == "image/jpeg"
+    tag = (await run(admin, """mutation { createTag(input: {name: "Kitchen"}) { id } }"""))[
+        "createTag"]["id"]
+    await run(admin, """mutation($t: ID!, $p: ID!) { attachTag(tagId: $t, targetType: "product",
+      targetId: $p) { id } }""", t=tag, p=product)
+    await run(admin, """mutation($t: ID!) { updateTag(id: $t, input: {name: "Kitchenware"})
+      { record } }""", t=tag)
+    detached = await run(admin, """mutation($t: ID!, $p: ID!) { detachTag(tagId: $t,
+      targetType: "product", targetId: $p) { consistencyToken } }""", t=tag, p=product)
+    found = (await run(live.search, SEARCH, q="kettle",
+                       token=detached["detachTag"]["consistencyToken"]))["searchProducts"]
+    assert found["total"] == 1 and found["hits"][0]["document"]["tags"] == []
+    category = (await run(admin, """mutation { createCommerceCategory(input: {name: "Tea",
+      handle: "tea"}) { id } }"""))["createCommerceCategory"]["id"]
+    await run(admin, """mutation($p: ID!, $c: ID!) { linkProductCategory(productId: $p,
+      categoryId: $c) { id } }""", p=product, c=category)
+    await run(admin, """mutation($p: ID!, $c: ID!) { unlinkProductCategory(productId: $p,
+      categoryId: $c) { id } }""", p=product, c=category)
+    node = (await run(admin, """mutation { createNode(input: {kind: "page", title: "About",
+      status: "published"}) { node { id } } }"""))["createNode"]["node"]["id"]
+    hidden = await run(admin, """mutation($n: ID!) { unpublishNode(id: $n) { node { status } } }""",
+                       n=node)
+    assert hidden["unpublishNode"]["node"]["status"] == "draft"
+    gone = await run(admin, """mutation($n: ID!) { deleteNode(id: $n) { id } }""", n=node)
+    assert gone["deleteNode"]["id"] == node
