@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 
 from search_api.auth import current_key
 from search_api.errors import Problem
+from search_api.graphql.changes import ChangeMutation
 from search_api.graphql.editorial import EditorialMutation
 from search_api.graphql.errors import typed
 from search_api.graphql.orders import OrderMutation
@@ -47,7 +48,8 @@ class Schema(strawberry.federation.Schema):
 
 @cache
 def build_schema() -> Schema:
-    mutation = merge_types("Mutation", (CatalogMutation, EditorialMutation, OrderMutation))
+    mutation = merge_types("Mutation", (CatalogMutation, EditorialMutation, OrderMutation,
+                                        ChangeMutation))
     return Schema(
         query=Query, mutation=mutation, types=[Product, Node],
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_DEPTH),

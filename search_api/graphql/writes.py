@@ -14,7 +14,13 @@ from strawberry.types import Info
 
 from core_write.errors import ValidationFailed
 from core_write.services import catalog, commerce_categories, content, inventory, taxonomy
-from core_write.services.tenants import TenantCreate, set_module
+from core_write.services.tenants import (
+    TenantCreate,
+    TenantUpdate,
+    delete_tenant,
+    set_module,
+    update_tenant,
+)
 from core_write.unit import CoreWrite, Unit, Written
 from search_api import accounts
 from search_api.auth import Role
@@ -39,6 +45,7 @@ BodyInput = input_type(content.BodyInput)
 CategoryCreateInput = input_type(taxonomy.CategoryCreate)
 TagCreateInput = input_type(taxonomy.TagCreate)
 TenantCreateInput = input_type(TenantCreate)
+TenantUpdateInput = input_type(TenantUpdate)
 KeyCreateInput = input_type(accounts.KeyCreate)
 Ctx = Info[Context, None]
 
@@ -234,6 +241,24 @@ class Mutation:
                                                   spec)
         return WritePayload(id=strawberry.ID(str(tenant.id)),
                             record=tenant.model_dump(mode="json"), consistency_token=token)
+
+    @strawberry.mutation
+    async def update_tenant(self, info: Ctx, tenant: str,
+                            input: TenantUpdateInput) -> WritePayload:  # type: ignore[valid-type]
+        role(info, "operator")
+        pool = info.context.app[RESOURCES].pool
+        found = await accounts.show_tenant(pool, tenant)
+        return record(await CoreWrite(pool).call(update_tenant, found.id, given(input)))
+
+    @strawberry.mutation
+    async def delete_tenant(self, info: Ctx, tenant: str) -> WritePayload:
+        """Delete a tenant and everything it owns."""
+        role(info, "operator")
+        pool = info.context.app[RESOURCES].pool
+        found = await accounts.show_tenant(pool, tenant)
+        written = await CoreWrite(pool).call(delete_tenant, found.id)
+        return WritePayload(id=strawberry.ID(str(found.id)), record={"slug": found.slug},
+                            consistency_token=written.token)
 
     @strawberry.mutation
     async def set_module(self, info: Ctx, tenant: str, module: str,

@@ -218,6 +218,14 @@ async def test_orders_users_seo_media_and_maintenance_mutations(live: Live) -> N
     cancelled = await run(admin, """mutation($o: ID!) { cancelOrder(id: $o, reason: "test")
       { record } }""", o=second)
     assert cancelled["cancelOrder"]["record"]["status"] == "cancelled"
+    removed = await run(admin, """mutation($o: ID!) { deleteOrder(id: $o) { id } }""", o=second)
+    assert removed["deleteOrder"]["id"] == second
+    body = await gql(live.client, admin, """mutation($o: ID!) { deleteOrder(id: $o) { id } }""",
+                     {"o": order["id"]})  # a completed order may go; twice is NOT_FOUND
+    assert not body.get("errors")
+    body = await gql(live.client, admin, """mutation($o: ID!) { deleteOrder(id: $o) { id } }""",
+                     {"o": order["id"]})
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND"
 
     user = (await run(admin, """mutation { createUser(input: {email: "ed@example.com",
       password: "correct horse battery", displayName: "Ed", role: "author"}) { id record } }"""
@@ -256,3 +264,80 @@ async def test_orders_users_seo_media_and_maintenance_mutations(live: Live) -> N
     assert hidden["unpublishNode"]["node"]["status"] == "draft"
     gone = await run(admin, """mutation($n: ID!) { deleteNode(id: $n) { id } }""", n=node)
     assert gone["deleteNode"]["id"] == node
+
+
+async def test_updates_and_deletes(live: Live) -> None:
+    run, admin = live.run, live.admin
+
+    async def one(query: str, **variables: Any) -> Any:
+        answer = await run(admin, "mutation" + query, **variables)
+        (payload,) = answer.values()
+        return payload
+
+    product = (await one("""{ createProduct(input: {title: "Mug", handle: "mug",
+      status: "published"}) { product { id } } }"""))["product"]["id"]
+    option = (await one("""($p: ID!) { createOption(productId: $p, input: {title: "Size",
+      values: ["S"]}) { id } }""", p=product))["id"]
+    assert (await one("""($o: ID!) { updateOption(id: $o, input: {values: ["S", "M"]})
+      { record } }""", o=option))["record"]["title"] == "Size"
+    variant = (await one("""($p: ID!) { createVariant(productId: $p, input: {title: "S"})
+      { id } }""", p=product))["id"]
+    price = (await one("""($v: ID!) { setPrice(variantId: $v, input: {currencyCode: "USD",
+      amount: 900}) { id } }""", v=variant))["id"]
+    item = (await one("""{ createInventoryItem(input: {sku: "MUG-S"}) { id } }"""))["id"]
+    depot = (await one("""{ createStockLocation(input: {name: "Shelf"}) { id } }"""))["id"]
+    await one("""($v: ID!, $i: ID!) { linkVariantInventory(variantId: $v, inventoryItemId: $i)
+      { id } }""", v=variant, i=item)
+    await one("""($i: ID!, $l: ID!) { setStockLevel(inventoryItemId: $i, locationId: $l,
+      stockedQuantity: 3) { id } }""", i=item, l=depot)
+    adjusted = await one("""($i: ID!, $l: ID!) { adjustStock(inventoryItemId: $i,
+      locationId: $l, delta: 4) { record } }""", i=item, l=depot)
+    assert adjusted["record"]["stocked_quantity"] == 7
+    assert (await one("""($i: ID!) { updateInventoryItem(id: $i, input: {sku: "MUG-S2"})
+      { record } }""", i=item))["record"]["sku"] == "MUG-S2"
+    assert (await one("""($l: ID!) { updateStockLocation(id: $l, input: {name: "Shelf 2"})
+      { record } }""", l=depot))["record"]["name"] == "Shelf 2"
+    await one("""($i: ID!, $l: ID!) { deleteStockLevel(inventoryItemId: $i, locationId: $l)
+      { id } }""", i=item, l=depot)
+    await one("""($v: ID!, $i: ID!) { unlinkVariantInventory(variantId: $v, inventoryItemId: $i)
+      { id } }""", v=variant, i=item)
+    await one("""($i: ID!) { deleteInventoryItem(id: $i) { id } }""", i=item)
+    await one("""($l: ID!) { deleteStockLocation(id: $l) { id } }""", l=depot)
+    await one("""($x: ID!) { deletePrice(id: $x) { id } }""", x=price)
+    await one("""($v: ID!) { deleteVariant(id: $v) { id } }""", v=variant)
+    await one("""($o: ID!) { deleteOption(id: $o) { id } }""", o=option)
+    shelf = (await one("""{ createCommerceCategory(input: {name: "Cups", handle: "cups"})
+      { id } }"""))["id"]
+    assert (await one("""($c: ID!) { updateCommerceCategory(id: $c, input: {name: "Mugs"})
+      { record } }""", c=shelf))["record"]["name"] == "Mugs"
+    await one("""($c: ID!) { deleteCommerceCategory(id: $c) { id } }""", c=shelf)
+    await one("""($p: ID!) { setMeta(targetType: "product", targetId: $p, input: {title: "M"})
+      { id } }""", p=product)
+    await one("""($p: ID!) { deleteMeta(targetType: "product", targetId: $p) { id } }""",
+              p=product)
+    folder = (await one("""{ createCategory(input: {name: "News"}) { id } }"""))["id"]
+    assert (await one("""($c: ID!) { updateCategory(id: $c, input: {name: "Updates"})
+      { record } }""", c=folder))["record"]["name"] == "Updates"
+    await one("""($c: ID!) { deleteCategory(id: $c) { id } }""", c=folder)
+    tag = (await one("""{ createTag(input: {name: "Gift"}) { id } }"""))["id"]
+    await one("""($t: ID!) { deleteTag(id: $t) { id } }""", t=tag)
+    file = (await one("""{ createMedia(input: {filename: "m.png", originalName: "m.png",
+      mimeType: "image/png", size: 10, storagePath: "m.png"}) { id } }"""))["id"]
+    assert (await one("""($m: ID!) { updateMedia(id: $m, input: {altText: "A mug"})
+      { record } }""", m=file))["record"]["alt_text"] == "A mug"
+    await one("""($m: ID!) { deleteMedia(id: $m) { id } }""", m=file)
+    user = (await one("""{ createUser(input: {email: "u@example.com",
+      password: "correct horse battery"}) { id } }"""))["id"]
+    await one("""($u: ID!) { deleteUser(id: $u) { id } }""", u=user)
+    deleted = await one("""($p: ID!) { deleteProduct(id: $p) { id consistencyToken } }""",
+                        p=product)
+    found = (await run(live.search, SEARCH, q="mug", token=deleted["consistencyToken"]))
+    assert found["searchProducts"]["total"] == 0
+
+    op = live.operator
+    await run(op, """mutation { createTenant(input: {name: "Temp", slug: "temp"}) { id } }""")
+    renamed = await run(op, """mutation { updateTenant(tenant: "temp", input: {name: "Tmp"})
+      { record } }""")
+    assert renamed["updateTenant"]["record"]["name"] == "Tmp"
+    gone = await run(op, """mutation { deleteTenant(tenant: "temp") { record } }""")
+    assert gone["deleteTenant"]["record"] == {"slug": "temp"}
