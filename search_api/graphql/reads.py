@@ -34,13 +34,13 @@ class Lookup:
     pool: asyncpg.Pool
     key: ApiKey
 
-    def _scope(self) -> model.SearchScope:
+    def scope(self) -> model.SearchScope:
         if self.key.role not in ("search", "admin"):
             raise Problem(403, "operator keys do not search; use a search or admin key")
         return self.key.scope()
 
     async def _row(self, query: str, *args: Any) -> dict[str, Any] | None:
-        scope = self._scope()
+        scope = self.scope()
         row = await self.pool.fetchrow(QUERIES[query], scope.tenant_id, *args,
                                        scope.include_drafts)
         return dict(row) if row else None
@@ -52,7 +52,7 @@ class Lookup:
         return await self._row("gql_node", id, slug)
 
     async def rows(self, query: str, limit: int) -> list[dict[str, Any]]:
-        scope = self._scope()
+        scope = self.scope()
         return [dict(r) for r in await self.pool.fetch(QUERIES[query], scope.tenant_id,
                                                        scope.include_drafts, limit)]
 
@@ -132,7 +132,7 @@ class Query:
     @strawberry.field
     async def suggest(self, info: Info[Context, None], q: str, type: str = "products",
                       limit: int = 8) -> list[Suggestion]:
-        scope = info.context.lookup._scope()
+        scope = info.context.lookup.scope()
         prefix = q.strip()
         if not 1 <= len(prefix) <= 100:
             raise field_error("q", "a prefix of 1 to 100 characters is required")
