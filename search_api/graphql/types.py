@@ -32,6 +32,8 @@ class Hit:
 class FacetValue:
     value: str
     count: int
+    label: str = strawberry.field(description="what a storefront shows: the category or "
+                                              "author name for ids, else the value")
 
 
 @strawberry.type
@@ -60,13 +62,16 @@ class SearchResult:
     stale: bool = strawberry.field(description="true when `minToken` was not indexed in time")
 
     @classmethod
-    def of(cls, result: model.SearchResult) -> SearchResult:
+    def of(cls, result: model.SearchResult,
+           labels: dict[str, dict[str, str]] | None = None) -> SearchResult:
+        labels = labels or {}
         return cls(
             total=result.total, page=result.page, per_page=result.per_page,
             hits=[Hit(id=strawberry.ID(str(h.id)), score=h.score, document=h.document,
                       highlights=h.highlights) for h in result.hits],
-            facets=[Facet(name=name, values=[FacetValue(value=v, count=c)
-                                             for v, c in counts.items()])
+            facets=[Facet(name=name, values=[
+                FacetValue(value=v, count=c, label=labels.get(name, {}).get(v) or v)
+                for v, c in counts.items()])
                     for name, counts in result.facets.items()],
             facet_stats=[PriceStats(name=name, min=s.min, max=s.max)
                          for name, s in result.facet_stats.items()],

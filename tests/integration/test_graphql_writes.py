@@ -64,7 +64,7 @@ async def live_fixture(settings: Settings, core: CoreWrite,
 
 SEARCH = """query($q: String, $token: Int, $currency: String) {
   searchProducts(q: $q, minToken: $token, currency: $currency, facets: ["categories", "tags"]) {
-    total stale hits { id document } facets { name values { value count } } } }"""
+    total stale hits { id document } facets { name values { value count label } } } }"""
 
 
 async def test_a_mutation_then_a_search_with_its_token_finds_the_product(live: Live) -> None:
@@ -123,6 +123,9 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     assert doc["has_stock"] is True and doc["tags"] == ["Outdoor"]
     assert doc["category_ids"] == [category] and doc["currencies"] == ["EUR"]
     assert {f["name"] for f in found["facets"]} == {"categories", "tags"}
+    by_name = {f["name"]: f["values"] for f in found["facets"]}
+    assert by_name["categories"] == [{"value": category, "count": 1, "label": "Cooking"}]
+    assert by_name["tags"] == [{"value": "Outdoor", "count": 1, "label": "Outdoor"}]
 
     # content: a category, a node with its body, an edit, a publication, a new body
     folder = (await run(admin, """mutation { createCategory(input: {name: "Guides"})
@@ -141,8 +144,11 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
       { node { status } consistencyToken } }""", n=node_id))["publishNode"]
     assert published["node"]["status"] == "published"
     content = (await run(live.search, """query($t: Int) { searchContent(q: "descale",
-      minToken: $t) { total stale hits { id } } }""", t=published["consistencyToken"]))
+      minToken: $t, facets: ["categories"]) { total stale hits { id }
+      facets { values { value label } } } }""", t=published["consistencyToken"]))
     assert content["searchContent"]["hits"] == [{"id": node_id}]
+    assert content["searchContent"]["facets"] == [
+        {"values": [{"value": folder["id"], "label": "Guides"}]}]
 
     # the product leaves search when unpublished, then is deleted
     gone = (await run(admin, """mutation($p: ID!) { unpublishProduct(id: $p)
