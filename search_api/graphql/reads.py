@@ -13,6 +13,7 @@ import strawberry
 from aiohttp import web
 from strawberry.types import Info
 
+from indexer.model import DocType
 from search_api import model
 from search_api.auth import ApiKey
 from search_api.errors import Problem, field_error
@@ -51,7 +52,7 @@ class Lookup:
     async def node(self, id: uuid.UUID | None, slug: str | None) -> dict[str, Any] | None:
         return await self._row("gql_node", id, slug)
 
-    async def labels(self, doc_type: model.DocType,
+    async def labels(self, doc_type: DocType,
                      facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
         """Names for the id-valued facets (categories, authors) of a result."""
         wanted = {"categories": f"gql_{doc_type}_category_labels", "author": "gql_author_labels"}
@@ -106,7 +107,7 @@ def _search_data(q: str | None, filter: Any, facets: list[str] | None, sort: str
     return {name: value for name, value in data.items() if value is not None}
 
 
-async def _search(info: Info[Context, None], doc_type: model.DocType, data: dict[str, Any],
+async def _search(info: Info[Context, None], doc_type: DocType, data: dict[str, Any],
                   min_token: int | None) -> SearchResult:
     key = info.context.key
     if key.role not in ("search", "admin"):
@@ -153,7 +154,7 @@ class Query:
             raise field_error("type", "must be 'products' or 'content'")
         if not 1 <= limit <= 20:
             raise field_error("limit", "must be between 1 and 20")
-        doc_type: model.DocType = "product" if type == "products" else "content"
+        doc_type: DocType = "product" if type == "products" else "content"
         found = await info.context.app[BACKEND].suggest(doc_type, prefix, scope, limit)
         return [Suggestion(id=strawberry.ID(str(s.id)), title=s.title,
                            highlighted=s.highlighted) for s in found]
