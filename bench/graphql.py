@@ -19,10 +19,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient, TestServer
 
 from core_write.db import connect, create_pool, quote_ident, with_database
-from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from indexer.reindex import Reindexer, Scope
+from rustok_search.demo_writer import DemoSpec, load_demo
 from search_api.app import create_app
 from search_api.auth import create_key
 
