@@ -1,12 +1,20 @@
 """The aiohttp application: middlewares (access log + metrics, CORS, problem+json, limits,
 auth), routes, resources opened by a cleanup context, and `serve` with graceful shutdown
-(I/O: the HTTP server)."""
+(I/O: the HTTP server).
+
+Shutdown answers every request it accepted: on the stop signal the listener closes, idle
+connections close, and each request in flight keeps its own deadline, brought forward to the
+end of the grace less `CLOSE_RESERVE_SECONDS` if that is sooner (passing it gets a 503
+problem, never a reset), so the resources close and the process exits within
+API_SHUTDOWN_GRACE_SECONDS."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
@@ -18,6 +26,7 @@ from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
 from search_api.graphql.schema import add_graphql
 from search_api.routes_accounts import routes as account_routes
+from search_api.protocol import ApiRunner
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
@@ -25,8 +34,43 @@ from search_api.routes_preview import routes as preview_routes
 from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
 
+CLOSE_RESERVE_SECONDS = 3.0
+"""Of the shutdown grace, kept for closing the backend and the pools (at most half of it)."""
+
+
+class Deadlines:
+    """The deadlines of the requests in flight, so a stopping API can bring them forward."""
+
+    def __init__(self) -> None:
+        self._timeouts: set[asyncio.Timeout] = set()
+        self.stop_at: float | None = None
+        """Loop time by which every request ends, once the API is stopping."""
+
+    def _bound(self, timeout: asyncio.Timeout) -> None:
+        if self.stop_at is not None:
+            current = timeout.when()
+            timeout.reschedule(self.stop_at if current is None else min(current, self.stop_at))
+
+    @contextmanager
+    def track(self, timeout: asyncio.Timeout) -> Iterator[None]:
+        self._bound(timeout)
+        self._timeouts.add(timeout)
+        try:
+            yield
+        finally:
+            self._timeouts.discard(timeout)
+
+    def stop_by(self, when: float) -> int:
+        """Every request in flight ends by loop time `when`; returns how many there are."""
+        self.stop_at = when
+        for timeout in self._timeouts:
+            self._bound(timeout)
+        return len(self._timeouts)
+
+
 KEY_CACHE = web.AppKey("key_cache", KeyCache)
 KEY_USAGE = web.AppKey("key_usage", KeyUsage)
+DEADLINES = web.AppKey("deadlines", Deadlines)
 
 log = logging.getLogger(__name__)
 access_log = logging.getLogger("search_api.access")
@@ -99,10 +143,15 @@ def limits_middleware(settings: Settings) -> Middleware:
             raise Problem(414, f"the query string is longer than "
                                f"{settings.api_max_query_bytes} bytes",
                           errors=[{"field": "query", "message": "too long"}])
+        deadlines = request.app[DEADLINES]
         try:
-            async with asyncio.timeout(timeout):
-                return await handler(request)
+            async with asyncio.timeout(timeout) as deadline:
+                with deadlines.track(deadline):
+                    return await handler(request)
         except TimeoutError:
+            if deadlines.stop_at is not None:
+                raise Problem(503, "the API is stopping; retry", slug="stopping",
+                              headers={"Retry-After": "1", "Connection": "close"}) from None
             raise Problem(503, f"the request took longer than {timeout:g} s",
                           slug="timeout", headers={"Retry-After": "1"}) from None
 
@@ -130,6 +179,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
     app[READY_STATE] = {}
     app[KEY_USAGE] = KeyUsage()
+    app[DEADLINES] = Deadlines()
     app.cleanup_ctx.append(resources_ctx(backend_factory))
     app.cleanup_ctx.append(backlog_ctx)
     app.add_routes(search_routes)
@@ -143,19 +193,24 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
 
 async def serve(settings: Settings, stop: asyncio.Event,
                 backend_factory: BackendFactory = make_backend) -> None:
-    """Run until `stop` is set, then stop accepting, let requests in flight finish (up to
-    API_SHUTDOWN_GRACE_SECONDS) and close the resources."""
+    """Run until `stop` is set, then stop accepting, answer the requests in flight (by the
+    grace less the close reserve) and close the resources, all within
+    API_SHUTDOWN_GRACE_SECONDS."""
     app = create_app(settings, backend_factory)
-    runner = web.AppRunner(app, access_log=None,
-                           shutdown_timeout=settings.api_shutdown_grace_seconds)
+    grace = settings.api_shutdown_grace_seconds
+    answer_within = grace - min(CLOSE_RESERVE_SECONDS, grace / 2)
+    runner = ApiRunner(app, access_log=None, shutdown_timeout=answer_within)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.api_host, settings.api_port)
         await site.start()
         log.info("search API listening on http://%s:%d (backend %s)", settings.api_host,
-                 settings.api_port, settings.search_backend, extra={"action": "start"})
+                 site.port, settings.search_backend,
+                 extra={"action": "start", "port": site.port})
         await stop.wait()
-        log.info("stopping: finishing requests in flight", extra={"action": "stop"})
+        in_flight = app[DEADLINES].stop_by(asyncio.get_running_loop().time() + answer_within)
+        log.info("stopping: answering %d requests in flight within %.1f s", in_flight,
+                 answer_within, extra={"action": "stop"})
     finally:
         await runner.cleanup()
     log.info("search API stopped", extra={"action": "stopped"})

@@ -4,21 +4,27 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal, Protocol
 
+from annotated_types import Ge, Le
 from pydantic import (
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    Strict,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from core_write.errors import ValidationFailed
+from core_write.validate import BIGINT_MAX
 from indexer.model import BY_SECTION, SPECS, DocType
 
 DOC_TYPES: Mapping[str, DocType] = BY_SECTION
@@ -41,6 +47,59 @@ OWN_FILTER: dict[str, str] = {"categories": "categories", "tags": "tags",
 """Which filter a facet ignores (disjunctive faceting: a facet whose own filter is set is
 counted with every other filter, so ticking a category keeps the other ones visible)."""
 Currency = str
+NO_NUL = r"^[^\x00]*$"
+"""Text PostgreSQL can hold: no NUL character (`q`, tag names)."""
+
+
+def _integral(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer; "3", true and 3.5 stay refused (Strict)
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+INTEGRAL = BeforeValidator(_integral)
+"""With `Strict()`: an integer as the document says, a JSON integer (or integral number),
+never a string or a boolean (query strings are parsed to integers by `params` first); the
+bounds go before it, so the schema shows them as minimum/maximum."""
+Boolean = Annotated[bool, Strict()]
+Amount = Annotated[int, Strict(), Ge(0), Le(BIGINT_MAX), INTEGRAL]
+"""Minor units as stored (a PostgreSQL bigint): 0 to 2^63-1."""
+Bucket = Annotated[int, Strict(), Ge(1), Le(BIGINT_MAX), INTEGRAL]
+TagName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+DATE_YEARS = (1700, 2199)
+"""Dates a filter may name (as written, any offset): inside what every backend represents
+(Tantivy stores i64 nanoseconds: 1677-09-21 to 2262-04-11)."""
+_DAY = (r"(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1\d|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+        r"|(?:0[13578]|1[02])-31)")
+_LEAP = r"(?:(?:1[7-9]|2[01])(?:0[48]|[2468][048]|[13579][26])|2000)"
+DATE_TIME = (rf"^(?:(?:1[7-9]|2[01])\d\d-{_DAY}|{_LEAP}-02-29)"
+             r"T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d(?:\.\d{1,6})?(?:Z|[+-](?:[01]\d|2[0-3]):[0-5]\d)$")
+"""An RFC 3339 date-time with an offset (`2024-01-31T00:00:00Z`), years 1700-2199: the
+document publishes this very pattern, so it and the code accept the same strings."""
+
+
+def schema_regex(pattern: str) -> re.Pattern[str]:
+    """A JSON Schema (ECMA-262) pattern for Python's `re`, whose `$` would also match before
+    a final newline (our patterns use `$` only as the end anchor)."""
+    return re.compile(pattern.replace("$", r"\Z"))
+
+
+_DATE_TIME_RE = schema_regex(DATE_TIME)
+
+
+def _date_bound(value: Any) -> Any:
+    if isinstance(value, str) and _DATE_TIME_RE.match(value):
+        return value
+    if isinstance(value, datetime) and value.tzinfo is not None and \
+            DATE_YEARS[0] <= value.year <= DATE_YEARS[1]:
+        return value
+    raise ValueError(f"must be an RFC 3339 date-time with an offset, years "
+                     f"{DATE_YEARS[0]}-{DATE_YEARS[1]} (e.g. 2024-01-31T00:00:00Z)")
+
+
+DateBound = Annotated[AwareDatetime, BeforeValidator(_date_bound),
+                      WithJsonSchema({"type": "string", "pattern": DATE_TIME,
+                                      "description": "RFC 3339 date-time with an offset, "
+                                                     "years 1700-2199"})]
 
 
 class _Strict(BaseModel):
@@ -52,8 +111,8 @@ class PriceRange(_Strict):
 
     currency: Currency = Field(pattern=r"^[A-Z]{3}$")
     """Defaults to the request's `currency` when left out."""
-    min: int | None = Field(default=None, ge=0)
-    max: int | None = Field(default=None, ge=0)
+    min: Amount | None = None
+    max: Amount | None = None
 
     @model_validator(mode="after")
     def _ordered(self) -> PriceRange:
@@ -63,29 +122,29 @@ class PriceRange(_Strict):
 
 
 class DateRange(_Strict):
-    gte: datetime | None = None
-    lte: datetime | None = None
+    gte: DateBound | None = None
+    lte: DateBound | None = None
 
 
 class ProductFilter(_Strict):
     categories: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     """Any of these category ids."""
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[TagName] = Field(default_factory=list, max_length=50)
     """Any of these tag names."""
     price: PriceRange | None = None
     """Products with a variant priced inside the range (their [min, max] overlaps it)."""
-    has_stock: bool | None = None
-    status: list[ProductStatus] | None = None
+    has_stock: Boolean | None = None
+    status: list[ProductStatus] | None = Field(default=None, max_length=4)
     """Admin keys only for anything but `published`; search keys always see `published`."""
 
 
 class ContentFilter(_Strict):
-    kind: list[Literal["page", "post", "comment"]] = Field(default_factory=list)
+    kind: list[Literal["page", "post", "comment"]] = Field(default_factory=list, max_length=3)
     categories: list[uuid.UUID] = Field(default_factory=list, max_length=50)
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: list[TagName] = Field(default_factory=list, max_length=50)
     author: list[uuid.UUID] = Field(default_factory=list, max_length=50)
     published: DateRange | None = None
-    status: list[ContentStatus] | None = None
+    status: list[ContentStatus] | None = Field(default=None, max_length=3)
 
 
 class SearchQuery(_Strict):
@@ -96,19 +155,20 @@ class SearchQuery(_Strict):
         "description": "optional: the endpoint decides it (`product` is accepted, "
                        "deprecated)"})] = Field(default="product",
                                                 json_schema_extra={"default": "products"})
-    q: str | None = Field(default=None, max_length=256)
+    q: str | None = Field(default=None, max_length=256, pattern=NO_NUL)
     filter: ProductFilter | ContentFilter | None = None
     facets: list[str] = Field(default_factory=list, max_length=10)
     sort: str = "relevance"
     currency: Currency | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     """The currency of price sorting, the price facet and facet_stats (else the price
     filter's currency)."""
-    price_buckets: tuple[int, ...] = DEFAULT_PRICE_BUCKETS
-    page: int = Field(default=1, ge=1, le=500)
-    per_page: int = Field(default=20, ge=1, le=100)
-    highlight: bool = False
-    min_token: int | None = Field(
-        default=None, ge=1, le=2**63 - 1, exclude=True,
+    price_buckets: tuple[Bucket, ...] = Field(
+        default=DEFAULT_PRICE_BUCKETS, min_length=1, max_length=20)
+    page: Annotated[int, Strict(), Ge(1), Le(500), INTEGRAL] = 1
+    per_page: Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL] = 20
+    highlight: Boolean = False
+    min_token: Annotated[int, Strict(), Ge(1), Le(BIGINT_MAX), INTEGRAL] | None = Field(
+        default=None, exclude=True,
         description="consistency token of a write: wait (up to 2 s) until it is indexed, "
                     "else answer with `stale: true`")
 
@@ -132,11 +192,8 @@ class SearchQuery(_Strict):
     @field_validator("price_buckets")
     @classmethod
     def _increasing(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        if not value or len(value) > 20 or any(b <= a for a, b in zip(value, value[1:],
-                                                                       strict=False)):
+        if any(b <= a for a, b in zip(value, value[1:], strict=False)):
             raise ValueError("needs 1-20 strictly increasing bounds")
-        if value[0] <= 0:
-            raise ValueError("bounds must be positive")
         return value
 
     @model_validator(mode="after")

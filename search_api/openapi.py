@@ -5,12 +5,29 @@ A test compares its paths with the routes the app serves, so the two cannot drif
 
 from __future__ import annotations
 
+from copy import deepcopy
 from functools import cache
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from search_api.model import SearchQuery, SearchResult, Suggestion
+from core_write.validate import BIGINT_MAX
+from indexer.model import DocType
+from search_api.model import (
+    CONTENT_SORTS,
+    DATE_TIME,
+    NO_NUL,
+    PRODUCT_SORTS,
+    PUBLIC_DOC_TYPES,
+    ContentFacet,
+    ContentStatus,
+    ProductFacet,
+    ProductStatus,
+    SearchQuery,
+    SearchResult,
+    Suggestion,
+)
+from search_api.params import BOOLEAN as FLAG
 
 REF = "#/components/schemas/{model}"
 
@@ -42,66 +59,143 @@ def _param(name: str, description: str, schema: dict[str, Any] | None = None,
             "schema": schema or {"type": "string"}}
 
 
-SEARCH_PARAMS = [
-    _param("q", "full-text query"),
-    _param("filter", "filters as `filter[field]=a,b` or `filter.field=a,b`; ranges as "
-                     "`filter[price][min]=100` (in `filter.price.currency`, by default the "
-                     "request's `currency`), `filter.published.gte=2024-01-01T00:00:00Z`",
-           {"type": "object"}),
-    _param("facets", "comma-separated facet names"),
-    _param("sort", "`relevance` (default), `price:asc`, `published_at:desc`, ..."),
-    _param("page", "page number from 1", {"type": "integer", "minimum": 1}),
-    _param("per_page", "hits per page", {"type": "integer", "minimum": 1, "maximum": 100}),
-    _param("highlight", "wrap matches in <mark>", {"type": "boolean"}),
-    _param("currency", "ISO 4217 currency of price sort, facet and stats, and the default "
-                       "of `filter.price.currency`"),
-    _param("price_buckets", "comma-separated increasing bucket bounds (minor units)"),
-    _param("min_token", "consistency token of a write: wait (up to 2 s) until it is indexed, "
-                        "else answer with `stale: true`", {"type": "integer", "minimum": 1}),
-]
+def _list_param(name: str, description: str, items: dict[str, Any], max_items: int,
+                unique: bool = False) -> dict[str, Any]:
+    """A list given comma-separated (`a,b`) or repeated (`x=a&x=b`), at least one value
+    (`x=` is refused: it cannot be told from a list of one empty value)."""
+    schema = {"type": "array", "items": items, "minItems": 1, "maxItems": max_items}
+    if unique:
+        schema["uniqueItems"] = True
+    return _param(name, description, schema) | {"style": "form", "explode": False}
+
+
+BOOLEAN = {"type": "string", "pattern": FLAG}
+UUID = {"type": "string", "format": "uuid"}
+TAG = {"type": "string", "minLength": 1, "maxLength": 100,
+       "pattern": r"^[^\x00,]*[^\x00,\s][^\x00,]*$"}
+"""A tag name in a query string: no comma (the separator), not blank."""
+
+
+def _int(low: int, high: int = BIGINT_MAX) -> dict[str, Any]:
+    """An integer in a query string: ASCII digits, no sign, no leading zero."""
+    return {"type": "integer", "minimum": low, "maximum": high}
+
+
+def _int_param(name: str, description: str, low: int, high: int = BIGINT_MAX,
+               ) -> dict[str, Any]:
+    return _param(name, description, _int(low, high))
+
+
+def search_params(doc_type: DocType) -> list[dict[str, Any]]:
+    """The query-string parameters of one search route, as `params` parses them. Filters
+    are written `filter[field]` here; `filter.field` is the same parameter."""
+    product = doc_type == "product"
+    facets = ProductFacet.__args__ if product else ContentFacet.__args__  # type: ignore[attr-defined]
+    common = [
+        _param("q", "full-text query (at most 256 characters, no NUL)",
+               {"type": "string", "maxLength": 256, "pattern": NO_NUL}),
+        _list_param("facets", "facet names", {"enum": list(facets)}, 10, unique=True),
+        _param("sort", "`relevance` (default) or a field and direction",
+               {"enum": sorted(PRODUCT_SORTS if product else CONTENT_SORTS)}),
+        _int_param("page", "page number", 1, 500),
+        _int_param("per_page", "hits per page", 1, 100),
+        _param("highlight", "wrap matches in <mark> (true/false, yes/no, on/off, 1/0)",
+               BOOLEAN),
+        _int_param("min_token", "consistency token of a write: wait (up to 2 s) until it "
+                                "is indexed, else answer with `stale: true`", 1),
+        _list_param("filter[categories]", "any of these category ids", UUID, 50),
+        _list_param("filter[tags]", "any of these tag names", TAG, 50),
+        _param("currency", "ISO 4217 currency of price sort, facet and stats, and the "
+                           "default of `filter[price][currency]`",
+               {"type": "string", "pattern": r"^[A-Z]{3}$"}),
+        _list_param("price_buckets", "strictly increasing bucket bounds (minor units)",
+                    _int(1), 20),
+    ]
+    if product:
+        return common + [
+            _param("filter[price][currency]", "currency of the price range (default: "
+                                              "`currency`)",
+                   {"type": "string", "pattern": r"^[A-Z]{3}$"}),
+            _int_param("filter[price][min]", "lowest price, minor units", 0),
+            _int_param("filter[price][max]", "highest price, minor units", 0),
+            _param("filter[has_stock]", "in stock or not", BOOLEAN),
+            _list_param("filter[status]", "statuses (admin keys; search keys: published)",
+                        {"enum": list(ProductStatus.__args__)}, 4),  # type: ignore[attr-defined]
+        ]
+    return common + [
+        _list_param("filter[kind]", "node kinds", {"enum": ["page", "post", "comment"]}, 3),
+        _list_param("filter[author]", "any of these author ids", UUID, 50),
+        _param("filter[published][gte]", "published at or after (RFC 3339 with offset, "
+                                          "years 1700-2199)",
+               {"type": "string", "pattern": DATE_TIME}),
+        _param("filter[published][lte]", "published at or before (RFC 3339 with offset, "
+                                          "years 1700-2199)",
+               {"type": "string", "pattern": DATE_TIME}),
+        _list_param("filter[status]", "statuses (admin keys; search keys: published)",
+                    {"enum": list(ContentStatus.__args__)}, 3),  # type: ignore[attr-defined]
+    ]
+
+
 SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
 
-def _search_path(kind: str) -> dict[str, Any]:
-    codes = ("400", "401", "403", "413", "422", "503")
+SEARCH_RULES = ("Rules between fields (422 when broken): a price range needs its currency "
+                "(`filter[price][min]`/`[max]` need `filter[price][currency]`); "
+                "`filter.price.min must not exceed max`; `price_buckets` are strictly "
+                "increasing; price sorting and the price facet need `currency` (or "
+                "`filter.price`); an engine refuses a currency it does not index (Tantivy, "
+                "Meilisearch: `TANTIVY_CURRENCIES`). Search keys see `published` only (403 for "
+                "other statuses).")
+
+
+def _search_path(kind: str, doc_type: DocType) -> dict[str, Any]:
+    codes = ("400", "401", "403", "413", "414", "422", "503")
     return {
         "get": {"summary": f"Search {kind} (query string)", "security": SECURITY,
-                "parameters": SEARCH_PARAMS, "responses": {
+                "description": SEARCH_RULES,
+                "parameters": search_params(doc_type), "responses": {
                     "200": _json(_ref("SearchResult")), **_errors(*codes)}},
         "post": {"summary": f"Search {kind} (JSON body)",
-                 "security": SECURITY,
+                 "security": SECURITY, "description": SEARCH_RULES,
                  "requestBody": {"required": True, "content": {
-                     "application/json": {"schema": _ref("SearchQuery")}}},
+                     "application/json": {"schema": _ref(f"{doc_type.title()}SearchQuery")}}},
                  "responses": {"200": _json(_ref("SearchResult")), **_errors(*codes)}},
     }
 
 
 def _paths() -> dict[str, Any]:
-    admin = ("400", "401", "403", "413", "422", "503")
+    from search_api.routes_admin import ENTRY_ID, JOB_STATES, MAX_DLQ_PAGE, MAX_JOBS, TENANT_REF
+    from search_api.routes_search import MAX_SUGGESTIONS, SUGGEST_PREFIX
+
+    admin = ("400", "401", "403", "413", "414", "422", "503")
+    get = ("400", "401", "403", "414", "422", "503")
     return {
-        "/v1/search/products": _search_path("products"),
-        "/v1/search/content": _search_path("content"),
+        "/v1/search/products": _search_path("products", "product"),
+        "/v1/search/content": _search_path("content", "content"),
         "/v1/suggest": {"get": {
             "summary": "Title suggestions for a prefix", "security": SECURITY,
             "parameters": [
-                _param("q", "prefix", required=True),
+                _param("q", "prefix: 1-100 characters, not all blank, no NUL",
+                       {"type": "string", "pattern": SUGGEST_PREFIX}, required=True),
                 _param("type", "document type", {"enum": ["products", "content"]}),
-                _param("limit", "suggestions", {"type": "integer", "minimum": 1,
-                                                "maximum": 20})],
+                _int_param("limit", "suggestions", 1, MAX_SUGGESTIONS)],
             "responses": {"200": _json({"type": "object", "properties": {
                 "suggestions": {"type": "array", "items": _ref("Suggestion")},
-                "backend": {"type": "string"}}}), **_errors("401", "403", "422", "503")}}},
+                "backend": {"type": "string"}}}), **_errors(*get)}}},
         "/v1/admin/reindex": {"get": {
             "summary": "Reindex jobs with their progress, newest first (admin: own tenant; "
                        "operator: any)", "security": SECURITY,
             "parameters": [
-                _param("state", "comma-separated states: queued, running, succeeded, failed"),
-                _param("tenant", "tenant slug or id (operator keys; admin keys see their own)"),
-                _param("limit", "jobs", {"type": "integer", "minimum": 1, "maximum": 100})],
+                _list_param("state", "job states", {"enum": list(JOB_STATES)},
+                            len(JOB_STATES)),
+                _param("tenant", "tenant slug or id (operator keys; admin keys see their own)",
+                       {"type": "string", "pattern": TENANT_REF}),
+                _int_param("limit", "jobs", 1, MAX_JOBS)],
             "responses": {"200": _json({"type": "object", "properties": {
                 "jobs": {"type": "array", "items": _ref("Job")}}}),
-                **_errors("401", "403", "422", "503")}}, "post": {
+                **_errors(*get)}}, "post": {
             "summary": "Queue a reindex (admin: own tenant; operator: any)",
+            "description": "Reindexing one document (`id`) needs its `type` (422 without).",
             "security": SECURITY,
             "requestBody": {"required": True, "content": {
                 "application/json": {"schema": _ref("ReindexRequest")}}},
@@ -113,20 +207,20 @@ def _paths() -> dict[str, Any]:
                             "schema": {"type": "string", "format": "uuid"}}],
             "responses": {"200": _json({"type": "object", "properties": {
                 "job": _ref("Job")}}), "404": PROBLEMS["422"] | {
-                "description": "no such job"}, **_errors("401", "403", "422", "503")}}},
+                "description": "no such job"}, **_errors(*get)}}},
         "/v1/admin/dlq": {"get": {
             "summary": "Dead-lettered events (operator), oldest first", "security": SECURITY,
             "parameters": [
-                _param("after", "entry id to continue after (the previous `next`)"),
-                _param("limit", "entries", {"type": "integer", "minimum": 1,
-                                            "maximum": 500}),
+                _param("after", "entry id to continue after (the previous `next`)",
+                       {"type": "string", "pattern": ENTRY_ID}),
+                _int_param("limit", "entries", 1, MAX_DLQ_PAGE),
                 _param("queue", "`events` (the indexer's) or `engine` (documents an "
                                 "external engine refused)",
                        {"type": "string", "enum": ["events", "engine"]})],
             "responses": {"200": _json({"type": "object", "properties": {
                 "entries": {"type": "array", "items": {"type": "object"}},
                 "next": {"type": ["string", "null"]}, "total": {"type": "integer"}}}),
-                **_errors("401", "403", "422", "503")}}},
+                **_errors(*get)}}},
         "/v1/admin/dlq/replay": {"post": {
             "summary": "Put dead letters back on the event stream, or refused documents back "
                        "in the engine queue (operator)",
@@ -232,6 +326,24 @@ def _account_paths(admin: tuple[str, ...]) -> dict[str, Any]:
                 "description": "the key is revoked or expired"}, **not_found,
                 **_errors(*admin)}}},
     }
+def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
+    """The body one search route accepts: `SearchQuery` narrowed to its document type's
+    filter, facet and sort names."""
+    product = doc_type == "product"
+    body = deepcopy(generic)
+    body["title"] = f"{doc_type.title()}SearchQuery"
+    props = body["properties"]
+    public = PUBLIC_DOC_TYPES[doc_type]
+    props["doc_type"] = {"enum": [public, doc_type] if public != doc_type else [public],
+                         "default": public, "description": "optional: the endpoint decides "
+                         f"it{'' if public == doc_type else f' (`{doc_type}` is deprecated)'}"}
+    props["filter"]["anyOf"] = [_ref("ProductFilter" if product else "ContentFilter"),
+                                {"type": "null"}]
+    facets = ProductFacet.__args__ if product else ContentFacet.__args__  # type: ignore[attr-defined]
+    props["facets"]["items"] = {"enum": list(facets)}
+    props["facets"]["uniqueItems"] = True
+    props["sort"]["enum"] = sorted(PRODUCT_SORTS if product else CONTENT_SORTS)
+    return body
 
 
 @cache
@@ -247,6 +359,9 @@ def build_document() -> dict[str, Any]:
         + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
+    for doc_type in ("product", "content"):
+        schemas[f"{doc_type.title()}SearchQuery"] = _search_body(schemas["SearchQuery"],
+                                                                 doc_type)
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"],
                           "properties": {
                               "type": {"type": "string"}, "title": {"type": "string"},

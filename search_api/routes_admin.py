@@ -3,21 +3,22 @@ keys: any tenant), list and replay dead letters (operator keys) (I/O: PostgreSQL
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal, TypeVar, cast
+from typing import Annotated, Any, Literal, TypeVar, cast
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core_write.errors import NotFound
+from core_write.validate import TENANT_SLUG_MAX
 from indexer.engine_queue import enqueue
 from indexer.model import DocType
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.model import PUBLIC_DOC_TYPES
+from search_api.model import PUBLIC_DOC_TYPES, schema_regex
+from search_api.params import parse_int, split_list
 from search_api.queries import QUERIES
 from search_api.routes_search import read_json
 from search_api.wiring import RESOURCES, SETTINGS
@@ -25,6 +26,7 @@ from search_api.wiring import RESOURCES, SETTINGS
 routes = web.RouteTableDef()
 DLQ_ERROR_FIELDS = frozenset({b"error", b"entry_id", b"deliveries", b"failed_at"})
 MAX_REPLAY = 1000
+MAX_DLQ_PAGE = 500
 REPLAY_SCRIPT = """
 if redis.call('XDEL', KEYS[1], ARGV[1]) == 1 then
   return redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
@@ -33,7 +35,16 @@ return false
 """
 """Atomic and idempotent: an entry goes back onto the stream only by the call that removed
 it from the dead-letter stream, so two concurrent replays never publish it twice."""
-_ENTRY_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+ENTRY_ID = r"^[0-9]{1,19}-[0-9]{1,19}$"
+"""A stream entry id (`1700000000000-0`); 19 digits per part always fit Redis's u64."""
+_ENTRY_ID = schema_regex(ENTRY_ID)
+TENANT_REF = rf"^[a-z0-9](?:[a-z0-9-]{{0,{TENANT_SLUG_MAX - 2}}}[a-z0-9])?$"
+"""A tenant slug (`core_write.validate.SLUG_RE`, at most TENANT_SLUG_MAX characters), or a
+tenant id as lowercase UUID text (which has the shape of a slug)."""
+_TENANT_REF = schema_regex(TENANT_REF)
+DOC_ID = (r"^(?:[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+          r"|[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25})$")
+"""A document id: UUID text or a ULID."""
 M = TypeVar("M", bound=BaseModel)
 Entries = list[tuple[bytes, dict[bytes, bytes]]]
 
@@ -43,9 +54,9 @@ class ReindexRequest(BaseModel):
     (`products|content`, omitted: both) and one document id (needs the type)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    tenant: str | None = Field(default=None, min_length=1, max_length=100)
+    tenant: str | None = Field(default=None, pattern=TENANT_REF)
     type: Literal["products", "content"] | None = None
-    id: str | None = Field(default=None, min_length=1, max_length=64)
+    id: str | None = Field(default=None, pattern=DOC_ID)
 
 
 Queue = Literal["events", "engine"]
@@ -59,7 +70,8 @@ class ReplayRequest(BaseModel):
     (back onto the event stream) or the `engine` queue (back into the engine's queue)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    ids: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REPLAY)
+    ids: list[Annotated[str, Field(pattern=ENTRY_ID)]] | None = Field(
+        default=None, min_length=1, max_length=MAX_REPLAY)
     queue: Queue = "events"
 
 
@@ -122,15 +134,16 @@ async def reindex_jobs(request: web.Request) -> web.Response:
     for name in request.query:
         if name not in ("state", "tenant", "limit"):
             raise field_error(name[:64], "unknown parameter")
-    states = [s for s in request.query.get("state", "").split(",") if s] or None
+    states = split_list("state", request.query.getall("state")) \
+        if "state" in request.query else None
     if states and not set(states) <= set(JOB_STATES):
         raise field_error("state", f"must be among {', '.join(JOB_STATES)}")
-    raw_limit = request.query.get("limit", "20")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_JOBS:
-        raise field_error("limit", f"must be an integer between 1 and {MAX_JOBS}")
+    limit = parse_int(request.query.get("limit", "20"), "limit", 1, MAX_JOBS)
     pool = request.app[RESOURCES].pool
     tenant_id = key.tenant_id  # admin keys: their own; operator keys: every tenant
     if "tenant" in request.query:
+        if not _TENANT_REF.match(request.query["tenant"]):
+            raise field_error("tenant", "must be a tenant slug or id")
         try:
             tenant_id = (await resolve_scope(pool, request.query["tenant"], None, None)).tenant_id
         except NotFound:
@@ -141,7 +154,7 @@ async def reindex_jobs(request: web.Request) -> web.Response:
             raise Problem(403, "this key may list only its own tenant's jobs",
                           errors=[{"field": "tenant", "message": "not this key's tenant"}],
                           slug="forbidden")
-    rows = await pool.fetch(QUERIES["jobs_list"], states, tenant_id, int(raw_limit))
+    rows = await pool.fetch(QUERIES["jobs_list"], states, tenant_id, limit)
     return web.json_response({"jobs": [job_json(dict(row)) for row in rows]})
 
 
@@ -176,10 +189,7 @@ async def dlq_list(request: web.Request) -> web.Response:
     after = request.query.get("after")
     if after is not None and not _ENTRY_ID.match(after):
         raise field_error("after", "must be a stream entry id like 1700000000000-0")
-    raw_limit = request.query.get("limit", "50")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
-        raise field_error("limit", "must be an integer between 1 and 500")
-    limit = int(raw_limit)
+    limit = parse_int(request.query.get("limit", "50"), "limit", 1, MAX_DLQ_PAGE)
     queue = request.query.get("queue", "events")
     if queue not in DLQ_KEYS:
         raise field_error("queue", "must be 'events' or 'engine'")
@@ -198,9 +208,6 @@ async def dlq_replay(request: web.Request) -> web.Response:
     require_role(request, "operator")
     raw = await request.read()
     body = _validated(ReplayRequest, await read_json(request) if raw.strip() else {})
-    for index, given in enumerate(body.ids or []):
-        if not _ENTRY_ID.match(given):
-            raise field_error(f"ids.{index}", "must be a stream entry id like 1700000000000-0")
     settings = request.app[SETTINGS]
     redis = request.app[RESOURCES].redis
     dlq = settings.key(DLQ_KEYS[body.queue])

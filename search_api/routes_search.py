@@ -23,8 +23,9 @@ from search_api.model import (
     SearchQuery,
     SearchResult,
     default_price_currency,
+    schema_regex,
 )
-from search_api.params import parse_search_params, parse_token
+from search_api.params import parse_int, parse_search_params, parse_token
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()
@@ -116,7 +117,8 @@ async def _post(request: web.Request, doc_type: DocType) -> web.Response:
     body = await read_json(request)
     if not isinstance(body, dict):
         raise field_error("body", "must be a JSON object")
-    token = parse_token(body.pop("min_token")) if "min_token" in body else None
+    given = body.pop("min_token", None)  # null: none, as the document allows
+    token = parse_token(given, text=False) if given is not None else None
     if "min_token" in request.query:
         token = parse_token(request.query["min_token"])
     return await run_search(request, doc_type, body, token)
@@ -143,6 +145,10 @@ async def search_content_post(request: web.Request) -> web.Response:
 
 
 SUGGEST_PARAMS = frozenset({"q", "type", "limit"})
+SUGGEST_PREFIX = r"^(?=[\s\S]{1,100}$)[^\x00]*[^\s\x00][^\x00]*$"
+"""1-100 characters, one of them not blank, no NUL (the document publishes this pattern)."""
+_SUGGEST_PREFIX_RE = schema_regex(SUGGEST_PREFIX)
+MAX_SUGGESTIONS = 20
 
 
 @routes.get("/v1/suggest")
@@ -154,20 +160,17 @@ async def suggest(request: web.Request) -> web.Response:
             raise field_error(name[:64], "unknown parameter")
         if len(request.query.getall(name)) > 1:
             raise field_error(name, "given more than once", status=400)
-    prefix = request.query.get("q", "").strip()
-    if not prefix:
-        raise field_error("q", "a non-empty prefix is required")
-    if len(prefix) > 100:
-        raise field_error("q", "at most 100 characters")
+    raw_prefix = request.query.get("q", "")
+    if not _SUGGEST_PREFIX_RE.match(raw_prefix):
+        raise field_error("q", "a prefix of 1-100 characters, not all blank, without NUL")
+    prefix = raw_prefix.strip()
     kind = request.query.get("type", "products")
     if kind not in DOC_TYPES:
         raise field_error("type", "must be 'products' or 'content'")
-    raw_limit = request.query.get("limit", "8")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 20:
-        raise field_error("limit", "must be an integer between 1 and 20")
+    limit = parse_int(request.query.get("limit", "8"), "limit", 1, MAX_SUGGESTIONS)
     backend = request.app[BACKEND]
     try:
-        found = await backend.suggest(DOC_TYPES[kind], prefix, scope, int(raw_limit))
+        found = await backend.suggest(DOC_TYPES[kind], prefix, scope, limit)
     except Exception:
         metrics.SEARCH_ERRORS.labels(backend.name, "suggest").inc()
         raise

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
 from core_write.resources import Resources
@@ -21,6 +22,7 @@ from search_api.app import create_app
 from search_api.auth import create_key
 from search_api.model import Hit, SearchQuery, SearchResult, SearchScope, Suggestion
 from tests.builders import make_tenant
+from tests.pipeline import Pipeline
 
 ORIGIN = "https://shop.example"
 
@@ -103,3 +105,21 @@ async def api_fixture(settings: Settings, core: CoreWrite) -> AsyncIterator[Api]
         yield Api(client, backend, conf, tenants, keys)
     finally:
         await client.close()
+
+
+async def indexed_catalog(settings: Settings, core: CoreWrite, pipeline: Pipeline,
+                          redis: aioredis.Redis) -> dict[str, str]:
+    """The conformance catalog written for a new tenant, indexed into the index tables and
+    drained into the Tantivy index at `settings.tantivy_dir`; returns an `admin` key of the
+    tenant and an `operator` key."""
+    from indexer.tantivy.engine import tantivy_config
+    from indexer.tantivy.follower import TantivyFollower
+    from tests.integration.test_conformance import NODES, PRODUCTS, _write_tenant
+
+    tenant = await make_tenant(core)
+    await _write_tenant(core, tenant["id"], {}, PRODUCTS, NODES)
+    await pipeline.settle()
+    async with TantivyFollower(core.pool, redis, settings, tantivy_config(settings)) as follower:
+        await follower.drain_once()
+    return {"admin": (await create_key(core.pool, tenant["slug"], "admin"))[0],
+            "operator": (await create_key(core.pool, None, "operator"))[0]}

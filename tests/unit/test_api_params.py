@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
+from aiohttp.http_exceptions import BadHttpMessage, BadHttpMethod, LineTooLong
 from pydantic import ValidationError
 
 from core_write.settings import Settings, SettingsError, load_settings
-from search_api.app import create_app
+from search_api.app import Deadlines, create_app
 from search_api.auth import KEY_PREFIX, ApiKey, generate_key, hash_key
 from search_api.errors import Problem, from_validation
-from search_api.model import SearchQuery
+from search_api.model import ContentFilter, SearchQuery
 from search_api.openapi import build_document
 from search_api.params import filter_path, parse_search_params, parse_token
+from search_api.protocol import parser_problem
 
 
 def test_bracket_and_dotted_filters_are_the_same() -> None:
     bracket, _ = parse_search_params([("filter[tags]", "a,b"), ("filter[price][min]", "5")])
     dotted, _ = parse_search_params([("filter.tags", "a"), ("filter.tags", "b"),
                                      ("filter.price.min", "5")])
-    assert bracket == dotted == {"filter": {"tags": ["a", "b"], "price": {"min": "5"}}}
+    assert bracket == dotted == {"filter": {"tags": ["a", "b"], "price": {"min": 5}}}
 
 
 def test_scalars_lists_and_token() -> None:
@@ -28,7 +31,7 @@ def test_scalars_lists_and_token() -> None:
                                        ("highlight", "0"), ("min_token", "42"),
                                        ("price_buckets", "10,20")])
     assert data == {"q": "x", "facets": ["tags", "price"], "highlight": False,
-                    "price_buckets": ["10", "20"]}
+                    "price_buckets": [10, 20]}
     assert token == 42
     query = SearchQuery.model_validate({**data, "currency": "EUR"})
     assert query.price_buckets == (10, 20)
@@ -43,6 +46,13 @@ def test_scalars_lists_and_token() -> None:
     ([("highlight", "maybe")], 422, "highlight"),
     ([("min_token", "0")], 422, "min_token"),
     ([("min_token", "1e3")], 422, "min_token"),
+    ([("min_token", "\u00b2")], 422, "min_token"),
+    ([("page", "+2")], 422, "page"),
+    ([("page", "2.0")], 422, "page"),
+    ([("facets", "tags,,price")], 422, "facets"),
+    ([("facets", "")], 422, "facets"),
+    ([("filter[price][min]", "\u0665")], 422, "filter[price][min]"),
+    ([("filter[has_stock]", "maybe")], 422, "filter[has_stock]"),
 ])
 def test_bad_parameters_name_the_field(pairs: list[tuple[str, str]], status: int,
                                        field: str) -> None:
@@ -128,3 +138,61 @@ def test_api_settings() -> None:
                 {"API_PORT": "70000"}, {"READY_MAX_LAG_SECONDS": "0"}):
         with pytest.raises(SettingsError):
             load_settings(**bad)
+
+
+@pytest.mark.parametrize(("data", "field"), [
+    ({"q": "a\u0000b"}, "q"),
+    ({"page": "2"}, "page"),
+    ({"page": True}, "page"),
+    ({"highlight": 1}, "highlight"),
+    ({"price_buckets": [2**63]}, "price_buckets.0"),
+    ({"filter": {"price": {"currency": "EUR", "min": 2**63}}}, "price.min"),
+    ({"filter": {"tags": [""]}}, "tags.0"),
+])
+def test_the_model_refuses_what_the_document_forbids(data: dict[str, object],
+                                                     field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        SearchQuery.model_validate(data)
+    assert field in [e["field"] for e in from_validation(caught.value).errors]
+
+
+def test_json_integral_numbers_are_integers() -> None:
+    query = SearchQuery.model_validate({"page": 2.0, "price_buckets": [5.0, 7]})
+    assert query.page == 2 and query.price_buckets == (5, 7)
+
+
+@pytest.mark.parametrize("text", ["2024-02-29T00:00:00Z", "1700-01-01T00:00:00+14:00",
+                                  "2199-12-31T23:59:59.123456-05:30"])
+def test_dates_inside_the_bounds(text: str) -> None:
+    assert ContentFilter.model_validate({"published": {"gte": text}}).published is not None
+
+
+@pytest.mark.parametrize("text", ["2023-02-29T00:00:00Z", "9999-12-31T00:00:00Z",
+                                  "1699-12-31T23:59:59Z", "2024-01-01", "2024-01-01T00:00:00",
+                                  "2024-01-01t00:00:00z", "2024-01-01T00:00:00Z\n", 1700000000])
+def test_dates_outside_the_bounds(text: object) -> None:
+    with pytest.raises(ValidationError):
+        ContentFilter.model_validate({"published": {"gte": text}})
+
+
+def test_parser_problems_quote_nothing() -> None:
+    secret = "rsk_secret"
+    for exc in (LineTooLong(f"Bearer {secret}", 8190), BadHttpMethod(f"GE{{T {secret}"),
+                BadHttpMessage(f"Invalid header value char: {secret}")):
+        problem = parser_problem(exc, 400)
+        assert problem.status == 400 and secret not in json.dumps(problem.body())
+
+
+async def test_stopping_brings_deadlines_forward_never_back() -> None:
+    deadlines = Deadlines()
+    now = asyncio.get_running_loop().time()
+    async with asyncio.timeout(100) as late, asyncio.timeout(0.5) as early:
+        with deadlines.track(late), deadlines.track(early):
+            assert deadlines.stop_by(now + 2) == 2
+            assert late.when() == now + 2 and early.when() is not None
+            assert early.when() < now + 1  # type: ignore[operator]
+            await asyncio.sleep(0)
+    async with asyncio.timeout(100) as started_after:
+        with deadlines.track(started_after):
+            assert started_after.when() == now + 2
+            await asyncio.sleep(0)
