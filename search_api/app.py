@@ -25,8 +25,8 @@ from search_api.auth import API_KEY, KeyCache, KeyUsage, authenticate, protected
 from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
 from search_api.graphql.schema import add_graphql
-from search_api.routes_accounts import routes as account_routes
 from search_api.protocol import ApiRunner
+from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
