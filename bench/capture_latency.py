@@ -2,9 +2,12 @@
 only the capture triggers of migration 0013) while a relay and an indexer (Tantivy engine) run
 as separate processes; for each, the time from psql's exit (its commit done) until the new
 title is in index_products (what the Postgres backend searches) and until a Tantivy reader in
-this process returns it. Prints a Markdown table and writes JSON to bench/results/.
+this process returns it. With `--storm N`, then N products inserted by one plain-SQL
+statement and all of them renamed by another: the time from each commit until every document
+is in index_products, and the outbox rows each statement wrote. Prints a Markdown table and
+writes JSON to bench/results/.
 
-    python -m bench.capture_latency [--renames 30] [--products 300] [--nodes 100]
+    python -m bench.capture_latency [--renames 30] [--products 300] [--nodes 100] [--storm N]
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from indexer.tantivy.reader import TantivyReader
 
 VISIBLE_TIMEOUT_SECONDS = 30.0
 """How long one rename may take to show up in both places."""
+STORM_TIMEOUT_SECONDS = 900.0
+"""How long the indexer may take to index a storm's documents."""
 
 
 async def _psql(dsn: str, sql: str) -> None:
@@ -63,6 +68,35 @@ async def _rename(dsn: str, pool: asyncpg.Pool, reader: TantivyReader, tenant: u
                 in_tantivy = now - committed
         await asyncio.sleep(0.002)  # polling a condition with a deadline
     return in_pg, in_tantivy
+
+
+async def _storm(pool: asyncpg.Pool, tenant: uuid.UUID, n: int) -> dict[str, object]:
+    """N products inserted by one statement, then renamed by one: commit to all indexed."""
+    out: dict[str, object] = {}
+    statements = {
+        "insert": ("INSERT INTO commerce_products (id, tenant_id, title, handle, status) "
+                   "SELECT gen_random_uuid(), $1, 'Storm ' || g, 'storm-' || g, 'published' "
+                   "FROM generate_series(1, $2) g", "'Storm %'"),
+        "update": ("UPDATE commerce_products SET title = title || ' renamed' "
+                   "WHERE tenant_id = $1 AND handle LIKE 'storm-%' AND $2 > 0",
+                   "'Storm % renamed'"),
+    }
+    for op, (sql, pattern) in statements.items():
+        mark = await pool.fetchval("SELECT coalesce(max(seq), 0) FROM outbox")
+        began = time.perf_counter()
+        await pool.execute(sql, tenant, n)
+        committed = time.perf_counter()
+        deadline = committed + STORM_TIMEOUT_SECONDS
+        while await pool.fetchval("SELECT count(*) FROM index_products WHERE tenant_id = $1 "
+                                  f"AND title LIKE {pattern}", tenant) < n:
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"the storm's {op} was not indexed in time")
+            await asyncio.sleep(0.1)  # polling a condition with a deadline
+        out[f"storm_{op}_statement_s"] = round(committed - began, 2)
+        out[f"storm_{op}_outbox_rows"] = await pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE seq > $1", mark)
+        out[f"storm_{op}_commit_to_indexed_s"] = round(time.perf_counter() - committed, 1)
+    return out
 
 
 def _summary(values: list[float]) -> str:
@@ -111,11 +145,12 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                                               f"Renamed in psql {i}")
             pg.append(in_pg)
             tv.append(in_tantivy)
+        storm = await _storm(pool, rows[0]["tenant_id"], args.storm) if args.storm else {}
     return {
         "renames": len(pg), "products": args.products,
         "psql_commit_to_index_products_ms": _summary(pg),
         "psql_commit_to_tantivy_ms": _summary(tv),
-        "load_average_1_5_15": " / ".join(f"{x:.1f}" for x in load),
+        "load_average_1_5_15": " / ".join(f"{x:.1f}" for x in load), **storm,
     }
 
 
@@ -124,6 +159,8 @@ def main() -> None:
     parser.add_argument("--renames", type=int, default=30)
     parser.add_argument("--products", type=int, default=300)
     parser.add_argument("--nodes", type=int, default=100)
+    parser.add_argument("--storm", type=int, default=0, metavar="N",
+                        help="then insert and rename N products in one statement each")
     report("capture_latency", lifecycle.run(run(parser.parse_args())))
 
 
