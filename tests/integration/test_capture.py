@@ -263,3 +263,15 @@ async def test_every_table_the_fan_out_knows_has_its_capture_triggers(pool: asyn
     tables = {r["relname"]: r["names"] for r in rows}
     assert set(tables) == set(ROW_KEYS) | {"taggables", "meta"} | {f"nodes_p{i}" for i in range(8)}
     assert all(found == names for found in tables.values())
+
+
+async def test_a_write_naming_a_partition_is_captured(
+    pool: asyncpg.Pool, pipeline: Pipeline, sql: asyncpg.Connection, world: dict[str, Any]
+) -> None:
+    partition = await sql.fetchval("SELECT tableoid::regclass::text FROM nodes WHERE id = $1",
+                                   world["post"])
+    assert partition.startswith("nodes_p")
+    await sql.execute(f"UPDATE {partition} SET title = 'Via the partition' WHERE id = $1",
+                      world["post"])
+    await pipeline.settle()
+    assert (await doc(pool, "content", world["post"]))["title"] == "Via the partition"  # type: ignore[index]
