@@ -8,7 +8,7 @@ whose documents name it). Every lookup is scoped to the event's tenant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -192,6 +192,26 @@ def row_targets(event: ev.RowChanged) -> list[Target]:
         doc_type = ROW_KINDS.get(event.kind or "")
         return [Docs(doc_type, keys)] if doc_type is not None else []
     return [_row_target(how, keys) for how in ROW_KEYS.get(event.table, ())]
+
+
+def planned_size(event: ev.Event) -> int:
+    """How many documents and lookup keys an event names (at least 1; pure)."""
+    return max(1, sum(len(target.ids) for target in targets_of(event)))
+
+
+def bounded_groups(sizes: Sequence[int], limit: int) -> list[slice]:
+    """Consecutive slices whose sizes add up to at most `limit`; an item larger than `limit`
+    makes a slice of its own (pure)."""
+    groups: list[slice] = []
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > limit:
+            groups.append(slice(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(sizes):
+        groups.append(slice(start, len(sizes)))
+    return groups
 
 
 @dataclass

@@ -8,7 +8,14 @@ import uuid
 from datetime import UTC, datetime
 
 from core_write.events import EventEnvelope, RowChanged
-from indexer.fanout import Docs, Lookup, plan_batch, row_targets
+from indexer.fanout import (
+    Docs,
+    Lookup,
+    bounded_groups,
+    plan_batch,
+    planned_size,
+    row_targets,
+)
 
 A, B = uuid.uuid4(), uuid.uuid4()
 
@@ -57,3 +64,16 @@ def test_a_captured_envelope_decodes_and_joins_the_batch_plan() -> None:
     assert envelope.timestamp == datetime(2026, 11, 27, 10, 30, 1, 500000, tzinfo=UTC)
     plan = plan_batch([envelope])
     assert set(plan.docs[(tenant, "product")]) == {A, B}
+
+
+def test_a_storm_is_indexed_in_bounded_parts() -> None:
+    storm = RowChanged(table="commerce_products", op="insert", keys=[uuid.uuid4()
+                                                                       for _ in range(500)])
+    assert planned_size(storm) == 500
+    assert planned_size(RowChanged(table="tags", op="delete", keys=[A])) == 2
+    assert planned_size(RowChanged(table="users", op="update", keys=[A],
+                                   changed=["role"])) == 1
+    assert bounded_groups([500, 500, 500, 1, 1], 1000) == [slice(0, 2), slice(2, 5)]
+    assert bounded_groups([1] * 5, 2) == [slice(0, 2), slice(2, 4), slice(4, 5)]
+    assert bounded_groups([3000, 1], 1000) == [slice(0, 1), slice(1, 2)]
+    assert bounded_groups([], 1000) == []
