@@ -28,11 +28,11 @@ from bench import lifecycle
 from bench.lifecycle import close_pool, delete_keys, drop_database, spawn_cli, stop_process
 from bench.report import report
 from core_write.db import create_pool, with_database
-from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
+from rustok_search.demo_writer import DemoSpec, load_demo
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope
 
