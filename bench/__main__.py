@@ -2,8 +2,8 @@
 every benchmark; each prints a Markdown table and writes JSON to bench/results/.
 
 Scenarios: catalog (bulk-load the demo catalog), reindex (ours vs the per-entity baseline vs
-raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness, search,
-graphql (the same search over GraphQL and REST).
+raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness,
+capture_latency, search, graphql (the same search over GraphQL and REST).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "scale": ("bench.scale", "reindex throughput and RSS at 10k, 100k (and 1M) products"),
     "write_path": ("bench.write_path", "core_write units + outbox, then the relay alone"),
     "freshness": ("bench.freshness", "commit-to-searchable latency under a write rate"),
+    "capture_latency": ("bench.capture_latency", "psql commit to searchable (capture triggers)"),
     "search": ("bench.search_load", "faceted product search over HTTP"),
     "graphql": ("bench.graphql", "the same product search over GraphQL and REST"),
 }

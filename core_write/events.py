@@ -442,6 +442,26 @@ class ReindexRequested(Event):
     target_id: uuid.UUID | None = None
 
 
+class RowChanged(Event):
+    """Rows changed by a writer outside core_write, recorded by the capture triggers of
+    migration 0013 in the writer's transaction: `keys` are the values of the table's fan-out
+    column (a price's variant, a tag link's target; at most 500), `kind` the target type of
+    polymorphic links, `changed` the columns an UPDATE changed; a TRUNCATE has no keys."""
+
+    aggregate_type: ClassVar[str] = "row"
+    aggregate_field: ClassVar[str] = "keys"
+    type: Literal["RowChanged"] = "RowChanged"
+    table: str
+    op: Literal["insert", "update", "delete", "truncate"]
+    kind: str | None = None
+    keys: list[uuid.UUID] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+
+    @property
+    def aggregate(self) -> tuple[str, uuid.UUID]:
+        return self.aggregate_type, self.keys[0] if self.keys else uuid.UUID(int=0)
+
+
 DomainEvent = Annotated[
     Union[
         TenantCreated, TenantUpdated, TenantDeleted, ModuleToggled,
@@ -459,7 +479,7 @@ DomainEvent = Annotated[
         VariantInventoryLinked, VariantInventoryUnlinked, InventoryUpdated, InventoryLow,
         StockLocationCreated, StockLocationUpdated, StockLocationDeleted,
         OrderPlaced, OrderUpdated, OrderStatusChanged, OrderCompleted, OrderCancelled,
-        OrderDeleted, ReindexRequested,
+        OrderDeleted, ReindexRequested, RowChanged,
     ],
     Field(discriminator="type"),
 ]

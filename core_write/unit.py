@@ -147,6 +147,7 @@ class CoreWrite:
         """One transaction; the events emitted inside it are written to the outbox before commit."""
         with translate_errors():
             async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["capture_off"])
                 unit = Unit(conn)
                 yield unit
                 await unit.flush()
@@ -177,6 +178,7 @@ async def run_in_unit(conn: asyncpg.Connection, service: Callable[..., Awaitable
     """Run a service on a caller-owned connection and transaction (the caller commits)."""
     unit = Unit(conn)
     with translate_errors():
+        await conn.execute(QUERIES["capture_off"])
         value = await service(unit, *args, **kwargs)
         await unit.flush()
     return value

@@ -35,7 +35,7 @@ from core_write.events import EventEnvelope
 from core_write.settings import Settings
 from indexer import metrics
 from indexer.documents import ApplyResult, apply_documents, resolve
-from indexer.fanout import plan_batch
+from indexer.fanout import bounded_groups, plan_batch, planned_size
 from indexer.queries import QUERIES
 
 log = logging.getLogger(__name__)
@@ -177,9 +177,16 @@ class Consumer:
                 continue
             seen.add(entry.envelope.id)
             valid.append(entry)
-        indexed = await self._index(valid)
-        await self._mark_indexed([e for e in valid if e.entry_id in set(indexed)])
-        done += indexed
+        # a storm (a 100k-row UPDATE: 200 entries of 500 keys) is indexed and acknowledged
+        # in parts of at most `indexer_apply_chunk` named documents, not as one plan
+        sizes = [planned_size(e.envelope.event) for e in valid if e.envelope is not None]
+        for part in bounded_groups(sizes, self.settings.indexer_apply_chunk):
+            indexed = await self._index(valid[part])
+            await self._mark_indexed([e for e in valid[part] if e.entry_id in set(indexed)])
+            done += indexed
+            if done:
+                await self.redis.xack(self.stream, GROUP, *done)
+                done = []
         if done:
             await self.redis.xack(self.stream, GROUP, *done)
         self.stats.batches += 1

@@ -8,7 +8,7 @@ whose documents name it). Every lookup is scoped to the event's tenant.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -19,6 +19,7 @@ from indexer.model import BY_SECTION, DocType
 LOOKUPS: dict[str, DocType] = {
     "products_of_items": "product",
     "products_of_variants": "product",
+    "products_of_options": "product",
     "products_in_categories": "product",
     "tagged_products": "product",
     "tenant_products": "product",
@@ -109,12 +110,108 @@ def targets_of(event: ev.Event) -> list[Target]:
             return [Lookup("products_of_items", tuple(items))] if items else []
         case ev.InventoryLow(product_id=pid):
             return [Docs("product", (pid,))]
+        case ev.RowChanged():
+            return row_targets(event)
         case ev.ReindexRequested(target_type=kind, target_id=target, request_id=_):
             doc_type = BY_SECTION[kind]
             if target is not None:
                 return [Docs(doc_type, (target,))]
             return [Lookup(f"tenant_{kind}", ())]
     return []
+
+
+# ---- rows changed outside core_write (capture triggers, migration 0013) ------------------
+# table -> how its fan-out keys lead to documents: a document type (the keys are its ids) or
+# the lookups that resolve them, as the domain events of the same change do.
+ROW_KEYS: dict[str, tuple[str, ...]] = {
+    "commerce_products": ("product",),
+    "commerce_variants": ("product",),  # keyed by product_id
+    "commerce_options": ("product",),  # keyed by product_id
+    "commerce_product_categories": ("product",),  # keyed by product_id
+    "commerce_option_values": ("products_of_options",),
+    "commerce_variant_options": ("products_of_variants",),
+    "commerce_prices": ("products_of_variants",),
+    "commerce_variant_inventory": ("products_of_variants",),
+    "commerce_inventory_items": ("products_of_items",),
+    "commerce_inventory_levels": ("products_of_items",),
+    "commerce_categories": ("products_in_categories",),
+    "nodes": ("content", "content_parents"),
+    "bodies": ("content",),
+    "categories": ("content_in_categories",),
+    "tags": ("tagged_products", "tagged_content"),
+    "users": ("author_content",),
+    "tenants": ("tenant_products", "tenant_content"),
+}
+# polymorphic links (taggables, meta): `kind` names the document type of the keys
+ROW_KINDS: dict[str, DocType] = {"product": "product", "node": "content"}
+# table -> the columns the document builders read: an UPDATE of none of them changes no
+# document (tables missing here count every column)
+ROW_COLUMNS: dict[str, frozenset[str]] = {
+    "commerce_products": frozenset({"tenant_id", "title", "subtitle", "handle", "description",
+                                    "status", "created_at", "published_at"}),
+    "commerce_variants": frozenset({"product_id", "manage_inventory", "allow_backorder"}),
+    "commerce_prices": frozenset({"variant_id", "amount", "currency_code", "price_list_id",
+                                  "min_quantity"}),
+    "commerce_inventory_levels": frozenset({"inventory_item_id", "stocked_quantity",
+                                            "reserved_quantity"}),
+    "commerce_categories": frozenset({"name", "handle", "is_active", "is_internal"}),
+    "nodes": frozenset({"tenant_id", "kind", "title", "slug", "excerpt", "status", "author_id",
+                        "category_id", "parent_id", "reply_count", "published_at",
+                        "created_at"}),
+    "bodies": frozenset({"body"}),
+    "categories": frozenset({"name", "slug"}),
+    "tags": frozenset({"name"}),
+    "meta": frozenset({"target_type", "target_id", "title", "description"}),
+    "users": AUTHOR_FIELDS,
+    "tenants": frozenset({"settings"}),
+}
+PRODUCT_TABLES = frozenset(t for t in ROW_KEYS if t.startswith("commerce_"))
+CONTENT_TABLES = frozenset({"nodes", "bodies", "categories", "users"})
+
+
+def _row_target(how: str, keys: tuple[uuid.UUID, ...]) -> Target:
+    if how == "product":
+        return Docs("product", keys)
+    if how == "content":
+        return Docs("content", keys)
+    return Lookup(how, keys)
+
+
+def row_targets(event: ev.RowChanged) -> list[Target]:
+    """The documents rows changed outside core_write affect (pure); a TRUNCATE affects every
+    document of the tenant of the types the table feeds."""
+    if event.op == "truncate":
+        return [Lookup(name, ()) for name, other in (("tenant_products", CONTENT_TABLES),
+                                                     ("tenant_content", PRODUCT_TABLES))
+                if event.table not in other]
+    columns = ROW_COLUMNS.get(event.table)
+    if event.op == "update" and columns is not None and not columns & set(event.changed):
+        return []
+    keys = tuple(event.keys)
+    if event.table in ("taggables", "meta"):
+        doc_type = ROW_KINDS.get(event.kind or "")
+        return [Docs(doc_type, keys)] if doc_type is not None else []
+    return [_row_target(how, keys) for how in ROW_KEYS.get(event.table, ())]
+
+
+def planned_size(event: ev.Event) -> int:
+    """How many documents and lookup keys an event names (at least 1; pure)."""
+    return max(1, sum(len(target.ids) for target in targets_of(event)))
+
+
+def bounded_groups(sizes: Sequence[int], limit: int) -> list[slice]:
+    """Consecutive slices whose sizes add up to at most `limit`; an item larger than `limit`
+    makes a slice of its own (pure)."""
+    groups: list[slice] = []
+    start, total = 0, 0
+    for i, size in enumerate(sizes):
+        if i > start and total + size > limit:
+            groups.append(slice(start, i))
+            start, total = i, 0
+        total += size
+    if start < len(sizes):
+        groups.append(slice(start, len(sizes)))
+    return groups
 
 
 @dataclass

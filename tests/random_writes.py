@@ -120,3 +120,50 @@ class RandomWriter:
     OPS = (price, price, stock, stock, rename_product, publish_toggle, rename_category,
            rename_tag, toggle_tag, toggle_tag, edit_node, edit_node, create_product,
            delete_product, delete_node)
+
+
+class SqlWriter(RandomWriter):
+    """The same kind of traffic in plain SQL, as a writer outside core_write would make it:
+    only the capture triggers (migration 0013) tell the indexer."""
+
+    async def _sql(self, sql: str, *args: Any) -> None:
+        try:
+            await self.pool.execute(sql, *args)
+        except asyncpg.DeadlockDetectedError:
+            self.refused += 1  # a multi-row UPDATE against a core_write unit: one is aborted
+
+    async def sql_price(self) -> None:
+        await self._sql("UPDATE commerce_prices SET amount = $1 WHERE id = (SELECT id FROM "
+                        "commerce_prices ORDER BY random() LIMIT 1)", self.rng.randint(100, 99999))
+
+    async def sql_stock(self) -> None:
+        await self._sql("UPDATE commerce_inventory_levels SET stocked_quantity = $1 WHERE id = "
+                        "(SELECT id FROM commerce_inventory_levels ORDER BY random() LIMIT 1)",
+                        self.rng.choice((0, 1, 5, 50)))
+
+    async def sql_rename_products(self) -> None:
+        # a multi-row UPDATE: every product of a tenant whose title ends with a given digit
+        await self._sql("UPDATE commerce_products SET title = $1 || ' ' || left(id::text, 4) "
+                        "WHERE tenant_id = (SELECT id FROM tenants ORDER BY random() LIMIT 1) "
+                        "AND right(id::text, 1) = $2",
+                        f"Bulk {self.rng.randint(0, 10**6)}", self.rng.choice("0123456789abcdef"))
+
+    async def sql_rename_category(self) -> None:
+        await self._sql("UPDATE commerce_categories SET name = $1 WHERE id = (SELECT id FROM "
+                        "commerce_categories ORDER BY random() LIMIT 1)",
+                        f"SQL cat {self.rng.randint(0, 10**6)}")
+
+    async def sql_rename_tag(self) -> None:
+        await self._sql("UPDATE tags SET name = $1 WHERE id = (SELECT id FROM tags "
+                        "ORDER BY random() LIMIT 1)", f"sql tag {self.rng.randint(0, 10**6)}")
+
+    async def sql_edit_body(self) -> None:
+        await self._sql("UPDATE bodies SET body = $1 WHERE node_id = (SELECT node_id FROM bodies "
+                        "ORDER BY random() LIMIT 1)", f"SQL edit {self.rng.randint(0, 10**6)}")
+
+    async def sql_delete_product(self) -> None:
+        await self._sql("DELETE FROM commerce_products WHERE id = (SELECT id FROM "
+                        "commerce_products ORDER BY random() LIMIT 1)")
+
+    OPS = (sql_price, sql_stock, sql_stock, sql_rename_products, sql_rename_category,
+           sql_rename_tag, sql_edit_body, sql_edit_body, sql_delete_product)

@@ -19,3 +19,7 @@ SELECT enabled FROM tenant_modules WHERE tenant_id = $1 AND module_slug = $2 FOR
 -- name: tenant_exists --
 -- Whether a tenant exists. $1 tenant id
 SELECT EXISTS (SELECT 1 FROM tenants WHERE id = $1)
+
+-- name: capture_off --
+-- This transaction's writes emit domain events: the capture triggers (migration 0013) skip it.
+SELECT set_config('rustok.capture', 'off', true)

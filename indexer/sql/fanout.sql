@@ -69,3 +69,8 @@ SELECT $1::uuid, product_id FROM index_products WHERE tenant_id = $1 AND $1 = AN
 SELECT $1::uuid AS via, id AS doc_id FROM nodes WHERE tenant_id = $1
 UNION
 SELECT $1::uuid, node_id FROM index_content WHERE tenant_id = $1 AND $1 = ANY($2::uuid[])
+
+-- name: lookup_products_of_options --
+-- Products of these options (an option value names its option).
+SELECT id AS via, product_id AS doc_id FROM commerce_options
+WHERE tenant_id = $1 AND id = ANY($2::uuid[])

@@ -1,7 +1,8 @@
 """Convergence under chaos: a relay and three indexer processes, paused at random (real
 delays; long pauses make the others reclaim their entries: forced redeliveries) and one
-SIGKILLed mid-run and restarted, while writers commit a few thousand random changes. Once the
-writes stop and the pipeline drains, verify finds no drift in any backend."""
+SIGKILLed mid-run and restarted, while writers commit a few thousand random changes (one of
+them in plain SQL, seen only by the capture triggers). Once the writes stop and the pipeline
+drains, verify finds no drift in any backend."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from indexer.model import DOC_TYPES
 from indexer.verify import verify_engine, verify_postgres
 from rustok_search import demo_writer as demo
 from tests.builders import FAST_HASHER
-from tests.random_writes import RandomWriter
+from tests.random_writes import RandomWriter, SqlWriter
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -90,6 +91,7 @@ async def run_chaos(core: CoreWrite, pool: asyncpg.Pool, redis: aioredis.Redis,
     for i in range(3):
         await procs.start(f"indexer-{i}", "indexer")
     writers = [RandomWriter(core, pool, random.Random(i)) for i in range(4)]
+    writers.append(SqlWriter(core, pool, random.Random(4)))
     writing = asyncio.gather(*(_steps(w, 500) for w in writers))
     killed = False
     try:
@@ -108,7 +110,7 @@ async def run_chaos(core: CoreWrite, pool: asyncpg.Pool, redis: aioredis.Redis,
             await asyncio.sleep(rng.uniform(0.05, 0.8))  # the pause length is the chaos itself
             procs.procs[victim].send_signal(signal.SIGCONT)
         await writing
-        assert killed and sum(w.writes for w in writers) >= 1500
+        assert killed and sum(w.writes for w in writers) >= 1500 and writers[-1].writes > 300
 
         async def settled() -> bool:
             return await drained(pool, redis, settings)
