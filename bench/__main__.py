@@ -2,7 +2,7 @@
 every benchmark; each prints a Markdown table and writes JSON to bench/results/.
 
 Scenarios: catalog (bulk-load the demo catalog), reindex (ours vs the per-entity baseline vs
-raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness, search.
+raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness, search, recovery.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "write_path": ("bench.write_path", "core_write units + outbox, then the relay alone"),
     "freshness": ("bench.freshness", "commit-to-searchable latency under a write rate"),
     "search": ("bench.search_load", "faceted product search over HTTP"),
+    "recovery": ("bench.recovery", "convergence after an indexer is SIGKILLed under writes"),
 }
 
 
