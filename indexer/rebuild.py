@@ -22,7 +22,8 @@ afterwards, and one short transaction swaps it in:
 Only for a whole document type, one rebuild at a time (a session advisory lock; a second one
 returns None and the caller reindexes in place), and only while the table has nothing a swap
 would lose (triggers, foreign keys, views...): `refusal` names it, and the caller falls back.
-A crash leaves `<table>_rebuild` behind; the next rebuild drops it.
+A runner that dies leaves `<table>_rebuild` behind: `remove_leftovers` drops it as soon as
+the job is found orphaned (indexer/jobs.py), and the next rebuild would drop it anyway.
 """
 
 from __future__ import annotations
@@ -277,3 +278,17 @@ async def with_rebuild_lock(
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_KEY, lock_class)
         return True
+
+
+async def remove_leftovers(pool: asyncpg.Pool) -> list[str]:
+    """Drop the generation tables no running rebuild holds (a dead runner's); their names."""
+    dropped: list[str] = []
+    for doc_type, spec in SPECS.items():
+
+        async def drop(conn: asyncpg.Connection, table: str = f"{spec.table}_rebuild") -> None:
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                await conn.execute(f"DROP TABLE {table}")
+                dropped.append(table)
+
+        await with_rebuild_lock(pool, doc_type, spec.lock_class, drop)
+    return dropped
