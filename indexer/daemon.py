@@ -133,7 +133,7 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0,
                 for doc_type, spec in SPECS.items():
                     count = await res.pool.fetchval(f"SELECT count(*) FROM {spec.table}")
                     metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
             log.warning("gauges not refreshed: %s", exc)
         await pause(every, stop)
 
@@ -157,7 +157,7 @@ async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float
                 inner.set()
                 await runner
                 continue
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
             log.warning("follower election failed: %s", exc)
         finally:
             if conn is not None and not conn.is_closed():

@@ -1,0 +1,214 @@
+"""Servers restart under us: on a private PostgreSQL cluster and a private Redis (the shared
+ones are never touched), the relay, an indexer (with the Tantivy engine writer) and the API
+run as processes while writers commit; PostgreSQL is restarted, then Redis (losing its data).
+While a server is down searches answer 503 at once (never 500, never a hang); every process
+reconnects by itself; once both are back nothing is lost, stale or dead-lettered."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+
+from core_write import demo
+from core_write.db import create_pool
+from core_write.errors import OUTAGES
+from core_write.migrations import migrate
+from core_write.services import users
+from core_write.settings import Settings
+from core_write.unit import CoreWrite
+from indexer.engines import engine_readers
+from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
+from search_api.auth import create_key
+from tests.builders import FAST_HASHER
+from tests.integration.test_convergence import drained
+from tests.private_servers import (
+    PrivatePostgres,
+    PrivateRedis,
+    find_postgres_bin,
+    find_redis_server,
+    free_port,
+)
+from tests.random_writes import RandomWriter
+from tests.waiting import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG = Path(os.environ.get("RESTART_TEST_LOG", "/tmp/rustok-restart-test.log"))
+PG_BIN = find_postgres_bin()
+REDIS_BIN = find_redis_server()
+
+
+@pytest.fixture(autouse=True)
+def fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(users, "hasher", FAST_HASHER)
+
+
+@pytest.fixture
+async def servers() -> AsyncIterator[tuple[PrivatePostgres, PrivateRedis]]:
+    if isinstance(PG_BIN, str):
+        pytest.skip(PG_BIN)
+    if isinstance(REDIS_BIN, str):
+        pytest.skip(REDIS_BIN)
+    postgres, redis = PrivatePostgres(PG_BIN), PrivateRedis(REDIS_BIN)
+    try:
+        await asyncio.to_thread(postgres.init)
+        await asyncio.to_thread(postgres.start)
+        await redis.start()
+        yield postgres, redis
+    finally:
+        await redis.destroy()
+        await asyncio.to_thread(postgres.destroy)
+
+
+class Writers:
+    """Random writes through core_write until stopped; an outage fails a write, no more."""
+
+    def __init__(self, pool: asyncpg.Pool, count: int) -> None:
+        self.writers = [RandomWriter(CoreWrite(pool), pool, random.Random(i))
+                        for i in range(count)]
+        self.failed = 0
+        self.stop = asyncio.Event()
+        self.tasks = [asyncio.create_task(self._run(w)) for w in self.writers]
+
+    @property
+    def writes(self) -> int:
+        return sum(w.writes for w in self.writers)
+
+    async def _run(self, writer: RandomWriter) -> None:
+        while not self.stop.is_set():
+            try:
+                await writer.step()
+            except OUTAGES:
+                self.failed += 1
+                await asyncio.sleep(0.05)  # a server is down: pace the retries
+
+    async def more(self, count: int) -> None:
+        """Until `count` more writes have committed."""
+        target = self.writes + count
+
+        async def done() -> bool:
+            return self.writes >= target
+
+        await wait_until(done, timeout=60, what=f"{count} more writes")
+
+    async def end(self) -> None:
+        self.stop.set()
+        await asyncio.gather(*self.tasks)
+
+
+async def test_postgres_and_redis_restart_under_writes(
+    servers: tuple[PrivatePostgres, PrivateRedis], tmp_path: Path,
+) -> None:
+    postgres, redis_server = servers
+    await migrate(postgres.dsn)
+    pool = await create_pool(postgres.dsn, max_size=8)
+    redis = aioredis.Redis.from_url(redis_server.url)
+    settings = Settings(DATABASE_URL=postgres.dsn, REDIS_URL=redis_server.url,
+                        RUSTOK_STREAM_PREFIX="restarts", TANTIVY_DIR=str(tmp_path / "tantivy"))
+    port = free_port()
+    env = dict(os.environ, DATABASE_URL=postgres.dsn, REDIS_URL=redis_server.url,
+               RUSTOK_STREAM_PREFIX="restarts", RUSTOK_ENGINES="tantivy",
+               TANTIVY_DIR=str(tmp_path / "tantivy"), SEARCH_BACKEND="postgres",
+               API_PORT=str(port), INDEXER_METRICS_PORT="0", RELAY_METRICS_PORT="0",
+               RELAY_POLL_INTERVAL="0.1", RUSTOK_LOG_LEVEL="WARNING",
+               INDEXER_HEARTBEAT_TTL_MS="1500", API_KEY_CACHE_SECONDS="0")
+    procs: dict[str, asyncio.subprocess.Process] = {}
+    writers: Writers | None = None
+    http = aiohttp.ClientSession()
+    try:
+        await demo.load_demo(pool, demo.DemoSpec(products=40, nodes=20, tenants=2, seed=3))
+        slug = await pool.fetchval("SELECT slug FROM tenants ORDER BY slug LIMIT 1")
+        key, _ = await create_key(pool, slug, "search")
+        for role in ("relay", "indexer", "api"):
+            procs[role] = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "rustok_search.cli", role, cwd=ROOT, env=env,
+                stdout=asyncio.subprocess.DEVNULL, stderr=LOG.open("ab"))  # noqa: ASYNC230
+
+        async def search() -> tuple[int, float]:
+            started = time.monotonic()
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/v1/search/products",
+                                    params={"q": "shirt"},
+                                    headers={"Authorization": f"Bearer {key}"},
+                                    timeout=aiohttp.ClientTimeout(total=10)) as response:
+                    await response.read()
+                    return response.status, time.monotonic() - started
+            except aiohttp.ClientConnectionError:
+                return 0, time.monotonic() - started  # the API is not listening yet
+
+        async def answers() -> bool:
+            return (await search())[0] == 200
+
+        def alive() -> None:
+            for role, proc in procs.items():
+                assert proc.returncode is None, f"the {role} exited by itself, see {LOG}"
+
+        await wait_until(answers, timeout=60, what="the API to answer")
+        writers = Writers(pool, 3)
+        await writers.more(30)
+
+        # PostgreSQL goes down and comes back
+        await asyncio.to_thread(postgres.stop)
+        for _ in range(3):
+            status, took = await search()
+            assert status == 503 and took < 2, (status, took)
+        failed = writers.failed
+
+        async def writes_fail() -> bool:
+            return writers is not None and writers.failed > failed + 3
+
+        await wait_until(writes_fail, what="writes to fail while PostgreSQL is down")
+        await asyncio.to_thread(postgres.start)
+        await wait_until(answers, timeout=30, what="searches after PostgreSQL is back")
+        await writers.more(30)
+        alive()
+
+        # Redis goes down (losing every key) and comes back
+        await redis_server.stop()
+        for _ in range(3):
+            status, took = await search()  # the Postgres backend needs no Redis
+            assert status in (200, 503) and took < 2, (status, took)
+        await writers.more(30)  # writes go on: the outbox keeps them
+        await redis_server.start()
+        await writers.more(30)
+        alive()
+        await writers.end()
+
+        async def settled() -> bool:
+            return await drained(pool, redis, settings)
+
+        await wait_until(settled, timeout=120, interval=0.2, what="the pipeline to drain")
+        alive()
+        assert await redis.xlen(settings.key("dlq")) == 0  # the outages poisoned nothing
+        for doc_type in DOC_TYPES:
+            drift = await verify_postgres(pool, doc_type)
+            assert drift.total == 0, drift.summary()
+        tenant_ids = [r["id"] for r in await pool.fetch("SELECT id FROM tenants")]
+        async with engine_readers(settings, redis) as readers:
+            for reader in readers:
+                for doc_type in DOC_TYPES:
+                    drift = await verify_engine(pool, reader, doc_type, tenant_ids)
+                    assert drift.total == 0, drift.summary()
+        assert writers.writes >= 120 and writers.failed > 0
+    finally:
+        if writers is not None:
+            await writers.end()
+        for proc in procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        codes = {role: await asyncio.wait_for(proc.wait(), timeout=30)
+                 for role, proc in procs.items()}
+        await http.close()
+        await redis.aclose()
+        await pool.close()
+    assert codes == dict.fromkeys(procs, 0), codes
