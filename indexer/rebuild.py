@@ -33,7 +33,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -51,6 +51,11 @@ LOCK_KEY = 0x52424C44  # 'RBLD', with the doc type's lock class as the second ke
 INDEX_MEMORY = "256MB"  # per index-building session: GIN builds spill less
 
 Rows = Sequence[Mapping[str, Any]]
+
+
+class Interrupted(Exception):
+    """The work stopped at a safe point (a page boundary, before the swap) because its runner
+    is stopping."""
 
 
 class EngineLoader(Protocol):
@@ -142,15 +147,18 @@ class Rebuild:
             if rows:
                 self._pages.put_nowait([r[0] for r in rows])
 
-    async def finish(self) -> RebuildResult:
+    async def finish(self, stop: asyncio.Event | None = None) -> RebuildResult:
         """Index the new generation, reconcile it with the live table and swap it in; then
-        let the loader finish."""
+        let the loader finish. Once `stop` is set, until the swap starts, the index builds
+        and the wait for the loader are cancelled and `Interrupted` is raised."""
         started = time.monotonic()
-        await self._create_indexes()
+        await _unless(stop, self._create_indexes())
         # fresh statistics before it serves, or the planner takes it for an empty table
         await self.pool.execute(f"ANALYZE {SPECS[self.doc_type].table}_rebuild")
         self.result.index_seconds = time.monotonic() - started
-        await self._loader_read_all()
+        await _unless(stop, self._loader_read_all())
+        if stop is not None and stop.is_set():
+            raise Interrupted("stopped by a shutdown before the swap; queued again")
         live = SPECS[self.doc_type].table
         async with self.pool.acquire() as conn, conn.transaction():
             # writers wait while we reconcile and queue the engines; readers only for the
@@ -262,6 +270,24 @@ class Rebuild:
         if engines and changed:
             await engine_queue.enqueue(conn, engines, self.doc_type, list(changed),
                                        list(changed.values()), now)
+
+
+async def _unless(stop: asyncio.Event | None, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; cancel it and raise `Interrupted` if `stop` is set first."""
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled():
+        raise Interrupted("stopped by a shutdown before the swap; queued again")
+    task.result()
 
 
 async def with_rebuild_lock(

@@ -36,7 +36,7 @@ from indexer.documents import apply_documents
 from indexer.jobs import held_job
 from indexer.model import BY_SECTION, SPECS, DocType
 from indexer.queries import QUERIES
-from indexer.rebuild import EngineLoader, Rebuild, refusal, with_rebuild_lock
+from indexer.rebuild import EngineLoader, Interrupted, Rebuild, refusal, with_rebuild_lock
 from indexer.verify import ZERO
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,6 @@ async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
     if row is None:
         raise NotFound("reindex job", job_id)
     return dict(row)
-
-
-class Interrupted(Exception):
-    """The job stopped at a page boundary because its runner is stopping."""
 
 
 class Reindexer:
@@ -178,7 +174,7 @@ class Reindexer:
             await rebuild.start(conn)
             try:
                 await self._in_pages(doc_type, Scope(), progress, rebuild.build)
-                await rebuild.finish()
+                await rebuild.finish(self.stop)
             except BaseException:
                 await asyncio.shield(rebuild.abandon())
                 raise

@@ -23,7 +23,7 @@ from core_write.settings import Settings
 from indexer import reindex
 from indexer.jobs import JOB_LOCK, MAX_ATTEMPTS, held_job, recover_orphans
 from indexer.queries import QUERIES
-from indexer.rebuild import _sql
+from indexer.rebuild import Rebuild, _sql
 from indexer.reindex import Reindexer, Scope, create_job, get_job
 from indexer.tantivy.store import GenerationStore
 from indexer.verify import verify_postgres
@@ -60,6 +60,30 @@ async def test_a_stopping_runner_ends_its_job_at_a_page_and_queues_it_again(
         assert claimed is not None and claimed["attempts"] == 1
         done = await Reindexer(pool, small).run_job(claimed)
     assert done["state"] == "succeeded" and done["done"] == 60
+
+
+async def test_a_stopping_runner_cancels_the_index_builds_of_a_rebuild(
+    db_dsn: str, pool: asyncpg.Pool, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    await load_catalog(db_dsn, 30, 0, 1, seed=6, connections=1, chunk=30)
+    live = await Reindexer(pool, settings).run(Scope(doc_type="product"))
+    assert live["state"] == "succeeded"
+    stop, cancelled = asyncio.Event(), asyncio.Event()
+
+    async def endless_index_build(self: Rebuild) -> None:
+        stop.set()  # the runner is told to stop while the indexes are being built
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    monkeypatch.setattr(Rebuild, "_create_indexes", endless_index_build)
+    job = await asyncio.wait_for(
+        Reindexer(pool, settings, stop=stop).run(Scope(doc_type="product")), timeout=10)
+    assert cancelled.is_set()
+    assert job["state"] == "queued" and "before the swap" in job["error"]
+    assert not await pool.fetchval(LEFTOVER)
+    assert await pool.fetchval("SELECT count(*) FROM index_products") == 30
 
 
 async def _runner(pool: asyncpg.Pool, attempt: int, holding: asyncio.Event,
