@@ -30,14 +30,14 @@ from pathlib import Path
 import asyncpg
 import redis.asyncio as aioredis
 
+from bench import lifecycle
 from bench.report import report
-from core_write.db import connect, create_pool, quote_ident, with_database
+from core_write.db import create_pool, with_database
 from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.services import catalog
 from core_write.unit import CoreWrite
 
-ROOT = Path(__file__).resolve().parent.parent
 GROUP = "indexer"
 
 
@@ -55,8 +55,8 @@ class Fleet:
         name = f"{role}-{self.started}"
         self.procs[name] = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "rustok_search.cli", role, cwd=self.source,
-            env=dict(self.env, INDEXER_CONSUMER_NAME=name),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+            env=dict(self.env, INDEXER_CONSUMER_NAME=name), stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL, preexec_fn=lifecycle.die_with_parent)
         return name
 
     def indexers(self) -> list[str]:
@@ -68,15 +68,7 @@ class Fleet:
         await self.procs[name].wait()
 
     async def stop(self) -> None:
-        for proc in self.procs.values():
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs.values():
-            try:
-                await asyncio.wait_for(proc.wait(), timeout=30)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        await asyncio.gather(*(lifecycle.stop_process(p) for p in self.procs.values()))
 
 
 @dataclass
@@ -110,8 +102,8 @@ async def _until(what: str, timeout: float, check: Callable[[], Awaitable[bool]]
 
 
 async def _write_load(core: CoreWrite, tenant: uuid.UUID, products: list[uuid.UUID],
-                      rate: float, stop: asyncio.Event) -> int:
-    """Product renames at `rate` per second until `stop`; returns how many were made."""
+                      rate: float, stop: asyncio.Event) -> None:
+    """Product renames at `rate` per second until `stop`."""
     made = 0
     started = time.monotonic()
     while not stop.is_set():
@@ -121,7 +113,6 @@ async def _write_load(core: CoreWrite, tenant: uuid.UUID, products: list[uuid.UU
         ahead = started + made / rate - time.monotonic()
         if ahead > 0:
             await asyncio.sleep(ahead)  # pacing the write rate
-    return made
 
 
 async def measure(dsn: str, redis_url: str, prefix: str, *, rounds: int, rate: float,
@@ -141,7 +132,7 @@ async def measure(dsn: str, redis_url: str, prefix: str, *, rounds: int, rate: f
     fleet = Fleet(env, source)
     stop = asyncio.Event()
     results: list[Round] = []
-    writing: asyncio.Task[int] | None = None
+    writing: asyncio.Task[None] | None = None
     try:
         await load_demo(pool, DemoSpec(products=60, nodes=0, tenants=1, seed=5))
         tenant = await pool.fetchval("SELECT id FROM tenants LIMIT 1")
@@ -177,13 +168,11 @@ async def measure(dsn: str, redis_url: str, prefix: str, *, rounds: int, rate: f
     finally:
         stop.set()
         if writing is not None:
-            await asyncio.gather(writing, return_exceptions=True)
+            await lifecycle.stop_tasks([writing])
         await fleet.stop()
-        keys = [k async for k in redis.scan_iter(f"{prefix}:*")]
-        if keys:
-            await redis.delete(*keys)
+        await lifecycle.delete_keys(redis, f"{prefix}:*")
         await redis.aclose()
-        await pool.close()
+        await lifecycle.close_pool(pool)
     return results
 
 
@@ -198,11 +187,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                                rounds=args.rounds, rate=args.rate, indexers=args.indexers,
                                source=source, settings=settings)
     finally:
-        admin = await connect(with_database(base, "postgres"))
-        try:
-            await admin.execute(f"DROP DATABASE IF EXISTS {quote_ident(name)} WITH (FORCE)")
-        finally:
-            await admin.close()
+        await lifecycle.drop_database(base, name)
     times = [r.seconds for r in rounds]
     result: dict[str, object] = {
         "source": str(source), "settings": settings,
@@ -221,13 +206,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--rate", type=float, default=100.0, help="writes per second")
     parser.add_argument("--indexers", type=int, default=2)
-    parser.add_argument("--source", default=str(ROOT),
+    parser.add_argument("--source", default=str(lifecycle.ROOT),
                         help="the checkout the relay and indexers run from")
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                         help="a setting for the relay and indexers")
     args = parser.parse_args()
     args.source = os.path.abspath(args.source)
-    report("recovery", asyncio.run(run(args)))
+    report("recovery", lifecycle.run(run(args)))
 
 
 if __name__ == "__main__":

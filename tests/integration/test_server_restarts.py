@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from bench.lifecycle import free_port
 from core_write import demo
 from core_write.db import create_pool
 from core_write.errors import OUTAGES
@@ -38,7 +39,6 @@ from tests.private_servers import (
     PrivateRedis,
     find_postgres_bin,
     find_redis_server,
-    free_port,
 )
 from tests.random_writes import RandomWriter
 from tests.waiting import wait_until
