@@ -2,8 +2,9 @@
 write load through core_write, every event committed before the kill is indexed. A relay and
 `--indexers` indexer processes run (Postgres index only, no engine: the consumer is what is
 measured); each round waits until the victim holds pending entries, kills it, times until no
-outbox row up to the kill is left unindexed (`outbox.indexed_at`), and starts a replacement
-under a new name. Prints a Markdown table and writes JSON to bench/results/.
+outbox row up to the kill is left unindexed (`outbox.indexed_at`) and until no entry is
+pending at the victim any more, and starts a replacement under a new name. Prints a Markdown
+table and writes JSON to bench/results/.
 
     python -m bench recovery [--rounds 3] [--rate 100] [--indexers 2] [--source DIR]
         [--set VAR=VALUE ...]
@@ -78,6 +79,8 @@ class Round:
     """Entries pending at the victim when it was killed."""
     seconds: float
     """From the kill until every event committed before it is indexed."""
+    taken_over: float
+    """From the kill until no entry is pending at the victim any more."""
 
 
 async def _pending_at(redis: aioredis.Redis, stream: str, name: str) -> int:
@@ -161,9 +164,16 @@ async def measure(dsn: str, redis_url: str, prefix: str, *, rounds: int, rate: f
             upto = int(await pool.fetchval("SELECT max(seq) FROM outbox"))
             await fleet.kill(victim)
             orphaned = held[0]
-            seconds = await _until("the events committed before the kill to be indexed",
-                                   timeout, partial(indexed, upto))
-            results.append(Round(victim, orphaned, seconds))
+
+
+            async def released(victim: str = victim) -> bool:
+                return await _pending_at(redis, stream, victim) == 0
+
+            seconds, taken_over = await asyncio.gather(
+                _until("the events committed before the kill to be indexed", timeout,
+                       partial(indexed, upto)),
+                _until(f"the entries of {victim} to be taken over", timeout, released))
+            results.append(Round(victim, orphaned, seconds, taken_over))
             await fleet.start("indexer")
     finally:
         stop.set()
@@ -195,6 +205,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "entries pending at the victim": [r.orphaned for r in rounds],
         "convergence after SIGKILL (s)": [round(t, 2) for t in times],
         "median (s)": round(statistics.median(times), 2), "max (s)": round(max(times), 2),
+        "victim's entries taken over after (s)": [round(r.taken_over, 2) for r in rounds],
         "load average": os.getloadavg()[0],
     }
     return result
