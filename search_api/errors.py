@@ -87,7 +87,7 @@ def translate(exc: BaseException) -> Problem | None:
         detail = exc.message if isinstance(exc, RustokError) else "the request took too long"
         return Problem(503, detail, slug="unavailable", headers={"Retry-After": "1"})
     if isinstance(exc, OUTAGES):  # a server restarting under us: try again in a moment
-        return Problem(503, "PostgreSQL or Redis is unavailable; retry shortly",
+        return Problem(503, "a backing service is unavailable; retry shortly",
                        slug="unavailable", headers={"Retry-After": "1"})
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
