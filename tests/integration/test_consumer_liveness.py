@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -80,6 +81,50 @@ async def test_a_live_slow_consumer_keeps_its_entries_and_a_dead_one_loses_them(
         return "slow-one" not in await _names(redis_client, fast.stream)
 
     await wait_until(forgotten, timeout=5, interval=0.1, what="the dead consumer to be removed")
+
+
+async def test_a_running_consumer_busy_with_a_long_batch_keeps_its_entries(
+    core: CoreWrite, pipeline: Pipeline, redis_client: aioredis.Redis, settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from indexer.consumer import Consumer
+
+    fast = _fast(settings).model_copy(update={"indexer_consumer": "busy-one"})
+    busy = Consumer(pipeline.consumer.pool, redis_client, fast)
+    release = asyncio.Event()
+    apply = Consumer._apply
+
+    async def long_batch(self: Consumer, entries: list[Any]) -> Any:
+        await release.wait()  # the batch takes as long as the test wants
+        return await apply(self, entries)
+
+    monkeypatch.setattr(Consumer, "_apply", long_batch)
+    stop = asyncio.Event()
+    running = asyncio.create_task(busy.run(stop))
+    watcher = Liveness(redis_client, fast, GROUP, "watcher")
+    try:
+        shop = await make_tenant(core)
+        await make_product(core, shop["id"])
+        await pipeline.relay.publish_batch()
+
+        async def long_idle() -> bool:
+            assert await watcher.reclaim(100) == []  # never taken while it works
+            consumers = await redis_client.xinfo_consumers(fast.stream, GROUP)
+            return any(c["name"] == b"busy-one" and c["pending"] and
+                       c["idle"] >= 4 * watcher.ttl_ms for c in consumers)
+
+        await wait_until(long_idle, interval=0.1, what="the busy consumer to work 4 TTLs")
+        release.set()
+
+        async def acknowledged() -> bool:
+            return (await redis_client.xpending(fast.stream, GROUP))["pending"] == 0
+
+        await wait_until(acknowledged, what="the busy consumer to finish its batch")
+        assert busy.stats.events >= 2
+    finally:
+        release.set()
+        stop.set()
+        await running
 
 
 async def test_a_consumer_restarted_under_its_name_adopts_its_pending_entries(
