@@ -122,7 +122,8 @@ async def test_postgres_and_redis_restart_under_writes(
                TANTIVY_DIR=str(tmp_path / "tantivy"), SEARCH_BACKEND="postgres",
                INDEXER_METRICS_PORT="0", RELAY_METRICS_PORT="0",
                RELAY_POLL_INTERVAL="0.1", RUSTOK_LOG_LEVEL="WARNING",
-               INDEXER_HEARTBEAT_TTL_MS="1500", API_KEY_CACHE_SECONDS="0")
+               INDEXER_HEARTBEAT_TTL_MS="1500", API_KEY_CACHE_SECONDS="0",
+               API_REQUEST_TIMEOUT_MS="10000")  # a 503 by the request deadline is not fast
     procs: dict[str, asyncio.subprocess.Process] = {}
     writers: Writers | None = None
     http = aiohttp.ClientSession()
@@ -167,7 +168,7 @@ async def test_postgres_and_redis_restart_under_writes(
         await asyncio.to_thread(postgres.stop)
         for backend in [*ports, *ports]:  # API keys are looked up in PostgreSQL
             status, took = await search(backend)
-            assert status == 503 and took < 2, (backend, status, took)
+            assert status == 503 and took < 3, (backend, status, took, f"see {LOG}")
         failed = writers.failed
 
         async def writes_fail() -> bool:
@@ -184,7 +185,7 @@ async def test_postgres_and_redis_restart_under_writes(
         await redis_server.stop()
         for backend in [*ports, *ports]:  # neither backend needs Redis to answer
             status, took = await search(backend)
-            assert status == 200 and took < 2, (backend, status, took)
+            assert status == 200 and took < 3, (backend, status, took, f"see {LOG}")
         await writers.more(30)  # writes go on: the outbox keeps them
         await redis_server.start()
         await writers.more(30)
