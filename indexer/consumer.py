@@ -16,6 +16,7 @@ Acknowledgement happens only after the documents are committed, so SIGKILL loses
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -293,5 +294,12 @@ class Consumer:
                 log.warning("backing off %.1fs after an outage: %s", backoff.delay, exc,
                             extra={"action": "outage"})
                 await backoff.wait(stop)
+            except ResponseError as exc:  # a claim after Redis lost its data
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the consumer group is gone (Redis lost its data): recreating it",
+                            extra={"action": "outage"})
+                with contextlib.suppress(*TRANSIENT):
+                    await self.ensure_group()  # the relay republishes what was lost
         log.info("consumer %s stopped after %d batches", self.name, self.stats.batches,
                  extra={"action": "consumer_stop"})

@@ -32,8 +32,9 @@ from core_write.unit import CoreWrite
 from indexer.engines import engine_readers
 from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
 from search_api.auth import create_key
-from tests.builders import FAST_HASHER
+from tests.builders import FAST_HASHER, make_tenant
 from tests.integration.test_convergence import drained
+from tests.pipeline import Pipeline
 from tests.private_servers import (
     PrivatePostgres,
     PrivateRedis,
@@ -107,6 +108,42 @@ class Writers:
         await asyncio.gather(*self.tasks)
 
 
+async def test_a_consumer_whose_group_vanished_recreates_it_and_goes_on(
+    core: CoreWrite, pipeline: Pipeline, redis_client: aioredis.Redis, settings: Settings,
+) -> None:
+    from indexer.consumer import GROUP, Consumer
+
+    # claims run every 25 ms, so one meets the missing group before a read does
+    eager = settings.model_copy(update={"indexer_claim_idle_ms": 100,
+                                        "indexer_consumer": "eager"})
+    consumer = Consumer(pipeline.consumer.pool, redis_client, eager)
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    try:
+        await make_tenant(core)
+        await pipeline.relay.publish_batch()
+
+        async def reading() -> bool:
+            return any(c["name"] == b"eager" for c in
+                       await redis_client.xinfo_consumers(eager.stream, GROUP))
+
+        await wait_until(reading, what="the consumer to read")
+        await redis_client.delete(eager.stream)  # what a Redis restart does to it
+
+        async def regrouped() -> bool:
+            assert not running.done(), running
+            groups = await redis_client.xinfo_groups(eager.stream) \
+                if await redis_client.exists(eager.stream) else []
+            return any(g["name"] == GROUP.encode() for g in groups)
+
+        await wait_until(regrouped, what="the group to be recreated")
+        assert not running.done()
+    finally:
+        stop.set()
+        await running
+
+
+@pytest.mark.slow
 async def test_postgres_and_redis_restart_under_writes(
     servers: tuple[PrivatePostgres, PrivateRedis], tmp_path: Path,
 ) -> None:
