@@ -34,10 +34,10 @@ import redis.asyncio as aioredis
 from bench import lifecycle
 from bench.report import report
 from core_write.db import create_pool, with_database
-from core_write.demo import DemoSpec, load_demo
 from core_write.migrations import migrate
 from core_write.services import catalog
 from core_write.unit import CoreWrite
+from rustok_search.demo_writer import DemoSpec, load_demo
 
 GROUP = "indexer"
 

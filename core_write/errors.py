@@ -116,6 +116,11 @@ class RebuildRunning(RustokError):
     retryable = True
 
 
+class Interrupted(RustokError):
+    """The work stopped at a safe point (a page boundary, before a table swap) because its
+    runner is stopping; the job is queued again."""
+
+
 class TantivyError(RustokError):
     """The Tantivy index failed."""
 

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from core_write.errors import Interrupted
 from indexer import engine_queue
 from indexer.documents import build_statement
 from indexer.model import SPECS, DocType
@@ -51,11 +52,6 @@ LOCK_KEY = 0x52424C44  # 'RBLD', with the doc type's lock class as the second ke
 INDEX_MEMORY = "256MB"  # per index-building session: GIN builds spill less
 
 Rows = Sequence[Mapping[str, Any]]
-
-
-class Interrupted(Exception):
-    """The work stopped at a safe point (a page boundary, before the swap) because its runner
-    is stopping."""
 
 
 class EngineLoader(Protocol):

@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from core_write.errors import NotFound, ValidationFailed
+from core_write.errors import Interrupted, NotFound, ValidationFailed
 from core_write.ids import new_id
 from core_write.settings import Settings
 from indexer import metrics
@@ -36,7 +36,7 @@ from indexer.documents import apply_documents
 from indexer.jobs import held_job
 from indexer.model import BY_SECTION, SPECS, DocType
 from indexer.queries import QUERIES
-from indexer.rebuild import EngineLoader, Interrupted, Rebuild, refusal, with_rebuild_lock
+from indexer.rebuild import EngineLoader, Rebuild, refusal, with_rebuild_lock
 from indexer.verify import ZERO
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ import pytest
 import redis.asyncio as aioredis
 
 from bench.lifecycle import free_port
-from core_write import demo
 from core_write.db import create_pool
 from core_write.errors import OUTAGES
 from core_write.migrations import migrate
@@ -31,6 +30,7 @@ from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.engines import engine_readers
 from indexer.verify import DOC_TYPES, verify_engine, verify_postgres
+from rustok_search import demo_writer as demo
 from search_api.auth import create_key
 from tests.builders import FAST_HASHER, make_tenant
 from tests.integration.test_convergence import drained
