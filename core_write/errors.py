@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
 class RustokError(Exception):
@@ -115,6 +116,11 @@ class RebuildRunning(RustokError):
     retryable = True
 
 
+class Interrupted(RustokError):
+    """The work stopped at a safe point (a page boundary, before a table swap) because its
+    runner is stopping; the job is queued again."""
+
+
 class TantivyError(RustokError):
     """The Tantivy index failed."""
 
@@ -150,6 +156,11 @@ class TaskFailed(RustokError):
 OUTAGES: tuple[type[BaseException], ...] = (
     Unavailable, OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError,
     asyncpg.CannotConnectNowError, asyncpg.TooManyConnectionsError, RedisConnectionError,
+    # a server shutting down or restarting under us (tests/integration/test_server_restarts.py)
+    asyncpg.AdminShutdownError, asyncpg.CrashShutdownError, RedisTimeoutError,
+    # asyncpg 0.30-0.32 raises it when a pool resets a connection the server closed in the
+    # middle of a query ("cannot switch to state 15; another operation is in progress")
+    asyncpg.InternalClientError,
 )
 """What an outage of PostgreSQL or Redis raises (a connection refused, lost, not accepted yet,
 or too many): retryable, the operation can run again once the server is back and nothing is

@@ -48,6 +48,8 @@ class IndexerSettings(SettingsPart):
     indexer_max_wait_ms: int = Field(default=10, ge=0, le=10_000, alias="INDEXER_MAX_WAIT_MS")
     indexer_claim_idle_ms: int = Field(
         default=30_000, ge=100, le=3_600_000, alias="INDEXER_CLAIM_IDLE_MS")
+    indexer_heartbeat_ttl_ms: int = Field(
+        default=5000, ge=500, le=600_000, alias="INDEXER_HEARTBEAT_TTL_MS")
     indexer_max_deliveries: int = Field(default=5, ge=1, le=100, alias="INDEXER_MAX_DELIVERIES")
     indexer_retry_backoff_ms: int = Field(
         default=200, ge=1, le=600_000, alias="INDEXER_RETRY_BACKOFF_MS")

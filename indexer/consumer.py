@@ -8,13 +8,15 @@ Failure handling, in the order it applies:
   pending and is retried with exponential backoff, and after `max_deliveries` deliveries it is
   moved to the dead-letter stream together with its error; the others are indexed meanwhile;
 - an outage of PostgreSQL or Redis poisons nothing: the batch stays pending and is retried;
-- entries left pending by a dead consumer are reclaimed with XAUTOCLAIM after `claim_idle_ms`.
+- entries left pending by a dead consumer are taken over seconds after its heartbeat expired
+  (indexer/liveness.py), or with XAUTOCLAIM after `claim_idle_ms` as a fallback.
 Acknowledgement happens only after the documents are committed, so SIGKILL loses nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -36,6 +38,7 @@ from core_write.settings import Settings
 from indexer import metrics
 from indexer.documents import ApplyResult, apply_documents, resolve
 from indexer.fanout import bounded_groups, plan_batch, planned_size
+from indexer.liveness import Liveness
 from indexer.queries import QUERIES
 
 log = logging.getLogger(__name__)
@@ -91,6 +94,7 @@ class Consumer:
         self.stats = ConsumerStats()
         self._retry_at: dict[bytes, float] = {}
         self._last_claim = 0.0
+        self.liveness = Liveness(redis, settings, GROUP, self.name)
 
     # ---- reading ------------------------------------------------------------------------
     async def ensure_group(self) -> None:
@@ -124,6 +128,7 @@ class Consumer:
                 self.stream, GROUP, self.name, min_idle_time=0,
                 message_ids=list[Any](due))
             claimed += [e for e in entries if e[1]]
+        claimed += await self.liveness.reclaim(self.settings.indexer_batch_size - len(claimed))
         if now - self._last_claim >= self.settings.indexer_claim_idle_ms / 4000:
             self._last_claim = now
             reply: list[Any] = await self.redis.xautoclaim(
@@ -273,7 +278,18 @@ class Consumer:
 
     # ---- loop ---------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the batch in hand is finished and acknowledged."""
+        """Consume until `stop` is set; the batch in hand is finished and acknowledged. The
+        heartbeat beats from before the first read until the last acknowledgement."""
+        finished = asyncio.Event()
+        beating = asyncio.create_task(self.liveness.heartbeat(finished), name="heartbeat")
+        try:
+            await self._consume(stop)
+        finally:
+            finished.set()
+            await beating
+
+    async def _consume(self, stop: asyncio.Event) -> None:
+        await self.liveness.beat()
         await self.ensure_group()
         backoff = Backoff()
         while not stop.is_set():
@@ -285,5 +301,12 @@ class Consumer:
                 log.warning("backing off %.1fs after an outage: %s", backoff.delay, exc,
                             extra={"action": "outage"})
                 await backoff.wait(stop)
+            except ResponseError as exc:  # a claim after Redis lost its data
+                if "NOGROUP" not in str(exc):
+                    raise
+                log.warning("the consumer group is gone (Redis lost its data): recreating it",
+                            extra={"action": "outage"})
+                with contextlib.suppress(*TRANSIENT):
+                    await self.ensure_group()  # the relay republishes what was lost
         log.info("consumer %s stopped after %d batches", self.name, self.stats.batches,
                  extra={"action": "consumer_stop"})

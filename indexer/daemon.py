@@ -10,7 +10,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -22,12 +22,13 @@ from core_write.backoff import pause
 from core_write.db import connect
 from core_write.resources import Resources
 from indexer import metrics
-from indexer.consumer import GROUP, Consumer
+from indexer.consumer import GROUP, TRANSIENT, Consumer
 from indexer.engine_queue import backlog
+from indexer.jobs import held_job, recover_orphans
 from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 from indexer.rebuild import EngineLoader
-from indexer.reindex import Reindexer, Scope, create_job, fail_stale_jobs
+from indexer.reindex import Reindexer, Scope, create_job
 
 log = logging.getLogger(__name__)
 
@@ -42,18 +43,46 @@ async def job_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0,
     """Run queued reindex jobs (created by the API or `reindex --queue`), one at a time. In
     the process that writes an engine, `loader` gives the engine's loader, so a full rebuild
     feeds it directly instead of through `engine_queue`."""
-    await fail_stale_jobs(res.pool, timedelta(minutes=10))
-    while not stop.is_set():
-        row = await res.pool.fetchrow(QUERIES["job_claim"])
+    watching = asyncio.create_task(orphan_loop(res, stop, poll), name="job-orphans")
+    try:
+        while not stop.is_set():
+            try:
+                ran = await _run_next_job(res, stop, loader)
+            except TRANSIENT as exc:  # the job, if any, is queued again once its lock is seen free
+                log.warning("reindex jobs wait for the database: %s", exc,
+                            extra={"action": "reindex"})
+                ran = False
+            if not ran:
+                await pause(poll, stop)
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+
+
+async def _run_next_job(res: Resources, stop: asyncio.Event,
+                        loader: LoaderFactory | None) -> bool:
+    """Claim and run the oldest queued job, holding its lock; False when none is queued."""
+    async with held_job(res.pool, QUERIES["job_claim"]) as row:
         if row is None:
-            await pause(poll, stop)
-            continue
+            return False
         log.info("reindex job %s started", row["id"], extra={"action": "reindex"})
         engine_loader = loader(row["doc_type"]) if loader is not None else None
-        reindexer = Reindexer(res.pool, res.settings, loader=engine_loader)
-        done = await reindexer.run_job(dict(row))
-        log.info("reindex job %s %s: %d documents at %.0f/s", done["id"], done["state"],
-                 done["done"], done["rate"], extra={"action": "reindex"})
+        reindexer = Reindexer(res.pool, res.settings, loader=engine_loader, stop=stop)
+        done = await reindexer.run_job(row)
+    log.info("reindex job %s %s: %d documents at %.0f/s", done["id"], done["state"],
+             done["done"], done["rate"], extra={"action": "reindex"})
+    return True
+
+
+async def orphan_loop(res: Resources, stop: asyncio.Event, poll: float = 1.0) -> None:
+    """Every `poll` seconds, queue again the jobs whose runner died (indexer/jobs.py), even
+    while this process runs a long job itself."""
+    while not stop.is_set():
+        try:
+            await recover_orphans(res.pool)
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
+            log.warning("orphaned jobs not checked: %s", exc, extra={"action": "reindex"})
+        await pause(poll, stop)
 
 
 async def schedule_loop(res: Resources, stop: asyncio.Event) -> None:
@@ -104,7 +133,7 @@ async def gauge_loop(res: Resources, stop: asyncio.Event, every: float = 5.0,
                 for doc_type, spec in SPECS.items():
                     count = await res.pool.fetchval(f"SELECT count(*) FROM {spec.table}")
                     metrics.DOCUMENT_COUNT.labels("postgres", doc_type).set(count)
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
             log.warning("gauges not refreshed: %s", exc)
         await pause(every, stop)
 
@@ -128,7 +157,7 @@ async def lead(res: Resources, stop: asyncio.Event, body: Follower, retry: float
                 inner.set()
                 await runner
                 continue
-        except (OSError, asyncpg.PostgresError) as exc:
+        except (*TRANSIENT, asyncpg.PostgresError) as exc:
             log.warning("follower election failed: %s", exc)
         finally:
             if conn is not None and not conn.is_closed():

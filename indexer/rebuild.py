@@ -22,7 +22,8 @@ afterwards, and one short transaction swaps it in:
 Only for a whole document type, one rebuild at a time (a session advisory lock; a second one
 returns None and the caller reindexes in place), and only while the table has nothing a swap
 would lose (triggers, foreign keys, views...): `refusal` names it, and the caller falls back.
-A crash leaves `<table>_rebuild` behind; the next rebuild drops it.
+A runner that dies leaves `<table>_rebuild` behind: `remove_leftovers` drops it as soon as
+the job is found orphaned (indexer/jobs.py), and the next rebuild would drop it anyway.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import asyncpg
 
+from core_write.errors import Interrupted
 from indexer import engine_queue
 from indexer.documents import build_statement
 from indexer.model import SPECS, DocType
@@ -141,15 +143,18 @@ class Rebuild:
             if rows:
                 self._pages.put_nowait([r[0] for r in rows])
 
-    async def finish(self) -> RebuildResult:
+    async def finish(self, stop: asyncio.Event | None = None) -> RebuildResult:
         """Index the new generation, reconcile it with the live table and swap it in; then
-        let the loader finish."""
+        let the loader finish. Once `stop` is set, until the swap starts, the index builds
+        and the wait for the loader are cancelled and `Interrupted` is raised."""
         started = time.monotonic()
-        await self._create_indexes()
+        await _unless(stop, self._create_indexes())
         # fresh statistics before it serves, or the planner takes it for an empty table
         await self.pool.execute(f"ANALYZE {SPECS[self.doc_type].table}_rebuild")
         self.result.index_seconds = time.monotonic() - started
-        await self._loader_read_all()
+        await _unless(stop, self._loader_read_all())
+        if stop is not None and stop.is_set():
+            raise Interrupted("stopped by a shutdown before the swap; queued again")
         live = SPECS[self.doc_type].table
         async with self.pool.acquire() as conn, conn.transaction():
             # writers wait while we reconcile and queue the engines; readers only for the
@@ -263,6 +268,24 @@ class Rebuild:
                                        list(changed.values()), now)
 
 
+async def _unless(stop: asyncio.Event | None, work: Coroutine[Any, Any, None]) -> None:
+    """Run `work`; cancel it and raise `Interrupted` if `stop` is set first."""
+    if stop is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    if task.cancelled():
+        raise Interrupted("stopped by a shutdown before the swap; queued again")
+    task.result()
+
+
 async def with_rebuild_lock(
     pool: asyncpg.Pool, doc_type: DocType, lock_class: int,
     body: Callable[[asyncpg.Connection], Awaitable[None]],
@@ -277,3 +300,17 @@ async def with_rebuild_lock(
         finally:
             await conn.execute("SELECT pg_advisory_unlock($1, $2)", LOCK_KEY, lock_class)
         return True
+
+
+async def remove_leftovers(pool: asyncpg.Pool) -> list[str]:
+    """Drop the generation tables no running rebuild holds (a dead runner's); their names."""
+    dropped: list[str] = []
+    for doc_type, spec in SPECS.items():
+
+        async def drop(conn: asyncpg.Connection, table: str = f"{spec.table}_rebuild") -> None:
+            if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", table):
+                await conn.execute(f"DROP TABLE {table}")
+                dropped.append(table)
+
+        await with_rebuild_lock(pool, doc_type, spec.lock_class, drop)
+    return dropped

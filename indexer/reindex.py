@@ -9,7 +9,8 @@ indexer's own versioned write, page by keyset page of source ids, by `workers` c
 connections: the previous document stays searchable until its replacement commits. Either
 way an event that arrives meanwhile is applied by the consumer and versions decide (the newer
 build wins), documents whose source is gone are removed, the engines follow through their
-change queue, and progress goes to the `index_jobs` row.
+change queue, and progress goes to the `index_jobs` row. Given a `stop` event, a job stops at
+the next page boundary once it is set (a generation rebuild is abandoned) and is queued again.
 """
 
 from __future__ import annotations
@@ -21,17 +22,18 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
 import asyncpg
 
-from core_write.errors import NotFound, ValidationFailed
+from core_write.errors import Interrupted, NotFound, ValidationFailed
 from core_write.ids import new_id
 from core_write.settings import Settings
 from indexer import metrics
 from indexer.documents import apply_documents
+from indexer.jobs import held_job
 from indexer.model import BY_SECTION, SPECS, DocType
 from indexer.queries import QUERIES
 from indexer.rebuild import EngineLoader, Rebuild, refusal, with_rebuild_lock
@@ -90,14 +92,15 @@ async def get_job(pool: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
 
 class Reindexer:
     def __init__(self, pool: asyncpg.Pool, settings: Settings, *, bulk: bool = True,
-                 loader: EngineLoader | None = None) -> None:
+                 loader: EngineLoader | None = None, stop: asyncio.Event | None = None) -> None:
         """`bulk`: rebuild a whole document type as a new generation table (indexer/rebuild.py)
         instead of in place; `loader`: an engine fed those rows directly (its rows are then
-        not queued)."""
+        not queued); `stop`: once set, the job stops at the next page and is queued again."""
         self.pool = pool
         self.settings = settings
         self.bulk = bulk
         self.loader = loader
+        self.stop = stop or asyncio.Event()
 
     async def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         """Run a job that is `running` (claimed or started); records its end state."""
@@ -105,6 +108,10 @@ class Reindexer:
         job_id = job["id"]
         try:
             await self._rebuild(job_id, scope)
+        except Interrupted as exc:
+            log.warning("reindex job %s %s", job_id, exc, extra={"action": "reindex"})
+            row = await self.pool.fetchrow(QUERIES["job_requeue"], job_id, str(exc))
+            metrics.REINDEX_JOBS.labels("interrupted").inc()
         except Exception as exc:
             log.exception("reindex job %s failed", job_id, extra={"action": "reindex"})
             row = await self.pool.fetchrow(QUERIES["job_finish"], job_id, "failed",
@@ -119,11 +126,11 @@ class Reindexer:
         return dict(row)
 
     async def run(self, scope: Scope, requested_by: str = "cli") -> dict[str, Any]:
-        """Create a job for `scope` and run it now."""
+        """Create a job for `scope` and run it now (holding it: see indexer/jobs.py)."""
         job = await create_job(self.pool, scope, requested_by)
-        started = await self.pool.fetchrow(QUERIES["job_start"], job["id"])
-        assert started is not None
-        return await self.run_job(dict(started))
+        async with held_job(self.pool, QUERIES["job_start"], job["id"]) as started:
+            assert started is not None
+            return await self.run_job(started)
 
     async def _rebuild(self, job_id: uuid.UUID, scope: Scope) -> None:
         total = 0
@@ -167,7 +174,7 @@ class Reindexer:
             await rebuild.start(conn)
             try:
                 await self._in_pages(doc_type, Scope(), progress, rebuild.build)
-                await rebuild.finish()
+                await rebuild.finish(self.stop)
             except BaseException:
                 await asyncio.shield(rebuild.abandon())
                 raise
@@ -186,9 +193,15 @@ class Reindexer:
             maxsize=self.settings.reindex_workers * 2)
         workers = self.settings.reindex_workers
 
+        skipped = False
+
         async def produce() -> None:
+            nonlocal skipped
             after = ZERO
             while True:
+                if self.stop.is_set():
+                    skipped = True
+                    break
                 rows = await self.pool.fetch(
                     QUERIES[f"source_page_{SPECS[doc_type].section}"], scope.tenant_id, after,
                     self.settings.reindex_batch_size, scope.doc_id)
@@ -201,11 +214,19 @@ class Reindexer:
                 await pages.put(None)
 
         async def consume() -> None:
+            nonlocal skipped
             while (ids := await pages.get()) is not None:
+                if self.stop.is_set():  # the pages already read wait for the next run
+                    skipped = True
+                    continue
                 await apply(ids)
                 await progress.advance(len(ids))
 
         await asyncio.gather(produce(), *(consume() for _ in range(workers)))
+        if skipped:
+            await progress.save()
+            raise Interrupted(f"stopped by a shutdown at {progress.done}/{progress.total} "
+                              "documents; queued again")
 
 
 class _Progress:
@@ -229,6 +250,3 @@ class _Progress:
             metrics.REINDEX_PROGRESS.labels(str(self.job_id)).set(
                 self.done / self.total if self.total else 1.0)
 
-
-async def fail_stale_jobs(pool: asyncpg.Pool, older_than: timedelta) -> None:
-    await pool.execute(QUERIES["job_fail_stale"], older_than)

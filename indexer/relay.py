@@ -30,9 +30,9 @@ import asyncpg
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from core_write.backoff import pause
+from core_write.backoff import Backoff, pause
 from core_write.db import connect
-from core_write.errors import RedisLost
+from core_write.errors import OUTAGES, RedisLost
 from core_write.settings import Settings
 from indexer import metrics
 from indexer.queries import QUERIES
@@ -217,13 +217,21 @@ class Relay:
             async with self.pool.acquire() as conn:
                 if await conn.fetchval(QUERIES["relay_epoch"], self.stream) is None:
                     await self.recover(conn)
+            backoff = Backoff()
             while not stop.is_set():
                 self._wake.clear()
-                published = await self.publish_batch()
-                now = time.monotonic()
-                if now - self.stats.last_ack_sync >= self.settings.relay_ack_sync_interval:
-                    await self.sync_acks()
-                    self.stats.last_ack_sync = now
+                try:
+                    published = await self.publish_batch()
+                    now = time.monotonic()
+                    if now - self.stats.last_ack_sync >= self.settings.relay_ack_sync_interval:
+                        await self.sync_acks()
+                        self.stats.last_ack_sync = now
+                except OUTAGES as exc:  # a server restarting: the batch is published later
+                    log.warning("relay backing off %.1fs after an outage: %s", backoff.delay,
+                                exc, extra={"action": "outage"})
+                    await backoff.wait(stop)
+                    continue
+                backoff.reset()
                 if published >= self.settings.relay_batch_size:
                     continue  # more may be waiting: no pause between full batches
                 await pause(self.settings.relay_poll_interval, self._wake, stop)

@@ -17,7 +17,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
-from core_write.errors import Conflict, NotFound, RustokError, Unavailable, ValidationFailed
+from core_write.errors import (
+    OUTAGES,
+    Conflict,
+    NotFound,
+    RustokError,
+    Unavailable,
+    ValidationFailed,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -88,6 +95,9 @@ def translate(exc: BaseException) -> Problem | None:
     if isinstance(exc, Unavailable | TimeoutError):
         detail = exc.message if isinstance(exc, RustokError) else "the request took too long"
         return Problem(503, detail, slug="unavailable", headers={"Retry-After": "1"})
+    if isinstance(exc, OUTAGES):  # a server restarting under us: try again in a moment
+        return Problem(503, "a backing service is unavailable; retry shortly",
+                       slug="unavailable", headers={"Retry-After": "1"})
     if isinstance(exc, web.HTTPException) and exc.status >= 400:
         detail = exc.text if exc.text and not exc.text.startswith(f"{exc.status}:") \
             else exc.reason

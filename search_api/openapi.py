@@ -383,7 +383,7 @@ def build_document() -> dict[str, Any]:
             "id": "string", "tenant_id": ["string", "null"], "type": ["string", "null"],
             "doc_type": ["string", "null"], "doc_id": ["string", "null"], "state": "string",
             "total": "integer", "done": "integer", "progress": "number", "errors": "integer",
-            "rate": "number", "error": ["string", "null"]}.items()}}
+            "rate": "number", "error": ["string", "null"], "attempts": "integer"}.items()}}
     schemas["Job"]["properties"]["type"]["enum"] = ["products", "content", None]
     schemas["Job"]["properties"]["doc_type"].update(
         deprecated=True, description="the internal name (`product`); use `type`")

@@ -5,14 +5,16 @@ VALUES ($1, $2, $3, $4, $5) RETURNING *
 
 -- name: job_claim --
 -- Take the oldest queued job (several daemons may poll; each job runs once).
-UPDATE index_jobs SET state = 'running', started_at = now(), updated_at = now()
+UPDATE index_jobs SET state = 'running', started_at = now(), updated_at = now(),
+       attempts = attempts + 1
 WHERE id = (SELECT id FROM index_jobs WHERE state = 'queued' ORDER BY created_at
             FOR UPDATE SKIP LOCKED LIMIT 1)
 RETURNING *
 
 -- name: job_start --
 -- Mark a job running now (when the caller runs it inline). $1 id
-UPDATE index_jobs SET state = 'running', started_at = now(), updated_at = now()
+UPDATE index_jobs SET state = 'running', started_at = now(), updated_at = now(),
+       attempts = attempts + 1
 WHERE id = $1 AND state = 'queued' RETURNING *
 
 -- name: job_progress --
@@ -29,8 +31,25 @@ WHERE id = $1 RETURNING *
 -- One job. $1 id
 SELECT * FROM index_jobs WHERE id = $1
 
--- name: job_fail_stale --
--- Jobs left running by a daemon that died cannot finish: mark them failed. $1 older than
-UPDATE index_jobs SET state = 'failed', error = 'the daemon running it stopped',
-       finished_at = now(), updated_at = now()
-WHERE state = 'running' AND updated_at < now() - $1::interval
+-- name: job_requeue --
+-- A running job stopped at a page boundary by a shutdown: queued again (the shutdown does
+-- not count as an attempt). $1 id, $2 why
+UPDATE index_jobs SET state = 'queued', error = $2, started_at = NULL, updated_at = now(),
+       attempts = attempts - 1
+WHERE id = $1 AND state = 'running' RETURNING *
+
+-- name: job_running --
+-- The jobs marked running (their runners hold their locks, unless they died).
+SELECT id FROM index_jobs WHERE state = 'running'
+
+-- name: job_orphaned --
+-- A running job whose runner died: queued again, or failed once it was started $2 times.
+-- $1 id, $2 most attempts
+UPDATE index_jobs SET
+    state = CASE WHEN attempts < $2 THEN 'queued' ELSE 'failed' END,
+    error = 'its runner died at ' || done || '/' || total || ' documents'
+        || CASE WHEN attempts < $2 THEN '; queued again' ELSE ' (attempt ' || attempts || ')' END,
+    started_at = CASE WHEN attempts < $2 THEN NULL ELSE started_at END,
+    finished_at = CASE WHEN attempts < $2 THEN NULL ELSE now() END,
+    updated_at = now()
+WHERE id = $1 AND state = 'running' RETURNING *

@@ -6,7 +6,9 @@ Layout: `{index_dir}/{doc_type}/gen-{n}/` holds one complete tantivy index; the 
 `gen-{n}` keeps serving, then replaces CURRENT atomically (tmp file + fsync + os.replace), so a
 reader sees either the old or the new generation, never a half-built one. Pruning keeps the
 live generation and the one before it (a reader may still be switching away from it) and
-deletes older ones. Blocking: call these from a thread (`asyncio.to_thread`).
+deletes older ones. A generation newer than the live one that no writer holds was left by a
+rebuild whose process died: `remove_unfinished` deletes it. Blocking: call these from a
+thread (`asyncio.to_thread`).
 """
 
 from __future__ import annotations
@@ -137,6 +139,28 @@ class GenerationStore:
             self.remove(name)
         return doomed
 
+    def remove_unfinished(self) -> list[str]:
+        """Delete the generations newer than the live one (all, before there is one) that no
+        writer holds: a rebuild's, left by a process that died. Returns their names."""
+        live = self.current()
+        floor = generation_number(live) if live is not None else 0
+        removed = []
+        for name in self.generations():
+            if generation_number(name) <= floor:
+                continue
+            try:
+                index = self.open_generation(name)
+                writer = open_writer(index, self.path(name), heap_mb=15)
+            except WriterLocked:
+                continue  # a rebuild is writing it
+            except TantivyError:
+                pass  # killed before the index was even created
+            else:
+                del writer  # drops tantivy's writer lock before the folder goes
+            self.remove(name)
+            removed.append(name)
+        return removed
+
     def remove(self, name: str) -> None:
         if name == self.current():
             raise TantivyError(f"refusing to delete the live generation {name}")
@@ -193,6 +217,7 @@ class LiveGenerations:
         for doc_type in DOC_TYPES:
             if doc_type not in self.live:
                 store = self.stores[doc_type]
+                store.remove_unfinished()  # a rebuild whose process died
                 opened = store.open_current(create=True)
                 assert opened is not None
                 name, index = opened

@@ -64,3 +64,20 @@ def test_a_generation_built_with_another_schema_is_detected(tmp_path: Path) -> N
     index = newer.open_generation("gen-1")
     assert newer.is_outdated(index) and not old.is_outdated(index)
     assert isinstance(index, tantivy.Index)
+
+
+def test_unfinished_generations_no_writer_holds_are_removed(tmp_path: Path) -> None:
+    store = GenerationStore(tmp_path, "product", ("EUR",))
+    assert store.remove_unfinished() == []
+    store.create_generation()  # killed before CURRENT named a first generation
+    assert store.remove_unfinished() == ["gen-1"] and store.generations() == []
+    old, _ = store.create_generation()
+    live, _ = store.create_generation()
+    store.switch(live)
+    dead, _ = store.create_generation()  # a rebuild whose process died
+    building, index = store.create_generation()  # a rebuild still writing
+    writer = open_writer(index, store.path(building), 15)
+    (store.directory / "gen-9").mkdir()  # killed before the index was created
+    assert store.remove_unfinished() == [dead, "gen-9"]
+    assert store.generations() == [old, live, building]
+    del writer
