@@ -59,11 +59,16 @@ async def connect(dsn: str) -> asyncpg.Connection:
     return conn
 
 
-async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10) -> asyncpg.Pool:
+async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10,
+                      statement_timeout_ms: int | None = None) -> asyncpg.Pool:
+    """A pool of connections opened with `connect_options`; `statement_timeout_ms` makes
+    the server end any statement of these connections that runs longer (0/None: no limit)."""
+    options = connect_options(dsn)
+    if statement_timeout_ms:
+        options["server_settings"]["statement_timeout"] = str(statement_timeout_ms)
     with translate_errors():
         pool = await asyncpg.create_pool(
-            dsn, min_size=min_size, max_size=max_size, init=_init_connection,
-            **connect_options(dsn),
+            dsn, min_size=min_size, max_size=max_size, init=_init_connection, **options,
         )
     assert pool is not None
     return pool

@@ -30,9 +30,10 @@ def redis_client(url: str) -> aioredis.Redis:
 
 @asynccontextmanager
 async def open_resources(
-    settings: Settings, *, redis_required: bool = True
+    settings: Settings, *, redis_required: bool = True, statement_timeout_ms: int | None = None
 ) -> AsyncIterator[Resources]:
-    pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max)
+    pool = await create_pool(settings.database_url, settings.db_pool_min, settings.db_pool_max,
+                             statement_timeout_ms)
     client = redis_client(settings.redis_url)
     try:
         folder = Path(settings.migrations_dir) if settings.migrations_dir else MIGRATIONS_DIR

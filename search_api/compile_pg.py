@@ -22,6 +22,11 @@ word ("jaket" for "jacket") scores 0.44 against a title holding the word, so 0.5
 such titles; 0.4 keeps one-edit typos of 5+ letter words."""
 START_SEL, STOP_SEL = "\u27e6", "\u27e7"
 """ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""
+HIGHLIGHT_MAX_CHARS = 20_000
+"""ts_headline reads at most this much of a field: its cost grows with the text, and on a
+description of a megabyte (a row another writer put there) one highlighted search ran for
+25 minutes in PostgreSQL, holding a backend that every DROP DATABASE then waited for. A match
+past this point is found by the search but not marked."""
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,8 @@ def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
         sel = f"StartSel={START_SEL}, StopSel={STOP_SEL}"
         whole = p.add(f"{sel}, HighlightAll=true")
         frag = p.add(f"{sel}, MaxFragments=2, MaxWords=30, MinWords=10")
-        marks = [f"ts_headline('simple', coalesce(h.{col}, ''), {tsq}, "
+        marks = [f"ts_headline('simple', left(coalesce(h.{col}, ''), {HIGHLIGHT_MAX_CHARS}), "
+                 f"{tsq}, "
                  f"{whole if col == 'title' else frag}) AS hl_{col}" for col in table.highlight]
         # the order expressions only name selected columns, so they apply to `h` as well
         sql = f"SELECT h.*, {', '.join(marks)} FROM ({sql}) h ORDER BY {order}"

@@ -95,12 +95,19 @@ async def _close(stack: contextlib.AsyncExitStack) -> None:
                     extra={"action": "stop"})
 
 
+STATEMENT_GRACE_MS = 1000
+"""How much longer than a request's deadline one of its SQL statements may run."""
+
+
 def resources_ctx(factory: BackendFactory) -> Callable[[web.Application],
                                                        AsyncIterator[None]]:
     """The cleanup context: open PostgreSQL + Redis, then the backend; close in reverse."""
 
     async def ctx(app: web.Application) -> AsyncIterator[None]:
-        async with open_resources(app[SETTINGS]) as resources:
+        # a statement still running after its request's deadline serves nobody: the server
+        # ends it (a client that vanished mid-query does not stop PostgreSQL by itself)
+        timeout = app[SETTINGS].api_request_timeout_ms + STATEMENT_GRACE_MS
+        async with open_resources(app[SETTINGS], statement_timeout_ms=timeout) as resources:
             app[RESOURCES] = resources
             backend, stack = await _start_or_fallback(factory(app[SETTINGS], resources),
                                                       app[SETTINGS], resources)

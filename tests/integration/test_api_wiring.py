@@ -79,3 +79,29 @@ async def test_read_your_writes_through_the_real_pipeline(
         assert [hit["document"]["title"] for hit in body["hits"]] == ["Tokenized teapot"]
     finally:
         await client.close()
+
+
+async def test_the_server_ends_a_statement_that_outlives_its_request(
+    settings: Settings, core: CoreWrite
+) -> None:
+    """A search whose client gave up (timed out, or vanished) must not keep a PostgreSQL
+    backend busy: the API's connections carry a statement_timeout just past the request
+    deadline, so the server itself ends the statement."""
+    import asyncpg
+
+    from search_api.wiring import RESOURCES, STATEMENT_GRACE_MS
+
+    conf = api_settings(settings, api_request_timeout_ms=200)
+    client = await _client(conf)
+    try:
+        pool = client.server.app[RESOURCES].pool
+        limit = await pool.fetchval("SHOW statement_timeout")
+        assert limit == f"{200 + STATEMENT_GRACE_MS}ms"
+        try:
+            await pool.fetchval("SELECT pg_sleep(30)")
+        except asyncpg.QueryCanceledError as exc:
+            assert "statement timeout" in str(exc)
+        else:
+            raise AssertionError("the 30 s statement was not ended by the server")
+    finally:
+        await client.close()
