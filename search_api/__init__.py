@@ -1,6 +1,7 @@
 """The HTTP search API (aiohttp): app and wiring, routes (search, suggest, admin reindex, jobs
-and dead letters, health, metrics, the preview page in `static/`), API keys, parameter
-parsing into one query model (`model`, `params`), read-your-writes and the `stale` flag
-(`freshness`), problem+json errors, OpenAPI; one backend per engine (`backends/`) over pure
-query compilers (`compile_pg`, `compile_tantivy`, `compile_meili`). Reads the indexer's
-document model and engine readers; nothing below it imports this package."""
+and dead letters, tenants and keys for operators in `accounts`, health, metrics, the preview
+page in `static/`), GraphQL (`graphql/`), API keys, parameter parsing into one query model
+(`model`, `params`), read-your-writes and the `stale` flag (`freshness`), problem+json errors
+(`errors`, `protocol`), OpenAPI; one backend per engine (`backends/`) over pure query
+compilers (`compile_pg`, `compile_tantivy`, `compile_meili`). Reads the indexer's document
+model and engine readers; nothing below it imports this package."""
