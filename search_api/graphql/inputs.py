@@ -19,11 +19,12 @@ from enum import Enum
 from typing import Any
 
 import strawberry
-from pydantic import BaseModel, SecretStr
+from pydantic import AwareDatetime, BaseModel, SecretStr
 from strawberry.scalars import JSON
 
 _SIMPLE: dict[Any, Any] = {str: str, SecretStr: str, int: int, float: float, bool: bool,
-                           uuid.UUID: uuid.UUID, dt.datetime: dt.datetime, dt.date: dt.date}
+                           uuid.UUID: uuid.UUID, dt.datetime: dt.datetime, dt.date: dt.date,
+                           AwareDatetime: dt.datetime}
 _GENERATED: dict[type[BaseModel], type] = {}
 
 
