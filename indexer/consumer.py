@@ -7,6 +7,12 @@ Failure handling, in the order it applies:
 - a batch that fails is split in halves until the failing entry is alone; that entry stays
   pending and is retried with exponential backoff, and after `max_deliveries` deliveries it is
   moved to the dead-letter stream together with its error; the others are indexed meanwhile;
+- a document PostgreSQL refuses is isolated by `apply_documents`: every other document of the
+  batch is written. An entry that names its documents directly (no lookup) and names a failed
+  one is retried as above, its dead letter naming the document; a failed document reached
+  through a fan-out is handed off as its own `ReindexRequested` event (written to the outbox,
+  so durable) and the fan-out entry is acknowledged: that event then retries and, if need
+  be, is dead-lettered alone;
 - an outage of PostgreSQL or Redis poisons nothing: the batch stays pending and is retried;
 - entries left pending by a dead consumer are taken over seconds after its heartbeat expired
   (indexer/liveness.py), or with XAUTOCLAIM after `claim_idle_ms` as a fallback.
@@ -31,14 +37,18 @@ import redis.asyncio as aioredis
 from pydantic import ValidationError
 from redis.exceptions import ResponseError
 
+from core_write import events as ev
 from core_write.backoff import Backoff
 from core_write.errors import OUTAGES
 from core_write.events import EventEnvelope
+from core_write.ids import new_id
 from core_write.settings import Settings
+from core_write.unit import CoreWrite
 from indexer import metrics
-from indexer.documents import ApplyResult, apply_documents, resolve
-from indexer.fanout import bounded_groups, plan_batch, planned_size
+from indexer.documents import ApplyResult, apply_documents, describe, resolve
+from indexer.fanout import Docs, bounded_groups, plan_batch, planned_size, targets_of
 from indexer.liveness import Liveness
+from indexer.model import DocType
 from indexer.queries import QUERIES
 
 log = logging.getLogger(__name__)
@@ -215,17 +225,62 @@ class Consumer:
             raise  # an outage: leave the whole batch pending, the loop backs off
         except Exception as exc:  # noqa: BLE001 - isolate whatever breaks a batch
             if len(entries) == 1:
-                return await self._failed(entries[0], exc)
+                return await self._failed(entries[0], describe(exc))
             half = len(entries) // 2
             return await self._index(entries[:half]) + await self._index(entries[half:])
         self.stats.applied += result
+        done: list[bytes] = []
+        if result.failed:
+            entries, done = await self._isolate(entries, result.failed)
         now = datetime.now(UTC)
         for entry in entries:
             assert entry.envelope is not None
             metrics.EVENTS.labels(entry.event_type, "indexed").inc()
             metrics.LAG_SECONDS.labels("postgres").observe(
                 max(0.0, (now - entry.envelope.timestamp).total_seconds()))
-        return [entry.entry_id for entry in entries]
+        return done + [entry.entry_id for entry in entries]
+
+    async def _isolate(self, entries: list[Entry], failed: dict[tuple[DocType, Any], str]
+                       ) -> tuple[list[Entry], list[bytes]]:
+        """After a batch whose other documents were written: retry (or dead-letter) the
+        entries naming a failed document directly, hand the other failed documents off as
+        events of their own. Returns the entries indexed and the ids dead-lettered."""
+        indexed: list[Entry] = []
+        dead: list[bytes] = []
+        owned: set[tuple[DocType, Any]] = set()
+        for entry in entries:
+            assert entry.envelope is not None
+            targets = targets_of(entry.envelope.event)
+            mine = [(t.doc_type, i) for t in targets if isinstance(t, Docs) for i in t.ids
+                    if (t.doc_type, i) in failed]
+            if not mine or not all(isinstance(t, Docs) for t in targets):
+                indexed.append(entry)
+                continue
+            owned.update(mine)
+            doc_type, doc_id = mine[0]
+            dead += await self._failed(entry, "; ".join(f"{t} {i}: {failed[t, i]}"
+                                                       for t, i in mine), (doc_type, doc_id))
+        await self._hand_off({doc: error for doc, error in failed.items() if doc not in owned})
+        return indexed, dead
+
+    async def _hand_off(self, failed: dict[tuple[DocType, Any], str]) -> None:
+        """One `ReindexRequested` event per failed document, through the outbox (so it
+        survives a crash or a Redis loss once this batch is acknowledged)."""
+        if not failed:
+            return
+        async with CoreWrite(self.pool).unit() as unit:
+            for (doc_type, doc_id), error in failed.items():
+                tenant = await unit.conn.fetchval(QUERIES[f"doc_tenant_{doc_type}"], doc_id)
+                if tenant is None:
+                    log.error("failed %s document %s has no tenant any more; dropped: %s",
+                              doc_type, doc_id, error, extra={"action": "document_failed"})
+                    continue
+                unit.emit(tenant, ev.ReindexRequested(
+                    request_id=new_id(), target_id=doc_id,
+                    target_type="products" if doc_type == "product" else "content"))
+                log.warning("%s document %s failed within a fan-out; retried as its own "
+                            "event: %s", doc_type, doc_id, error,
+                            extra={"action": "document_handoff", "entity": doc_type})
 
     async def _apply(self, entries: list[Entry]) -> ApplyResult:
         plan = plan_batch(e.envelope for e in entries if e.envelope is not None)
@@ -242,13 +297,14 @@ class Consumer:
                 result += part
         return result
 
-    async def _failed(self, entry: Entry, exc: Exception) -> list[bytes]:
+    async def _failed(self, entry: Entry, error: str,
+                      doc: tuple[DocType, Any] | None = None) -> list[bytes]:
+        """Retry `entry` later, or dead-letter it (then its id is returned, to acknowledge)."""
         info = await self.redis.xpending_range(self.stream, GROUP, min=entry.entry_id,
                                                max=entry.entry_id, count=1)
         deliveries = int(info[0]["times_delivered"]) if info else 1
-        error = f"{type(exc).__name__}: {exc}"
         if deliveries >= self.settings.indexer_max_deliveries:
-            await self._dead_letter(entry, error, deliveries, ack=False)
+            await self._dead_letter(entry, error, deliveries, ack=False, doc=doc)
             return [entry.entry_id]
         delay = self.settings.indexer_retry_backoff_ms / 1000 * 2 ** (deliveries - 1)
         self._retry_at[entry.entry_id] = time.monotonic() + delay
@@ -260,12 +316,15 @@ class Consumer:
         return []
 
     async def _dead_letter(self, entry: Entry, error: str, deliveries: int = 1,
-                           ack: bool = True) -> None:
-        """Park the entry in the dead-letter stream with its error (and ack it if asked;
-        otherwise the caller acknowledges it with the rest of its batch)."""
+                           ack: bool = True, doc: tuple[DocType, Any] | None = None) -> None:
+        """Park the entry in the dead-letter stream with its error and the document it failed
+        on, if known (and ack it if asked; otherwise the caller acknowledges it with the rest
+        of its batch)."""
         fields: dict[Any, Any] = dict(entry.fields)
         fields.update({"error": error[:2000], "entry_id": entry.entry_id,
                        "deliveries": deliveries, "failed_at": datetime.now(UTC).isoformat()})
+        if doc is not None:
+            fields.update({"doc_type": doc[0], "doc_id": str(doc[1])})
         pipe = self.redis.pipeline(transaction=True)
         pipe.xadd(self.dlq, fields)
         if ack:

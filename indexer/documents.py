@@ -4,21 +4,29 @@
 with one set-based statement per chunk (see `sql/documents.sql`): the versioned upsert into the
 index table, the delete of documents whose source is gone, and the engine queue rows, all in the
 transaction that first takes the documents' advisory locks.
+
+A chunk that fails on one document's data (an error PostgreSQL raises for that row, not an
+outage) is split in halves until that document is alone: every other document is written,
+and the failing ones are returned with their errors for the caller to retry or report.
 """
 
 from __future__ import annotations
 
+import logging
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
 
+from indexer import metrics
 from indexer.engine_queue import enqueue_sql
 from indexer.fanout import LOOKUPS, BatchPlan
 from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
+
+log = logging.getLogger(__name__)
 
 
 def build_statement(doc_type: DocType) -> str:
@@ -49,12 +57,45 @@ class ApplyResult:
     upserted: int = 0
     deleted: int = 0
     queued: int = 0
+    failed: dict[tuple[DocType, uuid.UUID], str] = field(default_factory=dict)
+    """Documents that could not be built or written, with the error: nothing of theirs was
+    written (the previous document, if any, stays)."""
 
     def __iadd__(self, other: ApplyResult) -> ApplyResult:
         self.upserted += other.upserted
         self.deleted += other.deleted
         self.queued += other.queued
+        self.failed.update(other.failed)
         return self
+
+
+# SQLSTATE classes that say nothing about the documents: connection (08), transaction
+# rollback (40: deadlock, serialization), resources (53), operator intervention (57: shutdown,
+# statement timeout), system (58). Anything else PostgreSQL raises for a statement that works
+# for other rows is taken to be about a row: the chunk is split to find it.
+_NOT_ABOUT_ROWS = ("08", "40", "53", "57", "58")
+
+
+def document_error(exc: BaseException) -> bool:
+    """Whether `exc` is PostgreSQL refusing a document's data rather than an outage (pure)."""
+    if not isinstance(exc, asyncpg.PostgresError):
+        return False
+    state = str(getattr(exc, "sqlstate", "") or "")
+    return not state.startswith(_NOT_ABOUT_ROWS)
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def count_truncated(doc_type: DocType, ids: Sequence[uuid.UUID]) -> None:
+    """Count and log documents whose searchable text was cut at the bound."""
+    if not ids:
+        return
+    metrics.TRUNCATED.labels(doc_type).inc(len(ids))
+    log.warning("searchable text of %d %s document(s) cut at the bound: %s", len(ids),
+                doc_type, ", ".join(map(str, ids[:20])),
+                extra={"action": "truncated", "entity": doc_type})
 
 
 def _merge(into: DocTimes, doc_id: uuid.UUID, at: datetime) -> None:
@@ -80,15 +121,45 @@ async def apply_documents(
     pool: asyncpg.Pool, doc_type: DocType, docs: Mapping[uuid.UUID, datetime],
     engines: tuple[str, ...], index_drafts: bool, chunk: int = 1000,
 ) -> ApplyResult:
-    """Rebuild `docs` from the current source, `chunk` documents per transaction."""
+    """Rebuild `docs` from the current source, `chunk` documents per transaction; a
+    document whose data PostgreSQL refuses is isolated and returned in `failed`."""
     result = ApplyResult()
-    ids = sorted(docs)
-    for start in range(0, len(ids), chunk):
-        part = ids[start:start + chunk]
+
+    async def write(part: list[uuid.UUID]) -> None:
+        nonlocal result
         async with pool.acquire() as conn, conn.transaction():
             await conn.fetchval(QUERIES["lock_documents"], SPECS[doc_type].lock_class, part)
             row = await conn.fetchrow(WRITE[doc_type], part, index_drafts, list(engines),
                                       [docs[i] for i in part])
         assert row is not None
         result += ApplyResult(row["upserted"], row["deleted"], row["queued"])
+        count_truncated(doc_type, row["truncated"])
+
+    ids = sorted(docs)
+    for start in range(0, len(ids), chunk):
+        await isolating(doc_type, ids[start:start + chunk], write, result.failed)
     return result
+
+
+async def isolating(
+    doc_type: DocType, ids: list[uuid.UUID],
+    attempt: Callable[[list[uuid.UUID]], Awaitable[None]],
+    failed: dict[tuple[DocType, uuid.UUID], str],
+) -> None:
+    """`attempt(ids)` (one transaction); when PostgreSQL refuses a document's data, halve
+    `ids` until each failing document is alone: those go to `failed` with their error, every
+    other document is attempted again. Outages and other errors propagate."""
+    try:
+        await attempt(ids)
+    except Exception as exc:
+        if not document_error(exc):
+            raise
+        if len(ids) > 1:
+            half = len(ids) // 2
+            await isolating(doc_type, ids[:half], attempt, failed)
+            await isolating(doc_type, ids[half:], attempt, failed)
+            return
+        failed[doc_type, ids[0]] = describe(exc)
+        metrics.DOCUMENT_FAILURES.labels(doc_type).inc()
+        log.warning("%s document %s cannot be built: %s", doc_type, ids[0], describe(exc),
+                    extra={"action": "document_failed", "entity": doc_type})

@@ -12,6 +12,16 @@ DOCUMENTS_WRITTEN = Counter(
     "rustok_indexer_documents_total", "Documents written to the Postgres index tables",
     ["doc_type", "op"],  # op: upsert | delete
 )
+TRUNCATED = Counter(
+    "rustok_indexer_truncated_documents_total",
+    "Document builds whose searchable text was cut at the documented bound (README Limits)",
+    ["doc_type"],
+)
+DOCUMENT_FAILURES = Counter(
+    "rustok_indexer_document_failures_total",
+    "Documents PostgreSQL refused to build or write, isolated from their batch",
+    ["doc_type"],
+)
 BATCH_SIZE = Histogram(
     "rustok_indexer_batch_size", "Events per processed batch",
     buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),

@@ -34,7 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,7 +42,7 @@ import asyncpg
 
 from core_write.errors import Interrupted
 from indexer import engine_queue
-from indexer.documents import build_statement
+from indexer.documents import build_statement, count_truncated, isolating
 from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 
@@ -83,6 +83,8 @@ class RebuildResult:
     """How long writers waited for the swap."""
     closed_seconds: float = 0.0
     """How long searches waited for it (the renames; the commit's fsync comes on top)."""
+    failed: dict[tuple[DocType, uuid.UUID], str] = field(default_factory=dict)
+    """Documents that could not be built, with the error (the live one stays)."""
 
 
 async def refusal(conn: asyncpg.Connection, doc_type: DocType) -> str | None:
@@ -115,9 +117,8 @@ class Rebuild:
         columns = [r[0] for r in await conn.fetch(QUERIES["rebuild_columns"],
                                                   SPECS[self.doc_type].table)]
         built = ", ".join(c for c in columns if c not in ("version", "position", "indexed_at"))
-        self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n)\n"
-                        + _sql("rebuild_insert", self.doc_type, columns=built,
-                               returning=SPECS[self.doc_type].key))
+        self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n),\n"
+                        + _sql("rebuild_insert", self.doc_type, columns=built))
         if self.loader is not None:
             self._fetch = _sql("rebuild_rows", self.doc_type,
                                columns=self.loader.columns[self.doc_type])
@@ -133,15 +134,19 @@ class Rebuild:
 
     async def build(self, ids: list[uuid.UUID]) -> None:
         """Build the documents of `ids` into the new generation (the loader reads them later).
-        """
+        A document PostgreSQL refuses is isolated and left out: the live table keeps its
+        previous document, which the swap copies over."""
+        await isolating(self.doc_type, ids, self._build, self.result.failed)
+        if self._loading is not None and self._loading.done():
+            self._loading.result()  # the loader failed: raise its error here
+
+    async def _build(self, ids: list[uuid.UUID]) -> None:
         async with self.pool.acquire() as conn:
             rows = await conn.fetch(self._insert, ids, self.index_drafts)
+        count_truncated(self.doc_type, [r[0] for r in rows if r[1]])
         self.result.built += len(rows)
-        if self._loading is not None:
-            if self._loading.done():
-                self._loading.result()  # the loader failed: raise its error here
-            if rows:
-                self._pages.put_nowait([r[0] for r in rows])
+        if self._loading is not None and rows:
+            self._pages.put_nowait([r[0] for r in rows])
 
     async def finish(self, stop: asyncio.Event | None = None) -> RebuildResult:
         """Index the new generation, reconcile it with the live table and swap it in; then

@@ -41,6 +41,8 @@ from indexer.verify import ZERO
 
 log = logging.getLogger(__name__)
 TYPES: Mapping[str, DocType] = BY_SECTION
+Failed = dict[tuple[DocType, uuid.UUID], str]
+"""Documents a job could not rebuild, with the error."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +108,9 @@ class Reindexer:
         """Run a job that is `running` (claimed or started); records its end state."""
         scope = Scope(job["tenant_id"], job["doc_type"], job["doc_id"])
         job_id = job["id"]
+        failed: Failed = {}
         try:
-            await self._rebuild(job_id, scope)
+            await self._rebuild(job_id, scope, failed)
         except Interrupted as exc:
             log.warning("reindex job %s %s", job_id, exc, extra={"action": "reindex"})
             row = await self.pool.fetchrow(QUERIES["job_requeue"], job_id, str(exc))
@@ -118,8 +121,11 @@ class Reindexer:
                                            f"{type(exc).__name__}: {exc}")
             metrics.REINDEX_JOBS.labels("failed").inc()
         else:
-            row = await self.pool.fetchrow(QUERIES["job_finish"], job_id, "succeeded", None)
-            metrics.REINDEX_JOBS.labels("succeeded").inc()
+            # every other document was rebuilt; the job fails only for these, named
+            state = "failed" if failed else "succeeded"
+            row = await self.pool.fetchrow(QUERIES["job_finish"], job_id, state,
+                                           failure_report(failed) or None)
+            metrics.REINDEX_JOBS.labels(state).inc()
         with contextlib.suppress(KeyError):
             metrics.REINDEX_PROGRESS.remove(str(job_id))
         assert row is not None
@@ -132,32 +138,35 @@ class Reindexer:
             assert started is not None
             return await self.run_job(started)
 
-    async def _rebuild(self, job_id: uuid.UUID, scope: Scope) -> None:
+    async def _rebuild(self, job_id: uuid.UUID, scope: Scope, failed: Failed) -> None:
         total = 0
         for doc_type in scope.types():
             total += await self.pool.fetchval(
                 QUERIES[f"source_count_{SPECS[doc_type].section}"], scope.tenant_id, scope.doc_id)
-        progress = _Progress(self.pool, job_id, total)
+        progress = _Progress(self.pool, job_id, total, failed)
         for doc_type in scope.types():
             if self.bulk and scope.tenant_id is None and scope.doc_id is None \
-                    and await self._rebuild_generation(doc_type, progress):
+                    and await self._rebuild_generation(doc_type, progress, failed):
                 continue
-            await self._in_pages(doc_type, scope, progress, partial(self._apply, doc_type))
+            await self._in_pages(doc_type, scope, progress,
+                                 partial(self._apply, doc_type, failed))
             # documents whose source is gone (a delete whose event was lost, or never sent)
             extra = [r["id"] for r in await self.pool.fetch(
                 QUERIES[f"extra_{SPECS[doc_type].section}"], scope.tenant_id,
                 self.settings.index_drafts, scope.doc_id)]
             if extra:
-                await apply_documents(self.pool, doc_type,
-                                      dict.fromkeys(extra, datetime.now(UTC)),
-                                      self.settings.engines, self.settings.index_drafts)
+                await self._apply(doc_type, failed, extra)
         await progress.save(final=True)
 
-    async def _apply(self, doc_type: DocType, ids: list[uuid.UUID]) -> None:
-        await apply_documents(self.pool, doc_type, dict.fromkeys(ids, datetime.now(UTC)),
-                              self.settings.engines, self.settings.index_drafts, chunk=len(ids))
+    async def _apply(self, doc_type: DocType, failed: Failed, ids: list[uuid.UUID]) -> None:
+        result = await apply_documents(self.pool, doc_type,
+                                       dict.fromkeys(ids, datetime.now(UTC)),
+                                       self.settings.engines, self.settings.index_drafts,
+                                       chunk=len(ids))
+        failed.update(result.failed)
 
-    async def _rebuild_generation(self, doc_type: DocType, progress: _Progress) -> bool:
+    async def _rebuild_generation(self, doc_type: DocType, progress: _Progress,
+                                  failed: Failed) -> bool:
         """The whole type as a new generation table; False (nothing done) when another
         rebuild runs or the table cannot be swapped: the caller then reindexes in place."""
         done = False
@@ -174,7 +183,7 @@ class Reindexer:
             await rebuild.start(conn)
             try:
                 await self._in_pages(doc_type, Scope(), progress, rebuild.build)
-                await rebuild.finish(self.stop)
+                failed.update((await rebuild.finish(self.stop)).failed)
             except BaseException:
                 await asyncio.shield(rebuild.abandon())
                 raise
@@ -229,9 +238,20 @@ class Reindexer:
                               "documents; queued again")
 
 
+def failure_report(failed: Failed, limit: int = 50) -> str:
+    """The documents that could not be rebuilt, with their errors, for a job's `error`."""
+    if not failed:
+        return ""
+    shown = [f"{doc_type} {doc_id}: {error}" for (doc_type, doc_id), error in
+             sorted(failed.items(), key=lambda item: (item[0][0], str(item[0][1])))[:limit]]
+    more = f"; and {len(failed) - limit} more" if len(failed) > limit else ""
+    return f"{len(failed)} document(s) could not be rebuilt: " + "; ".join(shown) + more
+
+
 class _Progress:
-    def __init__(self, pool: asyncpg.Pool, job_id: uuid.UUID, total: int) -> None:
-        self.pool, self.job_id, self.total = pool, job_id, total
+    def __init__(self, pool: asyncpg.Pool, job_id: uuid.UUID, total: int,
+                 failed: Failed) -> None:
+        self.pool, self.job_id, self.total, self.failed = pool, job_id, total, failed
         self.done = 0
         self.started = time.monotonic()
         self.saved = 0.0
@@ -244,8 +264,8 @@ class _Progress:
     async def save(self, final: bool = False) -> None:
         elapsed = max(time.monotonic() - self.started, 1e-6)
         self.saved = time.monotonic()
-        await self.pool.execute(QUERIES["job_progress"], self.job_id, self.total, self.done, 0,
-                                self.done / elapsed)
+        await self.pool.execute(QUERIES["job_progress"], self.job_id, self.total, self.done,
+                                len(self.failed), self.done / elapsed)
         if not final:
             metrics.REINDEX_PROGRESS.labels(str(self.job_id)).set(
                 self.done / self.total if self.total else 1.0)

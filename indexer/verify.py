@@ -4,6 +4,8 @@ and repairs exactly the drifted documents (I/O: PostgreSQL, engines).
 The Postgres check rebuilds every document in scope with the same statement the indexer
 writes with, in keyset pages, and compares the rows (all columns but version, position and
 indexed_at). An engine check compares document ids and versions with the index tables.
+A document that cannot be built (or, on repair, written) is reported in `failed` with its
+error; every other document is checked and repaired.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Protocol
 
 import asyncpg
 
-from indexer.documents import apply_documents, build_statement
+from indexer.documents import apply_documents, build_statement, isolating
 from indexer.engine_queue import enqueue
 from indexer.model import DOC_TYPES, SPECS, DocType
 from indexer.queries import QUERIES
@@ -31,7 +33,7 @@ def compare_statement(doc_type: DocType) -> str:
         f"WITH built AS ({build_statement(doc_type)}) "
         f"SELECT b.{key} AS id, (i.{key} IS NULL) AS missing FROM built b "
         f"LEFT JOIN {table} i ON i.{key} = b.{key} "
-        f"WHERE i.{key} IS NULL OR to_jsonb(b) IS DISTINCT FROM "
+        f"WHERE i.{key} IS NULL OR (to_jsonb(b) - 'truncated') IS DISTINCT FROM "
         "(to_jsonb(i) - 'version' - 'position' - 'indexed_at')"
     )
 
@@ -48,6 +50,9 @@ class Drift:
     stale: list[uuid.UUID] = field(default_factory=list)
     tenants: dict[uuid.UUID, uuid.UUID] = field(default_factory=dict)
     """Document id -> tenant, for engine drift (a document extra in an engine has no row)."""
+    failed: dict[tuple[DocType, uuid.UUID], str] = field(default_factory=dict)
+    """Documents that could not be built or repaired, with the error."""
+    repaired: int = 0
 
     @property
     def total(self) -> int:
@@ -59,7 +64,9 @@ class Drift:
 
     def summary(self) -> str:
         return (f"{self.backend:<9} {self.doc_type:<8} missing {len(self.missing):>6}  "
-                f"extra {len(self.extra):>6}  stale {len(self.stale):>6}")
+                f"extra {len(self.extra):>6}  stale {len(self.stale):>6}"
+                + (f"  repaired {self.repaired:>6}" if self.repaired else "")
+                + (f"  failed {len(self.failed):>6}" if self.failed else ""))
 
 
 class EngineIds(Protocol):
@@ -100,8 +107,12 @@ async def verify_postgres(
             break
         ids = [r["id"] for r in rows]
         after = ids[-1]
-        for row in await pool.fetch(COMPARE[doc_type], ids, index_drafts):
-            (drift.missing if row["missing"] else drift.stale).append(row["id"])
+
+        async def compare(part: list[uuid.UUID]) -> None:
+            for row in await pool.fetch(COMPARE[doc_type], part, index_drafts):
+                (drift.missing if row["missing"] else drift.stale).append(row["id"])
+
+        await isolating(doc_type, ids, compare, drift.failed)
     drift.extra = [r["id"] for r in await pool.fetch(
         QUERIES[f"extra_{SPECS[doc_type].section}"], tenant_id, index_drafts, None)]
     return drift
@@ -130,14 +141,19 @@ async def repair(
     pool: asyncpg.Pool, drift: Drift, engines: tuple[str, ...], index_drafts: bool,
 ) -> int:
     """Rebuild exactly the drifted documents: for Postgres drift through the indexer's write
-    statement (which also queues the engines); for engine drift by queuing the documents."""
+    statement (which also queues the engines); for engine drift by queuing the documents.
+    Returns how many were repaired (also in `drift.repaired`); those that could not be are
+    added to `drift.failed`."""
     if not drift.total:
         return 0
     if drift.backend == "postgres":
         now = datetime.now(UTC)
-        await apply_documents(pool, drift.doc_type, dict.fromkeys(drift.ids, now), engines,
-                              index_drafts)
-        return drift.total
+        result = await apply_documents(pool, drift.doc_type, dict.fromkeys(drift.ids, now),
+                                       engines, index_drafts)
+        drift.failed.update(result.failed)
+        drift.repaired = len({i for i in drift.ids if (drift.doc_type, i) not in drift.failed})
+        return drift.repaired
     ids = drift.ids
     await enqueue(pool, [drift.backend], drift.doc_type, ids, [drift.tenants[i] for i in ids])
+    drift.repaired = drift.total
     return drift.total

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from indexer.reindex import Scope
+    from indexer.verify import Drift
 
 log = logging.getLogger("rustok_search")
 
@@ -148,7 +149,8 @@ async def _mark_engine_rebuild(pool: asyncpg.Pool, settings: Settings, scope: Sc
 
 async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when nothing drifted, or when `--repair` fixed the index tables (checked again)
-    and queued the engines' drifted documents; 1 otherwise."""
+    and queued the engines' drifted documents; 1 otherwise, and for any document that cannot
+    be built (each named with its error)."""
     from core_write.resources import open_resources
     from indexer.engines import engine_readers
     from indexer.model import DOC_TYPES
@@ -174,27 +176,40 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                         drifts.append(await verify_engine(res.pool, engine, doc_type,
                                                           tenant_ids))
                         shown.advance()
-        total = 0
         for drift in drifts:
-            print(drift.summary())
-            total += drift.total
             if args.repair and drift.total:
                 await repair(res.pool, drift, settings.engines, settings.index_drafts)
-        if total and args.repair:
+            print(drift.summary())
+        left = None
+        if args.repair and any(drift.total for drift in drifts):
             left = sum([(await verify_postgres(res.pool, doc_type, scope.tenant_id,
                                                settings.index_drafts)).total
                         for doc_type in DOC_TYPES])
-            queued = sum(d.total for d in drifts if d.backend != "postgres")
-            print(f"repaired: {total} documents; the index tables checked again: "
-                  f"{left or 'no'} drift" + (f"; {queued} documents queued for the engines "
-                                            "(the indexer applies them: run verify again to "
-                                            "confirm)" if queued else ""))
-            return 1 if left else 0
-    if not total:
+    return verify_outcome(drifts, args.repair, left)
+
+
+def verify_outcome(drifts: Sequence[Drift], repaired: bool, left: int | None = None) -> int:
+    """Print what verify found, repaired and could not build; the exit code: 0 when nothing
+    is left to do, 1 for drift left unrepaired (`left`: the index tables' drift counted again
+    after the repair) or documents that cannot be built."""
+    failed = {doc: error for drift in drifts for doc, error in drift.failed.items()}
+    for (doc_type, doc_id), error in sorted(failed.items(), key=lambda i: str(i[0])):
+        print(f"cannot build {doc_type} {doc_id}: {error}")
+    total = sum(drift.total for drift in drifts)
+    if repaired and total:
+        fixed = sum(drift.repaired for drift in drifts)
+        queued = sum(d.repaired for d in drifts if d.backend != "postgres")
+        print(f"repaired: {fixed} documents; the index tables checked again: "
+              f"{left or 'no'} drift" + (f"; {queued} documents queued for the engines "
+                                        "(the indexer applies them: run verify again to "
+                                        "confirm)" if queued else ""))
+    elif not total:
         print("no drift")
-        return 0
-    print(f"drift: {total} documents (verify --repair fixes them)")
-    return 1
+    else:
+        print(f"drift: {total} documents (verify --repair fixes them)")
+    if failed:
+        print(f"{len(failed)} document(s) cannot be built")
+    return 1 if failed or left or (total and not repaired) else 0
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

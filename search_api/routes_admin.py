@@ -24,7 +24,8 @@ from search_api.routes_search import read_json
 from search_api.wiring import RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()
-DLQ_ERROR_FIELDS = frozenset({b"error", b"entry_id", b"deliveries", b"failed_at"})
+DLQ_ERROR_FIELDS = frozenset({b"error", b"entry_id", b"deliveries", b"failed_at", b"doc_type",
+                              b"doc_id"})
 MAX_REPLAY = 1000
 MAX_DLQ_PAGE = 500
 REPLAY_SCRIPT = """

@@ -1,8 +1,11 @@
 -- name: build_products --
 -- The product documents of $1 (product ids) built from the current source rows, one row per
 -- existing product ($2: include unpublished products). Composed into the write and verify
--- statements by indexer/documents.py.
-SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.description,
+-- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
+-- tsvector holds at most 1 MB; README "Limits"): the description to 100 000 characters,
+-- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so.
+SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
+           left(p.description, 100000) AS description,
            p.status, COALESCE(pr.prices, '{}'::jsonb) AS prices,
            COALESCE(pr.currencies, '{}') AS currencies,
            COALESCE(st.total_stock, 0) AS total_stock, COALESCE(st.has_stock, false) AS has_stock,
@@ -11,11 +14,11 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.descrip
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, p.title), 'A')
-             || setweight(to_tsvector(lang.cfg, concat_ws(' ', p.subtitle,
-                    array_to_string(tg.tags, ' '), ca.names)), 'B')
-             || setweight(to_tsvector(lang.cfg, COALESCE(p.description, '')), 'C')
+             || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')), 'C')
              AS search_vector,
-           p.created_at, p.published_at
+           p.created_at, p.published_at,
+           (length(p.description) > 100000 OR length(tx.related) > 10000) AS truncated
     FROM commerce_products p
     JOIN tenants t ON t.id = p.tenant_id
     CROSS JOIN LATERAL (
@@ -67,6 +70,9 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle, p.descrip
     ) tg ON true
     LEFT JOIN meta m
         ON m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+    CROSS JOIN LATERAL (
+        SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names) AS related
+    ) tx
     WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
 
 -- name: write_products --
@@ -113,23 +119,26 @@ changed AS (
 ),
 queued AS ({enqueue_changed} RETURNING 1)
 SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
-       (SELECT count(*) FROM queued) AS queued
+       (SELECT count(*) FROM queued) AS queued,
+       ARRAY(SELECT product_id FROM built WHERE truncated) AS truncated
 
 -- name: build_content --
 -- The content documents of $1 (node ids) built from the current source rows ($2: include
--- unpublished nodes).
-SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug, n.excerpt,
+-- unpublished nodes). Bounded like products: excerpt and body 100 000 characters together,
+-- tags and category name 10 000.
+SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
+           left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
            COALESCE(u.display_name, u.email) AS author_name, n.category_id,
            c.name AS category_name, c.slug AS category_slug,
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
-             || setweight(to_tsvector(lang.cfg, concat_ws(' ', array_to_string(tg.tags, ' '),
-                    c.name)), 'B')
-             || setweight(to_tsvector(lang.cfg, concat_ws(' ', n.excerpt, b.body)), 'C')
+             || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
+             || setweight(to_tsvector(lang.cfg, left(tx.text, 100000)), 'C')
              AS search_vector,
-           n.published_at, n.created_at
+           n.published_at, n.created_at,
+           (length(tx.text) > 100000 OR length(tx.related) > 10000) AS truncated
     FROM nodes n
     JOIN tenants t ON t.id = n.tenant_id
     CROSS JOIN LATERAL (
@@ -146,6 +155,10 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug, n.excerpt,
         WHERE ta.tenant_id = n.tenant_id AND ta.target_type = 'node' AND ta.target_id = n.id
     ) tg ON true
     LEFT JOIN meta m ON m.tenant_id = n.tenant_id AND m.target_type = 'node' AND m.target_id = n.id
+    CROSS JOIN LATERAL (
+        SELECT concat_ws(' ', array_to_string(tg.tags, ' '), c.name) AS related,
+               concat_ws(' ', n.excerpt, b.body) AS text
+    ) tx
     WHERE n.id = ANY($1::uuid[]) AND ($2 OR n.status = 'published')
 
 -- name: write_content --
@@ -190,7 +203,8 @@ changed AS (
 ),
 queued AS ({enqueue_changed} RETURNING 1)
 SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS deleted,
-       (SELECT count(*) FROM queued) AS queued
+       (SELECT count(*) FROM queued) AS queued,
+       ARRAY(SELECT node_id FROM built WHERE truncated) AS truncated
 
 -- name: lock_documents --
 -- Serialize builders of the same documents until commit, in one global order (no deadlock):

@@ -39,12 +39,15 @@ ALTER TABLE {new} ADD CONSTRAINT {new}_pkey PRIMARY KEY ({key})
 
 -- name: rebuild_insert --
 -- Build documents into the new generation (version: this statement's time). After the
--- `built` CTE of the builder. Returns the ids built.
-INSERT INTO {new} ({columns}, version, position, indexed_at)
-SELECT {columns}, (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
-       nextval('index_position_seq'), clock_timestamp()
-FROM built
-RETURNING {returning}
+-- `built` CTE of the builder. Returns the ids built and whether their text was truncated.
+inserted AS (
+    INSERT INTO {new} ({columns}, version, position, indexed_at)
+    SELECT {columns}, (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
+           nextval('index_position_seq'), clock_timestamp()
+    FROM built
+    RETURNING {key}
+)
+SELECT i.{key}, b.truncated FROM inserted i JOIN built b USING ({key})
 
 -- name: rebuild_rows --
 -- Rows of the new generation for an engine loading it ({columns}). $1 ids

@@ -1,0 +1,219 @@
+"""One document that cannot be indexed never holds back the others: oversized text is cut at
+the documented bound (and counted), an unbuildable document is parked alone in the
+dead-letter stream, and verify/repair/reindex finish what they can and name the rest."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+import redis.asyncio as aioredis
+from prometheus_client import REGISTRY
+
+from core_write.services import commerce_categories as cats
+from core_write.settings import Settings
+from core_write.unit import CoreWrite
+from indexer.consumer import GROUP
+from indexer.reindex import Reindexer, Scope
+from indexer.verify import repair, verify_postgres
+from rustok_search.cli import verify_outcome
+from tests.builders import make_product, make_tenant
+from tests.pipeline import Pipeline
+from tests.waiting import wait_until
+
+TEXT_BOUND = 100_000
+"""README "Limits": the description (or excerpt and body) feeds at most this many
+characters to the search text."""
+# Another writer's row the index refuses: a CHECK on the index table (copied into a rebuild's
+# generation table, and allowed by its swap) stands for any data PostgreSQL rejects.
+POISON = ("ALTER TABLE index_products ADD CONSTRAINT no_poison CHECK (title <> 'poison') "
+          "NOT VALID")
+
+
+def distinct_words(size: int, seed: int = 1) -> str:
+    """About `size` characters of distinct random words (the worst case for a tsvector)."""
+    rng = random.Random(seed)
+    words: list[str] = []
+    length = 0
+    while length < size:
+        word = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 9)))
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)
+
+
+async def category_of(core: CoreWrite, count: int
+                      ) -> tuple[uuid.UUID, uuid.UUID, list[uuid.UUID]]:
+    """A tenant, a category and `count` published products in it."""
+    shop = await make_tenant(core)
+    category = (await core.call(cats.create_category, shop["id"],
+                                {"name": "Shoes", "handle": f"shoes-{uuid.uuid4().hex[:6]}"})
+                ).value
+    ids = []
+    for _ in range(count):
+        product = await make_product(core, shop["id"], status="published")
+        await core.call(cats.link_product_category, shop["id"], product["id"], category["id"])
+        ids.append(product["id"])
+    return shop["id"], category["id"], ids
+
+
+async def category_names(pool: asyncpg.Pool, ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    rows = await pool.fetch("SELECT product_id, categories->0->>'name' AS name "
+                            "FROM index_products WHERE product_id = ANY($1::uuid[])", ids)
+    return {r["product_id"]: r["name"] for r in rows}
+
+
+async def drain(pipeline: Pipeline, redis_client: aioredis.Redis, settings: Settings) -> None:
+    """Publish and consume until nothing is pending (retries included)."""
+    stop = asyncio.Event()
+
+    async def quiet() -> bool:
+        await pipeline.settle()
+        await pipeline.consumer.process(await pipeline.consumer.read_batch(stop))
+        pending = await redis_client.xpending(settings.stream, GROUP)
+        backlog = await pipeline.relay.pool.fetchval(
+            "SELECT count(*) FROM outbox WHERE published_at IS NULL")
+        return bool(pending["pending"] == 0 and backlog == 0)
+
+    await wait_until(quiet, what="every entry to be indexed or dead-lettered")
+
+
+def truncations(doc_type: str) -> float:
+    return REGISTRY.get_sample_value("rustok_indexer_truncated_documents_total",
+                                     {"doc_type": doc_type}) or 0.0
+
+
+@pytest.fixture
+def quick_retries(pipeline: Pipeline, settings: Settings) -> Settings:
+    fast = settings.model_copy(update={"indexer_max_deliveries": 3,
+                                       "indexer_retry_backoff_ms": 10})
+    pipeline.consumer.settings = fast
+    return fast
+
+
+async def test_oversized_text_is_cut_at_the_bound_and_counted(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    settings: Settings,
+) -> None:
+    tenant, category, ids = await category_of(core, 12)
+    await pipeline.settle()
+    big = ids[5]
+    text = distinct_words(1_100_000)  # 1.1 MB: its tsvector alone would pass 1 MB
+    await pool.execute("UPDATE commerce_products SET description = $2 WHERE id = $1", big, text)
+    before = truncations("product")
+    await core.call(cats.update_category, tenant, category, {"name": "Boots"})
+    await drain(pipeline, redis_client, settings)
+    assert set((await category_names(pool, ids)).values()) == {"Boots"}
+    assert await redis_client.xlen(settings.key("dlq")) == 0
+    assert truncations("product") - before == 1
+    row = await pool.fetchrow("SELECT length(description) AS n, "
+                              "search_vector @@ to_tsquery('simple', $2) AS early, "
+                              "search_vector @@ to_tsquery('simple', $3) AS late "
+                              "FROM index_products WHERE product_id = $1",
+                              big, text.split()[0], text.split()[-1])
+    assert row["n"] == TEXT_BOUND and row["early"] and not row["late"]
+    assert (await verify_postgres(pool, "product")).total == 0
+
+
+async def test_oversized_content_body_is_cut_too(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    settings: Settings,
+) -> None:
+    from core_write.services import content
+
+    shop = await make_tenant(core)
+    node = (await core.call(content.create_node, shop["id"],
+                            {"kind": "post", "title": "Long read",
+                             "body": {"body": "short"}})).value
+    await pipeline.settle()
+    await pool.execute("UPDATE bodies SET body = $2 WHERE node_id = $1", node["id"],
+                       distinct_words(1_100_000, seed=2))
+    await pool.execute("UPDATE nodes SET excerpt = $2 WHERE id = $1", node["id"],
+                       distinct_words(200_000, seed=3))
+    before = truncations("content")
+    reindexed = await Reindexer(pool, settings).run(Scope(tenant_id=shop["id"]))
+    assert reindexed["state"] == "succeeded", reindexed["error"]
+    assert truncations("content") - before == 1
+    assert await pool.fetchval("SELECT length(excerpt) FROM index_content WHERE node_id = $1",
+                               node["id"]) == TEXT_BOUND
+    assert (await verify_postgres(pool, "content")).total == 0
+
+
+async def test_a_fanout_indexes_every_member_but_the_unbuildable_one(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    quick_retries: Settings,
+) -> None:
+    settings = quick_retries
+    tenant, category, ids = await category_of(core, 13)
+    await pipeline.settle()
+    bad = ids[7]
+    await pool.execute(POISON)
+    await pool.execute("UPDATE commerce_products SET title = 'poison' WHERE id = $1", bad)
+    await core.call(cats.update_category, tenant, category, {"name": "Boots"})
+    await drain(pipeline, redis_client, settings)
+
+    names = await category_names(pool, ids)
+    assert {i for i, name in names.items() if name == "Boots"} == set(ids) - {bad}
+    assert names[bad] == "Shoes"  # its previous document stays searchable
+    [(dead_id, fields)] = await redis_client.xrange(settings.key("dlq"))
+    assert fields[b"type"] == b"ReindexRequested"
+    assert fields[b"doc_type"] == b"product" and fields[b"doc_id"] == str(bad).encode()
+    assert b"no_poison" in fields[b"error"] and int(fields[b"deliveries"]) == 3
+    assert str(bad).encode() in fields[b"data"]
+
+    # the operator fixes the data and replays the dead letter: only that document is rebuilt
+    await pool.execute("UPDATE commerce_products SET title = 'fixed' WHERE id = $1", bad)
+    from search_api.routes_admin import DLQ_ERROR_FIELDS, REPLAY_SCRIPT
+
+    args = [dead_id, *[x for k, v in fields.items() if k not in DLQ_ERROR_FIELDS
+                       for x in (k, v)]]
+    assert await redis_client.eval(REPLAY_SCRIPT, 2, settings.key("dlq"), settings.stream,
+                                   *args)
+    await drain(pipeline, redis_client, settings)
+    assert (await category_names(pool, [bad]))[bad] == "Boots"
+    assert await redis_client.xlen(settings.key("dlq")) == 0
+
+
+async def test_verify_repair_and_reindex_name_the_unbuildable_document(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    tenant, _category, ids = await category_of(core, 9)
+    await pipeline.settle()
+    bad, stale = ids[3], ids[6]
+    await pool.execute(POISON)
+    await pool.execute("UPDATE commerce_products SET title = 'poison' WHERE id = $1", bad)
+    await pool.execute("UPDATE index_products SET has_stock = NOT has_stock "
+                       "WHERE product_id = $1", stale)
+
+    drift = await verify_postgres(pool, "product")
+    assert sorted(drift.stale) == sorted([bad, stale])
+    assert await repair(pool, drift, settings.engines, settings.index_drafts) == 1
+    assert list(drift.failed) == [("product", bad)]
+    assert verify_outcome([drift], repaired=True) == 1
+    out = capsys.readouterr().out
+    assert f"cannot build product {bad}: CheckViolationError" in out
+    assert "repaired 1 of 2" in out
+    after = await verify_postgres(pool, "product")
+    assert after.stale == [bad]
+
+    # in place (a tenant) and as a new generation table (the whole type)
+    for scope in (Scope(tenant_id=tenant), Scope(doc_type="product")):
+        job = await Reindexer(pool, settings).run(scope)
+        assert job["state"] == "failed" and job["errors"] == 1
+        assert job["done"] == job["total"] == len(ids)
+        assert job["error"].startswith(f"1 document(s) could not be rebuilt: product {bad}: ")
+        assert (await verify_postgres(pool, "product")).stale == [bad]
+    assert await pool.fetchval("SELECT count(*) FROM index_products") == len(ids)
+
+    await pool.execute("UPDATE commerce_products SET title = 'fixed' WHERE id = $1", bad)
+    fixed = await verify_postgres(pool, "product")
+    assert await repair(pool, fixed, settings.engines, settings.index_drafts) == 1
+    assert verify_outcome([fixed], repaired=True) == 0
+    assert "repaired 1 of 1" in capsys.readouterr().out
+    assert verify_outcome([await verify_postgres(pool, "product")], repaired=False) == 0
