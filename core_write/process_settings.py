@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from core_write.currencies import ISO_4217
+
 
 class SettingsPart(BaseSettings):
     """Read from the environment and `.env`; unknown variables are ignored; frozen."""
@@ -96,16 +98,16 @@ class TantivySettings(SettingsPart):
     tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
                                           alias="TANTIVY_POLL_INTERVAL_MS")
     tantivy_currencies: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN",
-                 "CZK", "CNY", "INR", "BRL"), alias="TANTIVY_CURRENCIES")
+        default=ISO_4217, alias="TANTIVY_CURRENCIES")
 
     @field_validator("tantivy_currencies", mode="before")
     @classmethod
     def _split_currencies(cls, value: Any) -> Any:
         value = tuple(code.upper() for code in split(value))
-        bad = [code for code in value if not re.match(r"^[A-Z]{3}$", code)]
+        bad = [code for code in value if code not in ISO_4217]
         if bad or not value or len(set(value)) != len(value):
-            raise ValueError("needs distinct ISO 4217 codes such as EUR,USD")
+            raise ValueError("needs distinct ISO 4217 codes such as EUR,USD"
+                             + (f" (not ISO 4217: {', '.join(map(str, bad))})" if bad else ""))
         return tuple(value)
 
 

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
-import pycountry
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +22,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from core_write.currencies import ISO_4217
 from core_write.errors import InvalidId, ValidationFailed
 from core_write.ids import parse_id
 
@@ -142,8 +142,9 @@ def check_json(value: dict[str, Any]) -> dict[str, Any]:
 
 @cache
 def currency_codes() -> frozenset[str]:
-    """Every ISO 4217 alphabetic code (pycountry's copy of the standard)."""
-    return frozenset(currency.alpha_3 for currency in pycountry.currencies)
+    """Every ISO 4217 alphabetic code (core_write/currencies.py: the list the database's
+    `currencies` table and the engines' price fields hold too)."""
+    return frozenset(ISO_4217)
 
 
 def check_currency(value: str) -> str:

@@ -3,7 +3,9 @@ and repairs exactly the drifted documents (I/O: PostgreSQL, engines).
 
 The Postgres check rebuilds every document in scope with the same statement the indexer
 writes with, in keyset pages, and compares the rows (all columns but version, position and
-indexed_at). An engine check compares document ids and versions with the index tables.
+indexed_at). An engine check compares each document's id, version and content with the index
+tables: the engine digests the copy it holds, and the document it should hold for the index row
+(its own mapping of the row), so a copy changed under the same version is found too.
 A document that cannot be built (or, on repair, written) is reported in `failed` with its
 error; every other document is checked and repaired.
 """
@@ -14,12 +16,14 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 
+from indexer.digest import Copy
 from indexer.documents import apply_documents, build_statement, isolating
 from indexer.engine_queue import enqueue
+from indexer.index_rows import stream_rows
 from indexer.model import DOC_TYPES, SPECS, DocType
 from indexer.queries import QUERIES
 
@@ -70,11 +74,20 @@ class Drift:
 
 
 class EngineIds(Protocol):
-    """What an engine tells verify: its documents of one tenant, id -> version."""
+    """What an engine tells verify: its documents of one tenant, and the document it should
+    hold for an index row."""
 
     name: str
 
-    async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]: ...
+    async def copies(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, Copy]:
+        """Every document of the tenant: id -> (version, `content_digest` of what it holds)."""
+        ...
+
+    def digest(self, doc_type: DocType, row: Mapping[str, Any]) -> str:
+        """The `content_digest` of the document this engine must hold for an index row."""
+        ...
+
+
 
 
 async def source_pages(
@@ -123,9 +136,11 @@ async def verify_engine(
 ) -> Drift:
     drift = Drift(engine.name, doc_type)
     for tenant_id in tenant_ids:
-        expected = {str(r["id"]): r["version"] for r in await pool.fetch(
-            QUERIES[f"index_versions_{SPECS[doc_type].section}"], tenant_id)}
-        actual = await engine.versions(doc_type, tenant_id)
+        expected: dict[str, Copy] = {}
+        async for rows in stream_rows(pool, doc_type, tenant_id=tenant_id):
+            expected.update((str(row[SPECS[doc_type].key]),
+                             (row["version"], engine.digest(doc_type, row))) for row in rows)
+        actual = await engine.copies(doc_type, tenant_id)
         missing = [uuid.UUID(i) for i in expected.keys() - actual.keys()]
         extra = [uuid.UUID(i) for i in actual.keys() - expected.keys()]
         stale = [uuid.UUID(i) for i in expected.keys() & actual.keys()

@@ -5,9 +5,11 @@ run by the process elected engine writer, and the id/version reader verify compa
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
 
@@ -15,11 +17,13 @@ from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import metrics
+from indexer.digest import Copy, content_digest
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig, index_uid, meili_config
 from indexer.meili.follower import MeiliFollower
 from indexer.meili.indexes import Key
 from indexer.model import DocType
+from indexer.model.engines import meili_document
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +96,8 @@ async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
 
 
 class MeiliIds:
-    """Ids and versions of one tenant's documents in its live index (for verify)."""
+    """Ids, versions and content digests of one tenant's documents in its live index (for
+    verify)."""
 
     name = "meilisearch"
 
@@ -101,21 +106,35 @@ class MeiliIds:
         self.client: AsyncClient = meili.open_client(self.config)
 
     async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
+        return {str(d["id"]): int(d["version"]) async for d in
+                self._documents(doc_type, tenant_id, ["id", "version"])}
+
+    async def copies(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, Copy]:
+        return {str(d["id"]): (int(d["version"]), content_digest(d)) async for d in
+                self._documents(doc_type, tenant_id, None)}
+
+    async def _documents(self, doc_type: DocType, tenant_id: uuid.UUID,
+                         fields: list[str] | None) -> AsyncIterator[dict[str, Any]]:
+        """Every document of the tenant's index (none when it does not exist), by pages."""
         index = self.client.index(index_uid(self.config.prefix, tenant_id, doc_type))
-        out: dict[str, int] = {}
         offset, page = 0, 1000
         while True:
             try:
-                batch = await index.get_documents(offset=offset, limit=page,
-                                                  fields=["id", "version"])
+                batch = await index.get_documents(offset=offset, limit=page, fields=fields)
             except Exception as exc:
                 if meili.is_not_found(exc):
-                    return out
+                    return
                 raise
-            out.update((str(d["id"]), int(d["version"])) for d in batch.results)
+            for doc in batch.results:
+                yield doc
             if len(batch.results) < page:
-                return out
+                return
             offset += page
+
+    def digest(self, doc_type: DocType, row: Mapping[str, Any]) -> str:
+        """What the document of `row` digests to once sent as JSON and read back."""
+        doc = meili_document(doc_type, row, self.config.currencies)
+        return content_digest(json.loads(json.dumps(doc, default=str)))
 
     async def close(self) -> None:
         await self.client.aclose()

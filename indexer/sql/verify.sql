@@ -36,11 +36,3 @@ SELECT i.node_id AS id FROM index_content i
 WHERE ($1::uuid IS NULL OR i.tenant_id = $1) AND ($3::uuid IS NULL OR i.node_id = $3)
   AND NOT EXISTS (SELECT 1 FROM nodes n
                   WHERE n.id = i.node_id AND ($2 OR n.status = 'published'))
-
--- name: index_versions_products --
--- Document id -> version of a tenant's product documents. $1 tenant id
-SELECT product_id AS id, version FROM index_products WHERE tenant_id = $1
-
--- name: index_versions_content --
--- Document id -> version of a tenant's content documents. $1 tenant id
-SELECT node_id AS id, version FROM index_content WHERE tenant_id = $1

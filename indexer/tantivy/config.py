@@ -3,17 +3,15 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from core_write.currencies import ISO_4217
 from core_write.errors import ValidationFailed
 from indexer.model import DocType
 
-DEFAULT_CURRENCIES: tuple[str, ...] = (
-    "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "CNY",
-    "INR", "BRL",
-)
-_CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
+DEFAULT_CURRENCIES: tuple[str, ...] = ISO_4217
+"""Every ISO 4217 code gets price fields: a price in any currency the write side accepts is
+searchable (README "Currencies")."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +49,7 @@ class TantivyConfig:
         for field, ok, message in checks:
             if not ok:
                 raise ValidationFailed(f"tantivy.{field}", message)
-        bad = [cur for cur in self.currencies if not _CURRENCY_RE.match(cur)]
+        bad = [cur for cur in self.currencies if cur not in ISO_4217]
         if bad or len(set(self.currencies)) != len(self.currencies):
             got = bad or "duplicates"
             raise ValidationFailed("tantivy.currencies",

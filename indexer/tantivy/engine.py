@@ -9,6 +9,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Mapping
+from typing import Any
 
 import redis.asyncio as aioredis
 
@@ -16,12 +17,15 @@ from core_write.backoff import pause
 from core_write.resources import Resources
 from core_write.settings import Settings
 from indexer import index_rows, metrics
+from indexer.digest import Copy, content_digest
 from indexer.model import DocType
+from indexer.model.engines import tantivy_values
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import LiveFollower
 from indexer.tantivy.reader import TantivyReader
+from indexer.tantivy.schema import field_specs, stored_values
 
 log = logging.getLogger(__name__)
 
@@ -97,16 +101,31 @@ def _log_rebuild(task: asyncio.Task[str]) -> None:
 
 
 class TantivyIds:
-    """Ids and versions of one tenant's documents in the live generation (for verify)."""
+    """Ids, versions and content digests of one tenant's documents in the live generation
+    (for verify)."""
 
     name = "tantivy"
 
     def __init__(self, settings: Settings, redis: aioredis.Redis) -> None:
-        self._reader = TantivyReader(tantivy_config(settings), redis, settings.stream_prefix)
+        config = tantivy_config(settings)
+        self._currencies = config.currencies
+        self._reader = TantivyReader(config, redis, settings.stream_prefix)
 
     async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
         await self._reader.refresh(force=True)
         return await self._reader.ids(tenant_id, doc_type=doc_type)
+
+    async def copies(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, Copy]:
+        await self._reader.refresh(force=True)
+        return await self._reader.copies(tenant_id, doc_type=doc_type)
+
+    def digest(self, doc_type: DocType, row: Mapping[str, Any]) -> str:
+        """What the stored fields of the document of `row` digest to."""
+        doc = tantivy_values(doc_type, row, self._currencies)
+        stored = {spec.name for spec in field_specs(doc_type, self._currencies) if spec.stored}
+        return content_digest(stored_values(doc_type, {
+            name: value if isinstance(value, list) else [value]
+            for name, value in doc.items() if name in stored}))
 
     def close(self) -> None:
         self._reader.release()

@@ -27,10 +27,12 @@ from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff
 from core_write.errors import ValidationFailed
+from indexer.digest import Copy, content_digest
 from indexer.model import DOC_TYPES, DocType
 from indexer.tantivy.config import TantivyConfig, commit_channel, commit_counter_key
 from indexer.tantivy.errors import TantivyError
 from indexer.tantivy.query import tenant_scoped
+from indexer.tantivy.schema import stored_values
 from indexer.tantivy.store import GenerationStore
 
 log = logging.getLogger(__name__)
@@ -184,17 +186,29 @@ class TantivyReader:
         query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
         return await asyncio.to_thread(_versions, view.index, query)
 
+    async def copies(self, tenant_id: Any, *, doc_type: DocType) -> dict[str, Copy]:
+        """Every doc id of the tenant → (version, digest of its stored fields), for `verify`."""
+        view = self._view(doc_type)
+        if view is None:
+            return {}
+        query = tenant_scoped(view.index.schema, tenant_id, tantivy.Query.all_query())
+        return await asyncio.to_thread(_versions, view.index, query, doc_type)
 
-def _versions(index: tantivy.Index, query: tantivy.Query) -> dict[str, int]:
+
+def _versions(index: tantivy.Index, query: tantivy.Query,
+              doc_type: DocType | None = None) -> dict[str, Any]:
+    """id -> version of every match; with `doc_type`, id -> (version, content digest)."""
     searcher = index.searcher()
     counted: Any = searcher.search(query, 1, count=True)
     total = int(counted.count or 0)
     if total == 0:
         return {}
-    out: dict[str, int] = {}
+    out: dict[str, Any] = {}
     for _, address in searcher.search(query, total, count=False).hits:
         doc = searcher.doc(address)
-        out[str(doc.get_first("id"))] = int(doc.get_first("version") or 0)
+        version = int(doc.get_first("version") or 0)
+        out[str(doc.get_first("id"))] = version if doc_type is None else (
+            version, content_digest(stored_values(doc_type, doc.to_dict())))
     return out
 
 

@@ -27,7 +27,7 @@ EXPECTED_TABLES = {
     "commerce_stock_locations", "commerce_inventory_levels", "commerce_variant_inventory",
     "commerce_orders", "commerce_order_items", "index_products", "index_content", "outbox",
     "relay_state", "schema_migrations", "engine_queue", "index_jobs", "api_keys",
-    "engine_indexes", "tenant_counters",
+    "engine_indexes", "tenant_counters", "currencies",
 }
 
 
@@ -76,7 +76,8 @@ async def test_migrate_creates_the_database_and_is_idempotent(fresh_dsn: str) ->
                WHERE t.table_schema = 'public' AND NOT EXISTS (
                  SELECT 1 FROM information_schema.columns c WHERE c.table_name = t.table_name
                  AND c.column_name = 'tenant_id')""")}
-        assert without_tenant == {"tenants", "relay_state", "schema_migrations"}
+        # global reference data and bookkeeping only
+        assert without_tenant == {"tenants", "relay_state", "schema_migrations", "currencies"}
     finally:
         await conn.close()
 
