@@ -69,19 +69,19 @@ class ApplyResult:
         return self
 
 
-# SQLSTATE classes that say nothing about the documents: connection (08), transaction
-# rollback (40: deadlock, serialization), resources (53), operator intervention (57: shutdown,
-# statement timeout), system (58). Anything else PostgreSQL raises for a statement that works
-# for other rows is taken to be about a row: the chunk is split to find it.
-_NOT_ABOUT_ROWS = ("08", "40", "53", "57", "58")
+# SQLSTATE classes PostgreSQL raises for a row's data, when the same statement works for other
+# rows: data exceptions (22: a value out of range, a tsvector too long), integrity
+# constraints (23), program limits (54: an index row too big), PL/pgSQL RAISE (P0) and routine
+# exceptions (2F, 38, 39) of triggers or functions, WITH CHECK OPTION (44). Anything else (an
+# outage, a deadlock, a statement timeout, a broken statement) says nothing about one row.
+_ABOUT_ROWS = ("22", "23", "54", "P0", "2F", "38", "39", "44")
 
 
 def document_error(exc: BaseException) -> bool:
-    """Whether `exc` is PostgreSQL refusing a document's data rather than an outage (pure)."""
+    """Whether `exc` is PostgreSQL refusing a document's data (pure)."""
     if not isinstance(exc, asyncpg.PostgresError):
         return False
-    state = str(getattr(exc, "sqlstate", "") or "")
-    return not state.startswith(_NOT_ABOUT_ROWS)
+    return str(getattr(exc, "sqlstate", "") or "").startswith(_ABOUT_ROWS)
 
 
 def describe(exc: BaseException) -> str:

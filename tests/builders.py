@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import string
 import uuid
 from typing import Any
 
@@ -111,3 +113,15 @@ async def make_stocked_variant(
         await core.call(inventory_service.set_stock_level, tenant_id, item["id"], location_id,
                         quantity)
     return {**row, "inventory_item_id": item["id"]}
+
+
+def distinct_words(size: int, seed: int = 1) -> str:
+    """About `size` characters of distinct random words (the worst case for a tsvector)."""
+    rng = random.Random(seed)
+    words: list[str] = []
+    length = 0
+    while length < size:
+        word = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 9)))
+        words.append(word)
+        length += len(word) + 1
+    return " ".join(words)

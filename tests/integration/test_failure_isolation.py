@@ -5,9 +5,8 @@ dead-letter stream, and verify/repair/reindex finish what they can and name the 
 from __future__ import annotations
 
 import asyncio
-import random
-import string
 import uuid
+from argparse import Namespace
 from typing import Any
 
 import asyncpg
@@ -21,8 +20,8 @@ from core_write.unit import CoreWrite
 from indexer.consumer import GROUP
 from indexer.reindex import Reindexer, Scope
 from indexer.verify import repair, verify_postgres
-from rustok_search.cli import verify_outcome
-from tests.builders import make_product, make_tenant
+from rustok_search.cli import cmd_reindex, cmd_verify, verify_outcome
+from tests.builders import distinct_words, make_product, make_tenant
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
@@ -33,18 +32,6 @@ characters to the search text."""
 # generation table, and allowed by its swap) stands for any data PostgreSQL rejects.
 POISON = ("ALTER TABLE index_products ADD CONSTRAINT no_poison CHECK (title <> 'poison') "
           "NOT VALID")
-
-
-def distinct_words(size: int, seed: int = 1) -> str:
-    """About `size` characters of distinct random words (the worst case for a tsvector)."""
-    rng = random.Random(seed)
-    words: list[str] = []
-    length = 0
-    while length < size:
-        word = "".join(rng.choices(string.ascii_lowercase, k=rng.randint(5, 9)))
-        words.append(word)
-        length += len(word) + 1
-    return " ".join(words)
 
 
 async def category_of(core: CoreWrite, count: int
@@ -211,9 +198,19 @@ async def test_verify_repair_and_reindex_name_the_unbuildable_document(
         assert (await verify_postgres(pool, "product")).stale == [bad]
     assert await pool.fetchval("SELECT count(*) FROM index_products") == len(ids)
 
+    # the commands: exit 1 while the document cannot be built, naming it; 0 once repaired
+    cli = settings.model_copy(update={"engines": ()})
+    capsys.readouterr()
+    assert await cmd_verify(Namespace(tenant=None, repair=False), cli) == 1
+    assert await cmd_verify(Namespace(tenant=None, repair=True), cli) == 1
+    assert f"cannot build product {bad}" in capsys.readouterr().out
+    reindex = Namespace(tenant=str(tenant), type="products", id=None, engine=None, queue=False)
+    assert await cmd_reindex(reindex, cli) == 1
+    assert f"product {bad}: CheckViolationError" in capsys.readouterr().out
+
     await pool.execute("UPDATE commerce_products SET title = 'fixed' WHERE id = $1", bad)
-    fixed = await verify_postgres(pool, "product")
-    assert await repair(pool, fixed, settings.engines, settings.index_drafts) == 1
-    assert verify_outcome([fixed], repaired=True) == 0
-    assert "repaired 1 of 1" in capsys.readouterr().out
-    assert verify_outcome([await verify_postgres(pool, "product")], repaired=False) == 0
+    assert await cmd_verify(Namespace(tenant=None, repair=True), cli) == 0
+    assert "repaired 1 of 1 drifted documents" in capsys.readouterr().out
+    assert await cmd_verify(Namespace(tenant=None, repair=False), cli) == 0
+    assert "no drift" in capsys.readouterr().out
+    assert await cmd_reindex(reindex, cli) == 0

@@ -22,7 +22,7 @@ from indexer.tantivy.engine import TantivyIds, tantivy_config
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
 from indexer.verify import repair, verify_engine
-from tests.builders import make_product, make_tenant, make_variant
+from tests.builders import distinct_words, make_product, make_tenant, make_variant
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
@@ -126,3 +126,25 @@ async def test_every_iso_currency_is_searchable_and_others_are_refused(
         doc = await reader.get(shop["id"], product["id"])
     assert doc is not None and doc["currencies"] == ["MNT", "XAF"]
     assert (doc["price_min_mnt"], doc["price_max_xaf"]) == (125_000, 9_900)
+
+
+async def test_an_oversized_description_reaches_tantivy_cut_at_the_bound(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    tantivy_settings: Settings, following: None, stream_prefix: str,
+) -> None:
+    pipeline.consumer.settings = tantivy_settings
+    shop = await make_tenant(core)
+    product = await make_product(core, shop["id"], status="published")
+    text = distinct_words(1_100_000, seed=4)
+    await pool.execute("UPDATE commerce_products SET description = $2 WHERE id = $1",
+                       product["id"], text)  # another writer: no event
+    await core.call(catalog.update_product, shop["id"], product["id"], {"subtitle": "long"})
+    await pipeline.settle()
+    await drained(pool)
+    async with TantivyReader(tantivy_config(tantivy_settings), redis_client,
+                             stream_prefix) as reader:
+        await reader.refresh(force=True)
+        doc = await reader.get(shop["id"], product["id"])
+        early = await reader.search(shop["id"], text.split()[1])
+    assert doc is not None and len(doc["description"]) == 100_000
+    assert [hit["id"] for hit in early] == [str(product["id"])]
