@@ -34,9 +34,10 @@ def tantivy_settings(settings: Settings, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def following(pool: asyncpg.Pool, redis_client: aioredis.Redis,
+async def following(pool: asyncpg.Pool, redis_client: aioredis.Redis, pipeline: Pipeline,
                     tantivy_settings: Settings) -> AsyncIterator[None]:
-    """The Tantivy follower draining engine_queue in the background."""
+    """The consumer queues Tantivy, whose follower drains engine_queue in the background."""
+    pipeline.consumer.settings = tantivy_settings
     stop = asyncio.Event()
     async with TantivyFollower(pool, redis_client, tantivy_settings,
                                tantivy_config(tantivy_settings)) as follower:
@@ -44,6 +45,14 @@ async def following(pool: asyncpg.Pool, redis_client: aioredis.Redis,
         yield
         stop.set()
         await task
+
+
+@pytest.fixture
+async def reader(following: None, redis_client: aioredis.Redis, tantivy_settings: Settings,
+                 stream_prefix: str) -> AsyncIterator[TantivyReader]:
+    async with TantivyReader(tantivy_config(tantivy_settings), redis_client,
+                             stream_prefix) as reader:
+        yield reader
 
 
 async def drained(pool: asyncpg.Pool) -> None:
@@ -57,7 +66,6 @@ async def test_verify_finds_an_engine_copy_with_other_content_and_repair_fixes_i
     core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
     tantivy_settings: Settings, following: None,
 ) -> None:
-    pipeline.consumer.settings = tantivy_settings
     shop = await make_tenant(core)
     products = [await make_product(core, shop["id"], status="published") for _ in range(4)]
     variant = await make_variant(core, shop["id"], products[0]["id"])
@@ -103,9 +111,8 @@ async def _queue(pool: asyncpg.Pool, doc_id: uuid.UUID, tenant_id: uuid.UUID) ->
 
 async def test_every_iso_currency_is_searchable_and_others_are_refused(
     core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
-    tantivy_settings: Settings, following: None, stream_prefix: str,
+    reader: TantivyReader,
 ) -> None:
-    pipeline.consumer.settings = tantivy_settings
     shop = await make_tenant(core)
     product = await make_product(core, shop["id"], status="published")
     variant = await make_variant(core, shop["id"], product["id"])
@@ -120,19 +127,16 @@ async def test_every_iso_currency_is_searchable_and_others_are_refused(
                VALUES (gen_random_uuid(), $1, $2, 1, 'ZZZ')""", shop["id"], variant["id"])
     await pipeline.settle()
     await drained(pool)
-    async with TantivyReader(tantivy_config(tantivy_settings), redis_client,
-                             stream_prefix) as reader:
-        await reader.refresh(force=True)
-        doc = await reader.get(shop["id"], product["id"])
+    await reader.refresh(force=True)
+    doc = await reader.get(shop["id"], product["id"])
     assert doc is not None and doc["currencies"] == ["MNT", "XAF"]
     assert (doc["price_min_mnt"], doc["price_max_xaf"]) == (125_000, 9_900)
 
 
 async def test_an_oversized_description_reaches_tantivy_cut_at_the_bound(
     core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
-    tantivy_settings: Settings, following: None, stream_prefix: str,
+    reader: TantivyReader,
 ) -> None:
-    pipeline.consumer.settings = tantivy_settings
     shop = await make_tenant(core)
     product = await make_product(core, shop["id"], status="published")
     text = distinct_words(1_100_000, seed=4)
@@ -141,10 +145,8 @@ async def test_an_oversized_description_reaches_tantivy_cut_at_the_bound(
     await core.call(catalog.update_product, shop["id"], product["id"], {"subtitle": "long"})
     await pipeline.settle()
     await drained(pool)
-    async with TantivyReader(tantivy_config(tantivy_settings), redis_client,
-                             stream_prefix) as reader:
-        await reader.refresh(force=True)
-        doc = await reader.get(shop["id"], product["id"])
-        early = await reader.search(shop["id"], text.split()[1])
+    await reader.refresh(force=True)
+    doc = await reader.get(shop["id"], product["id"])
+    early = await reader.search(shop["id"], text.split()[1])
     assert doc is not None and len(doc["description"]) == 100_000
     assert [hit["id"] for hit in early] == [str(product["id"])]
