@@ -14,7 +14,7 @@ DOCUMENTS_WRITTEN = Counter(
 )
 TRUNCATED = Counter(
     "rustok_indexer_truncated_documents_total",
-    "Document builds whose searchable text was cut at the documented bound (README Limits)",
+    "Document builds whose searchable text was cut at the documented bound",
     ["doc_type"],
 )
 DOCUMENT_FAILURES = Counter(

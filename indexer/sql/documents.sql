@@ -2,7 +2,7 @@
 -- The product documents of $1 (product ids) built from the current source rows, one row per
 -- existing product ($2: include unpublished products). Composed into the write and verify
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
--- tsvector holds at most 1 MB; README "Limits"): the description to 100 000 characters,
+-- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
 -- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so.
 SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            left(p.description, 100000) AS description,

@@ -26,7 +26,7 @@ from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
 TEXT_BOUND = 100_000
-"""README "Limits": the description (or excerpt and body) feeds at most this many
+"""README (indexing): the description (or excerpt and body) feeds at most this many
 characters to the search text."""
 # Another writer's row the index refuses: a CHECK on the index table (copied into a rebuild's
 # generation table, and allowed by its swap) stands for any data PostgreSQL rejects.
