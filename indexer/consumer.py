@@ -219,8 +219,11 @@ class Consumer:
         """Index `entries`; on failure split to isolate the poison. Returns the ids to ack."""
         if not entries:
             return []
+        done: list[bytes] = []
         try:
             result = await self._apply(entries)
+            if result.failed:
+                entries, done = await self._isolate(entries, result.failed)
         except TRANSIENT:
             raise  # an outage: leave the whole batch pending, the loop backs off
         except Exception as exc:  # noqa: BLE001 - isolate whatever breaks a batch
@@ -229,9 +232,6 @@ class Consumer:
             half = len(entries) // 2
             return await self._index(entries[:half]) + await self._index(entries[half:])
         self.stats.applied += result
-        done: list[bytes] = []
-        if result.failed:
-            entries, done = await self._isolate(entries, result.failed)
         now = datetime.now(UTC)
         for entry in entries:
             assert entry.envelope is not None
@@ -246,21 +246,24 @@ class Consumer:
         entries naming a failed document directly, hand the other failed documents off as
         events of their own. Returns the entries indexed and the ids dead-lettered."""
         indexed: list[Entry] = []
-        dead: list[bytes] = []
-        owned: set[tuple[DocType, Any]] = set()
+        direct: list[tuple[Entry, list[tuple[DocType, Any]]]] = []
         for entry in entries:
             assert entry.envelope is not None
             targets = targets_of(entry.envelope.event)
             mine = [(t.doc_type, i) for t in targets if isinstance(t, Docs) for i in t.ids
                     if (t.doc_type, i) in failed]
-            if not mine or not all(isinstance(t, Docs) for t in targets):
+            if mine and all(isinstance(t, Docs) for t in targets):
+                direct.append((entry, mine))
+            else:
                 indexed.append(entry)
-                continue
-            owned.update(mine)
-            doc_type, doc_id = mine[0]
-            dead += await self._failed(entry, "; ".join(f"{t} {i}: {failed[t, i]}"
-                                                       for t, i in mine), (doc_type, doc_id))
+        owned = {doc for _entry, mine in direct for doc in mine}
+        # first the hand-off (it may fail: then nothing was dead-lettered yet)
         await self._hand_off({doc: error for doc, error in failed.items() if doc not in owned})
+        dead: list[bytes] = []
+        for entry, mine in direct:
+            error = "; ".join(f"{doc_type} {doc_id}: {failed[doc_type, doc_id]}"
+                              for doc_type, doc_id in mine)
+            dead += await self._failed(entry, error, mine[0])
         return indexed, dead
 
     async def _hand_off(self, failed: dict[tuple[DocType, Any], str]) -> None:
