@@ -36,13 +36,20 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
               GROUP BY pc.currency_code) x
     ) pr ON true
     LEFT JOIN LATERAL (
-        -- a variant's availability is what its scarcest inventory item allows
-        SELECT sum(GREATEST(va.available, 0)) FILTER (WHERE va.manage_inventory) AS total_stock,
+        -- a variant's availability is what its scarcest inventory item allows; counts are
+        -- summed as bigint and capped at the INT maximum (levels at several locations, or
+        -- several variants, can add up beyond it; LEAST would turn "none" into the cap)
+        SELECT CASE WHEN sum(GREATEST(va.available, 0)) FILTER (WHERE va.manage_inventory)
+                         > 2147483647 THEN 2147483647
+                    ELSE sum(GREATEST(va.available, 0)) FILTER (WHERE va.manage_inventory)
+               END::int AS total_stock,
                bool_or(NOT va.manage_inventory OR va.allow_backorder OR va.available > 0)
                    AS has_stock
         FROM (
             SELECT v.manage_inventory, v.allow_backorder,
-                   COALESCE((SELECT min(floor(lv.avail / vi.required_quantity))::int
+                   COALESCE((SELECT CASE WHEN min(lv.avail / vi.required_quantity)
+                                              > 2147483647 THEN 2147483647
+                                         ELSE min(lv.avail / vi.required_quantity) END
                              FROM commerce_variant_inventory vi
                              CROSS JOIN LATERAL (
                                  SELECT COALESCE(sum(l.stocked_quantity - l.reserved_quantity), 0)

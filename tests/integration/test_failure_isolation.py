@@ -21,7 +21,13 @@ from indexer.consumer import GROUP
 from indexer.reindex import Reindexer, Scope
 from indexer.verify import repair, verify_postgres
 from rustok_search.cli import cmd_reindex, cmd_verify, verify_outcome
-from tests.builders import distinct_words, make_product, make_tenant
+from tests.builders import (
+    distinct_words,
+    make_product,
+    make_stock_location,
+    make_stocked_variant,
+    make_tenant,
+)
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
 
@@ -214,3 +220,23 @@ async def test_verify_repair_and_reindex_name_the_unbuildable_document(
     assert await cmd_verify(Namespace(tenant=None, repair=False), cli) == 0
     assert "no drift" in capsys.readouterr().out
     assert await cmd_reindex(reindex, cli) == 0
+
+
+async def test_stock_beyond_the_int_range_is_capped_not_unbuildable(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    quick_retries: Settings,
+) -> None:
+    """Each level fits an INT, their sum over locations does not: the document says the
+    largest count an INT holds instead of failing to build."""
+    shop = await make_tenant(core)
+    north = await make_stock_location(core, shop["id"])
+    south = await make_stock_location(core, shop["id"])
+    big = 2_000_000_000
+    variant = await make_stocked_variant(core, shop["id"], stock={north["id"]: big,
+                                                                   south["id"]: big})
+    await drain(pipeline, redis_client, quick_retries)
+    assert await redis_client.xlen(quick_retries.key("dlq")) == 0
+    row = await pool.fetchrow("SELECT total_stock, has_stock FROM index_products "
+                              "WHERE product_id = $1", variant["product_id"])
+    assert (row["total_stock"], row["has_stock"]) == (2**31 - 1, True)
+    assert (await verify_postgres(pool, "product")).total == 0
