@@ -247,16 +247,19 @@ class Consumer:
         events of their own. Returns the entries indexed and the ids dead-lettered."""
         indexed: list[Entry] = []
         direct: list[tuple[Entry, list[tuple[DocType, Any]]]] = []
+        owned: set[tuple[DocType, Any]] = set()
         for entry in entries:
             assert entry.envelope is not None
             targets = targets_of(entry.envelope.event)
             mine = [(t.doc_type, i) for t in targets if isinstance(t, Docs) for i in t.ids
                     if (t.doc_type, i) in failed]
-            if mine and all(isinstance(t, Docs) for t in targets):
+            # one entry carries each failed document on (an entry whose failed documents
+            # another one carries is done: they are rebuilt from the source either way)
+            if mine and all(isinstance(t, Docs) for t in targets) and not owned.issuperset(mine):
                 direct.append((entry, mine))
+                owned.update(mine)
             else:
                 indexed.append(entry)
-        owned = {doc for _entry, mine in direct for doc in mine}
         # first the hand-off (it may fail: then nothing was dead-lettered yet)
         await self._hand_off({doc: error for doc, error in failed.items() if doc not in owned})
         dead: list[bytes] = []

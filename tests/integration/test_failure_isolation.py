@@ -240,3 +240,25 @@ async def test_stock_beyond_the_int_range_is_capped_not_unbuildable(
                               "WHERE product_id = $1", variant["product_id"])
     assert (row["total_stock"], row["has_stock"]) == (2**31 - 1, True)
     assert (await verify_postgres(pool, "product")).total == 0
+
+
+async def test_several_events_of_one_unbuildable_document_leave_one_dead_letter(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, redis_client: aioredis.Redis,
+    quick_retries: Settings,
+) -> None:
+    from core_write.services import catalog
+
+    shop = await make_tenant(core)
+    bad, good = (await make_product(core, shop["id"]), await make_product(core, shop["id"]))
+    await pipeline.settle()
+    await pool.execute(POISON)
+    await pool.execute("UPDATE commerce_products SET title = 'poison' WHERE id = $1", bad["id"])
+    for round_ in range(3):
+        for product in (bad, good):
+            await core.call(catalog.update_product, shop["id"], product["id"],
+                            {"subtitle": f"round {round_}"})
+    await drain(pipeline, redis_client, quick_retries)
+    [(_, fields)] = await redis_client.xrange(quick_retries.key("dlq"))
+    assert (fields[b"type"], fields[b"doc_id"]) == (b"ProductUpdated", str(bad["id"]).encode())
+    assert await pool.fetchval("SELECT subtitle FROM index_products WHERE product_id = $1",
+                               good["id"]) == "round 2"
