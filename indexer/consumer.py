@@ -9,7 +9,8 @@ Failure handling, in the order it applies:
   moved to the dead-letter stream together with its error; the others are indexed meanwhile;
 - a document PostgreSQL refuses is isolated by `apply_documents`: every other document of the
   batch is written. An entry that names its documents directly (no lookup) and names a failed
-  one is retried as above, its dead letter naming the document; a failed document reached
+  one is retried as above (one such entry per document; the others are acknowledged), its
+  dead letter naming the document; a failed document reached
   through a fan-out is handed off as its own `ReindexRequested` event (written to the outbox,
   so durable) and the fan-out entry is acknowledged: that event then retries and, if need
   be, is dead-lettered alone;
