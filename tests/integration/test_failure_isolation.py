@@ -111,6 +111,10 @@ async def test_oversized_text_is_cut_at_the_bound_and_counted(
                               big, text.split()[0], text.split()[-1])
     assert row["n"] == TEXT_BOUND and row["early"] and not row["late"]
     assert (await verify_postgres(pool, "product")).total == 0
+    # a whole-type rebuild (a new generation table) cuts and counts it the same way
+    job = await Reindexer(pool, settings).run(Scope(doc_type="product"))
+    assert job["state"] == "succeeded" and truncations("product") - before == 2
+    assert (await verify_postgres(pool, "product")).total == 0
 
 
 async def test_oversized_content_body_is_cut_too(
