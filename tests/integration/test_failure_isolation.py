@@ -266,3 +266,27 @@ async def test_several_events_of_one_unbuildable_document_leave_one_dead_letter(
     assert (fields[b"type"], fields[b"doc_id"]) == (b"ProductUpdated", str(bad["id"]).encode())
     assert await pool.fetchval("SELECT subtitle FROM index_products WHERE product_id = $1",
                                good["id"]) == "round 2"
+
+
+async def test_verify_reports_a_document_it_cannot_build_and_checks_the_rest(
+    core: CoreWrite, pool: asyncpg.Pool, pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from indexer import verify
+
+    _tenant, _category, ids = await category_of(core, 6)
+    await pipeline.settle()
+    bad, stale = ids[1], ids[4]
+    await pool.execute("DELETE FROM index_products WHERE product_id = ANY($1::uuid[])",
+                       [bad, stale])
+    # a build that fails for one row's data, as the tsvector limit once did (in the select
+    # list: evaluated only for the rows a page returns)
+    failing = verify.COMPARE["product"].replace(
+        "AS missing FROM built b",
+        f"AS missing, 1 / (CASE WHEN b.product_id = '{bad}' THEN 0 ELSE 1 END) AS poison "
+        "FROM built b", 1)
+    assert failing != verify.COMPARE["product"]
+    monkeypatch.setitem(verify.COMPARE, "product", failing)
+    drift = await verify_postgres(pool, "product")
+    assert drift.missing == [stale] and drift.stale == []
+    assert list(drift.failed) == [("product", bad)]
+    assert drift.failed["product", bad].startswith("DivisionByZeroError")
