@@ -16,6 +16,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -35,6 +36,26 @@ from indexer.model import DocType
 from indexer.model.engines import meili_document
 
 log = logging.getLogger(__name__)
+
+
+MAX_PAYLOAD_BYTES = 20_000_000
+"""The largest documents request sent (Meilisearch refuses requests above 100 MB by default,
+and long texts make a batch of documents that large): a batch above it goes in parts."""
+
+
+def payload_parts(docs: Docs, limit: int = MAX_PAYLOAD_BYTES) -> list[Docs]:
+    """`docs` in order, cut into parts whose JSON stays under `limit` bytes (a document larger
+    than that alone); ASCII-escaped JSON length bounds the UTF-8 size from above (pure)."""
+    parts: list[Docs] = []
+    start, size = 0, 0
+    for index, (_doc_id, doc) in enumerate(docs):
+        length = len(json.dumps(doc, default=str)) + 1
+        if index > start and size + length > limit:
+            parts.append(docs[start:index])
+            start, size = index, 0
+        size += length
+    parts.append(docs[start:])
+    return parts
 
 
 class MeiliFollower(EngineFollower[Key, str]):
@@ -83,6 +104,12 @@ class MeiliFollower(EngineFollower[Key, str]):
     async def load(self, target: str, doc_type: DocType, docs: Docs) -> Refused:
         if not docs:
             return {}
+        parts = payload_parts(docs)
+        if len(parts) > 1:
+            refused: Refused = {}
+            for part in parts:
+                refused.update(await self.load(target, doc_type, part))
+            return refused
         try:
             await self.indexes.task(self.client.index(target).add_documents(
                 [doc for _, doc in docs if doc is not None], primary_key="id"), "documents")
