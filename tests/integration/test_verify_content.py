@@ -22,6 +22,7 @@ from indexer.tantivy.engine import TantivyIds, tantivy_config
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
 from indexer.verify import repair, verify_engine
+from tests import tantivy_search
 from tests.builders import distinct_words, make_product, make_tenant, make_variant
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until
@@ -128,9 +129,13 @@ async def test_every_iso_currency_is_searchable_and_others_are_refused(
     await pipeline.settle()
     await drained(pool)
     await reader.refresh(force=True)
-    doc = await reader.get(shop["id"], product["id"])
+    doc = await tantivy_search.get(reader, shop["id"], product["id"])
     assert doc is not None and doc["currencies"] == ["MNT", "XAF"]
-    assert (doc["price_min_mnt"], doc["price_max_xaf"]) == (125_000, 9_900)
+    for currency, low, high, found in (("MNT", 100_000, 200_000, True),
+                                       ("XAF", 9_900, 9_900, True), ("XAF", 1, 9_000, False)):
+        price = {"price": {"currency": currency, "min": low, "max": high}}
+        hits = await tantivy_search.hit_ids(reader, shop["id"], filters=price)
+        assert hits == ([str(product["id"])] if found else []), price
 
 
 async def test_an_oversized_description_reaches_tantivy_cut_at_the_bound(
@@ -146,7 +151,8 @@ async def test_an_oversized_description_reaches_tantivy_cut_at_the_bound(
     await pipeline.settle()
     await drained(pool)
     await reader.refresh(force=True)
-    doc = await reader.get(shop["id"], product["id"])
-    early = await reader.search(shop["id"], text.split()[1])
+    doc = await tantivy_search.get(reader, shop["id"], product["id"])
     assert doc is not None and len(doc["description"]) == 100_000
-    assert [hit["id"] for hit in early] == [str(product["id"])]
+    for word, found in ((text.split()[1], True), (text.split()[-1], False)):
+        hits = await tantivy_search.hit_ids(reader, shop["id"], word)
+        assert hits == ([str(product["id"])] if found else []), word
