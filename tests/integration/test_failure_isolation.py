@@ -195,7 +195,7 @@ async def test_verify_repair_and_reindex_name_the_unbuildable_document(
     assert verify_outcome([drift], repaired=True) == 1
     out = capsys.readouterr().out
     assert f"cannot build product {bad}: CheckViolationError" in out
-    assert "repaired 1 of 2" in out
+    assert "repaired: 1 documents" in out
     after = await verify_postgres(pool, "product")
     assert after.stale == [bad]
 
@@ -213,14 +213,17 @@ async def test_verify_repair_and_reindex_name_the_unbuildable_document(
     capsys.readouterr()
     assert await cmd_verify(Namespace(tenant=None, repair=False), cli) == 1
     assert await cmd_verify(Namespace(tenant=None, repair=True), cli) == 1
-    assert f"cannot build product {bad}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"cannot build product {bad}" in out
+    assert "the index tables checked again: 1 drift" in out
     reindex = Namespace(tenant=str(tenant), type="products", id=None, engine=None, queue=False)
     assert await cmd_reindex(reindex, cli) == 1
     assert f"product {bad}: CheckViolationError" in capsys.readouterr().out
 
     await pool.execute("UPDATE commerce_products SET title = 'fixed' WHERE id = $1", bad)
     assert await cmd_verify(Namespace(tenant=None, repair=True), cli) == 0
-    assert "repaired 1 of 1 drifted documents" in capsys.readouterr().out
+    assert "repaired: 1 documents; the index tables checked again: no drift" in \
+        capsys.readouterr().out
     assert await cmd_verify(Namespace(tenant=None, repair=False), cli) == 0
     assert "no drift" in capsys.readouterr().out
     assert await cmd_reindex(reindex, cli) == 0
