@@ -131,8 +131,10 @@ SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS del
 
 -- name: build_content --
 -- The content documents of $1 (node ids) built from the current source rows ($2: include
--- unpublished nodes). Bounded like products: excerpt and body 100 000 characters together,
--- tags and category name 10 000.
+-- unpublished nodes). Bounded like products: excerpt and body feed all of their text up to
+-- 330 000 bytes together (what core_write accepts: 64 KiB + 256 KiB; at most ~2.4 bytes of
+-- tsvector per byte), a longer text its first 100 000 characters; tags and category name
+-- 10 000 characters.
 SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
@@ -142,10 +144,10 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
-             || setweight(to_tsvector(lang.cfg, left(tx.text, 100000)), 'C')
+             || setweight(to_tsvector(lang.cfg, left(tx.text, tx.bound)), 'C')
              AS search_vector,
            n.published_at, n.created_at,
-           (length(tx.text) > 100000 OR length(tx.related) > 10000) AS truncated
+           (length(tx.text) > tx.bound OR length(tx.related) > 10000) AS truncated
     FROM nodes n
     JOIN tenants t ON t.id = n.tenant_id
     CROSS JOIN LATERAL (
@@ -164,7 +166,9 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     LEFT JOIN meta m ON m.tenant_id = n.tenant_id AND m.target_type = 'node' AND m.target_id = n.id
     CROSS JOIN LATERAL (
         SELECT concat_ws(' ', array_to_string(tg.tags, ' '), c.name) AS related,
-               concat_ws(' ', n.excerpt, b.body) AS text
+               concat_ws(' ', n.excerpt, b.body) AS text,
+               CASE WHEN octet_length(concat_ws(' ', n.excerpt, b.body)) <= 330000
+                    THEN 330000 ELSE 100000 END AS bound
     ) tx
     WHERE n.id = ANY($1::uuid[]) AND ($2 OR n.status = 'published')
 
