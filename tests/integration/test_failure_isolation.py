@@ -124,10 +124,17 @@ async def test_oversized_content_body_is_cut_too(
     from core_write.services import content
 
     shop = await make_tenant(core)
+    # the longest body core_write accepts (256 KiB) is searchable to its last word
+    longest = distinct_words(250_000, seed=5)
     node = (await core.call(content.create_node, shop["id"],
                             {"kind": "post", "title": "Long read",
-                             "body": {"body": "short"}})).value
+                             "body": {"body": longest}})).value
+    before = truncations("content")
     await pipeline.settle()
+    assert truncations("content") == before
+    assert await pool.fetchval("SELECT search_vector @@ to_tsquery('simple', $2) "
+                               "FROM index_content WHERE node_id = $1",
+                               node["id"], longest.split()[-1])
     await pool.execute("UPDATE bodies SET body = $2 WHERE node_id = $1", node["id"],
                        distinct_words(1_100_000, seed=2))
     await pool.execute("UPDATE nodes SET excerpt = $2 WHERE id = $1", node["id"],
