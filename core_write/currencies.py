@@ -1,5 +1,5 @@
 """The ISO 4217 currency codes: the currencies a price may be in, every one of them searchable
-(price fields in every engine) (pure). migrations/0011_currencies.sql holds the same list
+(price fields in every engine) (pure). migrations/0016_currencies.sql holds the same list
 as the `currencies` table that `commerce_prices.currency_code` references, so a price in any
 other code is refused whoever writes it; a test keeps the two equal. Codes come and go
 rarely: add one here and in a new migration together."""
