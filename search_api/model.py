@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal, Protocol
 
 from annotated_types import Ge, Le
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     BeforeValidator,
@@ -23,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from core_write.currencies import ISO_4217
 from core_write.errors import ValidationFailed
 from core_write.validate import BIGINT_MAX
 from indexer.model import BY_SECTION, SPECS, DocType
@@ -46,7 +48,20 @@ OWN_FILTER: dict[str, str] = {"categories": "categories", "tags": "tags",
                               "author": "author"}
 """Which filter a facet ignores (disjunctive faceting: a facet whose own filter is set is
 counted with every other filter, so ticking a category keeps the other ones visible)."""
-Currency = str
+_ISO_4217 = frozenset(ISO_4217)
+
+
+def _iso_currency(value: str) -> str:
+    if value not in _ISO_4217:
+        raise ValueError("must be an ISO 4217 currency code (e.g. EUR)")
+    return value
+
+
+CURRENCY_SCHEMA: dict[str, Any] = {"type": "string", "enum": list(ISO_4217),
+                                   "description": "an ISO 4217 currency code"}
+Currency = Annotated[str, AfterValidator(_iso_currency), WithJsonSchema(CURRENCY_SCHEMA)]
+"""The currencies a price may be in, filtered, sorted and faceted by: the same list on the
+write side, in the `currencies` table and in every engine's price fields."""
 NO_NUL = r"^[^\x00]*$"
 """Text PostgreSQL can hold: no NUL character (`q`, tag names)."""
 
@@ -109,7 +124,7 @@ class _Strict(BaseModel):
 class PriceRange(_Strict):
     """Minor units (cents) in `currency`; both bounds inclusive."""
 
-    currency: Currency = Field(pattern=r"^[A-Z]{3}$")
+    currency: Currency
     """Defaults to the request's `currency` when left out."""
     min: Amount | None = None
     max: Amount | None = None
@@ -159,7 +174,7 @@ class SearchQuery(_Strict):
     filter: ProductFilter | ContentFilter | None = None
     facets: list[str] = Field(default_factory=list, max_length=10)
     sort: str = "relevance"
-    currency: Currency | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    currency: Currency | None = None
     """The currency of price sorting, the price facet and facet_stats (else the price
     filter's currency)."""
     price_buckets: tuple[Bucket, ...] = Field(

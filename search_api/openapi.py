@@ -15,6 +15,7 @@ from core_write.validate import BIGINT_MAX
 from indexer.model import DocType
 from search_api.model import (
     CONTENT_SORTS,
+    CURRENCY_SCHEMA,
     DATE_TIME,
     NO_NUL,
     PRODUCT_SORTS,
@@ -107,7 +108,7 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
         _list_param("filter[tags]", "any of these tag names", TAG, 50),
         _param("currency", "ISO 4217 currency of price sort, facet and stats, and the "
                            "default of `filter[price][currency]`",
-               {"type": "string", "pattern": r"^[A-Z]{3}$"}),
+               CURRENCY_SCHEMA),
         _list_param("price_buckets", "strictly increasing bucket bounds (minor units)",
                     _int(1), 20),
     ]
@@ -115,7 +116,7 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
         return common + [
             _param("filter[price][currency]", "currency of the price range (default: "
                                               "`currency`)",
-                   {"type": "string", "pattern": r"^[A-Z]{3}$"}),
+                   CURRENCY_SCHEMA),
             _int_param("filter[price][min]", "lowest price, minor units", 0),
             _int_param("filter[price][max]", "highest price, minor units", 0),
             _param("filter[has_stock]", "in stock or not", BOOLEAN),
