@@ -10,6 +10,12 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+DEFAULT_CURRENCIES: tuple[str, ...] = (
+    "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "CNY",
+    "INR", "BRL",
+)
+"""The currencies the engines index price fields for unless configured otherwise."""
+
 
 class SettingsPart(BaseSettings):
     """Read from the environment and `.env`; unknown variables are ignored; frozen."""
@@ -96,8 +102,7 @@ class TantivySettings(SettingsPart):
     tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
                                           alias="TANTIVY_POLL_INTERVAL_MS")
     tantivy_currencies: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=("EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN",
-                 "CZK", "CNY", "INR", "BRL"), alias="TANTIVY_CURRENCIES")
+        default=DEFAULT_CURRENCIES, alias="TANTIVY_CURRENCIES")
 
     @field_validator("tantivy_currencies", mode="before")
     @classmethod

@@ -7,12 +7,9 @@ import re
 from dataclasses import dataclass
 
 from core_write.errors import ValidationFailed
+from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 
-DEFAULT_CURRENCIES: tuple[str, ...] = (
-    "EUR", "USD", "GBP", "JPY", "CHF", "CAD", "AUD", "SEK", "NOK", "DKK", "PLN", "CZK", "CNY",
-    "INR", "BRL",
-)
 _CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
 
 

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import tantivy
 
+from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 from indexer.model.text import price_fields
-from indexer.tantivy.config import DEFAULT_CURRENCIES
 
 FieldKind = Literal["text", "raw", "i64", "bool", "date"]
 
