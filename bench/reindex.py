@@ -38,12 +38,12 @@ from bench.lifecycle import close_pool, delete_keys, die_with_parent, stop_tasks
 from bench.report import report
 from core_write.db import connect, create_pool, database_name, quote_ident, with_database
 from core_write.migrations import migrate
+from core_write.process_settings import DEFAULT_CURRENCIES
 from core_write.settings import Settings
 from indexer import index_rows
 from indexer.engine_queue import backlog
 from indexer.model.engines import tantivy_values
 from indexer.reindex import Reindexer, Scope
-from indexer.tantivy.config import DEFAULT_CURRENCIES
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import FollowerLoader

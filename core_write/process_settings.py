@@ -12,6 +12,11 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from core_write.currencies import ISO_4217
 
+DEFAULT_CURRENCIES: tuple[str, ...] = ISO_4217
+"""The currencies the engines index price fields for unless configured otherwise: every ISO
+4217 code, so a price in any currency the write side accepts is searchable (README
+"Currencies")."""
+
 
 class SettingsPart(BaseSettings):
     """Read from the environment and `.env`; unknown variables are ignored; frozen."""
@@ -98,7 +103,7 @@ class TantivySettings(SettingsPart):
     tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
                                           alias="TANTIVY_POLL_INTERVAL_MS")
     tantivy_currencies: Annotated[tuple[str, ...], NoDecode] = Field(
-        default=ISO_4217, alias="TANTIVY_CURRENCIES")
+        default=DEFAULT_CURRENCIES, alias="TANTIVY_CURRENCIES")
 
     @field_validator("tantivy_currencies", mode="before")
     @classmethod

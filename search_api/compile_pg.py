@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, query_words
+from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, query_words
 from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
 
 FUZZY_THRESHOLD = 0.4
@@ -187,7 +187,7 @@ def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
     if name == "price":
         expr = f"(prices->{p.add(query.price_currency)}::text->>'min')::bigint"
     elif name == "title":
-        expr = 'lower(btrim(title)) COLLATE "C"'
+        expr = TITLE_SORT_SQL
     else:
         expr = name  # created_at / published_at: validated sort names
     return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, {key}"

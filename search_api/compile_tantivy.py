@@ -154,8 +154,9 @@ def fast_sort(query: SearchQuery) -> tuple[str, tantivy.Order] | None:
     """The fast field and direction Tantivy can order an explicit sort by, when that field's
     order agrees with the exact sort value (missing values last, like NULLS LAST): prices are
     the same integers; dates are kept there at second precision, a coarser key that never
-    orders two values the other way round. None for relevance, and for titles (`title_sort`
-    casefolds, which is not the order of `lower`)."""
+    orders two values the other way round. None for relevance, and for titles (sorted by
+    `title_sort_key` of the stored title: a fast string field would be cut to a term's
+    length)."""
     if query.sort == "relevance":
         return None
     name, direction = query.sort.split(":")

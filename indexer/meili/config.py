@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from core_write.process_settings import DEFAULT_CURRENCIES
 from core_write.settings import Settings
 from indexer.model import BY_SECTION, DOC_TYPES, SPECS, DocType
-from indexer.tantivy.config import DEFAULT_CURRENCIES
 
 __all__ = ["DOC_TYPES", "ENGINE", "MeiliConfig", "NEXT", "index_uid", "meili_config", "parse_uid"]
 

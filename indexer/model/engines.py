@@ -17,9 +17,8 @@ from typing import Any
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
-from indexer.model.text import price_fields
+from indexer.model.text import price_fields, title_sort_key
 
-TITLE_SORT_CHARS = 128
 _PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 
 
@@ -72,14 +71,12 @@ def tantivy_values(doc_type: DocType, row: Mapping[str, Any],
 
 def _common(row: Mapping[str, Any], spec: DocTypeSpec) -> dict[str, Any]:
     table = spec.table
-    title = row.get("title")
     version = row.get("version")
     if version is None:
         raise ValidationFailed(f"{table}.version", "missing")
     return {
         "id": _id(row[spec.key]), "tenant_id": _id(row["tenant_id"]),
-        "status": row["status"], "title": title,
-        "title_sort": title.strip().casefold()[:TITLE_SORT_CHARS] if title else None,
+        "status": row["status"], "title": row.get("title"),
         "tags": list(row.get("tags") or []), "tags_text": list(row.get("tags") or []),
         "tag_ids": _ids(row.get("tag_ids")),
         "meta_title": row.get("meta_title"), "meta_description": row.get("meta_description"),
@@ -155,10 +152,9 @@ def meili_document(doc_type: DocType, row: Mapping[str, Any],
         raise ValidationFailed(f"{table}.version", "missing")
     model: type[ProductDoc] | type[ContentDoc] = SPECS[doc_type].model
     doc = model.from_row(row)._asdict()
-    title = row.get("title")
     doc.update(
         tenant_id=str(row["tenant_id"]), version=int(row["version"]),
-        title_sort=title.strip(" ").lower() if title else None,
+        title_sort=title_sort_key(row.get("title")),
         meta_title=row.get("meta_title"), meta_description=row.get("meta_description"),
         created_at_us=_micros(row.get("created_at"), f"{table}.created_at"),
         published_at_us=_micros(row.get("published_at"), f"{table}.published_at"),

@@ -7,11 +7,9 @@ from dataclasses import dataclass
 
 from core_write.currencies import ISO_4217
 from core_write.errors import ValidationFailed
+from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 
-DEFAULT_CURRENCIES: tuple[str, ...] = ISO_4217
-"""Every ISO 4217 code gets price fields: a price in any currency the write side accepts is
-searchable (README "Currencies")."""
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 import tantivy
 
+from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 from indexer.model.text import price_fields
-from indexer.tantivy.config import DEFAULT_CURRENCIES
 
 FieldKind = Literal["text", "raw", "i64", "bool", "date"]
 
@@ -48,7 +48,7 @@ def _num(name: str, kind: FieldKind = "i64") -> FieldSpec:
 
 _COMMON_HEAD = (
     _raw("id"), _raw("tenant_id"), _raw("status", fast=True),
-    _text("title"), _raw("title_sort", fast=True, stored=False),
+    _text("title"),
 )
 _COMMON_TAIL = (
     _raw("tags", fast=True, multi=True), _text("tags_text", multi=True, stored=False),
@@ -122,7 +122,8 @@ def _stored_multi(doc_type: DocType) -> frozenset[str]:
 
 def stored_values(doc_type: DocType, stored: Mapping[str, list[Any]]) -> dict[str, Any]:
     """A stored tantivy document (`Document.to_dict()`, every value a list) as plain values:
-    multi-valued fields stay lists, single-valued ones become scalars."""
+    multi-valued fields stay lists, single-valued ones become scalars. For tests and
+    `bench/freshness.py` only: the API maps a hit once, with the document models."""
     multi = _stored_multi(doc_type)
     out: dict[str, Any] = {}
     for name, values in stored.items():

@@ -23,8 +23,9 @@ from pathlib import Path
 
 import tantivy
 
+from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DOC_TYPES, DocType
-from indexer.tantivy.config import DEFAULT_CURRENCIES, TantivyConfig
+from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import TantivyError, WriterLocked
 from indexer.tantivy.schema import build_schema
 

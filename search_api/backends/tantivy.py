@@ -20,11 +20,10 @@ from typing import Any
 import tantivy
 
 from core_write.errors import ValidationFailed
-from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, price_fields, query_words
+from indexer.model import SPECS, DocType, Document
+from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, query_words, title_sort_key
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
-from indexer.tantivy.schema import stored_values
 from search_api.backends.highlight import mark_prefixes, mark_ranges
 from search_api.compile_tantivy import (
     DATE_SORTS,
@@ -81,7 +80,8 @@ class TantivyBackend:
                 found: Any = searcher.search(main, query.per_page, count=True,
                                              offset=query.offset)
                 total = int(found.count or 0)
-                page = [(float(score), searcher.doc(address)) for score, address in found.hits]
+                page = [(float(score), doc, _document(query.doc_type, doc, self.currencies))
+                        for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
             else:
                 total, page = _sorted_page(searcher, index.schema, main, query,
                                            self.currencies)
@@ -89,10 +89,8 @@ class TantivyBackend:
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
         highlighters = self._highlighters(searcher, index, query)
-        model = SPECS[query.doc_type].model
         hits = []
-        for score, doc in page:
-            document = model.from_tantivy(doc.to_dict(), self.currencies)
+        for score, doc, document in page:
             marks = {}
             for field, generator in highlighters.items():
                 snippet = generator.snippet_from_doc(doc)
@@ -148,22 +146,29 @@ class TantivyBackend:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Page = list[tuple[float, tantivy.Document, Document]]
+"""(score, stored document for the highlighters, its document model) of each hit."""
 
 
-def _sort_value(doc: dict[str, Any], query: SearchQuery) -> Any:
+def _document(doc_type: DocType, doc: tantivy.Document, currencies: Sequence[str]) -> Document:
+    """The one mapping of a stored hit to its document model."""
+    return SPECS[doc_type].model.from_tantivy(doc.to_dict(), currencies)
+
+
+def _sort_value(document: Document, query: SearchQuery) -> Any:
+    """The exact sort value of a hit (the fast sorts read theirs from the fast field)."""
     name = query.sort.split(":")[0]
     if name == "price":
-        low, _ = price_fields(query.price_currency or "")
-        return doc.get(low)
+        price = getattr(document, "prices", {}).get(query.price_currency or "")
+        return None if price is None else price["min"]
     if name == "title":
-        title = doc.get("title")
-        return None if title is None else title.strip(" ").lower()
-    value = doc.get(name)
-    return value if isinstance(value, datetime) else None
+        return title_sort_key(document.title)
+    value = getattr(document, name, None)
+    return None if value is None else datetime.fromisoformat(value)
 
 
-Row = tuple[str, Any, tantivy.DocAddress, tantivy.Document]
-"""(id, exact sort value or None, address, stored document) of a candidate hit."""
+Row = tuple[str, Any, tantivy.DocAddress, tantivy.Document, Document]
+"""(id, exact sort value or None, address, stored document, its model) of a candidate."""
 
 
 def _in_order(rows: list[Row], desc: bool) -> list[Row]:
@@ -177,24 +182,23 @@ def _in_order(rows: list[Row], desc: bool) -> list[Row]:
 
 def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
                  query_obj: tantivy.Query, query: SearchQuery,
-                 currencies: Sequence[str]) -> tuple[int, list[tuple[float, tantivy.Document]]]:
+                 currencies: Sequence[str]) -> tuple[int, Page]:
     """One page of hits ordered by the sort value (missing values last) then id ascending."""
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
     desc = query.sort.endswith(":desc")
     fast = fast_sort(query)
     if fast is not None:
-        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast)
+        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast, currencies)
     else:
-        total, rows = _all_candidates(searcher, query_obj, query)
+        total, rows = _all_candidates(searcher, query_obj, query, currencies)
     chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
-    docs = [doc for _, _, _, doc in chosen]
-    return total, list(zip(_scores(searcher, schema, query_obj, query, chosen), docs,
-                            strict=True))
+    scores = _scores(searcher, schema, query_obj, query, chosen)
+    return total, [(score, row[3], row[4]) for score, row in zip(scores, chosen, strict=True)]
 
 
 def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
-                    query: SearchQuery) -> tuple[int, list[Row]]:
+                    query: SearchQuery, currencies: Sequence[str]) -> tuple[int, list[Row]]:
     """Every hit with its stored sort value (for sorts without a fast key)."""
     counted: Any = searcher.search(query_obj, 1, count=True)
     total = int(counted.count or 0)
@@ -203,14 +207,15 @@ def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
     rows = []
     for _, address in searcher.search(query_obj, total, count=False).hits:
         doc = searcher.doc(address)
-        values = stored_values(query.doc_type, doc.to_dict())
-        rows.append((str(values["id"]), _sort_value(values, query), address, doc))
+        document = _document(query.doc_type, doc, currencies)
+        rows.append((document.id, _sort_value(document, query), address, doc, document))
     return total, rows
 
 
 def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
                      query_obj: tantivy.Query, query: SearchQuery,
-                     fast: tuple[str, tantivy.Order]) -> tuple[int, list[Row]]:
+                     fast: tuple[str, tantivy.Order],
+                     currencies: Sequence[str]) -> tuple[int, list[Row]]:
     """A superset of the first `offset + per_page` hits in the exact order: the top hits by
     the fast field, plus every hit sharing the last one's key (ties are broken by id, which
     Tantivy does not know). Only those hits are read from the store."""
@@ -228,7 +233,8 @@ def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
     for key, address in hits:
         doc = searcher.doc(address)
         exact = doc.get_first(field) if field in DATE_SORTS and key is not None else key
-        rows.append((str(doc.get_first("id")), exact, address, doc))
+        document = _document(query.doc_type, doc, currencies)
+        rows.append((document.id, exact, address, doc, document))
     return total, rows
 
 

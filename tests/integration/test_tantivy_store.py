@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import tantivy
 
+from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import TantivyError, WriterLocked
-from indexer.tantivy.store import GenerationStore, open_writer
+from indexer.tantivy.store import INCOMPLETE, GenerationStore, LiveGenerations, open_writer
 
 
 def test_first_open_creates_an_empty_live_generation(tmp_path: Path) -> None:
@@ -81,3 +82,15 @@ def test_unfinished_generations_no_writer_holds_are_removed(tmp_path: Path) -> N
     assert store.remove_unfinished() == [dead, "gen-9"]
     assert store.generations() == [old, live, building]
     del writer
+
+
+def test_a_live_generation_with_an_older_schema_is_marked_for_rebuild(tmp_path: Path) -> None:
+    """A schema change (a field added or dropped) rebuilds the live index by itself."""
+    for doc_type in ("product", "content"):
+        opened = GenerationStore(tmp_path, doc_type, ("EUR",)).open_current()
+        assert opened is not None
+        (tmp_path / doc_type / opened[0] / INCOMPLETE).unlink()  # a finished old build
+    live = LiveGenerations(TantivyConfig(index_dir=str(tmp_path), writer_heap_mb=32,
+                                         currencies=("EUR", "USD")))
+    live.open()
+    assert live.needs_rebuild == {"product"}  # content has no price fields: same schema

@@ -96,10 +96,11 @@ def test_sorted_pages_match_the_reference_order(
     main = scoped(index.schema, scope, clauses(index, query, scope, CURRENCIES))
     total, hits = _sorted_page(index.searcher(), index.schema, main, query, CURRENCIES)
     expected = _expected(rows, query)
-    assert [str(doc.get_first("id")) for _, doc in hits] == expected
+    assert [str(doc.get_first("id")) for _, doc, _ in hits] == expected
+    assert [document.id for _, _, document in hits] == expected  # mapped once, same hit
     assert total == len(_expected(rows, query.model_copy(update={"page": 1,
                                                                  "per_page": 100_000})))
     if text is None:
-        assert all(score == 0.0 for score, _ in hits)
+        assert all(score == 0.0 for score, _, _ in hits)
     else:
-        assert all(score > 0.0 for score, _ in hits)  # the text relevance of each hit
+        assert all(score > 0.0 for score, _, _ in hits)  # the text relevance of each hit
