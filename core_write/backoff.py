@@ -43,7 +43,8 @@ class Backoff:
     def reset(self) -> None:
         self.delay = self.first
 
-    async def wait(self, *events: asyncio.Event) -> bool:
-        """Pause for the current delay (ended early by `events`), then double it."""
+    async def wait(self, *events: asyncio.Event, at_most: float | None = None) -> bool:
+        """Pause for the current delay (no longer than `at_most`, e.g. the time left before
+        a deadline; ended early by `events`), then double it."""
         delay, self.delay = self.delay, min(self.delay * 2, self.ceiling)
-        return await pause(delay, *events)
+        return await pause(delay if at_most is None else min(delay, at_most), *events)

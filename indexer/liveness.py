@@ -22,6 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
 
+from core_write.backoff import pause
 from core_write.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,7 @@ class Liveness:
                 await self.beat()
             except (RedisError, OSError) as exc:  # an outage: nobody can claim meanwhile
                 log.warning("heartbeat not refreshed: %s", exc, extra={"action": "heartbeat"})
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(until.wait(), timeout=self.every)
+            await pause(self.every, until)
         with contextlib.suppress(RedisError, OSError):
             await self.redis.delete(self.key(self.name))
 

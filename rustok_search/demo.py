@@ -22,6 +22,7 @@ import asyncpg
 import redis.asyncio as aioredis
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
+from core_write.backoff import pause
 from core_write.errors import Conflict, Unavailable
 from core_write.settings import Settings
 from rustok_search import progress
@@ -108,8 +109,7 @@ async def wait_caught_up(pool: asyncpg.Pool, settings: Settings, url: str,
                              note=f"{row['engine_waiting']} documents wait for the engine")
             if not row["waiting"] and not row["engine_waiting"] and await _ready(http, url):
                 break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
+            await pause(0.5, stop)
     return time.monotonic() - started
 
 

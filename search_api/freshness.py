@@ -26,6 +26,7 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from core_write.backoff import Backoff, pause
 from indexer import engine_queue
 from search_api.model import SearchBackend
 from search_api.queries import QUERIES
@@ -83,7 +84,7 @@ class Backlog:
                 log.warning("reading the index backlog failed: %s", exc,
                             extra={"action": "backlog"})
             took = time.monotonic() - started
-            await asyncio.sleep(max(interval, 10 * took))
+            await pause(max(interval, 10 * took))
 
 
 BACKLOG = web.AppKey("backlog", Backlog)
@@ -146,12 +147,11 @@ async def wait_indexed(pool: asyncpg.Pool, token: int, tenant_id: uuid.UUID,
     """True once `token` is indexed; False if `timeout` seconds pass first."""
     since = datetime.now(UTC)
     deadline = time.monotonic() + timeout
-    delay = POLL_SECONDS
+    backoff = Backoff(POLL_SECONDS, MAX_POLL_SECONDS)
     while True:
         if await is_indexed(pool, token, tenant_id, engine, since):
             return True
         left = deadline - time.monotonic()
         if left <= 0:
             return False
-        await asyncio.sleep(min(delay, left))
-        delay = min(delay * 2, MAX_POLL_SECONDS)
+        await backoff.wait(at_most=left)

@@ -91,6 +91,13 @@ DATE_TIME = (rf"^(?:(?:1[7-9]|2[01])\d\d-{_DAY}|{_LEAP}-02-29)"
 """An RFC 3339 date-time with an offset (`2024-01-31T00:00:00Z`), years 1700-2199: the
 document publishes this very pattern, so it and the code accept the same strings."""
 
+TOKEN_MIN, TOKEN_MAX = 1, BIGINT_MAX
+"""The range of a consistency token (an outbox position); `params.parse_token` and the
+OpenAPI parameter use the same bounds."""
+MIN_TOKEN_DESCRIPTION = ("consistency token of a write: wait (up to 2 s) until it is "
+                         "indexed, else answer with `stale: true`")
+Token = Annotated[int, Strict(), Ge(TOKEN_MIN), Le(TOKEN_MAX), INTEGRAL]
+
 
 def schema_regex(pattern: str) -> re.Pattern[str]:
     """A JSON Schema (ECMA-262) pattern for Python's `re`, whose `$` would also match before
@@ -182,10 +189,8 @@ class SearchQuery(_Strict):
     page: Annotated[int, Strict(), Ge(1), Le(500), INTEGRAL] = 1
     per_page: Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL] = 20
     highlight: Boolean = False
-    min_token: Annotated[int, Strict(), Ge(1), Le(BIGINT_MAX), INTEGRAL] | None = Field(
-        default=None, exclude=True,
-        description="consistency token of a write: wait (up to 2 s) until it is indexed, "
-                    "else answer with `stale: true`")
+    min_token: Token | None = Field(default=None, exclude=True,
+                                    description=MIN_TOKEN_DESCRIPTION)
 
     @model_validator(mode="before")
     @classmethod

@@ -17,9 +17,12 @@ from search_api.model import (
     CONTENT_SORTS,
     CURRENCY_SCHEMA,
     DATE_TIME,
+    MIN_TOKEN_DESCRIPTION,
     NO_NUL,
     PRODUCT_SORTS,
     PUBLIC_DOC_TYPES,
+    TOKEN_MAX,
+    TOKEN_MIN,
     ContentFacet,
     ContentStatus,
     ProductFacet,
@@ -102,8 +105,7 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
         _int_param("per_page", "hits per page", 1, 100),
         _param("highlight", "wrap matches in <mark> (true/false, yes/no, on/off, 1/0)",
                BOOLEAN),
-        _int_param("min_token", "consistency token of a write: wait (up to 2 s) until it "
-                                "is indexed, else answer with `stale: true`", 1),
+        _int_param("min_token", MIN_TOKEN_DESCRIPTION, TOKEN_MIN, TOKEN_MAX),
         _list_param("filter[categories]", "any of these category ids", UUID, 50),
         _list_param("filter[tags]", "any of these tag names", TAG, 50),
         _param("currency", "ISO 4217 currency of price sort, facet and stats, and the "

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from search_api.errors import Problem, field_error
-from search_api.model import schema_regex
+from search_api.model import TOKEN_MAX, TOKEN_MIN, schema_regex
 
 SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight"})
 INTEGERS = frozenset({"page", "per_page"})
@@ -143,6 +143,6 @@ def parse_token(value: Any, field: str = "min_token", *, text: bool = True) -> i
         number = int(value)
     else:
         raise field_error(field, "must be a positive integer")
-    if not 1 <= number < 2**63:
+    if not TOKEN_MIN <= number <= TOKEN_MAX:
         raise field_error(field, "must be a positive integer")
     return number

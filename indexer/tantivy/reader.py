@@ -25,7 +25,7 @@ import tantivy
 from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
-from core_write.backoff import Backoff
+from core_write.backoff import Backoff, pause
 from core_write.errors import ValidationFailed
 from indexer.digest import Copy, content_digest
 from indexer.model import DOC_TYPES, DocType
@@ -60,7 +60,7 @@ class TantivyReader:
         self._seen: dict[DocType, bytes | str | None] = {}
         self._checked_current = 0.0
         self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._stop = asyncio.Event()
         self.reloads = 0
         self.reopens = 0
 
@@ -69,16 +69,16 @@ class TantivyReader:
         """Open the live generations and follow the writer's commits in the background."""
         await self.refresh(force=True)
         if self._task is None:
-            self._stopping = False
+            self._stop.clear()
             self._task = asyncio.create_task(self._follow(), name="tantivy-reader")
 
     async def close(self) -> None:
         """Stop following commits. redis-py's `get_message` can swallow a cancellation that
-        lands while its read timeout fires, so the loop also checks a flag and the cancel is
-        repeated until the task has ended."""
+        lands while its read timeout fires, so the loop also checks a stop event (which ends
+        its pauses too) and the cancel is repeated until the task has ended."""
         task, self._task = self._task, None
         if task is not None:
-            self._stopping = True
+            self._stop.set()
             while not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=0.5)
@@ -141,7 +141,7 @@ class TantivyReader:
         pubsub: PubSub | None = None
         backoff = Backoff(self.config.poll_interval, 2.0)  # reconnecting, not synchronizing
         try:
-            while not self._stopping:
+            while not self._stop.is_set():
                 try:
                     if pubsub is None:
                         pubsub = self.redis.pubsub()
@@ -155,13 +155,13 @@ class TantivyReader:
                                 extra={"action": "tantivy_reader_redis"})
                     await _close(pubsub)
                     pubsub = None
-                    await backoff.wait()
+                    await backoff.wait(self._stop)
                 try:
                     await self.refresh()
                 except (TantivyError, ValueError, OSError) as exc:
                     log.warning("tantivy reader refresh failed (%s); retrying", exc,
                                 extra={"action": "tantivy_reader_refresh"})
-                    await asyncio.sleep(_CURRENT_CHECK)  # retry backoff
+                    await pause(_CURRENT_CHECK, self._stop)  # retry backoff
         finally:
             await _close(pubsub)
 

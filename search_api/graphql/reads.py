@@ -112,7 +112,7 @@ async def _search(info: Info[Context, None], doc_type: DocType, data: dict[str, 
     key = info.context.key
     if key.role not in ("search", "admin"):
         raise Problem(403, "operator keys do not search; use a search or admin key")
-    if min_token is not None and min_token < 1:
+    if min_token is not None and min_token < model.TOKEN_MIN:
         raise field_error("minToken", "must be a positive consistency token")
     result = await search(info.context.app, key, doc_type, data, min_token)
     return SearchResult.of(result, await info.context.lookup.labels(doc_type, result.facets))

@@ -33,3 +33,11 @@ async def test_backoff_doubles_to_its_ceiling_and_resets() -> None:
     stop = asyncio.Event()
     stop.set()
     assert await Backoff(60).wait(stop) is True  # a stop cuts the delay short
+
+
+async def test_backoff_waits_no_longer_than_at_most_and_still_doubles() -> None:
+    backoff = Backoff(30, 60)
+    started = time.monotonic()
+    assert await backoff.wait(at_most=0.01) is False  # e.g. the time left to a deadline
+    assert time.monotonic() - started < 5
+    assert backoff.delay == 60
