@@ -11,7 +11,6 @@ from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 
 
-
 @dataclass(frozen=True)
 class TantivyConfig:
     """Where the indexes live and how the single writer batches and commits."""
