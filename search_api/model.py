@@ -311,6 +311,9 @@ class SearchResult(_Strict):
     per_page: int
     facets: dict[str, dict[str, int]] = Field(default_factory=dict)
     facet_stats: dict[str, FacetStats] = Field(default_factory=dict)
+    facet_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    """facet → value → the name a storefront shows, for the facets whose values are ids
+    (`categories`, `author`)."""
     took_ms: float = 0.0
     backend: str
     stale: bool = False

@@ -52,18 +52,6 @@ class Lookup:
     async def node(self, id: uuid.UUID | None, slug: str | None) -> dict[str, Any] | None:
         return await self._row("gql_node", id, slug)
 
-    async def labels(self, doc_type: DocType,
-                     facets: dict[str, dict[str, int]]) -> dict[str, dict[str, str]]:
-        """Names for the id-valued facets (categories, authors) of a result."""
-        wanted = {"categories": f"gql_{doc_type}_category_labels", "author": "gql_author_labels"}
-        out: dict[str, dict[str, str]] = {}
-        for facet, query in wanted.items():
-            if facets.get(facet):
-                rows = await self.pool.fetch(QUERIES[query], self.key.tenant_id,
-                                             list(facets[facet]))
-                out[facet] = {r["value"]: r["label"] for r in rows if r["label"]}
-        return out
-
     async def rows(self, query: str, limit: int) -> list[dict[str, Any]]:
         scope = self.scope()
         return [dict(r) for r in await self.pool.fetch(QUERIES[query], scope.tenant_id,
@@ -115,7 +103,7 @@ async def _search(info: Info[Context, None], doc_type: DocType, data: dict[str, 
     if min_token is not None and min_token < model.TOKEN_MIN:
         raise field_error("minToken", "must be a positive consistency token")
     result = await search(info.context.app, key, doc_type, data, min_token)
-    return SearchResult.of(result, await info.context.lookup.labels(doc_type, result.facets))
+    return SearchResult.of(result)
 
 
 @strawberry.type

@@ -62,9 +62,8 @@ class SearchResult:
     stale: bool = strawberry.field(description="true when `minToken` was not indexed in time")
 
     @classmethod
-    def of(cls, result: model.SearchResult,
-           labels: dict[str, dict[str, str]] | None = None) -> SearchResult:
-        labels = labels or {}
+    def of(cls, result: model.SearchResult) -> SearchResult:
+        labels = result.facet_labels
         return cls(
             total=result.total, page=result.page, per_page=result.per_page,
             hits=[Hit(id=strawberry.ID(str(h.id)), score=h.score, document=h.document,

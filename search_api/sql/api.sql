@@ -78,3 +78,19 @@ SELECT state, count(*) AS n FROM index_jobs GROUP BY state
 SELECT * FROM index_jobs
 WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) AND ($2::uuid IS NULL OR tenant_id = $2)
 ORDER BY created_at DESC, id DESC LIMIT $3
+
+-- name: product_category_labels --
+-- Names of commerce category ids as product documents carry them. $1 tenant, $2 ids (text[])
+SELECT DISTINCT ON (c->>'id') c->>'id' AS value, c->>'name' AS label
+FROM index_products p CROSS JOIN LATERAL jsonb_array_elements(p.categories) c
+WHERE p.tenant_id = $1 AND p.category_ids && ($2::text[])::uuid[] AND c->>'id' = ANY($2::text[])
+
+-- name: content_category_labels --
+-- Names of content category ids as content documents carry them. $1 tenant, $2 ids (text[])
+SELECT DISTINCT ON (category_id) category_id::text AS value, category_name AS label
+FROM index_content WHERE tenant_id = $1 AND category_id = ANY(($2::text[])::uuid[])
+
+-- name: author_labels --
+-- Display names of author ids as content documents carry them. $1 tenant, $2 ids (text[])
+SELECT DISTINCT ON (author_id) author_id::text AS value, author_name AS label
+FROM index_content WHERE tenant_id = $1 AND author_id = ANY(($2::text[])::uuid[])

@@ -34,19 +34,3 @@ SELECT name, sum(product)::int AS products, sum(node)::int AS nodes FROM (
     SELECT unnest(tags), 0, 1 FROM index_content
     WHERE tenant_id = $1 AND ($2 OR status = 'published')
 ) t GROUP BY name ORDER BY name LIMIT $3
-
--- name: gql_product_category_labels --
--- Names of commerce category ids as product documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (c->>'id') c->>'id' AS value, c->>'name' AS label
-FROM index_products p CROSS JOIN LATERAL jsonb_array_elements(p.categories) c
-WHERE p.tenant_id = $1 AND p.category_ids && ($2::text[])::uuid[] AND c->>'id' = ANY($2::text[])
-
--- name: gql_content_category_labels --
--- Names of content category ids as content documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (category_id) category_id::text AS value, category_name AS label
-FROM index_content WHERE tenant_id = $1 AND category_id = ANY(($2::text[])::uuid[])
-
--- name: gql_author_labels --
--- Display names of author ids as content documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (author_id) author_id::text AS value, author_name AS label
-FROM index_content WHERE tenant_id = $1 AND author_id = ANY(($2::text[])::uuid[])

@@ -18,7 +18,7 @@ const TYPES = {
 };
 const FACET_TITLES = { has_stock: "stock", price: "price range" };
 const $ = (id) => document.getElementById(id);
-const state = { type: "products", page: 1, ticked: {}, seq: 0, authors: {} };
+const state = { type: "products", page: 1, ticked: {}, seq: 0, labels: {} };
 
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -40,9 +40,10 @@ function facetLabel(facet, value) {
     const cur = $("currency").value;
     return high ? `${money(+low, cur)} – ${money(+high, cur)}` : `${money(+low, cur)} and more`;
   }
-  if (facet === "author" && state.authors[value]) return state.authors[value];
-  // category ids have no labels in the API yet: show their distinct end (ULIDs share their
-  // time prefix), the full id on hover
+  const label = (state.labels[facet] || {})[value];
+  if (label) return label;
+  // an id the index has no name for: its distinct end (ULIDs share their time prefix), the
+  // full id on hover
   return /^[0-9a-f-]{36}$/.test(value) ? "…" + value.slice(-12) : value;
 }
 
@@ -120,9 +121,6 @@ function showError(text) {
 }
 
 function render(body) {
-  for (const hit of body.hits) {
-    if (hit.document.author_id) state.authors[hit.document.author_id] = hit.document.author_name;
-  }
   const pages = Math.max(1, Math.ceil(body.total / body.per_page));
   $("status").className = "status";
   $("status").innerHTML = `<span id="total">${body.total}</span> results · ` +
@@ -133,6 +131,7 @@ function render(body) {
   $("page").textContent = `page ${body.page} of ${pages}`;
   $("prev").disabled = body.page <= 1;
   $("next").disabled = body.page >= pages;
+  state.labels = body.facet_labels || {};
   renderFacets(body.facets || {});
 }
 

@@ -126,6 +126,14 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     by_name = {f["name"]: f["values"] for f in found["facets"]}
     assert by_name["categories"] == [{"value": category, "count": 1, "label": "Cooking"}]
     assert by_name["tags"] == [{"value": "Outdoor", "count": 1, "label": "Outdoor"}]
+    # REST answers the same names: one search path, one home for the labels
+    rest = await live.client.get("/v1/search/products", params={
+        "q": "stove", "facets": "categories,tags"},
+        headers={"Authorization": f"Bearer {live.search}"})
+    assert rest.status == 200
+    body = await rest.json()
+    assert body["facets"]["categories"] == {category: 1}
+    assert body["facet_labels"] == {"categories": {category: "Cooking"}}
 
     # content: a category, a node with its body, an edit, a publication, a new body
     folder = (await run(admin, """mutation { createCategory(input: {name: "Guides"})
@@ -149,6 +157,10 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     assert content["searchContent"]["hits"] == [{"id": node_id}]
     assert content["searchContent"]["facets"] == [
         {"values": [{"value": folder["id"], "label": "Guides"}]}]
+    rest = await live.client.post("/v1/search/content", json={
+        "q": "descale", "facets": ["categories", "author"]},
+        headers={"Authorization": f"Bearer {live.search}"})
+    assert (await rest.json())["facet_labels"]["categories"] == {folder["id"]: "Guides"}
 
     # the product leaves search when unpublished, then is deleted
     gone = (await run(admin, """mutation($p: ID!) { unpublishProduct(id: $p)

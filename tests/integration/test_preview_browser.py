@@ -139,6 +139,10 @@ async def test_preview_page_shows_what_the_api_answers(page: Any, demo_api: Demo
     after = await _facet_counts(page, "categories")
     assert after != before and 0 < ticked["total"] < first["total"]
     assert after == {k: str(v) for k, v in ticked["facets"]["categories"].items()}
+    shown = [await label.text_content() for label in await page.query_selector_all(
+        ".facet[data-facet=categories] .value")]
+    names = ticked["facet_labels"]["categories"]
+    assert shown and sorted(shown) == sorted(names[k] for k in after)  # names, not ids
     assert await page.is_checked(f".facet[data-facet=tags] input[value='{tag}']")
 
     async def untick_and_type() -> None:  # both within the page's 150 ms debounce
