@@ -1,6 +1,6 @@
-"""Names for the facet values that are ids (category and author facets), read from the index
-tables, so a storefront can render a facet list without a lookup of its own (I/O:
-PostgreSQL)."""
+"""Names for the facet values that are ids (category and author facets), looked up by key in
+the tables that name them, so a storefront can render a facet list without a lookup of its
+own (I/O: PostgreSQL; see `sql/api.sql` for why not from the index tables)."""
 
 from __future__ import annotations
 

@@ -80,17 +80,23 @@ WHERE ($1::text[] IS NULL OR state = ANY($1::text[])) AND ($2::uuid IS NULL OR t
 ORDER BY created_at DESC, id DESC LIMIT $3
 
 -- name: product_category_labels --
--- Names of commerce category ids as product documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (c->>'id') c->>'id' AS value, c->>'name' AS label
-FROM index_products p CROSS JOIN LATERAL jsonb_array_elements(p.categories) c
-WHERE p.tenant_id = $1 AND p.category_ids && ($2::text[])::uuid[] AND c->>'id' = ANY($2::text[])
+-- Names of commerce category ids, by primary key in their own table: the index tables hold
+-- a name only inside every document of its category, and reading it there took a GIN scan
+-- of the category's documents (10 ms for 14 categories at 7k products), the key lookups
+-- take well under one. $1 tenant, $2 ids (text[]; values that are not ids are left out)
+SELECT id::text AS value, name AS label FROM commerce_categories
+WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
+                                        WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: content_category_labels --
--- Names of content category ids as content documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (category_id) category_id::text AS value, category_name AS label
-FROM index_content WHERE tenant_id = $1 AND category_id = ANY(($2::text[])::uuid[])
+-- Names of content category ids (as product_category_labels). $1 tenant, $2 ids (text[])
+SELECT id::text AS value, name AS label FROM categories
+WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
+                                        WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: author_labels --
--- Display names of author ids as content documents carry them. $1 tenant, $2 ids (text[])
-SELECT DISTINCT ON (author_id) author_id::text AS value, author_name AS label
-FROM index_content WHERE tenant_id = $1 AND author_id = ANY(($2::text[])::uuid[])
+-- Display names of author ids, as content documents name them (display name, else email).
+-- $1 tenant, $2 ids (text[])
+SELECT id::text AS value, COALESCE(display_name, email) AS label FROM users
+WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
+                                        WHERE v ~ '^[0-9a-f-]{36}$'))
