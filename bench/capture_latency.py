@@ -16,23 +16,23 @@ import argparse
 import asyncio
 import contextlib
 import os
-import shutil
 import statistics
 import time
 import uuid
 
 import asyncpg
-import redis.asyncio as aioredis
 
 from bench import lifecycle
-from bench.lifecycle import close_pool, delete_keys, drop_database, spawn_cli, stop_process
+from bench.lifecycle import (
+    scratch_catalog,
+    spawn_cli,
+    stop_process,
+)
 from bench.report import report
-from core_write.db import create_pool, with_database
-from core_write.migrations import migrate
+from core_write.db import with_database
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
-from rustok_search.demo_writer import DemoSpec, load_demo
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope
 
@@ -127,17 +127,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
                INDEXER_METRICS_PORT="0")
     async with contextlib.AsyncExitStack() as stack:  # undone in reverse order, always
-        os.makedirs(tantivy_dir)
-        stack.callback(shutil.rmtree, tantivy_dir, ignore_errors=True)
-        stack.push_async_callback(drop_database, base, name)
-        await migrate(dsn)
-        redis = aioredis.Redis.from_url(redis_url)
-        stack.push_async_callback(redis.aclose)
-        stack.push_async_callback(delete_keys, redis, f"{settings.stream_prefix}:*")
-        pool = await create_pool(dsn, max_size=4)
-        stack.push_async_callback(close_pool, pool)
-        await load_demo(pool, DemoSpec(products=args.products, nodes=args.nodes, tenants=1,
-                                       seed=1))
+        redis, pool = await scratch_catalog(stack, base, name, redis_url, settings.stream_prefix,
+                                            tantivy_dir, args.products, args.nodes, 4)
         for command in ("relay", "indexer"):
             stack.push_async_callback(stop_process, await spawn_cli(command, env))
         reader = await stack.enter_async_context(

@@ -26,7 +26,6 @@ import contextlib
 import os
 import random
 import resource
-import shutil
 import sys
 import time
 import urllib.request
@@ -43,17 +42,14 @@ from bench.fates import Fate, Ledger, stage_reached, verdict, write_rate
 from bench.freshness_stats import histogram_quantiles, stage_times, summary_ms
 from bench.freshness_writes import MIX, Probe, Targets, find_targets, write
 from bench.lifecycle import (
-    close_pool,
-    delete_keys,
-    drop_database,
     free_port,
+    scratch_catalog,
     spawn_cli,
     stop_process,
     stop_tasks,
 )
 from bench.report import report
-from core_write.db import create_pool, with_database
-from core_write.migrations import migrate
+from core_write.db import with_database
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.model import DOC_TYPES, DocType
@@ -62,7 +58,6 @@ from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import stored_values
-from rustok_search.demo_writer import DemoSpec, load_demo
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery, SearchScope
 
@@ -257,17 +252,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     # reader, then its Redis client (a reader left following a closed client warns and
     # keeps the loop from ending), the children, the pool, the keys, the database
     async with contextlib.AsyncExitStack() as stack:
-        os.makedirs(tantivy_dir)
-        stack.callback(shutil.rmtree, tantivy_dir, ignore_errors=True)
-        stack.push_async_callback(drop_database, base, name)
-        await migrate(dsn)
-        redis = aioredis.Redis.from_url(redis_url)
-        stack.push_async_callback(redis.aclose)
-        stack.push_async_callback(delete_keys, redis, f"{settings.stream_prefix}:*")
-        pool = await create_pool(dsn, max_size=20)
-        stack.push_async_callback(close_pool, pool)
-        await load_demo(pool, DemoSpec(products=args.products, nodes=args.nodes, tenants=1,
-                                       seed=1))
+        redis, pool = await scratch_catalog(stack, base, name, redis_url, settings.stream_prefix,
+                                            tantivy_dir, args.products, args.nodes, 20)
         targets = await find_targets(pool)
         procs = [await spawn_cli(command, env) for command in ("relay", "indexer")]
         for proc in procs:

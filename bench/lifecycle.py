@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import shutil
 import signal
 import socket
 import sys
@@ -22,7 +24,9 @@ from typing import Any, TypeVar
 import asyncpg
 import redis.asyncio as aioredis
 
-from core_write.db import connect, quote_ident, with_database
+from core_write.db import connect, create_pool, quote_ident, with_database
+from core_write.migrations import migrate
+from rustok_search.demo_writer import DemoSpec, load_demo
 from rustok_search.supervisor import _die_with_parent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,3 +131,23 @@ async def delete_keys(redis: aioredis.Redis, match: str) -> None:
     keys = [key async for key in redis.scan_iter(match=match)]
     if keys:
         await redis.delete(*keys)
+
+
+async def scratch_catalog(stack: contextlib.AsyncExitStack, base: str, name: str,
+                          redis_url: str, prefix: str, tantivy_dir: str, products: int,
+                          nodes: int, pool_size: int) -> tuple[aioredis.Redis, asyncpg.Pool]:
+    """A scratch database `name` (beside the one of `base`) migrated and loaded with a
+    one-tenant demo catalog, an empty Tantivy folder, a Redis client and a pool; `stack`
+    undoes them in reverse: the pool, the keys under `prefix`, the client, the database,
+    the folder."""
+    os.makedirs(tantivy_dir)
+    stack.callback(shutil.rmtree, tantivy_dir, ignore_errors=True)
+    stack.push_async_callback(drop_database, base, name)
+    await migrate(with_database(base, name))
+    redis = aioredis.Redis.from_url(redis_url)
+    stack.push_async_callback(redis.aclose)
+    stack.push_async_callback(delete_keys, redis, f"{prefix}:*")
+    pool = await create_pool(with_database(base, name), max_size=pool_size)
+    stack.push_async_callback(close_pool, pool)
+    await load_demo(pool, DemoSpec(products=products, nodes=nodes, tenants=1, seed=1))
+    return redis, pool
