@@ -10,8 +10,40 @@ from collections.abc import Sequence
 
 from core_write.errors import ValidationFailed
 
-FUZZY_MIN_LETTERS = 5
-"""Query words this long may match a title word with one typo (every backend)."""
+TYPO_ONE_MIN = 5
+"""Query words this long may match a document word with one typo (every backend)."""
+TYPO_TWO_MIN = 9
+"""Query words this long may match with two typos."""
+TYPO_MAX_LETTERS = 24
+"""Longer query words match without typos (bounds the cost of a typo expansion)."""
+FIRST_LETTER_TYPO_COST = 2
+"""An edit on a word's first letter counts as two typos (Meilisearch's rule): a 5-8 letter
+word must keep its first letter to match with a typo."""
+PREFIX_MIN_LETTERS = 1
+"""The last word of a query (not followed by a space) also matches as a prefix from this
+many letters (as in Meilisearch, Typesense and Algolia)."""
+FUZZY_MIN_LETTERS = TYPO_ONE_MIN
+"""Deprecated name of `TYPO_ONE_MIN`."""
+
+
+def typo_budget(word: str) -> int:
+    """How many typos a query word may carry: 0, 1 (from `TYPO_ONE_MIN` letters) or 2 (from
+    `TYPO_TWO_MIN`), 0 beyond `TYPO_MAX_LETTERS`."""
+    n = len(word)
+    if n < TYPO_ONE_MIN or n > TYPO_MAX_LETTERS:
+        return 0
+    return 2 if n >= TYPO_TWO_MIN else 1
+
+
+def prefix_word(text: str | None) -> str | None:
+    """The word of `text` that also matches as a prefix: the last one, unless the text ends
+    with whitespace (the shopper finished it) or it is shorter than `PREFIX_MIN_LETTERS`."""
+    if not text or text[-1].isspace():
+        return None
+    words = query_words(text)
+    if not words or not text.rstrip().casefold().endswith(words[-1]):
+        return None
+    return words[-1] if len(words[-1]) >= PREFIX_MIN_LETTERS else None
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
