@@ -13,6 +13,7 @@ CREATE TABLE engine_placements (
     target       TEXT,
     placed_at    TIMESTAMPTZ NOT NULL DEFAULT now(),
     moved_at     TIMESTAMPTZ,
+    move_requested_at TIMESTAMPTZ,
     move_done    BIGINT NOT NULL DEFAULT 0,
     move_total   BIGINT NOT NULL DEFAULT 0,
     move_error   TEXT,

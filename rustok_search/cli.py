@@ -163,7 +163,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         tenant_ids = [scope.tenant_id] if scope.tenant_id else [
             r["id"] for r in await res.pool.fetch("SELECT id FROM tenants ORDER BY id")]
         drifts = []
-        async with engine_readers(settings, res.redis) as engines:
+        async with engine_readers(settings, res.redis, res.pool) as engines:
             with bar("verifying", len(DOC_TYPES) * (1 + len(engines))) as shown:
                 for doc_type in DOC_TYPES:
                     shown.advance(0, note=f"postgres {doc_type}")
