@@ -258,3 +258,49 @@ async def read_placement(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> Placement 
         f"SELECT {_COLUMNS} FROM engine_placements WHERE engine = $1 AND tenant_id = $2",
         ENGINE, tenant_id)
     return Placement.of(row) if row is not None else None
+
+
+@dataclass(frozen=True)
+class InstanceReport:
+    """One instance as `engines list` shows it."""
+
+    name: str
+    url: str
+    ok: bool
+    error: str | None
+    tenants: int
+    documents: int | None
+    """In this deployment's indexes (None: the instance did not answer)."""
+    moving: int
+    """Tenants being moved to or from it."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "url": self.url, "ok": self.ok, "error": self.error,
+                "tenants": self.tenants, "documents": self.documents, "moving": self.moving}
+
+
+async def survey(pool: asyncpg.Pool, config: MeiliConfig) -> list[InstanceReport]:
+    """Every configured instance: whether it answers (with an admin key), the tenants placed
+    on it, the documents of this deployment's indexes there and the moves touching it."""
+    from indexer.meili import client as meili
+    from indexer.meili.indexes import MeiliIndexes
+
+    placements = Placements(pool, None, "", config)
+    tenants = await placements.tenants()
+    moving = await placements.moving()
+    reports: list[InstanceReport] = []
+    for server in config.servers:
+        own = config.on(server.name)
+        error: str | None = None
+        documents: int | None = None
+        async with meili.open_client(own) as client:
+            try:
+                await meili.check(client, own)
+                counts = await MeiliIndexes(pool, client, own, server.name).count_documents()
+                documents = sum(counts.values())
+            except Exception as exc:  # noqa: BLE001 - the report says what failed
+                error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+        reports.append(InstanceReport(
+            server.name, server.url, error is None, error, tenants.get(server.name, 0),
+            documents, sum(1 for p in moving if server.name in (p.instance, p.target))))
+    return reports
