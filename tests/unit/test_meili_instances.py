@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from core_write.settings import Settings, SettingsError, load_settings
+from core_write.settings import SettingsError, load_settings
 from indexer.meili.config import DEFAULT_INSTANCE, MeiliConfig, meili_config
 from indexer.meili.placement import Placements, choose
 from rustok_search.cli import build_parser
@@ -16,7 +16,7 @@ BASE = {"RUSTOK_ENGINES": "tantivy", "RUSTOK_STREAM_PREFIX": "rustok_test:1:ab"}
 
 
 def test_one_url_is_one_instance_named_default() -> None:
-    config = meili_config(Settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="k",
+    config = meili_config(load_settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="k",
                                    **BASE))
     assert config.names == (DEFAULT_INSTANCE,)
     assert (config.url, config.api_key) == ("http://a:7700", "k")
@@ -24,9 +24,9 @@ def test_one_url_is_one_instance_named_default() -> None:
 
 
 def test_instances_are_read_in_order_with_a_shared_key_or_their_own() -> None:
-    settings = Settings(MEILISEARCH_INSTANCES=" east=http://a:7700/ , west=https://b.example/m ",
-                        MEILISEARCH_API_KEY="shared", MEILISEARCH_API_KEYS="west=own",
-                        **BASE)
+    settings = load_settings(
+        MEILISEARCH_INSTANCES=" east=http://a:7700/ , west=https://b.example/m ",
+        MEILISEARCH_API_KEY="shared", MEILISEARCH_API_KEYS="west=own", **BASE)
     assert settings.engines == ("tantivy", "meilisearch")  # configured: fed
     config = meili_config(settings)
     assert config.names == ("east", "west")
@@ -39,7 +39,7 @@ def test_instances_are_read_in_order_with_a_shared_key_or_their_own() -> None:
 
 
 def test_a_key_for_the_default_instance() -> None:
-    config = meili_config(Settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="x",
+    config = meili_config(load_settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="x",
                                    MEILISEARCH_API_KEYS="default=mine", **BASE))
     assert config.names == (DEFAULT_INSTANCE,) and config.api_key == "mine"
 
@@ -92,7 +92,7 @@ async def test_cached_placements_expire_after_the_ttl() -> None:
     now = [0.0]
     rows = Rows()
     config = MeiliConfig(url="http://a", placement_ttl_ms=2000)
-    placements = Placements(rows, None, "p", config, clock=lambda: now[0])  # type: ignore[arg-type]
+    placements = Placements(rows, None, "p", config, clock=lambda: now[0])
     tenant = uuid.uuid4()
     assert (await placements.get(tenant)).instance == "a"  # type: ignore[union-attr]
     rows.instance = "b"
