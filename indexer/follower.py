@@ -244,9 +244,10 @@ class EngineFollower(ABC, Generic[K, T]):
             recording = self._touched.get(key)
             if recording is not None:
                 recording.update(ids)
-            docs = await self._documents(doc_type, ids)
             try:
-                refused = await self.write(await self.target(key), doc_type, docs)
+                target = await self.target(key)
+                docs = await self._documents(doc_type, ids)
+                refused = await self.write(target, doc_type, docs)
             except Deferred:
                 window.deferred += len(group)
                 continue

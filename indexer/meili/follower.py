@@ -362,6 +362,8 @@ class MeiliFollower(EngineFollower[Key, Target]):
                         raise RuntimeError("the placement changed during the move")
 
                 changed = await self._switch_all(temps, flip)
+        except asyncio.CancelledError:
+            raise  # a stopping writer: the move stays filed and the next writer runs it again
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 await self.placements.fail(tenant_id, f"{type(exc).__name__}: {exc}")
