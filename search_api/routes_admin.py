@@ -290,7 +290,7 @@ async def engines_list(request: web.Request) -> web.Response:
     """Each Meilisearch instance: health, tenants placed, documents, moves (operator)."""
     require_role(request, "operator")
     config = _meili(request)
-    reports = await survey(request.app[RESOURCES].pool, config)
+    reports = await survey(request.app[RESOURCES].pool, config, for_search=True)
     moving = await Placements(request.app[RESOURCES].pool, None, "", config).moving()
     return web.json_response({
         "instances": [r.as_json() for r in reports],

@@ -279,9 +279,12 @@ class InstanceReport:
                 "tenants": self.tenants, "documents": self.documents, "moving": self.moving}
 
 
-async def survey(pool: asyncpg.Pool, config: MeiliConfig) -> list[InstanceReport]:
-    """Every configured instance: whether it answers (with an admin key), the tenants placed
-    on it, the documents of this deployment's indexes there and the moves touching it."""
+async def survey(pool: asyncpg.Pool, config: MeiliConfig, *, for_search: bool = False
+                 ) -> list[InstanceReport]:
+    """Every configured instance: whether it answers (to an admin key; `for_search`: to a
+    search key, as the API holds), the tenants placed on it, the documents of this
+    deployment's indexes there (None when it or the key does not tell) and the moves
+    touching it."""
     from indexer.meili import client as meili
     from indexer.meili.indexes import MeiliIndexes
 
@@ -295,11 +298,14 @@ async def survey(pool: asyncpg.Pool, config: MeiliConfig) -> list[InstanceReport
         documents: int | None = None
         async with meili.open_client(own) as client:
             try:
-                await meili.check(client, own)
-                counts = await MeiliIndexes(pool, client, own, server.name).count_documents()
-                documents = sum(counts.values())
+                await meili.check(client, own, for_search=for_search)
             except Exception as exc:  # noqa: BLE001 - the report says what failed
                 error = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
+            if error is None:
+                with contextlib.suppress(Exception):  # a search key may not read stats
+                    counts = await MeiliIndexes(pool, client, own,
+                                                server.name).count_documents()
+                    documents = sum(counts.values())
         reports.append(InstanceReport(
             server.name, server.url, error is None, error, tenants.get(server.name, 0),
             documents, sum(1 for p in moving if server.name in (p.instance, p.target))))

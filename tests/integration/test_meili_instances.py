@@ -357,6 +357,7 @@ async def test_a_stopped_instance_fails_only_its_tenants_fast(
             await _drain(follower)
         keys = {s["slug"]: (await create_key(core.pool, s["slug"], "search"))[0]
                 for s in (east, west)}
+        operator, _ = await create_key(core.pool, None, "operator")
         victim[1].stop()
         for fallback in ("", "postgres"):
             api = api_settings(conf, search_backend="meilisearch",
@@ -392,6 +393,14 @@ async def test_a_stopped_instance_fails_only_its_tenants_fast(
                 metrics = await (await client.get("/metrics")).text()
                 assert 'rustok_api_meili_instance_up{instance="west"} 0.0' in metrics
                 assert 'rustok_api_meili_instance_up{instance="east"} 1.0' in metrics
+                listed = await (await client.get("/v1/admin/engines", headers={
+                    "Authorization": f"Bearer {operator}"})).json()
+                assert [(i["name"], i["ok"], i["tenants"]) for i in listed["instances"]] == [
+                    ("east", True, 1), ("west", False, 1)]
+                resp = await client.post("/v1/admin/engines/move", json={
+                    "tenant": west["slug"], "to": "nowhere"}, headers={
+                    "Authorization": f"Bearer {operator}"})
+                assert resp.status == 422 and "nowhere" in (await resp.json())["detail"]
             finally:
                 await client.close()
         # the follower keeps writing the instance that answers; the other's rows wait
