@@ -133,9 +133,13 @@ class Placements:
         if found is not None:
             return found
         chosen = instance or choose(self.names, await self.tenants())
-        await self.pool.execute(
-            "INSERT INTO engine_placements (engine, tenant_id, instance) VALUES ($1, $2, $3) "
-            "ON CONFLICT (engine, tenant_id) DO NOTHING", ENGINE, tenant_id, chosen)
+        try:
+            await self.pool.execute(
+                "INSERT INTO engine_placements (engine, tenant_id, instance) "
+                "VALUES ($1, $2, $3) ON CONFLICT (engine, tenant_id) DO NOTHING",
+                ENGINE, tenant_id, chosen)
+        except asyncpg.ForeignKeyViolationError:  # the tenant is gone: nothing to record
+            return Placement(tenant_id, chosen)
         self.forget(tenant_id)
         placed = await self.get(tenant_id)
         assert placed is not None
