@@ -7,7 +7,8 @@ trip (the page, disjunctive facet counts, price buckets and price stats together
 With several instances (`MEILISEARCH_INSTANCES`) each search goes to the instance the
 tenant's placement names (`indexer.meili.placement`, cached for the placement TTL and
 dropped when a move is announced). An instance that cannot be reached fails its tenants'
-searches at once with a 503 naming it (for a moment after a failure it is not even asked),
+searches at once with a 503 naming it (after a failure it is not asked again until a probe
+of its /health answers),
 or, with `SEARCH_BACKEND_FALLBACK=postgres`, answers them from PostgreSQL; the other
 instances' tenants are not affected.
 """
@@ -30,6 +31,7 @@ from meilisearch_python_sdk.errors import (
 )
 from meilisearch_python_sdk.models.search import SearchParams
 
+from core_write.backoff import pause
 from core_write.errors import MeiliUnavailable, Unavailable
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig
@@ -42,9 +44,10 @@ from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchSco
 
 log = logging.getLogger(__name__)
 
-DOWN_SECONDS = 1.0
-"""After a request to an instance failed to reach it, its tenants' searches fail (or fall
-back) without asking it for this long: a down instance costs them no connect timeout."""
+PROBE_SECONDS = 0.5
+"""Once a request failed to reach an instance, its tenants' searches fail (or fall back)
+without asking it, while a probe asks its /health this often (each probe bounded by a
+second) until it answers: a down instance costs them no connect timeout."""
 UNREACHABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError,
                asyncio.TimeoutError)
 
@@ -79,7 +82,8 @@ class MeilisearchBackend:
         self.placements = placements
         self.fallback = fallback
         self.currencies = tuple(config.currencies)
-        self.down_until: dict[str, float] = {}
+        self.down: dict[str, asyncio.Task[None]] = {}
+        """The instances found unreachable, each with the probe that clears it."""
         self.health: dict[str, dict[str, Any]] = {}
         """Per instance, what the last `ready` found (for /readyz)."""
         self._stop = asyncio.Event()
@@ -90,26 +94,51 @@ class MeilisearchBackend:
         whether the URL cannot be reached or the key is refused; one that cannot is logged
         (its tenants get 503s until it answers)."""
         errors: list[MeiliUnavailable] = []
+        failed: list[str] = []
         for name, client in self.clients.items():
             try:
                 await meili.check(client, self.config.on(name), for_search=True)
             except MeiliUnavailable as exc:
                 errors.append(exc)
-                self.down_until[name] = time.monotonic() + DOWN_SECONDS
+                failed.append(name)
                 log.error("%s", exc.message, extra={"action": "meili_instance_down"})
         if len(errors) == len(self.clients):
             await self._close_clients()
             raise errors[0]
+        for name in failed:
+            self._mark_down(name)
         if self.placements is not None:
             self._listening = asyncio.create_task(self.placements.listen(self._stop),
                                                   name="meili-placements")
         return self
 
+    def _mark_down(self, name: str) -> None:
+        if name not in self.down:
+            self.down[name] = asyncio.create_task(self._probe(name), name=f"meili-probe-{name}")
+
+    async def _probe(self, name: str) -> None:
+        """Until the instance answers /health (or the backend closes)."""
+        client = self.clients[name]
+        while not self._stop.is_set():
+            try:
+                async with asyncio.timeout(1.0):
+                    if (await client.health()).status == "available":
+                        break
+            except (MeilisearchError, *UNREACHABLE):
+                pass
+            await pause(PROBE_SECONDS, self._stop)
+        else:
+            return
+        self.down.pop(name, None)
+        log.info("meilisearch instance %s answers again", name,
+                 extra={"action": "meili_instance_up"})
+
     async def __aexit__(self, *exc: object) -> None:
         self._stop.set()
-        if self._listening is not None:
-            self._listening.cancel()
-            await asyncio.gather(self._listening, return_exceptions=True)
+        tasks = [*self.down.values(), *([self._listening] if self._listening else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._close_clients()
 
     async def _close_clients(self) -> None:
@@ -158,12 +187,12 @@ class MeilisearchBackend:
                               f"which this process does not know (MEILISEARCH_INSTANCES "
                               f"names {', '.join(self.clients)})")
         url = self.config.on(instance).url
-        if self.down_until.get(instance, 0.0) > time.monotonic():
-            raise InstanceDown(instance, url, "it did not answer a moment ago")
+        if instance in self.down:
+            raise InstanceDown(instance, url, "it did not answer, probing it")
         try:
             found = await client.multi_search(params)
         except UNREACHABLE as exc:
-            self.down_until[instance] = time.monotonic() + DOWN_SECONDS
+            self._mark_down(instance)
             raise InstanceDown(instance, url, exc) from None
         except MeilisearchApiError as exc:
             if meili.is_not_found(exc):
@@ -222,8 +251,8 @@ class MeilisearchBackend:
         health: dict[str, dict[str, Any]] = {}
         for name, error in answers.items():
             up = error is None
-            if up:
-                self.down_until.pop(name, None)
+            if not up:
+                self._mark_down(name)
             entry: dict[str, Any] = {"ok": up, "url": self.config.on(name).url}
             if name in tenants:
                 entry["tenants"] = tenants[name]
