@@ -222,15 +222,14 @@ async def test_tenants_are_placed_across_two_instances(
                                              SearchScope(tenant_id=shop["id"]))
                 assert sorted(h.document["title"] for h in found.hits) == [
                     f"Linen shirt {number}-0", f"Linen shirt {number}-1"]
-    # a restarted follower finds the same placements and nothing to rebuild
-    config = meili_config(conf)
-    async with meili.open_client(config) as client:
-        again = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
-        try:
-            assert await again.start() == []
-            assert await again.placements.tenants() == {"east": 2, "west": 1}
-        finally:
-            await again.close()
+        # a restarted follower finds the same placements and nothing to rebuild
+        async with meili.open_client(config) as client:
+            again = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
+            try:
+                assert await again.start() == []
+                assert await again.placements.tenants() == {"east": 2, "west": 1}
+            finally:
+                await again.close()
 
 
 async def test_a_tenant_moves_under_writes_and_searches_without_a_failed_search(
