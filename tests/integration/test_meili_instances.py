@@ -247,6 +247,7 @@ async def test_a_tenant_moves_under_writes_and_searches_without_a_failed_search(
     stop = asyncio.Event()
     failures: list[BaseException] = []
     searched: list[tuple[float, int]] = []
+    written: list[float] = []
     async with _follower(core, redis_client, conf) as follower, \
             MeilisearchBackend(config, placements=Placements(
                 core.pool, redis_client, conf.stream_prefix, config)) as backend:
@@ -281,6 +282,7 @@ async def test_a_tenant_moves_under_writes_and_searches_without_a_failed_search(
                     gone = products.pop(0)
                     await core.call(catalog.delete_product, shop["id"], gone["id"])
                 await line.settle()
+                written.append(time.monotonic())
                 follower.wake()
 
         tasks = [asyncio.create_task(search()), asyncio.create_task(write())]
@@ -298,6 +300,9 @@ async def test_a_tenant_moves_under_writes_and_searches_without_a_failed_search(
             started = time.monotonic()
             loaded = await follower.move(moves[0])
             assert loaded >= 120
+            moved = time.monotonic()
+            assert any(started < t < moved for t in written)  # writes arrived meanwhile
+            assert any(started < t < moved for t, _ in searched)  # and searches were answered
             async def searched_after() -> bool:
                 return any(t > started + 1 for t, _ in searched) or bool(failures)
 
