@@ -47,6 +47,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff, pause
+from core_write.errors import Deferred as Deferred  # raised by `target` and `write`
 from core_write.errors import RebuildRunning as RebuildRunning  # raised by the handshake
 from core_write.errors import ValidationFailed
 from indexer import engine_queue, index_rows, metrics
@@ -65,11 +66,6 @@ Docs = list[tuple[DocId, dict[str, Any] | None]]
 Refused = dict[DocId, str]
 """Documents the engine refused, with its error."""
 Rows = Sequence[Mapping[str, Any]]
-
-
-class Deferred(Exception):
-    """Raised by `target` or `write` when an index cannot be written now (its server is
-    unreachable): the rows of that index stay queued, the others are applied."""
 
 
 @dataclass

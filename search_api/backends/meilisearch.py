@@ -32,7 +32,7 @@ from meilisearch_python_sdk.errors import (
 from meilisearch_python_sdk.models.search import SearchParams
 
 from core_write.backoff import pause
-from core_write.errors import MeiliUnavailable, Unavailable
+from core_write.errors import InstanceDown, MeiliUnavailable, Unavailable
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig
 from indexer.meili.placement import Placements
@@ -50,16 +50,6 @@ without asking it, while a probe asks its /health this often (each probe bounded
 second) until it answers: a down instance costs them no connect timeout."""
 UNREACHABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError,
                asyncio.TimeoutError)
-
-
-class InstanceDown(Unavailable):
-    """The instance holding a tenant's indexes cannot be reached (a 503 naming it)."""
-
-    def __init__(self, name: str, url: str, error: object) -> None:
-        super().__init__(f"meilisearch instance {name} ({url}) cannot be reached ({error}); "
-                         "the searches of the tenants placed on it fail until it is back",
-                         instance=name)
-        self.instance = name
 
 
 class MeilisearchBackend:

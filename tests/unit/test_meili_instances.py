@@ -12,21 +12,24 @@ from indexer.meili.config import DEFAULT_INSTANCE, MeiliConfig, meili_config
 from indexer.meili.placement import Placements, choose
 from rustok_search.cli import build_parser
 
-BASE = {"RUSTOK_ENGINES": "tantivy", "RUSTOK_STREAM_PREFIX": "rustok_test:1:ab"}
+BASE = {"RUSTOK_ENGINES": "tantivy", "RUSTOK_STREAM_PREFIX": "rustok_test:1:ab",
+        "MEILISEARCH_URL": "", "MEILISEARCH_INSTANCES": "", "MEILISEARCH_API_KEY": "",
+        "MEILISEARCH_API_KEYS": ""}
+"""Every Meilisearch variable given: the environment running the tests may set some."""
 
 
 def test_one_url_is_one_instance_named_default() -> None:
-    config = meili_config(load_settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="k",
-                                   **BASE))
+    config = meili_config(load_settings(**{**BASE, "MEILISEARCH_URL": "http://a:7700",
+                                           "MEILISEARCH_API_KEY": "k"}))
     assert config.names == (DEFAULT_INSTANCE,)
     assert (config.url, config.api_key) == ("http://a:7700", "k")
     assert config.on(DEFAULT_INSTANCE).url == "http://a:7700"
 
 
 def test_instances_are_read_in_order_with_a_shared_key_or_their_own() -> None:
-    settings = load_settings(
-        MEILISEARCH_INSTANCES=" east=http://a:7700/ , west=https://b.example/m ",
-        MEILISEARCH_API_KEY="shared", MEILISEARCH_API_KEYS="west=own", **BASE)
+    settings = load_settings(**{
+        **BASE, "MEILISEARCH_INSTANCES": " east=http://a:7700/ , west=https://b.example/m ",
+        "MEILISEARCH_API_KEY": "shared", "MEILISEARCH_API_KEYS": "west=own"})
     assert settings.engines == ("tantivy", "meilisearch")  # configured: fed
     config = meili_config(settings)
     assert config.names == ("east", "west")
@@ -39,8 +42,9 @@ def test_instances_are_read_in_order_with_a_shared_key_or_their_own() -> None:
 
 
 def test_a_key_for_the_default_instance() -> None:
-    config = meili_config(load_settings(MEILISEARCH_URL="http://a:7700", MEILISEARCH_API_KEY="x",
-                                   MEILISEARCH_API_KEYS="default=mine", **BASE))
+    config = meili_config(load_settings(**{
+        **BASE, "MEILISEARCH_URL": "http://a:7700", "MEILISEARCH_API_KEY": "x",
+        "MEILISEARCH_API_KEYS": "default=mine"}))
     assert config.names == (DEFAULT_INSTANCE,) and config.api_key == "mine"
 
 
