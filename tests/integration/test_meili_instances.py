@@ -61,6 +61,7 @@ class Server:
     url: str
     key: str
     process: subprocess.Popen[bytes] | None = None
+    folder: Path | None = None
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -78,22 +79,24 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _spawn(folder: Path) -> Server:
+def _spawn(folder: Path, again: Server | None) -> Server:
     """A Meilisearch process of MEILISEARCH_BIN on a free port, its data and log in
-    `folder`."""
-    port, key = _free_port(), secrets.token_hex(16)
-    folder.mkdir(parents=True)
-    with (folder / "log").open("wb") as log:
+    `folder`; or `again` started anew (same port, key and data)."""
+    url = again.url if again else f"http://127.0.0.1:{_free_port()}"
+    key = again.key if again else secrets.token_hex(16)
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "log").open("ab") as log:
         process = subprocess.Popen(
             [BIN, "--db-path", str(folder / "data"), "--dump-dir", str(folder / "dumps"),
-             "--http-addr", f"127.0.0.1:{port}", "--master-key", key, "--no-analytics",
-             "--max-indexing-threads", "1"], stdout=log, stderr=subprocess.STDOUT)
-    return Server(f"http://127.0.0.1:{port}", key, process)
+             "--http-addr", url.removeprefix("http://"), "--master-key", key,
+             "--no-analytics", "--max-indexing-threads", "1"],
+            stdout=log, stderr=subprocess.STDOUT)
+    return Server(url, key, process, folder)
 
 
-async def _start(folder: Path) -> Server:
+async def _start(folder: Path, again: Server | None = None) -> Server:
     """`_spawn`, once it answers /health."""
-    server = _spawn(folder)
+    server = _spawn(folder, again)
     process = server.process
     assert process is not None
 
@@ -418,3 +421,41 @@ async def test_a_stopped_instance_fails_only_its_tenants_fast(
         waiting = await core.pool.fetch("SELECT tenant_id FROM engine_queue")
         assert {r["tenant_id"] for r in waiting} == {west["id"]}
         await _no_drift(core, conf, [east["id"]])
+        # an engine writer starting now finds one instance down and starts anyway
+        config = meili_config(conf)
+        async with meili.open_client(config) as client:
+            again = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
+            try:
+                assert await again.start() == []
+                assert again.servers["west"].down_until > 0
+            finally:
+                await again.close()
+        # the instance comes back: the rows it missed are applied and a running API, which
+        # stopped asking it, serves its tenants again once its probe gets an answer
+        api = api_settings(conf, search_backend="meilisearch")
+        client = TestClient(TestServer(create_app(api)))
+        await client.start_server()
+        try:
+            west_search = {"path": "/v1/search/products?q=silk",
+                           "headers": {"Authorization": f"Bearer {keys[west['slug']]}"}}
+            assert (await client.get(**west_search)).status == 503
+            assert victim[1].folder is not None
+            victim[1] = await _start(victim[1].folder, victim[1])
+
+            async def caught_up() -> bool:
+                await follower.drain_once()
+                return not await core.pool.fetchval("SELECT count(*) FROM engine_queue")
+
+            await wait_until(caught_up, timeout=30, interval=0.2, what="the queued rows")
+            await _no_drift(core, conf, [east["id"], west["id"]])
+
+            async def served() -> bool:
+                return (await client.get(**west_search)).status == 200
+
+            await wait_until(served, timeout=10, interval=0.1, what="west searched again")
+            body = await (await client.get(**west_search)).json()
+            assert body["backend"] == "meilisearch"
+            assert sorted(h["document"]["title"] for h in body["hits"]) == ["Silk scarf",
+                                                                            "Silk tie"]
+        finally:
+            await client.close()
