@@ -217,7 +217,8 @@ class ApiSettings(SettingsPart):
         default="tantivy", alias="SEARCH_BACKEND")
     search_backend_fallback: Literal["", "postgres"] = Field(
         default="", alias="SEARCH_BACKEND_FALLBACK")
-    """Serve from this backend when the configured engine cannot be reached at start-up."""
+    """Serve from this backend when the configured engine cannot be reached at start-up, and
+    the searches of tenants whose Meilisearch instance is down."""
     ready_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400,
                                          alias="READY_MAX_LAG_SECONDS")
     stale_after_seconds: float = Field(default=2.0, gt=0, le=86_400,
