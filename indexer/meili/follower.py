@@ -184,12 +184,32 @@ class MeiliFollower(EngineFollower[Key, Target]):
                     f"{SPECS[doc_type].table} i WHERE i.tenant_id = t.id) ORDER BY t.id"):
                 await self.placements.place(row["id"])
         placed: dict[str, set[uuid.UUID]] = {}
+        where: dict[uuid.UUID, Placement] = {}
         for placement in await self.placements.all():
             placed.setdefault(placement.instance, set()).add(placement.tenant_id)
+            where[placement.tenant_id] = placement
+        for name, existing in found.items():
+            await self._drop_leftovers(name, existing, where)
         needed: list[Key] = []
         for name, existing in found.items():
             needed += await self.servers[name].indexes.needed(existing, placed.get(name, set()))
         return needed
+
+    async def _drop_leftovers(self, name: str, existing: dict[str, Key],
+                              where: Mapping[uuid.UUID, Placement]) -> None:
+        """Delete the copies on `name` of tenants served by another configured instance and
+        not being moved here (what a move left when the old instance was down); a tenant
+        placed on an instance that is not configured keeps every copy."""
+        for uid, (tenant_id, _doc_type) in sorted(existing.items()):
+            placement = where.get(tenant_id)
+            if placement is None or placement.instance == name \
+                    or placement.instance not in self.servers or placement.target == name:
+                continue
+            log.warning("deleting %s on %s: the tenant is served from %s", uid, name,
+                        placement.instance, extra={"action": "meili_move_leftover",
+                                                   "tenant": str(tenant_id)})
+            await self.servers[name].indexes.drop(uid)
+            del existing[uid]
 
     async def outdated(self) -> list[Key]:
         """Indexes marked for a rebuild or built with an older document shape, not being
@@ -394,7 +414,7 @@ class MeiliFollower(EngineFollower[Key, Target]):
 
     async def _delete_copy(self, tenant_id: uuid.UUID, name: str) -> None:
         """Delete the tenant's indexes on an instance it left (logged when it cannot be
-        reached: the copy stays, unused, until deleted by hand)."""
+        reached: the copy stays, unused, until the next start of an engine writer)."""
         server = self.servers.get(name)
         if server is None:
             return
@@ -403,6 +423,6 @@ class MeiliFollower(EngineFollower[Key, Target]):
             try:
                 await server.indexes.drop(uid)
             except Exception as exc:
-                log.warning("the old copy %s on %s was not deleted (%s); delete it there by "
-                            "hand", uid, name, exc, extra={"action": "meili_move_leftover",
-                                                           "tenant": str(tenant_id)})
+                log.warning("the old copy %s on %s was not deleted (%s); the engine writer "
+                            "deletes it at its next start", uid, name, exc,
+                            extra={"action": "meili_move_leftover", "tenant": str(tenant_id)})

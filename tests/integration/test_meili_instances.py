@@ -225,7 +225,11 @@ async def test_tenants_are_placed_across_two_instances(
                                              SearchScope(tenant_id=shop["id"]))
                 assert sorted(h.document["title"] for h in found.hits) == [
                     f"Linen shirt {number}-0", f"Linen shirt {number}-1"]
-        # a restarted follower finds the same placements and nothing to rebuild
+        # a restarted follower finds the same placements and nothing to rebuild, and deletes
+        # a copy left on an instance the tenant is not served from (a move whose old
+        # instance was down)
+        leftover = index_uid(follower.config.prefix, shops[0]["id"], "product")
+        await follower.servers["west"].indexes.create(leftover, "product")
         async with meili.open_client(config) as client:
             again = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
             try:
@@ -233,6 +237,8 @@ async def test_tenants_are_placed_across_two_instances(
                 assert await again.placements.tenants() == {"east": 2, "west": 1}
             finally:
                 await again.close()
+        assert leftover not in await _uids(follower, "west")
+        assert leftover in await _uids(follower, "east")
 
 
 async def test_a_tenant_moves_under_writes_and_searches_without_a_failed_search(
