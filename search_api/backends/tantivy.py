@@ -196,7 +196,9 @@ def _page(searcher: tantivy.Searcher, schema: tantivy.Schema, main: tantivy.Quer
         if want > 0:
             count, rows = _part_page(searcher, schema, part, query, currencies, start, want)
         else:
-            counted: Any = searcher.search(part, 1, count=True)
+            # only its count: scoring it would cost as much again
+            counted: Any = searcher.search(tantivy.Query.const_score_query(part, 0.0), 1,
+                                           count=True)
             count, rows = int(counted.count or 0), []
         total += count
         page += rows
