@@ -52,9 +52,8 @@ def labelled(result: SearchResult, names: Names) -> SearchResult:
     values: dict[str, list[FacetValue]] = {}
     for facet, counts in result.facets.items():
         named = names.get(facet, {})
-        labels = ({v: split_option(v)[1] for v in counts} if facet == "options"
-                  else {v: name for v, (name, _) in named.items()})
-        facets[facet] = facet_order(facet, counts, labels)
+        labels = {v: name for v, (name, _) in named.items()}
+        facets[facet] = facet_order(facet, counts, labels or None)
         values[facet] = [_value(facet, v, n, named) for v, n in facets[facet].items()]
     return result.model_copy(update={
         "facets": facets, "facet_values": values,

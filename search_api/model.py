@@ -353,14 +353,15 @@ class FacetValue(_Strict):
 def facet_order(name: str, counts: Mapping[str, int],
                 labels: Mapping[str, str] | None = None) -> dict[str, int]:
     """A facet's values in the documented order: price buckets by amount; every other facet
-    by count (most first), then label (casefolded; the value where there is no label), then
-    value. Every backend's facets come out so (pure)."""
+    by count (most first), then label (casefolded: an option's value, the category or author
+    name of `labels`, else the value itself), then value. Every backend's facets come out so,
+    and the API orders them again once it has the names of id values (pure)."""
     if name == "price":
         def amount(bucket: str) -> int:
             head = bucket.split("-")[0].rstrip("+")
             return int(head) if head.isdigit() else 0
         return dict(sorted(counts.items(), key=lambda kv: (amount(kv[0]), kv[0])))
-    names = labels or {}
+    names = labels or ({v: split_option(v)[1] for v in counts} if name == "options" else {})
     return dict(sorted(counts.items(), key=lambda kv: (
         -kv[1], (names.get(kv[0]) or kv[0]).casefold(), kv[0])))
 
