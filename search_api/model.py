@@ -308,10 +308,20 @@ class SearchScope(_Strict):
         return list(flt.status) if flt is not None and flt.status else None
 
 
+HIT_DOCUMENT = (
+    "the document. Products: id, title, subtitle, handle, description, status, prices "
+    "({currency: {min, max}}, minor units), currencies, has_stock, total_stock, category_ids, "
+    "tags, created_at, published_at, thumbnail (URL or null), categories ([{id, name, "
+    "handle}]), skus (by variant position), options ([{option, values}]: the values some "
+    "variant carries), price_min and price_max (in the request's `currency`, else the price "
+    "filter's; null without one). Content: id, kind, title, slug, excerpt, body_preview, "
+    "status, author_id, author_name, category_id, tags, created_at, published_at")
+
+
 class Hit(_Strict):
     id: uuid.UUID
     score: float | None = None
-    document: dict[str, Any]
+    document: dict[str, Any] = Field(description=HIT_DOCUMENT)
     highlights: dict[str, str] = Field(default_factory=dict)
     """Field -> fragment with matches wrapped in <mark></mark>."""
 
