@@ -19,15 +19,16 @@ MAX_FACET_VALUES = 10_000
 
 SEARCHABLE: dict[DocType, list[str]] = {
     # attribute order is the attribute ranking rule: a title match outranks the rest
-    "product": ["title", "tags", "category_names", "subtitle", "meta_title", "description",
-                "meta_description"],
+    "product": ["title", "tags", "category_names", "options.values", "subtitle", "meta_title",
+                "description", "meta_description"],
     "content": ["title", "tags", "excerpt", "category_name", "author_name", "meta_title",
                 "body_preview", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
-    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us"],
+    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us",
+                "option_values", "identifiers"],
     "content": ["status", "kind", "category_id", "tags", "author_id", "published_at_us",
-                "created_at_us"],
+                "created_at_us", "slug"],
 }
 _SORTABLE: dict[DocType, list[str]] = {
     "product": ["id", "title_sort", "created_at_us", "published_at_us", "in_stock"],
