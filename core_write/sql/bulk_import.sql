@@ -1,7 +1,7 @@
 -- name: import_refs_lock --
 -- Serialize the creation of missing categories, tags and stock locations by imports of one
 -- tenant (stock locations have no unique name to conflict on). $1 tenant id
-SELECT pg_advisory_xact_lock(hashtext('rustok-import-refs:' || $1::text))
+SELECT pg_advisory_xact_lock(hashtext('rustok-import-refs:' || $1::uuid::text))
 
 -- name: import_categories_find --
 -- Commerce categories by handle. $1 tenant id, $2 handles
