@@ -20,8 +20,9 @@ categories and tags) or one content node each, written in set-based chunks as a 
   documents, which the indexer builds with one set-based statement. The per-row domain events
   (`ProductCreated`, `VariantCreated`, `PriceChanged`, ...) are not written for imported
   lines; events for created categories, tags and locations are.
-- The job row (`import_jobs`, migration 0017) records the lines and bytes done and the
-  SHA-256 of that prefix in the chunk's own transaction: after a kill, a run with the same
+- The job row (`import_jobs`, migration 0017) records the lines and bytes done, the
+  SHA-256 of that prefix and the consistency token of the events written so far (a search's
+  `min_token`) in the chunk's own transaction: after a kill, a run with the same
   import id (or, from the CLI, the same file) skips exactly the committed prefix, after
   checking its hash.
 """
@@ -166,6 +167,7 @@ LINE_MODELS: dict[str, type[ProductLine] | type[NodeLine]] = {
 
 class LineError(Exception):
     def __init__(self, field: str, reason: str) -> None:
+        reason = reason.removeprefix("Value error, ")  # pydantic's prefix for a check's error
         super().__init__(f"{field}: {reason}" if field else reason)
         self.field, self.reason = field, reason
 
@@ -546,7 +548,7 @@ class Importer:
                 await conn.execute(QUERIES["import_job_progress"], self.job["id"],
                                    chunk.last_line, chunk.end, prefix,
                                    len(product_ids) + len(node_ids), len(failures),
-                                   (self.lines_this_run + chunk.count) / elapsed)
+                                   (self.lines_this_run + chunk.count) / elapsed, unit.token)
         self.errors_kept += len(kept)
         return len(product_ids) + len(node_ids)
 

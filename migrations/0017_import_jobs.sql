@@ -21,6 +21,7 @@ CREATE TABLE import_jobs (
     written         BIGINT NOT NULL DEFAULT 0,
     failed          BIGINT NOT NULL DEFAULT 0,
     rate            DOUBLE PRECISION NOT NULL DEFAULT 0,
+    consistency_token BIGINT,       -- the highest outbox seq its chunks wrote (min_token)
     error           TEXT,
     started_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at      TIMESTAMPTZ NOT NULL DEFAULT now(),

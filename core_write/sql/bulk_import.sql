@@ -205,9 +205,10 @@ UPDATE import_jobs SET state = 'running', error = NULL, finished_at = NULL,
 
 -- name: import_job_progress --
 -- A committed chunk. $1 id, $2 lines done, $3 bytes done, $4 prefix sha256, $5 written,
--- $6 failed, $7 rate
+-- $6 failed, $7 rate, $8 the chunk's consistency token (null: no event)
 UPDATE import_jobs SET lines_done = $2, bytes_done = $3, prefix_sha256 = $4,
-    written = written + $5, failed = failed + $6, rate = $7, updated_at = now()
+    written = written + $5, failed = failed + $6, rate = $7,
+    consistency_token = GREATEST(consistency_token, $8), updated_at = now()
     WHERE id = $1
 
 -- name: import_job_finish --
