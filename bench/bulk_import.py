@@ -62,6 +62,14 @@ def import_line(plan: ProductPlan, locations: tuple[str, ...]) -> dict[str, Any]
     }
 
 
+def write_file(path: Path, plans: list[ProductPlan], locations: tuple[str, ...]) -> int:
+    """The plans as an NDJSON file; its size in bytes."""
+    with path.open("w") as out:
+        for plan in plans:
+            out.write(json.dumps(import_line(plan, locations)) + "\n")
+    return path.stat().st_size
+
+
 async def _file(path: Path) -> AsyncIterator[bytes]:
     with path.open("rb") as source:
         while block := source.read(1024 * 1024):
@@ -139,10 +147,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         tenant = await pool.fetchval("SELECT id FROM tenants WHERE slug = 'demo-0'")
         locations = plans.locations
         stack.callback(source.unlink, missing_ok=True)
-        with source.open("w") as out:
-            for plan in plans.products[:args.products]:
-                out.write(json.dumps(import_line(plan, locations)) + "\n")
-        result["file_mb"] = round(source.stat().st_size / 1e6, 1)
+        result["file_mb"] = round(write_file(source, plans.products[:args.products],
+                                             locations) / 1e6, 1)
         for command in ("relay", "indexer"):
             stack.push_async_callback(stop_process, await spawn_cli(command, env))
         reader = await stack.enter_async_context(

@@ -91,6 +91,13 @@ def _price_map(value: Any) -> Any:
     return value
 
 
+def _stock_map(value: Any) -> Any:
+    """`3` is short for `{"Default": 3}`."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return {DEFAULT_LOCATION: value}
+    return value
+
+
 class ImportVariant(VariantCreate):
     """A variant as `VariantCreate` takes it, its option values named by option title instead
     of by id, with its prices and stock. `title` defaults to the option values ("M / Red")."""
@@ -101,9 +108,10 @@ class ImportVariant(VariantCreate):
     """Option title → value, one value of each option named."""
     prices: Annotated[list[PriceSet], BeforeValidator(_price_map)] = Field(
         default_factory=list, max_length=200)
-    stock: Quantity | dict[Text, Quantity] | None = None
-    """Stocked quantity at the `DEFAULT_LOCATION`, or per stock location name; with stock the
-    variant gets an inventory item (its SKU the variant's)."""
+    stock: Annotated[dict[Text, Quantity] | None, BeforeValidator(_stock_map)] = Field(
+        default=None, max_length=50)
+    """Stocked quantity per stock location name, or a number: at the `DEFAULT_LOCATION`; with
+    stock the variant gets an inventory item (its SKU the variant's)."""
 
     @field_validator("option_value_ids")
     @classmethod
@@ -579,10 +587,7 @@ class Importer:
             for tag in line.tags:
                 tags.setdefault(tag.slug or slugify(tag.name, TAG_SLUG_MAX), tag.name)
             for variant in line.variants:
-                if isinstance(variant.stock, dict):
-                    locations.update(variant.stock)
-                elif variant.stock is not None:
-                    locations.add(DEFAULT_LOCATION)
+                locations.update(variant.stock or ())
         for _, node in nodes:
             if node.category:
                 content_categories.add(node.category)
@@ -784,9 +789,7 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
                 item["id"].append(item_id)
                 item["sku"].append(variant.sku)
                 item["variant"].append(variant_id)
-                stock = variant.stock if isinstance(variant.stock, dict) \
-                    else {DEFAULT_LOCATION: variant.stock}
-                for location, quantity in stock.items():
+                for location, quantity in variant.stock.items():
                     level["id"].append(new_id())
                     level["item"].append(item_id)
                     level["location"].append(refs.locations[location])

@@ -285,8 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_demo_parser(sub, _positive, _non_negative)
 
-    p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, import, "
-                       "freshness, search (python -m bench)", add_help=False)
+    p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, "
+                       "freshness, search, import (python -m bench)", add_help=False)
     p.add_argument("scenario", nargs=argparse.REMAINDER, help="SCENARIO [options]")
     p.set_defaults(run=None)
     return parser
