@@ -29,6 +29,7 @@ categories and tags) or one content node each, written in set-based chunks as a 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -451,6 +452,16 @@ class Importer:
         self.errors_kept = int(await self.pool.fetchval(
             "SELECT count(*) FROM import_errors WHERE import_id = $1", self.job["id"]))
         hasher = hashlib.sha256()
+        writing: asyncio.Task[None] | None = None
+
+        async def flush(chunk: _Chunk) -> None:
+            """Write `chunk` while the next one is read and parsed: one chunk in flight, so
+            chunks commit in order and `lines_done` is always a committed prefix."""
+            nonlocal writing
+            if writing is not None:
+                await writing
+            writing = asyncio.create_task(self._flush(chunk))
+
         try:
             stream: AsyncIterable[bytes] = chunks
             if self.job["bytes_done"]:
@@ -462,7 +473,7 @@ class Importer:
                                          max_bytes=self.max_bytes):
                 line = self._parse(raw, chunk)
                 if line is not None and line_key(line) in chunk.keys:
-                    await self._flush(chunk)  # one write per entity and statement
+                    await flush(chunk)  # one write per entity and statement
                     chunk = _Chunk()
                 chunk.count += 1
                 chunk.end, chunk.last_line = raw.end, raw.number
@@ -471,16 +482,24 @@ class Importer:
                     chunk.lines.append((raw.number, line))
                     chunk.keys.add(line_key(line))
                 if chunk.count >= self.chunk_lines:
-                    await self._flush(chunk)
+                    await flush(chunk)
                     chunk = _Chunk()
+                await asyncio.sleep(0)  # let the chunk in flight send and read its statements
             if chunk.count:
-                await self._flush(chunk)
+                await flush(chunk)
+            if writing is not None:
+                await writing
         except (RustokError, asyncpg.PostgresError, OSError) as exc:
             message = exc.message if isinstance(exc, RustokError) else f"{type(exc).__name__}"
             with contextlib.suppress(Exception):
                 await self.pool.execute(QUERIES["import_job_finish"], self.job["id"], "failed",
                                         message, None)
             raise
+        finally:
+            if writing is not None and not writing.done():  # failed or cancelled meanwhile:
+                writing.cancel()  # the chunk in flight rolls back; a resume writes it again
+                with contextlib.suppress(BaseException):
+                    await writing
         row = await self.pool.fetchrow(QUERIES["import_job_finish"], self.job["id"],
                                        "succeeded", None, hasher.hexdigest())
         assert row is not None
