@@ -46,6 +46,8 @@ from core_write import events as ev
 from core_write.db import translate_errors
 from core_write.errors import (
     Conflict,
+    ImportLineRefused,
+    ImportTooLarge,
     ModuleDisabled,
     NotFound,
     RustokError,
@@ -174,35 +176,29 @@ LINE_MODELS: dict[str, type[ProductLine] | type[NodeLine]] = {
     "product": ProductLine, "node": NodeLine}
 
 
-class LineError(Exception):
-    def __init__(self, field: str, reason: str) -> None:
-        reason = reason.removeprefix("Value error, ")  # pydantic's prefix for a check's error
-        super().__init__(f"{field}: {reason}" if field else reason)
-        self.field, self.reason = field, reason
-
-
 def parse_line(raw: bytes) -> Line:
-    """One NDJSON line as a product or node (pure); `LineError` names the field and reason."""
+    """One NDJSON line as a product or node (pure); `ImportLineRefused` names the field and
+    the reason."""
     try:
         data = json.loads(raw)
     except ValueError as exc:
-        raise LineError("", f"not valid JSON: {exc}") from None
+        raise ImportLineRefused("", f"not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise LineError("", f"must be a JSON object, not {type(data).__name__}")
+        raise ImportLineRefused("", f"must be a JSON object, not {type(data).__name__}")
     kind = data.get("type", "product")
     model = LINE_MODELS.get(kind) if isinstance(kind, str) else None
     if model is None:
-        raise LineError("type", f"must be one of {', '.join(LINE_MODELS)}")
+        raise ImportLineRefused("type", f"must be one of {', '.join(LINE_MODELS)}")
     try:
         check_input(data, "")
         spec = parse_input(model, data)
     except ValidationFailed as exc:
         field = exc.field
-        raise LineError(field, exc.message.removeprefix(f"{field}: ")) from None
+        raise ImportLineRefused(field, exc.message.removeprefix(f"{field}: ")) from None
     if isinstance(spec, ProductLine):
         check_product(spec)
     elif spec.parent_id is not None:
-        raise LineError("parent_id", "imported nodes are pages and posts, without a parent")
+        raise ImportLineRefused("parent_id", "imported nodes are pages and posts, without a parent")
     return spec
 
 
@@ -211,25 +207,26 @@ def check_product(line: ProductLine) -> None:
     existing values of existing options, distinct SKUs, derivable tag slugs."""
     options = {option.title: set(option.values) for option in line.options}
     if len(options) != len(line.options):
-        raise LineError("options", "two options have the same title")
+        raise ImportLineRefused("options", "two options have the same title")
     skus: set[str] = set()
     for i, variant in enumerate(line.variants):
         for title, value in variant.options.items():
             if title not in options:
-                raise LineError(f"variants.{i}.options.{title}", "no option of that title")
+                raise ImportLineRefused(f"variants.{i}.options.{title}", "no option of that title")
             if value not in options[title]:
-                raise LineError(f"variants.{i}.options.{title}",
+                raise ImportLineRefused(f"variants.{i}.options.{title}",
                                 f"{value!r} is not a value of the option")
         if variant.sku is not None:
             if variant.sku in skus:
-                raise LineError(f"variants.{i}.sku", "given to two variants")
+                raise ImportLineRefused(f"variants.{i}.sku", "given to two variants")
             skus.add(variant.sku)
         prices = [(p.currency_code, p.min_quantity) for p in variant.prices]
         if len(set(prices)) != len(prices):
-            raise LineError(f"variants.{i}.prices", "two prices for one currency and quantity")
+            raise ImportLineRefused(f"variants.{i}.prices",
+                                    "two prices for one currency and quantity")
     for i, tag in enumerate(line.tags):
         if not (tag.slug or slugify(tag.name, TAG_SLUG_MAX)):
-            raise LineError(f"tags.{i}.slug", "cannot be derived from the name; give one")
+            raise ImportLineRefused(f"tags.{i}.slug", "cannot be derived from the name; give one")
 
 
 def line_key(line: Line) -> tuple[str, ...]:
@@ -254,12 +251,12 @@ async def split_lines(chunks: AsyncIterable[bytes], hasher: Any, *, first_line: 
                       max_bytes: int | None = None) -> AsyncIterator[RawLine]:
     """The lines of a byte stream, numbered from `first_line`, each fed to `hasher` before it
     is yielded (so the hash covers exactly the lines handed out); a line over `max_line`
-    bytes is yielded without data, never held. More than `max_bytes` in all: `TooLarge`."""
+    bytes is yielded without data, never held. More than `max_bytes` in all: `ImportTooLarge`."""
     buffer = bytearray()
     number, position, overlong = first_line, offset, 0
     async for chunk in chunks:
         if max_bytes is not None and position + len(buffer) + overlong + len(chunk) > max_bytes:
-            raise TooLarge(max_bytes)
+            raise ImportTooLarge(max_bytes)
         start = 0
         while True:
             cut = chunk.find(b"\n", start)
@@ -292,15 +289,6 @@ async def split_lines(chunks: AsyncIterable[bytes], hasher: Any, *, first_line: 
         hasher.update(buffer)
         position += overlong + len(buffer)
         yield RawLine(number, None if overlong else bytes(buffer), position)
-
-
-class TooLarge(RustokError):
-    """The input is longer than the import's byte limit."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"the import is longer than {limit} bytes (IMPORT_MAX_BYTES)",
-                         field="body")
-        self.limit = limit
 
 
 async def skip_prefix(chunks: AsyncIterable[bytes], length: int, expected_sha256: str,
@@ -515,7 +503,7 @@ class Importer:
             return None  # blank lines count, nothing else
         try:
             return parse_line(raw.data)
-        except LineError as exc:
+        except ImportLineRefused as exc:
             chunk.failures.append(LineFailure(raw.number, exc.field, exc.reason))
             return None
 

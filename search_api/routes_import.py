@@ -11,7 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from core_write import bulk_import
-from core_write.errors import NotFound
+from core_write.errors import ImportTooLarge, NotFound
 from indexer.reindex import resolve_scope
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error
@@ -115,7 +115,7 @@ async def start_import(request: web.Request) -> web.Response:
     try:
         done = await importer.run(request.content.iter_chunked(READ_BYTES), f"api:{key.id}",
                                   request.content_length)
-    except bulk_import.TooLarge as exc:
+    except ImportTooLarge as exc:
         raise Problem(413, exc.message, errors=[{"field": "body", "message": "too large"}]
                       ) from None
     view = await bulk_import.job_view(pool, done, errors=1000)

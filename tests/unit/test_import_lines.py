@@ -13,14 +13,13 @@ import pytest
 
 from core_write import events as ev
 from core_write.bulk_import import (
-    LineError,
     NodeLine,
     ProductLine,
     RawLine,
-    TooLarge,
     parse_line,
     split_lines,
 )
+from core_write.errors import ImportLineRefused, ImportTooLarge
 from indexer.fanout import Docs, targets_of
 
 
@@ -31,7 +30,7 @@ def line(**fields: object) -> bytes:
 
 
 def refused(raw: bytes) -> tuple[str, str]:
-    with pytest.raises(LineError) as caught:
+    with pytest.raises(ImportLineRefused) as caught:
         parse_line(raw)
     return caught.value.field, caught.value.reason
 
@@ -118,7 +117,7 @@ async def test_the_hash_covers_only_the_lines_handed_out() -> None:
 
 
 async def test_too_many_bytes() -> None:
-    with pytest.raises(TooLarge):
+    with pytest.raises(ImportTooLarge):
         await _lines(b"a\n" * 10, max_bytes=15)
 
 
