@@ -33,6 +33,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
@@ -176,13 +177,20 @@ LINE_MODELS: dict[str, type[ProductLine] | type[NodeLine]] = {
     "product": ProductLine, "node": NodeLine}
 
 
+_UNSTORABLE_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+"""How text PostgreSQL cannot store (a NUL, an unpaired surrogate) can be in a line that
+`json.loads` takes: as an escape (raw, a NUL is a control character JSON refuses in a string,
+a surrogate is not UTF-8). Only a line with one is walked by `check_input` (half the cost of
+parsing a line); nesting is bounded by the line models and `check_json`."""
+
+
 def parse_line(raw: bytes) -> Line:
     """One NDJSON line as a product or node (pure); `ImportLineRefused` names the field and
     the reason."""
     try:
         data = json.loads(raw)
-    except ValueError as exc:
-        raise ImportLineRefused("", f"not valid JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        raise ImportLineRefused("", f"not valid JSON: {str(exc)[:200]}") from None
     if not isinstance(data, dict):
         raise ImportLineRefused("", f"must be a JSON object, not {type(data).__name__}")
     kind = data.get("type", "product")
@@ -190,7 +198,8 @@ def parse_line(raw: bytes) -> Line:
     if model is None:
         raise ImportLineRefused("type", f"must be one of {', '.join(LINE_MODELS)}")
     try:
-        check_input(data, "")
+        if _UNSTORABLE_ESCAPE.search(raw):
+            check_input(data, "")  # names the field of the NUL or the lone surrogate
         spec = parse_input(model, data)
     except ValidationFailed as exc:
         field = exc.field
