@@ -183,6 +183,29 @@ async def test_a_line_again_updates_its_product_never_duplicates_it(
                                tenant["id"]) == "About us"
 
 
+async def test_lines_of_a_disabled_module_are_refused_and_the_rest_written(
+    pool: asyncpg.Pool, core: CoreWrite,
+) -> None:
+    from core_write.services import tenants
+
+    tenant = await make_tenant(core)
+    await core.call(tenants.set_module, tenant["id"], "commerce", False)
+    node = {"type": "node", "kind": "page", "title": "About", "slug": "about",
+            "category": "company", "tags": [{"name": "Team", "slug": "people"}]}
+    job = await run_import(pool, tenant["id"], ndjson(product("mug"), node))
+    assert (job["written"], job["failed"]) == (1, 1)
+    assert job["errors"] == [{"line": 1, "field": "type",
+                              "reason": "the tenant's commerce module is disabled"}]
+    row = await pool.fetchrow(
+        """SELECT c.slug AS category, t.slug AS tag FROM nodes n
+           JOIN categories c ON c.id = n.category_id
+           JOIN taggables g ON g.target_id = n.id AND g.target_type = 'node'
+           JOIN tags t ON t.id = g.tag_id WHERE n.tenant_id = $1""", tenant["id"])
+    assert (row["category"], row["tag"]) == ("company", "people")
+    assert await pool.fetchval("SELECT count(*) FROM commerce_products WHERE tenant_id = $1",
+                               tenant["id"]) == 0
+
+
 async def test_a_resumed_import_skips_the_committed_prefix_and_refuses_other_input(
     pool: asyncpg.Pool, core: CoreWrite,
 ) -> None:
