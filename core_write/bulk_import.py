@@ -36,7 +36,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -328,9 +328,6 @@ class LineFailure:
     field: str
     reason: str
 
-    def as_json(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "reason": self.reason}
-
 
 async def create_job(pool: asyncpg.Pool, tenant_id: uuid.UUID, requested_by: str, *,
                      source: str = "", total_bytes: int | None = None,
@@ -404,9 +401,6 @@ class _Refs:
     tags: dict[str, uuid.UUID] = field(default_factory=dict)
     locations: dict[str, uuid.UUID] = field(default_factory=dict)
     content_categories: dict[str, uuid.UUID] = field(default_factory=dict)
-
-
-Progress = Callable[[dict[str, Any]], Awaitable[None] | None]
 
 
 class Importer:
@@ -832,7 +826,8 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         await conn.execute(QUERIES["import_levels_insert"], tenant, *level.values())
     if cats[0]:
         await conn.execute(QUERIES["import_product_categories_insert"], tenant, *cats)
-    if tags[0]:
-        await conn.execute(QUERIES["import_taggables_insert"], tenant, tags[0], "product",
-                           tags[1])
+    if tags[0]:  # in tag order: the links' counter triggers lock the tags in one order
+        pairs = sorted(zip(*tags, strict=True))
+        await conn.execute(QUERIES["import_taggables_insert"], tenant, [p[0] for p in pairs],
+                           "product", [p[1] for p in pairs])
     return ids
