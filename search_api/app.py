@@ -30,6 +30,8 @@ from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
+from search_api.routes_import import IMPORT_PATH
+from search_api.routes_import import routes as import_routes
 from search_api.routes_preview import routes as preview_routes
 from search_api.routes_search import routes as search_routes
 from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
@@ -134,7 +136,9 @@ def cors_middleware(origins: tuple[str, ...]) -> Middleware:
 
 
 def limits_middleware(settings: Settings) -> Middleware:
-    """Query-string length and the per-request deadline (503 problem when it passes)."""
+    """Query-string length and the per-request deadline (503 problem when it passes). An
+    import streams its body for as long as it takes: it has no deadline but the shutdown's
+    (it is resumable)."""
     timeout = settings.api_request_timeout_ms / 1000
 
     @web.middleware
@@ -145,7 +149,8 @@ def limits_middleware(settings: Settings) -> Middleware:
                           errors=[{"field": "query", "message": "too long"}])
         deadlines = request.app[DEADLINES]
         try:
-            async with asyncio.timeout(timeout) as deadline:
+            unbounded = request.method == "POST" and request.path == IMPORT_PATH
+            async with asyncio.timeout(None if unbounded else timeout) as deadline:
                 with deadlines.track(deadline):
                     return await handler(request)
         except TimeoutError:
@@ -184,6 +189,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app.cleanup_ctx.append(backlog_ctx)
     app.add_routes(search_routes)
     app.add_routes(admin_routes)
+    app.add_routes(import_routes)
     app.add_routes(account_routes)
     app.add_routes(health_routes)
     app.add_routes(preview_routes)

@@ -49,6 +49,7 @@ PROBLEMS = {code: {"description": text, "content": {
     "400": "malformed JSON or query-string syntax", "401": "missing or unknown API key",
     "403": "the key's role or tenant does not allow this",
     "413": "the body is larger than API_MAX_BODY_BYTES", "414": "the query string is too long",
+    "415": "the body is not of the media type the operation reads",
     "422": "a parameter is invalid (`errors` names it)",
     "503": "a dependency is unavailable or the request timed out"}.items()}
 
@@ -252,6 +253,7 @@ def _paths() -> dict[str, Any]:
                 "text/css": {"schema": {"type": "string"}}}},
                 "404": {"description": "no such file"}}}},
         **_account_paths(admin),
+        **_import_paths(get),
         "/graphql": {
             "get": {"summary": "GraphQL query (not mutation) as `query`, `variables` (JSON) and "
                                "`operationName` parameters; schema: `{ _service { sdl } }`",
@@ -276,6 +278,64 @@ def _paths() -> dict[str, Any]:
             "description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": _json({"type": "object"})}}},
+    }
+
+
+def _import_paths(get: tuple[str, ...]) -> dict[str, Any]:
+    """Bulk import (admin: own tenant; operator: `?tenant=`)."""
+    from core_write.bulk_import import CHUNK_LINES, LINE_MAX_BYTES
+    from search_api.routes_admin import DOC_ID, TENANT_REF
+    from search_api.routes_import import CONTENT_TYPES, IMPORT_PATH, MAX_LIST
+
+    tenant = _param("tenant", "tenant slug or id (operator keys: required to import; admin "
+                              "keys: their own only)", {"type": "string", "pattern": TENANT_REF})
+    import_id = {"type": "string", "pattern": DOC_ID}
+    job = _json(_obj(**{"import": _ref("ImportJob")}))
+    lines = {"type": "string", "description": (
+        "NDJSON: one JSON object per line, `ImportProductLine` (`type` `product` or absent) "
+        f"or `ImportNodeLine` (`type` `node`); at most {LINE_MAX_BYTES} bytes a line, "
+        "IMPORT_MAX_BYTES (default 1 GiB) in all, read as a stream")}
+    return {
+        IMPORT_PATH: {"get": {
+            "summary": "Import jobs, newest first (admin: own tenant; operator: any)",
+            "security": SECURITY,
+            "parameters": [tenant, _int_param("limit", "jobs", 1, MAX_LIST)],
+            "responses": {"200": _json(_obj(imports={"type": "array",
+                                                     "items": _ref("ImportJob")})),
+                          **_errors(*get)}}, "post": {
+            "summary": "Import products and content nodes from an NDJSON body",
+            "description": (
+                f"Lines are validated one by one and written {CHUNK_LINES} per transaction; "
+                "a refused line is reported (`errors`: line, field, reason) and the others "
+                "are written, each line whole or not at all. A product's `handle` (a node's "
+                "`kind` and `slug`) is its idempotency key: an existing product is replaced "
+                "with the line's fields and parts, never duplicated. Answers when the body is "
+                "imported; `GET /v1/admin/import/{id}` shows the progress meanwhile. `id` "
+                "names the job: an existing id of this tenant resumes it (the same body "
+                "again: its committed part is skipped after a hash check, 409 if it "
+                "differs); a new one starts it."),
+            "security": SECURITY,
+            "parameters": [tenant, _param("id", "the import's id (new: start; existing: "
+                                                "resume)", import_id)],
+            "requestBody": {"required": True, "content": {
+                kind: {"schema": lines} for kind in CONTENT_TYPES}},
+            "responses": {"200": job | {"headers": {"Location": {
+                "description": "the job's URL", "schema": {"type": "string"}}}},
+                "404": PROBLEMS["422"] | {"description": "no such import (of this tenant)"},
+                "409": PROBLEMS["422"] | {"description": "the import runs elsewhere, or the "
+                                                         "body differs from its committed "
+                                                         "part"},
+                **_errors("400", "401", "403", "413", "414", "415", "422", "503")}}},
+        IMPORT_PATH + "/{id}": {"get": {
+            "summary": "An import's progress and its first refused lines",
+            "description": "`state`: running, interrupted (its runner died: post the same "
+                           "body with this `id` to resume), succeeded or failed.",
+            "security": SECURITY,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": import_id},
+                           _int_param("errors", "refused lines listed", 0, 1000)],
+            "responses": {"200": job, "404": PROBLEMS["422"] | {
+                "description": "no such import (of this tenant)"}, **_errors(*get)}}},
     }
 
 
@@ -357,6 +417,7 @@ def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
 
 @cache
 def build_document() -> dict[str, Any]:
+    from core_write.bulk_import import NodeLine, ProductLine
     from core_write.services.tenants import TenantCreate
     from search_api.accounts import KeyCreate, KeyInfo, TenantInfo
     from search_api.routes_accounts import KeyRotate
@@ -364,7 +425,7 @@ def build_document() -> dict[str, Any]:
 
     _, defs = models_json_schema(
         [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest, TenantCreate,
-                                     KeyCreate, KeyRotate)]
+                                     KeyCreate, KeyRotate, ProductLine, NodeLine)]
         + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
@@ -396,6 +457,19 @@ def build_document() -> dict[str, Any]:
     schemas["Job"]["properties"]["type"]["enum"] = ["products", "content", None]
     schemas["Job"]["properties"]["doc_type"].update(
         deprecated=True, description="the internal name (`product`); use `type`")
+    schemas["ImportProductLine"] = schemas.pop("ProductLine")
+    schemas["ImportNodeLine"] = schemas.pop("NodeLine")
+    schemas["ImportJob"] = _obj(**{name: {"type": kind} for name, kind in {
+        "id": "string", "tenant_id": "string", "requested_by": "string", "source": "string",
+        "source_sha256": ["string", "null"], "total_bytes": ["integer", "null"],
+        "lines_done": "integer", "bytes_done": "integer", "written": "integer",
+        "failed": "integer", "rate": "number", "error": ["string", "null"],
+        "consistency_token": ["integer", "null"],
+        "started_at": "string", "updated_at": "string", "finished_at": ["string", "null"],
+        "progress": ["number", "null"]}.items()}, state={"enum": [
+            "running", "interrupted", "succeeded", "failed"]}, errors={
+        "type": "array", "items": _obj(line={"type": "integer"}, field={"type": "string"},
+                                       reason={"type": "string"})})
     return {
         "openapi": "3.1.0",
         "info": {"title": "RusToK Search API", "version": "1"},
