@@ -24,7 +24,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -39,13 +38,6 @@ MAX_PINS = 20
 MAX_PIN_POSITION = 100
 MAX_HIDDEN = 100
 MAX_BANNER_BYTES = 4096
-FILTER_FIELDS: dict[str, tuple[str, ...]] = {
-    "products": ("categories", "tags", "price", "has_stock"),
-    "content": ("kind", "categories", "tags", "author", "published"),
-}
-"""The filter fields a rule may read (as its context) or set."""
-
-
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -58,18 +50,11 @@ class Condition(_Strict):
     `starts_at`/`ends_at`: the time window (ends exclusive)."""
 
     doc_type: Literal["products", "content"] = "products"
-    query: str | None = Field(default=None, min_length=1, max_length=MAX_TERM_CHARS)
-    contains: str | None = Field(default=None, min_length=1, max_length=MAX_TERM_CHARS)
-    filters: dict[str, Any] | None = None
+    query: str | None = Field(default=None, max_length=MAX_TERM_CHARS, pattern=r"\w")
+    contains: str | None = Field(default=None, max_length=MAX_TERM_CHARS, pattern=r"\w")
+    filters: ProductFilter | ContentFilter | None = None
     starts_at: AwareDatetime | None = None
     ends_at: AwareDatetime | None = None
-
-    @field_validator("query", "contains")
-    @classmethod
-    def _has_words(cls, value: str | None) -> str | None:
-        if value is not None and not words_of(value):
-            raise ValueError("needs at least one letter or digit")
-        return value
 
     @field_validator("ends_at")
     @classmethod
@@ -81,10 +66,9 @@ class Condition(_Strict):
 
     @field_validator("filters")
     @classmethod
-    def _filters(cls, value: dict[str, Any] | None, info: ValidationInfo
-                 ) -> dict[str, Any] | None:
-        if value is not None:
-            _filter_model(info.data.get("doc_type", "products"), value)
+    def _filters(cls, value: ProductFilter | ContentFilter | None, info: ValidationInfo
+                 ) -> ProductFilter | ContentFilter | None:
+        _fits(info.data.get("doc_type", "products"), value)
         return value
 
 
@@ -97,8 +81,8 @@ class FilterChange(_Strict):
     """`add`: fields the search did not filter by get these values; `replace`: these fields
     get these values whatever the search asked."""
 
-    add: dict[str, Any] | None = None
-    replace: dict[str, Any] | None = None
+    add: ProductFilter | ContentFilter | None = None
+    replace: ProductFilter | ContentFilter | None = None
 
 
 class Consequences(_Strict):
@@ -149,15 +133,9 @@ class RuleSpec(_Strict):
     def _filters_fit(cls, value: Consequences, info: ValidationInfo) -> Consequences:
         condition = info.data.get("condition")
         doc_type = condition.doc_type if isinstance(condition, Condition) else "products"
-        change = value.filter
-        if change is not None:
-            for name in ("add", "replace"):
-                given = getattr(change, name)
-                if given is not None:
-                    try:
-                        _filter_model(doc_type, given)
-                    except (ValueError, ValidationError) as exc:
-                        raise ValueError(f"filter.{name}: {exc}") from None
+        if value.filter is not None:
+            _fits(doc_type, value.filter.add)
+            _fits(doc_type, value.filter.replace)
         return value
 
 
@@ -170,13 +148,20 @@ class Rule(RuleSpec):
     updated_at: datetime
 
 
-def _filter_model(doc_type: str, data: dict[str, Any]) -> ProductFilter | ContentFilter:
-    unknown = set(data) - set(FILTER_FIELDS[doc_type])
-    if unknown:
-        raise ValueError(f"unknown fields {sorted(unknown)}; allowed: "
-                         f"{list(FILTER_FIELDS[doc_type])}")
-    kind = ProductFilter if doc_type == "products" else ContentFilter
-    return kind.model_validate(data)
+def _fits(doc_type: str, given: ProductFilter | ContentFilter | None) -> None:
+    """Cross-field: a filter's fields must be those of the rule's document type."""
+    if given is None:
+        return
+    if isinstance(given, ProductFilter) != (doc_type == "products"):
+        raise ValueError(f"these filter fields do not apply to {doc_type}")
+
+
+def _given(flt: ProductFilter | ContentFilter | None) -> dict[str, Any]:
+    """The fields a filter sets: neither null nor an empty list."""
+    if flt is None:
+        return {}
+    return {name: getattr(flt, name) for name in type(flt).model_fields
+            if getattr(flt, name) not in (None, [])}
 
 
 @dataclass(frozen=True)
@@ -202,25 +187,17 @@ def _contains(words: Sequence[str], part: Sequence[str]) -> bool:
     return any(tuple(words[i:i + n]) == tuple(part) for i in range(len(words) - n + 1))
 
 
-def _filter_holds(query: SearchQuery, wanted: dict[str, Any]) -> bool:
+def _filter_holds(query: SearchQuery, wanted: ProductFilter | ContentFilter) -> bool:
     """The search filters at least `wanted`'s values (lists: every wanted value is among the
     filtered ones; others: equal)."""
-    flt = query.filter
-    if flt is None:
-        return False
-    for name, value in wanted.items():
-        have = getattr(flt, name, None)
-        if have is None:
+    have = _given(query.filter)
+    for name, value in _given(wanted).items():
+        if name not in have:
             return False
         if isinstance(value, list):
-            if not {str(v) for v in value} <= {str(v) for v in have}:
+            if not set(value) <= set(have[name]):
                 return False
-        elif isinstance(value, dict):
-            have_dump = have.model_dump(exclude_none=True) if isinstance(have, BaseModel) \
-                else have
-            if any(have_dump.get(k) != v for k, v in value.items()):
-                return False
-        elif have != value:
+        elif have[name] != value:
             return False
     return True
 
@@ -268,18 +245,19 @@ def plan(rules: Sequence[Rule], query: SearchQuery, now: datetime) -> Plan:
         if effect.banner is not None:
             banners.append(effect.banner)
         if effect.filter is not None:
-            current = query.filter.model_dump(exclude_none=True) if query.filter else {}
-            for name, value in (effect.filter.replace or {}).items():
+            current = _given(query.filter)
+            for name, value in _given(effect.filter.replace).items():
                 set_fields.setdefault(name, value)
-            for name, value in (effect.filter.add or {}).items():
-                if name not in current or current[name] in ([], None):
+            for name, value in _given(effect.filter.add).items():
+                if current.get(name) in (None, []):
                     set_fields.setdefault(name, value)
     pins = tuple(p for _, p in sorted(positions.items()) if p.id not in hidden)
     new_query = None
     if set_fields:
-        current = query.filter.model_dump(exclude_none=True) if query.filter else {}
-        new_query = query.model_validate(
-            {**query.model_dump(exclude={"filter"}), "filter": {**current, **set_fields}})
+        kind = type(query.filter) if query.filter is not None else (
+            ProductFilter if query.doc_type == "product" else ContentFilter)
+        new_query = query.model_copy(update={"filter": kind.model_validate(
+            {**_given(query.filter), **set_fields})})
     return Plan(applied=tuple(applied), pins=pins, hidden=frozenset(hidden), query=new_query,
                 redirect=redirect, banners=tuple(banners), changes=set_fields)
 

@@ -34,11 +34,12 @@ async def _fields(resp: aiohttp.ClientResponse | Any) -> list[str]:
 async def test_settings_validation_names_the_field(api: Api) -> None:
     admin = api.auth("a.admin")
     for method, path, body, field in (
-        ("PUT", "/v1/admin/settings", {"weights": {"products": {"colour": 1}}}, "weights"),
+        ("PUT", "/v1/admin/settings", {"weights": {"products": {"colour": 1}}},
+         "weights.products.colour.[key]"),
         ("PUT", "/v1/admin/settings", {"typo_tolerance": {"one_typo_min": 0}},
          "typo_tolerance.one_typo_min"),
         ("PATCH", "/v1/admin/settings", {"default_sort": {"products": "cheapest"}},
-         "default_sort"),
+         "default_sort.products"),
         ("PATCH", "/v1/admin/settings", {"bogus": 1}, "bogus"),
         ("PUT", "/v1/admin/synonyms", {"groups": [["alone"]]}, "groups.0.terms"),
         ("POST", "/v1/admin/synonyms", {"one_way": [{"from": "a"}]}, "one_way.0.to"),

@@ -41,7 +41,13 @@ EXAMPLES = 400
 """Requests per backend (positive and negative cases drawn across every operation)."""
 CROSS_FIELD_RULES = ("filter.price.currency: Field required", "min must not exceed max",
                      "strictly increasing", "price sorting and the price facet need `currency`",
-                     "reindexing one document needs its type", "is not indexed by this engine")
+                     "reindexing one document needs its type", "is not indexed by this engine",
+                     # relevance settings and rules
+                     "a group needs two different terms", "groups and one-way rules in all",
+                     "two_typos_min must not be below one_typo_min",
+                     "a rule needs at least one consequence", "must be after starts_at",
+                     "two pins at one position", "a document pinned twice",
+                     "do not apply to")
 """Rules between fields that JSON Schema cannot state; the document states them in the
 operations' descriptions, and a schema-valid request may be refused (422) for them only."""
 
