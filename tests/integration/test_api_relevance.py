@@ -217,3 +217,45 @@ async def test_a_second_api_process_picks_a_rule_up_within_the_cache_time(
 
         # live within the other process's cache time (1 s), plus slack for a loaded machine
         await wait_until(hidden, timeout=1.0 + 4.0, what="the rule in the other process")
+
+
+async def test_the_cli_writes_what_the_api_reads(api: Api, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from rustok_search.cli import build_parser
+
+    slug = api.tenants["a"]["slug"]
+
+    async def cli(*argv: str) -> tuple[int, str, str]:
+        args = build_parser().parse_args(list(argv))
+        code = await args.run(args, api.settings)
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    synonyms = tmp_path / "synonyms.json"
+    synonyms.write_text(json.dumps({"groups": [["sneakers", "trainers"]]}))
+    code, out, err = await cli("synonyms", "put", str(synonyms), "--tenant", slug)
+    assert code == 0 and json.loads(out)["version"] == 1 and "RELEVANCE_CACHE_SECONDS" in err
+    got = await (await api.client.get("/v1/admin/synonyms", headers=api.auth("a.admin"))).json()
+    assert got["groups"][0]["terms"] == ["sneakers", "trainers"]
+    rule = tmp_path / "rule.json"
+    rule.write_text(json.dumps({"condition": {"query": "boots"},
+                                "consequences": {"hide": [str(uuid.uuid4())]}}))
+    code, out, _ = await cli("rules", "add", str(rule), "--tenant", slug)
+    rule_id = json.loads(out)["rule"]["id"]
+    assert code == 0
+    listed = await (await api.client.get("/v1/admin/rules", headers=api.auth("a.admin"))).json()
+    assert [r["id"] for r in listed["rules"]] == [rule_id]
+    # bad input: exit 2 and the field named, nothing written
+    rule.write_text(json.dumps({"condition": {"query": "x"}, "consequences": {
+        "pin": [{"id": "nope", "position": 1}]}}))
+    code, _, err = await cli("rules", "add", str(rule), "--tenant", slug)
+    assert code == 2 and "consequences.pin.0.id" in err
+    code, out, _ = await cli("rules", "delete", rule_id, "--tenant", slug)
+    assert code == 0
+    code, out, _ = await cli("rules", "list", "--tenant", slug)
+    assert json.loads(out) == []
+    changes = (await (await api.client.get("/v1/admin/settings/audit",
+                                           headers=api.auth("a.admin"))).json())["changes"]
+    assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 3
