@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from core_write.errors import RustokError
 from indexer.model import DocType
+from indexer.model.relevance import SearchSettings
 from search_api import metrics, rules
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
@@ -74,6 +75,17 @@ def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
     return query
 
 
+def with_default_sort(query: SearchQuery, settings: SearchSettings) -> SearchQuery:
+    """The tenant's default sort for a search that names none (a price sort only when the
+    search has a currency to sort by)."""
+    if "sort" in query.model_fields_set:
+        return query
+    sort = getattr(settings.default_sort, PUBLIC_DOC_TYPES[query.doc_type])
+    if sort == query.sort or (sort.startswith("price") and query.price_currency is None):
+        return query
+    return query.model_copy(update={"sort": sort})
+
+
 async def run_search(request: web.Request, doc_type: DocType, data: dict[str, Any],
                      token: int | None) -> web.Response:
     key = require_role(request, "search", "admin")
@@ -98,6 +110,7 @@ async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dic
     if stale:
         metrics.STALE_ANSWERS.labels(backend.name).inc()
     relevance = await app[RELEVANCE].get(app[RESOURCES].pool, scope.tenant_id)
+    query = with_default_sort(query, relevance.settings)
     plan = rules.plan(relevance.rules, query, datetime.now(UTC)) if relevance.rules \
         else rules.Plan()
     try:

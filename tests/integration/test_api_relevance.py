@@ -259,3 +259,27 @@ async def test_the_cli_writes_what_the_api_reads(api: Api, tmp_path: Path,
     changes = (await (await api.client.get("/v1/admin/settings/audit",
                                            headers=api.auth("a.admin"))).json())["changes"]
     assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 3
+
+
+async def test_the_default_sort_applies_to_searches_that_name_none(
+    real: tuple[dict[str, TestClient[Any, Any]], dict[str, str], Settings]
+) -> None:
+    clients, keys, _ = real
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    # both directions: whatever order relevance gives, one of them differs from it
+    for sort, reverse in (("title:desc", True), ("title:asc", False)):
+        resp = await clients["postgres"].patch("/v1/admin/settings", headers=admin, json={
+            "default_sort": {"products": sort}})
+        assert resp.status == 200
+        for name, client in clients.items():
+            async def in_order(client: TestClient[Any, Any] = client,
+                               reverse: bool = reverse) -> bool:
+                titles = (await _titles(client, keys["admin"], "hat"))[0]
+                return len(titles) > 1 and titles == sorted(titles, key=str.lower,
+                                                            reverse=reverse)
+
+            await wait_until(in_order, timeout=10, what=f"{sort} by default on {name}")
+            resp = await client.get(f"/v1/search/products?q=hat&sort=title:"
+                                    f"{'asc' if reverse else 'desc'}", headers=admin)
+            titles = [h["document"]["title"] for h in (await resp.json())["hits"]]
+            assert titles == sorted(titles, key=str.lower, reverse=not reverse)  # explicit wins
