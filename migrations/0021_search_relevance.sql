@@ -2,7 +2,9 @@
 -- first, default sort) and merchandising rules. Each change bumps the tenant's
 -- `relevance_version` (API processes compare it to their cached copy) and leaves an audit
 -- row saying who changed what and when, with the value before and after. Not captured:
--- these tables configure searches, they are not searchable documents.
+-- these tables configure searches, they are not searchable documents. Rules and audit values
+-- are JSON text, not jsonb: a banner is any JSON a client sends, and jsonb refuses some of it
+-- (a \u0000 escape); they are only ever read whole.
 CREATE TABLE search_settings (
     tenant_id  UUID PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
     version    BIGINT NOT NULL DEFAULT 1,
@@ -16,7 +18,7 @@ CREATE TABLE search_rules (
     tenant_id   UUID NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
     position    INT NOT NULL DEFAULT 0,
     enabled     BOOLEAN NOT NULL DEFAULT true,
-    rule        JSONB NOT NULL,
+    rule        TEXT NOT NULL,
     version     BIGINT NOT NULL DEFAULT 1,
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at  TIMESTAMPTZ NOT NULL DEFAULT now(),
@@ -33,7 +35,7 @@ CREATE TABLE search_relevance_audit (
     action     TEXT NOT NULL CHECK (action IN ('create', 'update', 'delete')),
     actor      TEXT NOT NULL,
     at         TIMESTAMPTZ NOT NULL DEFAULT now(),
-    before     JSONB,
-    after      JSONB
+    before     TEXT,
+    after      TEXT
 );
 CREATE INDEX search_relevance_audit_tenant ON search_relevance_audit (tenant_id, id DESC);

@@ -285,6 +285,10 @@ class SearchScope(_Strict):
     """Merchandising: the search sees only these documents (a pin's lookup)."""
     exclude_ids: frozenset[uuid.UUID] = frozenset()
     """Merchandising: documents this search never sees (hidden by a rule, or pinned)."""
+    in_stock_first: bool = False
+    """Products in stock before those out of stock (ranking tier 0, relevance and explicit
+    sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
+    default); a scope built by hand ranks without it."""
 
     def statuses(self, query: SearchQuery) -> list[str] | None:
         """The statuses this search may see (None: any): `published` for search keys, what

@@ -333,11 +333,14 @@ def _account_paths(admin: tuple[str, ...]) -> dict[str, Any]:
 def _relevance_paths(admin: tuple[str, ...]) -> dict[str, Any]:
     """Relevance settings, synonyms and merchandising rules (admin keys: their own tenant;
     operator keys: `?tenant=`)."""
+    from search_api.routes_admin import TENANT_REF
+
     tenant = [_param("tenant", "the tenant (slug or id): required for operator keys, "
-                               "an admin key's own tenant otherwise")]
+                               "an admin key's own tenant otherwise",
+                     {"type": "string", "pattern": TENANT_REF})]
     rule_path = [*tenant, {"name": "rule", "in": "path", "required": True,
                            "schema": {"type": "string", "format": "uuid"}}]
-    settings = _json(_obj(version={"type": "integer"}, settings=_ref("SearchSettings"),
+    settings = _json(_obj(version={"type": "integer"}, settings=_ref("SettingsBody"),
                           live_within_seconds={"type": "number"}))
     synonyms = _json(_obj(version={"type": "integer"}, groups={"type": "array"},
                           one_way={"type": "array"}))
@@ -362,7 +365,7 @@ def _relevance_paths(admin: tuple[str, ...]) -> dict[str, Any]:
             "get": {"summary": "The tenant's relevance settings and version",
                     "security": SECURITY, "parameters": tenant,
                     "responses": {"200": settings, **not_found, **_errors(*get)}},
-            "put": write("Replace the relevance settings", "SearchSettings", settings),
+            "put": write("Replace the relevance settings", "SettingsBody", settings),
             "patch": write("Change some relevance settings (objects merge one level deep)",
                            "SearchSettingsPatch", settings)},
         "/v1/admin/settings/audit": {"get": {
@@ -423,15 +426,16 @@ def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
 @cache
 def build_document() -> dict[str, Any]:
     from core_write.services.tenants import TenantCreate
-    from indexer.model.relevance import SearchSettings, Synonyms
+    from indexer.model.relevance import Synonyms
     from search_api.accounts import KeyCreate, KeyInfo, TenantInfo
     from search_api.routes_accounts import KeyRotate
     from search_api.routes_admin import ReindexRequest, ReplayRequest
+    from search_api.routes_relevance import SettingsBody
     from search_api.rules import RuleSpec
 
     _, defs = models_json_schema(
         [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest, TenantCreate,
-                                     KeyCreate, KeyRotate, SearchSettings, Synonyms,
+                                     KeyCreate, KeyRotate, SettingsBody, Synonyms,
                                      RuleSpec)]
         + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
@@ -439,7 +443,7 @@ def build_document() -> dict[str, Any]:
     for doc_type in ("product", "content"):
         schemas[f"{doc_type.title()}SearchQuery"] = _search_body(schemas["SearchQuery"],
                                                                  doc_type)
-    schemas["SearchSettingsPatch"] = {**deepcopy(schemas["SearchSettings"]),
+    schemas["SearchSettingsPatch"] = {**deepcopy(schemas["SettingsBody"]),
                                       "title": "SearchSettingsPatch"}
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"],
                           "properties": {

@@ -150,6 +150,17 @@ async def patch_settings(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch: Mappin
     return version, after
 
 
+async def record(pool: asyncpg.Pool, tenant_id: uuid.UUID, actor: str, before: Any,
+                 after: Any) -> int:
+    """A change of a setting kept elsewhere (the tenant's `in_stock_first`) in the version
+    and the audit trail."""
+    async with pool.acquire() as conn, conn.transaction():
+        version, _ = await _bump(conn, tenant_id, actor)
+        await conn.execute(QUERIES["relevance_audit_add"], tenant_id, version, "settings",
+                           None, "update", actor, _json(before), _json(after))
+    return version
+
+
 def _rule_body(spec: RuleSpec) -> dict[str, Any]:
     return spec.model_dump(mode="json", include={"description", "condition", "consequences"})
 

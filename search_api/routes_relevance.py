@@ -11,24 +11,37 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core_write.errors import NotFound
+from core_write.services.tenants import TenantSettings, TenantUpdate
+from core_write.unit import CoreWrite
 from indexer.model.relevance import SearchSettings, Synonyms
 from search_api import relevance_store as store
-from search_api.accounts import tenant_id_of
+from search_api.accounts import change_tenant, show_tenant, tenant_id_of
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
+from search_api.model import schema_regex
 from search_api.params import parse_int
+from search_api.routes_admin import TENANT_REF
 from search_api.routes_search import read_json
 from search_api.rules import RuleSpec
 from search_api.wiring import RELEVANCE, RESOURCES
 
 routes = web.RouteTableDef()
+_TENANT_REF = schema_regex(TENANT_REF)
 
 
 async def _tenant(request: web.Request) -> tuple[ApiKey, uuid.UUID]:
     """The tenant a request administers: an admin key's own (a `tenant` naming another is
     refused), the `tenant` an operator key names."""
     key = require_role(request, "admin", "operator")
+    allowed = ("tenant", "limit") if request.path.endswith("/audit") else ("tenant",)
+    for name in request.query:
+        if name not in allowed:
+            raise field_error(name[:64], "unknown parameter")
+        if len(request.query.getall(name)) > 1:
+            raise field_error(name, "given more than once", status=400)
     ref = request.query.get("tenant")
+    if ref is not None and not _TENANT_REF.match(ref):
+        raise field_error("tenant", "must be a tenant slug or id")
     if key.role == "operator":
         if not ref:
             raise field_error("tenant", "operator keys name the tenant (?tenant=SLUG)")
@@ -64,45 +77,83 @@ def _changed(request: web.Request, tenant_id: uuid.UUID) -> None:
     request.app[RELEVANCE].forget(tenant_id)
 
 
-def _settings_answer(request: web.Request, version: int,
-                     settings: SearchSettings) -> web.Response:
+class SettingsBody(SearchSettings):
+    """The relevance settings as the API reads and writes them: with the tenant's
+    `in_stock_first` (kept with the tenant, as `tenants update` sets it; left as it is when
+    not given)."""
+
+    in_stock_first: bool | None = None
+
+
+async def _settings_answer(request: web.Request, tenant_id: uuid.UUID, version: int,
+                           settings: SearchSettings) -> web.Response:
     """The setting and its version, and within how many seconds every API process uses it
-    (`RELEVANCE_CACHE_SECONDS`)."""
-    return web.json_response({"version": version, "settings": store.settings_json(settings),
-                              "live_within_seconds": request.app[RELEVANCE].ttl})
+    (`RELEVANCE_CACHE_SECONDS`; `in_stock_first`: `API_KEY_CACHE_SECONDS`)."""
+    tenant = await show_tenant(request.app[RESOURCES].pool, str(tenant_id))
+    return web.json_response({
+        "version": version,
+        "settings": {**store.settings_json(settings), "in_stock_first": tenant.in_stock_first},
+        "live_within_seconds": request.app[RELEVANCE].ttl})
+
+
+async def _stock_first(request: web.Request, key: ApiKey, tenant_id: uuid.UUID,
+                       body: SettingsBody, version: int) -> int:
+    """Change the tenant's `in_stock_first` when the body gives another value; the version
+    after."""
+    if body.in_stock_first is None:
+        return version
+    pool = request.app[RESOURCES].pool
+    before = (await show_tenant(pool, str(tenant_id))).in_stock_first
+    if before == body.in_stock_first:
+        return version
+    await change_tenant(CoreWrite(pool), str(tenant_id), TenantUpdate(
+        settings=TenantSettings(in_stock_first=body.in_stock_first)))
+    return await store.record(pool, tenant_id, _actor(key), {"in_stock_first": before},
+                              {"in_stock_first": body.in_stock_first})
 
 
 @routes.get("/v1/admin/settings")
 async def get_settings(request: web.Request) -> web.Response:
     _, tenant_id = await _tenant(request)
     found = await store.load(request.app[RESOURCES].pool, tenant_id)
-    return _settings_answer(request, found.version, found.settings)
+    return await _settings_answer(request, tenant_id, found.version, found.settings)
 
 
 @routes.put("/v1/admin/settings")
 async def put_settings(request: web.Request) -> web.Response:
     key, tenant_id = await _tenant(request)
     try:
-        settings = SearchSettings.model_validate(await _body(request))
+        body = SettingsBody.model_validate(await _body(request))
     except ValidationError as exc:
         raise from_validation(exc) from None
+    settings = SearchSettings.model_validate(body.model_dump(exclude={"in_stock_first"}))
     version = await store.replace_settings(request.app[RESOURCES].pool, tenant_id, settings,
                                            _actor(key))
+    version = await _stock_first(request, key, tenant_id, body, version)
     _changed(request, tenant_id)
-    return _settings_answer(request, version, settings)
+    return await _settings_answer(request, tenant_id, version, settings)
 
 
 @routes.patch("/v1/admin/settings")
 async def patch_settings(request: web.Request) -> web.Response:
     key, tenant_id = await _tenant(request)
-    body = await _body(request)
+    raw = await _body(request)
     try:
-        version, settings = await store.patch_settings(request.app[RESOURCES].pool, tenant_id,
-                                                       body, _actor(key))
+        body = SettingsBody.model_validate(raw)  # names a bad field before anything changes
+        patch = {k: v for k, v in raw.items() if k != "in_stock_first"}
+        version, settings = (await store.patch_settings(
+            request.app[RESOURCES].pool, tenant_id, patch, _actor(key))) if patch else \
+            await _current(request, tenant_id)
     except ValidationError as exc:
         raise from_validation(exc) from None
+    version = await _stock_first(request, key, tenant_id, body, version)
     _changed(request, tenant_id)
-    return _settings_answer(request, version, settings)
+    return await _settings_answer(request, tenant_id, version, settings)
+
+
+async def _current(request: web.Request, tenant_id: uuid.UUID) -> tuple[int, SearchSettings]:
+    found = await store.load(request.app[RESOURCES].pool, tenant_id)
+    return found.version, found.settings
 
 
 @routes.get("/v1/admin/settings/audit")

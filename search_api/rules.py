@@ -39,7 +39,9 @@ MAX_PIN_POSITION = 100
 MAX_HIDDEN = 100
 MAX_BANNER_BYTES = 4096
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Python's `re`, so `\w` means here what it means where queries are split (and in the
+    # schema-driven tests, which draw strings with it)
+    model_config = ConfigDict(extra="forbid", frozen=True, regex_engine="python-re")
 
 
 class Condition(_Strict):

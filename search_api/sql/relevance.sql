@@ -23,7 +23,7 @@ UPDATE search_settings SET settings = $2::jsonb WHERE tenant_id = $1
 -- $1 tenant, $2 version, $3 subject, $4 subject id, $5 action, $6 actor, $7 before, $8 after
 INSERT INTO search_relevance_audit
     (tenant_id, version, subject, subject_id, action, actor, before, after)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8::jsonb)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 
 -- name: relevance_audit_list --
 -- The newest changes first. $1 tenant id, $2 limit
@@ -42,12 +42,12 @@ FROM search_rules WHERE tenant_id = $1 AND id = $2 FOR UPDATE
 -- name: relevance_rule_insert --
 -- $1 id, $2 tenant, $3 position, $4 enabled, $5 rule JSON, $6 actor
 INSERT INTO search_rules (id, tenant_id, position, enabled, rule, updated_by)
-VALUES ($1, $2, $3, $4, $5::jsonb, $6)
+VALUES ($1, $2, $3, $4, $5, $6)
 RETURNING id, position, enabled, rule, version, created_at, updated_at
 
 -- name: relevance_rule_update --
 -- $1 tenant, $2 id, $3 position, $4 enabled, $5 rule JSON, $6 actor
-UPDATE search_rules SET position = $3, enabled = $4, rule = $5::jsonb, updated_by = $6,
+UPDATE search_rules SET position = $3, enabled = $4, rule = $5, updated_by = $6,
                         version = version + 1, updated_at = now()
 WHERE tenant_id = $1 AND id = $2
 RETURNING id, position, enabled, rule, version, created_at, updated_at

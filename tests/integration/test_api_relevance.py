@@ -111,13 +111,17 @@ async def test_versions_and_the_audit_trail(api: Api) -> None:
     assert (await api.client.get(rule_url, headers=admin)).status == 404
     changes = (await (await api.client.get("/v1/admin/settings/audit",
                                            headers=admin)).json())["changes"]
+    # in_stock_first is the tenant's setting: its change is a row of its own
     assert [(c["version"], c["subject"], c["action"]) for c in changes] == [
-        (5, "rule", "delete"), (4, "rule", "create"), (3, "settings", "update"),
-        (2, "settings", "update"), (1, "settings", "update")]
+        (6, "rule", "delete"), (5, "rule", "create"), (4, "settings", "update"),
+        (3, "settings", "update"), (2, "settings", "update"), (1, "settings", "update")]
     key_id = {c["actor"] for c in changes}
     assert len(key_id) == 1 and next(iter(key_id)).startswith("key:")
-    assert changes[2]["before"]["in_stock_first"] is True
-    assert changes[2]["after"]["in_stock_first"] is False
+    assert changes[2]["before"] == {"in_stock_first": True}
+    assert changes[2]["after"] == {"in_stock_first": False}
+    assert changes[3]["after"]["stop_words"] == [{"words": ["the"], "locale": None}]
+    shown = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert shown["settings"]["in_stock_first"] is False and shown["version"] == 6
     assert changes[0]["before"]["consequences"]["banner"] == {"text": "hi"}
 
 

@@ -10,6 +10,7 @@ test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,29 @@ async def test_every_backend_answers_as_its_document_says(
     keys = await indexed_catalog(conf, core, pipeline, redis_client)
     env = {"TANTIVY_DIR": conf.tantivy_dir, "API_REQUEST_TIMEOUT_MS": "10000"}
     sent = {}
-    for backend in ("postgres", "tantivy"):
-        async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
-            sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    # the indexer runs, as in a deployment: writes the fuzz makes (a tenant's in_stock_first
+    # through the relevance settings) are indexed, so /readyz stays ready
+    stop = asyncio.Event()
+    indexing = asyncio.create_task(_index_until(conf, core, pipeline, redis_client, stop))
+    try:
+        for backend in ("postgres", "tantivy"):
+            async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
+                sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    finally:
+        stop.set()
+        await indexing
     assert sent == {"postgres": EXAMPLES, "tantivy": EXAMPLES}
+
+
+async def _index_until(conf: Settings, core: CoreWrite, pipeline: Pipeline,
+                       redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The indexer and the Tantivy follower, until `stop`."""
+    from indexer.tantivy.engine import tantivy_config
+    from indexer.tantivy.follower import TantivyFollower
+
+    async with TantivyFollower(core.pool, redis, conf, tantivy_config(conf)) as follower:
+        while not stop.is_set():
+            await pipeline.settle()
+            await follower.drain_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)

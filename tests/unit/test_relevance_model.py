@@ -47,7 +47,6 @@ def test_synonym_groups_accept_bare_lists_and_normalize_terms() -> None:
     ({"groups": [{"terms": ["a", "b"], "locale": "German!"}]}, "groups.0.locale"),
     ({"one_way": [{"from": "a", "to": []}]}, "one_way.0.to"),
     ({"one_way": [{"to": ["b"]}]}, "one_way.0.from"),
-    ({"groups": [["a b c d e f", "x"]]}, "groups.0.terms.0"),
     ({"colours": []}, "colours"),
 ])
 def test_bad_synonyms_name_the_field(body: dict[str, Any], field: str) -> None:
@@ -61,7 +60,7 @@ def test_bad_synonyms_name_the_field(body: dict[str, Any], field: str) -> None:
     ({"weights": {"products": {"title": -1}}}, "weights.products.title"),
     ({"default_sort": {"products": "price"}}, "default_sort.products"),
     ({"typo_tolerance": {"one_typo_min": 0}}, "typo_tolerance.one_typo_min"),
-    ({"stop_words": ["the", "two words"]}, "stop_words.0.words.1"),
+    ({"stop_words": ["the", "..."]}, "stop_words.0.words.1"),
     ({"in_stock_first": "maybe"}, "in_stock_first"),
 ])
 def test_bad_settings_name_the_field(body: dict[str, Any], field: str) -> None:
