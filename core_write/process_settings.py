@@ -168,6 +168,10 @@ class ApiSettings(SettingsPart):
                                               alias="API_SHUTDOWN_GRACE_SECONDS")
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600,
                                          alias="API_KEY_CACHE_SECONDS")
+    relevance_cache_seconds: float = Field(default=2.0, ge=0, le=300,
+                                           alias="RELEVANCE_CACHE_SECONDS")
+    """How long an API process uses a tenant's relevance settings and rules before reading
+    them again: a change is live on every replica within this delay."""
     search_backend: Literal["tantivy", "postgres", "meilisearch"] = Field(
         default="tantivy", alias="SEARCH_BACKEND")
     search_backend_fallback: Literal["", "postgres"] = Field(

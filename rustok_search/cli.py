@@ -18,6 +18,7 @@ from core_write.settings import Settings, SettingsError, load_settings
 from rustok_search.accounts_cli import add_keys_parser, add_tenants_parser
 from rustok_search.import_cli import add_import_parser
 from rustok_search.logs import configure_logging
+from rustok_search.relevance_cli import add_relevance_parsers
 
 if TYPE_CHECKING:
     import asyncpg
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_keys_parser(sub)
     add_tenants_parser(sub)
     add_import_parser(sub, _positive)
+    add_relevance_parsers(sub)
 
     from rustok_search.demo import add_parser as add_demo_parser
 

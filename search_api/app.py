@@ -26,6 +26,7 @@ from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
 from search_api.graphql.schema import add_graphql
 from search_api.protocol import ApiRunner
+from search_api.relevance_store import RelevanceCache
 from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
@@ -33,8 +34,16 @@ from search_api.routes_health import routes as health_routes
 from search_api.routes_import import IMPORT_PATH
 from search_api.routes_import import routes as import_routes
 from search_api.routes_preview import routes as preview_routes
+from search_api.routes_relevance import routes as relevance_routes
 from search_api.routes_search import routes as search_routes
-from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
+from search_api.wiring import (
+    RELEVANCE,
+    RESOURCES,
+    SETTINGS,
+    BackendFactory,
+    make_backend,
+    resources_ctx,
+)
 
 CLOSE_RESERVE_SECONDS = 3.0
 """Of the shutdown grace, kept for closing the backend and the pools (at most half of it)."""
@@ -182,6 +191,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
                      limits_middleware(settings), auth_middleware])
     app[SETTINGS] = settings
     app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
+    app[RELEVANCE] = RelevanceCache(settings.relevance_cache_seconds)
     app[READY_STATE] = {}
     app[KEY_USAGE] = KeyUsage()
     app[DEADLINES] = Deadlines()
@@ -193,6 +203,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app.add_routes(account_routes)
     app.add_routes(health_routes)
     app.add_routes(preview_routes)
+    app.add_routes(relevance_routes)
     add_graphql(app)
     return app
 

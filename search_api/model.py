@@ -298,6 +298,10 @@ class SearchScope(_Strict):
 
     tenant_id: uuid.UUID
     include_drafts: bool = False
+    only_ids: frozenset[uuid.UUID] | None = None
+    """Merchandising: the search sees only these documents (a pin's lookup)."""
+    exclude_ids: frozenset[uuid.UUID] = frozenset()
+    """Merchandising: documents this search never sees (hidden by a rule, or pinned)."""
     in_stock_first: bool = False
     """Products in stock before those out of stock (ranking tier 0, relevance and explicit
     sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
@@ -397,6 +401,12 @@ class SearchResult(_Strict):
     took_ms: float = 0.0
     backend: str
     stale: bool = False
+    applied_rules: list[uuid.UUID] = Field(default_factory=list)
+    """The merchandising rules that shaped this answer, in evaluation order."""
+    redirect: str | None = None
+    """A rule's redirect: the client should send the shopper to this URL."""
+    banners: list[dict[str, Any]] = Field(default_factory=list)
+    """The payloads of the applied rules' banners, in rule order."""
 
     @field_validator("facets")
     @classmethod

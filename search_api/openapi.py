@@ -254,6 +254,7 @@ def _paths() -> dict[str, Any]:
                 "404": {"description": "no such file"}}}},
         **_account_paths(admin),
         **_import_paths(get),
+        **_relevance_paths(admin),
         "/graphql": {
             "get": {"summary": "GraphQL query (not mutation) as `query`, `variables` (JSON) and "
                                "`operationName` parameters; schema: `{ _service { sdl } }`",
@@ -395,6 +396,79 @@ def _account_paths(admin: tuple[str, ...]) -> dict[str, Any]:
                 "description": "the key is revoked or expired"}, **not_found,
                 **_errors(*admin)}}},
     }
+def _relevance_paths(admin: tuple[str, ...]) -> dict[str, Any]:
+    """Relevance settings, synonyms and merchandising rules (admin keys: their own tenant;
+    operator keys: `?tenant=`)."""
+    from search_api.routes_admin import TENANT_REF
+
+    tenant = [_param("tenant", "the tenant (slug or id): required for operator keys, "
+                               "an admin key's own tenant otherwise",
+                     {"type": "string", "pattern": TENANT_REF})]
+    rule_path = [*tenant, {"name": "rule", "in": "path", "required": True,
+                           "schema": {"type": "string", "format": "uuid"}}]
+    settings = _json(_obj(version={"type": "integer"}, settings=_ref("SettingsBody"),
+                          live_within_seconds={"type": "number"}))
+    synonyms = _json(_obj(version={"type": "integer"}, groups={"type": "array"},
+                          one_way={"type": "array"}))
+    rule = _obj(version={"type": "integer"}, rule={"type": "object"})
+    not_found = {"404": PROBLEMS["422"] | {"description": "no such tenant or rule"}}
+    get = ("400", "401", "403", "414", "422", "503")
+
+    def body(model: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+    def write(summary: str, model: str, answer: dict[str, Any],
+              created: bool = False) -> dict[str, Any]:
+        extra = {"409": PROBLEMS["422"] | {"description": "the tenant has MAX_RULES rules"}} \
+            if created else {}
+        return {"summary": summary, "security": SECURITY, "parameters": tenant,
+                "requestBody": body(model), "responses": {
+                    "201" if created else "200": answer, **not_found, **extra,
+                    **_errors(*admin)}}
+
+    return {
+        "/v1/admin/settings": {
+            "get": {"summary": "The tenant's relevance settings and version",
+                    "security": SECURITY, "parameters": tenant,
+                    "responses": {"200": settings, **not_found, **_errors(*get)}},
+            "put": write("Replace the relevance settings", "SettingsBody", settings),
+            "patch": write("Change some relevance settings (objects merge one level deep)",
+                           "SearchSettingsPatch", settings)},
+        "/v1/admin/settings/audit": {"get": {
+            "summary": "Who changed the settings and rules, when, before and after",
+            "security": SECURITY, "parameters": [*tenant, _int_param(
+                "limit", "how many changes, newest first", 1, 200)],
+            "responses": {"200": _json(_obj(changes={"type": "array"})), **not_found,
+                          **_errors(*get)}}},
+        "/v1/admin/synonyms": {
+            "get": {"summary": "The tenant's synonyms", "security": SECURITY,
+                    "parameters": tenant,
+                    "responses": {"200": synonyms, **not_found, **_errors(*get)}},
+            "put": write("Replace every synonym", "Synonyms", synonyms),
+            "post": write("Add synonym groups and one-way rules", "Synonyms", synonyms),
+            "delete": {"summary": "Remove every synonym", "security": SECURITY,
+                       "parameters": tenant,
+                       "responses": {"200": synonyms, **not_found, **_errors(*get)}}},
+        "/v1/admin/rules": {
+            "get": {"summary": "The tenant's merchandising rules in evaluation order",
+                    "security": SECURITY, "parameters": tenant, "responses": {
+                        "200": _json(_obj(version={"type": "integer"},
+                                          rules={"type": "array"})),
+                        **not_found, **_errors(*get)}},
+            "post": write("Create a rule", "RuleSpec", _json(rule, "created"), created=True)},
+        "/v1/admin/rules/{rule}": {
+            "get": {"summary": "One rule", "security": SECURITY, "parameters": rule_path,
+                    "responses": {"200": _json(rule), **not_found, **_errors(*get)}},
+            "put": {**write("Replace a rule", "RuleSpec", _json(rule)),
+                    "parameters": rule_path},
+            "delete": {"summary": "Delete a rule", "security": SECURITY,
+                       "parameters": rule_path, "responses": {
+                           "200": _json(_obj(version={"type": "integer"},
+                                             deleted={"type": "boolean"})),
+                           **not_found, **_errors(*get)}}},
+    }
+
+
 def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
     """The body one search route accepts: `SearchQuery` narrowed to its document type's
     filter, facet and sort names."""
@@ -419,19 +493,25 @@ def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
 def build_document() -> dict[str, Any]:
     from core_write.bulk_import import NodeLine, ProductLine
     from core_write.services.tenants import TenantCreate
+    from indexer.model.relevance import Synonyms
     from search_api.accounts import KeyCreate, KeyInfo, TenantInfo
     from search_api.routes_accounts import KeyRotate
     from search_api.routes_admin import ReindexRequest, ReplayRequest
+    from search_api.routes_relevance import SettingsBody
+    from search_api.rules import RuleSpec
 
     _, defs = models_json_schema(
         [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest, TenantCreate,
-                                     KeyCreate, KeyRotate, ProductLine, NodeLine)]
+                                     KeyCreate, KeyRotate, ProductLine, NodeLine,
+                                     SettingsBody, Synonyms, RuleSpec)]
         + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     for doc_type in ("product", "content"):
         schemas[f"{doc_type.title()}SearchQuery"] = _search_body(schemas["SearchQuery"],
                                                                  doc_type)
+    schemas["SearchSettingsPatch"] = {**deepcopy(schemas["SettingsBody"]),
+                                      "title": "SearchSettingsPatch"}
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"],
                           "properties": {
                               "type": {"type": "string"}, "title": {"type": "string"},

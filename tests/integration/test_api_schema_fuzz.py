@@ -10,6 +10,7 @@ test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ EXAMPLES = 400
 """Requests per backend (positive and negative cases drawn across every operation)."""
 CROSS_FIELD_RULES = ("filter.price.currency: Field required", "min must not exceed max",
                      "strictly increasing", "price sorting and the price facet need `currency`",
-                     "reindexing one document needs its type", "is not indexed by this engine")
+                     "reindexing one document needs its type", "is not indexed by this engine",
+                     # relevance settings and rules
+                     "a group needs two different terms", "groups and one-way rules in all",
+                     "two_typos_min must not be below one_typo_min",
+                     "a rule needs at least one consequence", "must be after starts_at",
+                     "two pins at one position", "a document pinned twice",
+                     "do not apply to")
 """Rules between fields that JSON Schema cannot state; the document states them in the
 operations' descriptions, and a schema-valid request may be refused (422) for them only."""
 
@@ -100,7 +107,29 @@ async def test_every_backend_answers_as_its_document_says(
     keys = await indexed_catalog(conf, core, pipeline, redis_client)
     env = {"TANTIVY_DIR": conf.tantivy_dir, "API_REQUEST_TIMEOUT_MS": "10000"}
     sent = {}
-    for backend in ("postgres", "tantivy"):
-        async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
-            sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    # the indexer runs, as in a deployment: writes the fuzz makes (a tenant's in_stock_first
+    # through the relevance settings) are indexed, so /readyz stays ready
+    stop = asyncio.Event()
+    indexing = asyncio.create_task(_index_until(conf, core, pipeline, redis_client, stop))
+    try:
+        for backend in ("postgres", "tantivy"):
+            async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
+                sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    finally:
+        stop.set()
+        await indexing
     assert sent == {"postgres": EXAMPLES, "tantivy": EXAMPLES}
+
+
+async def _index_until(conf: Settings, core: CoreWrite, pipeline: Pipeline,
+                       redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The indexer and the Tantivy follower, until `stop`."""
+    from indexer.tantivy.engine import tantivy_config
+    from indexer.tantivy.follower import TantivyFollower
+
+    async with TantivyFollower(core.pool, redis, conf, tantivy_config(conf)) as follower:
+        while not stop.is_set():
+            await pipeline.settle()
+            await follower.drain_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)
