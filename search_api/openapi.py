@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from core_write.validate import BIGINT_MAX
 from indexer.model import DocType
+from indexer.model.relevance import LOCALE
 from search_api.model import (
     CONTENT_SORTS,
     CURRENCY_SCHEMA,
@@ -110,6 +111,9 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
         _param("highlight", "wrap matches in <mark> (true/false, yes/no, on/off, 1/0)",
                BOOLEAN),
         _int_param("min_token", MIN_TOKEN_DESCRIPTION, TOKEN_MIN, TOKEN_MAX),
+        _param("locale", "the shopper's language or locale (`de`, `en-GB`): the tenant's "
+                         "synonyms and stop words scoped to it apply besides the others",
+               {"type": "string", "pattern": LOCALE, "maxLength": 12}),
         _list_param("filter[categories]", "any of these category ids", UUID, 50),
         _list_param("filter[tags]", "any of these tag names", TAG, 50),
         _param("currency", "ISO 4217 currency of price sort, facet and stats, and the "

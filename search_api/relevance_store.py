@@ -18,15 +18,7 @@ import asyncpg
 from cachetools import TTLCache
 
 from core_write.errors import Conflict, NotFound
-from indexer.model.relevance import (
-    Alternatives,
-    SearchSettings,
-    SynonymMap,
-    expand,
-    synonym_map,
-)
-from indexer.model.relevance import without_stop_words as _without_stop_words
-from indexer.model.text import query_words
+from indexer.model.relevance import SearchSettings, TextRules
 from search_api.queries import QUERIES
 from search_api.rules import MAX_RULES, Rule, RuleSpec
 
@@ -40,19 +32,15 @@ class Relevance:
     version: int = 0
     settings: SearchSettings = field(default_factory=SearchSettings)
     rules: tuple[Rule, ...] = ()
-    _by_locale: dict[str | None, SynonymMap] = field(default_factory=dict, compare=False,
-                                                     repr=False)
+    _by_locale: dict[str | None, TextRules] = field(default_factory=dict, compare=False,
+                                                   repr=False)
 
-    def positions(self, text: str | None, locale: str | None = None) -> list[Alternatives]:
-        """The words of `text` without stop words, each position with its synonyms."""
-        words = _without_stop_words(query_words(text), self.settings.stop_word_set(locale))
-        return expand(words, self._synonyms(locale))
-
-    def _synonyms(self, locale: str | None) -> SynonymMap:
-        cached = self._by_locale.get(locale)
-        if cached is None:
-            cached = self._by_locale[locale] = synonym_map(self.settings.synonyms, locale)
-        return cached
+    def text_rules(self, locale: str | None = None) -> TextRules:
+        """The settings' text rules for a search in `locale` (made once per locale)."""
+        rules = self._by_locale.get(locale)
+        if rules is None:
+            rules = self._by_locale[locale] = TextRules.of(self.settings, locale)
+        return rules
 
 
 def _rule(row: Mapping[str, Any]) -> Rule:

@@ -111,6 +111,9 @@ async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dic
         metrics.STALE_ANSWERS.labels(backend.name).inc()
     relevance = await app[RELEVANCE].get(app[RESOURCES].pool, scope.tenant_id)
     query = with_default_sort(query, relevance.settings)
+    rules_of_text = relevance.text_rules(query.locale)
+    if not rules_of_text.plain:
+        scope = scope.model_copy(update={"text_rules": rules_of_text})
     plan = rules.plan(relevance.rules, query, datetime.now(UTC)) if relevance.rules \
         else rules.Plan()
     try:

@@ -14,11 +14,12 @@ unscoped entry to every search.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN, query_words
+from indexer.model.text import TYPO_MAX_LETTERS, TYPO_ONE_MIN, TYPO_TWO_MIN, query_words
 
 MAX_SYNONYM_ENTRIES = 500
 """Multi-way groups plus one-way rules per tenant."""
@@ -251,3 +252,40 @@ def expand(words: Sequence[str], synonyms: SynonymMap) -> list[Alternatives]:
 
 def has_synonyms(positions: Sequence[Alternatives]) -> bool:
     return any(len(alternatives) > 1 for alternatives in positions)
+
+
+@dataclass(frozen=True)
+class TextRules:
+    """What a tenant's settings make of user text, for the query compilers (pure): the
+    positions of a query (stop words out, synonyms in) and each word's typo budget."""
+
+    synonyms: SynonymMap = field(default_factory=dict)
+    stop_words: frozenset[str] = frozenset()
+    typo: TypoTolerance = field(default_factory=TypoTolerance)
+    _no_typos: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @classmethod
+    def of(cls, settings: SearchSettings, locale: str | None = None) -> TextRules:
+        return cls(synonyms=synonym_map(settings.synonyms, locale),
+                   stop_words=settings.stop_word_set(locale), typo=settings.typo_tolerance,
+                   _no_typos=frozenset(settings.typo_tolerance.disable_on_words))
+
+    def positions(self, words: Sequence[str]) -> list[Alternatives]:
+        """The query's words without stop words, each position with its synonyms."""
+        return expand(without_stop_words(words, self.stop_words), self.synonyms)
+
+    def typo_budget(self, word: str) -> int:
+        """`indexer.model.text.typo_budget` under the tenant's typo settings."""
+        n = len(word)
+        if not self.typo.enabled or word in self._no_typos or n > TYPO_MAX_LETTERS or \
+                n < self.typo.one_typo_min:
+            return 0
+        return 2 if n >= max(self.typo.two_typos_min, self.typo.one_typo_min) else 1
+
+    @property
+    def plain(self) -> bool:
+        """No setting changes what the shared rules do with text."""
+        return not self.synonyms and not self.stop_words and self.typo == TypoTolerance()
+
+
+DEFAULT_TEXT_RULES = TextRules()
