@@ -160,6 +160,24 @@ class MeiliUnavailable(RustokError):
     retryable = True
 
 
+class InstanceDown(Unavailable):
+    """The Meilisearch instance holding a tenant's indexes cannot be reached: its tenants'
+    searches fail (503 naming it) while the other instances serve theirs."""
+
+    def __init__(self, name: str, url: str, error: object) -> None:
+        super().__init__(f"meilisearch instance {name} ({url}) cannot be reached ({error}); "
+                         "the searches of the tenants placed on it fail until it is back",
+                         instance=name)
+        self.instance = name
+
+
+class Deferred(RustokError):
+    """An engine index cannot be written now (its server is unreachable): the follower
+    leaves its queue rows for a later drain and writes the others."""
+
+    retryable = True
+
+
 class TaskFailed(RustokError):
     """A Meilisearch task ended in `failed` (the task's own error is the message)."""
 

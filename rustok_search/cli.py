@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from core_write.errors import RustokError
 from core_write.settings import Settings, SettingsError, load_settings
 from rustok_search.accounts_cli import add_keys_parser, add_tenants_parser
+from rustok_search.engines_cli import add_engines_parser
 from rustok_search.import_cli import add_import_parser
 from rustok_search.logs import configure_logging
 from rustok_search.relevance_cli import add_relevance_parsers
@@ -165,7 +166,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         tenant_ids = [scope.tenant_id] if scope.tenant_id else [
             r["id"] for r in await res.pool.fetch("SELECT id FROM tenants ORDER BY id")]
         drifts = []
-        async with engine_readers(settings, res.redis) as engines:
+        async with engine_readers(settings, res.redis, res.pool) as engines:
             with bar("verifying", len(DOC_TYPES) * (1 + len(engines))) as shown:
                 for doc_type in DOC_TYPES:
                     shown.advance(0, note=f"postgres {doc_type}")
@@ -282,6 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_tenants_parser(sub)
     add_import_parser(sub, _positive)
     add_relevance_parsers(sub)
+    add_engines_parser(sub)
 
     from rustok_search.demo import add_parser as add_demo_parser
 

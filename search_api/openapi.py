@@ -178,6 +178,7 @@ def _search_path(kind: str, doc_type: DocType) -> dict[str, Any]:
 
 
 def _paths() -> dict[str, Any]:
+    from core_write.process_settings import INSTANCE_NAME
     from search_api.routes_admin import ENTRY_ID, JOB_STATES, MAX_DLQ_PAGE, MAX_JOBS, TENANT_REF
     from search_api.routes_search import MAX_SUGGESTIONS, SUGGEST_PREFIX
 
@@ -244,6 +245,28 @@ def _paths() -> dict[str, Any]:
             "responses": {"200": _json({"type": "object", "properties": {
                 "replayed": {"type": "array", "items": {"type": "object"}},
                 "missing": {"type": "array", "items": {"type": "string"}}}}),
+                **_errors(*admin)}}},
+        "/v1/admin/engines": {"get": {
+            "summary": "Meilisearch instances: health, tenants, documents, moves (operator)",
+            "security": SECURITY,
+            "responses": {"200": _json({"type": "object", "properties": {
+                "instances": {"type": "array", "items": {"type": "object"}},
+                "moves": {"type": "array", "items": {"type": "object"}}}}),
+                "404": PROBLEMS["422"] | {"description": "no Meilisearch configured"},
+                **_errors(*get)}}},
+        "/v1/admin/engines/move": {"post": {
+            "summary": "Move a tenant's Meilisearch indexes to another instance (operator)",
+            "description": "Run by the elected indexer without downtime: searches stay on the "
+                           "old instance until the switch. 409 when the tenant is already "
+                           "there or being moved, 404 when it has no indexes yet.",
+            "security": SECURITY,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": _obj(
+                tenant={"type": "string", "pattern": TENANT_REF},
+                to={"type": "string", "pattern": INSTANCE_NAME.pattern})}}},
+            "responses": {"202": _json({"type": "object", "properties": {
+                "move": {"type": "object"}}}, "filed"),
+                "404": PROBLEMS["422"] | {"description": "no such tenant placement"},
+                "409": PROBLEMS["422"] | {"description": "already there or moving"},
                 **_errors(*admin)}}},
         "/": {"get": {"summary": "The search preview page (HTML; paste a search key)",
                       "responses": {"200": {"description": "OK", "content": {

@@ -48,8 +48,15 @@ def make_backend(settings: Settings, resources: Resources) -> SearchBackend:
         return backend
     if settings.search_backend == "meilisearch":
         from indexer.meili.config import meili_config
+        from indexer.meili.placement import Placements
 
-        backend = _backend_module("meilisearch").MeilisearchBackend(meili_config(settings))
+        config = meili_config(settings)
+        fallback = _backend_module("postgres").PostgresBackend(resources.pool) \
+            if settings.search_backend_fallback == "postgres" else None
+        backend = _backend_module("meilisearch").MeilisearchBackend(
+            config, placements=Placements(resources.pool, resources.redis,
+                                          settings.stream_prefix, config),
+            fallback=fallback)
         return backend
     from indexer.tantivy.engine import tantivy_config
     from indexer.tantivy.reader import TantivyReader

@@ -28,7 +28,7 @@ EXPECTED_TABLES = {
     "commerce_orders", "commerce_order_items", "index_products", "index_content", "outbox",
     "relay_state", "schema_migrations", "engine_queue", "index_jobs", "api_keys",
     "engine_indexes", "tenant_counters", "currencies", "import_jobs", "import_errors",
-    "search_settings", "search_rules", "search_relevance_audit",
+    "search_settings", "search_rules", "search_relevance_audit", "engine_placements",
 }
 
 
