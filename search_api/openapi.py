@@ -319,7 +319,9 @@ def _import_paths(get: tuple[str, ...]) -> dict[str, Any]:
                               "keys: their own only)", {"type": "string", "pattern": TENANT_REF})
     import_id = {"type": "string", "pattern": DOC_ID}
     job = _json(_obj(**{"import": _ref("ImportJob")}))
-    lines = {"type": "string", "description": (
+    # no `type`: every body is text to the import, read line by line (a line that is not a
+    # JSON object is reported as a refused line, never the request)
+    lines = {"description": (
         "NDJSON: one JSON object per line, `ImportProductLine` (`type` `product` or absent) "
         f"or `ImportNodeLine` (`type` `node`); at most {LINE_MAX_BYTES} bytes a line, "
         "IMPORT_MAX_BYTES (default 1 GiB) in all, read as a stream")}
