@@ -3,7 +3,8 @@
 -- existing product ($2: include unpublished products). Composed into the write and verify
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
 -- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
--- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so.
+-- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so. `words`
+-- are the words of that text for the tenant's vocabulary (`write_words`).
 SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            left(p.description, 100000) AS description,
            p.status, COALESCE(pr.prices, '{}'::jsonb) AS prices,
@@ -17,6 +18,8 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
              || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')), 'C')
              AS search_vector,
+           rustok_words(concat_ws(' ', p.title, left(tx.related, 10000),
+                                  left(p.description, 100000))) AS words,
            p.created_at, p.published_at,
            (length(p.description) > 100000 OR length(tx.related) > 10000) AS truncated
     FROM commerce_products p
@@ -82,6 +85,18 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
     ) tx
     WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
 
+-- name: write_words --
+-- After a `built` CTE: the words of the documents into their tenant's vocabulary (typo and
+-- prefix matching, migrations/0019_search_words.sql), in the transaction of the index rows.
+-- Inserted in one global order, so two writers that share new words never deadlock; a word
+-- already known is left alone. {doc_type}: the document type (a validated name).
+words AS (
+    INSERT INTO search_words (tenant_id, doc_type, word)
+    SELECT DISTINCT b.tenant_id, '{doc_type}', w FROM built b, unnest(b.words) AS w
+    ORDER BY 1, 3
+    ON CONFLICT DO NOTHING
+)
+
 -- name: write_products --
 -- After `ids` (id, event_time) and `built` CTEs: versioned upsert into index_products (an
 -- older build never replaces a newer one), delete of documents whose source is gone (or not
@@ -146,6 +161,8 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
              || setweight(to_tsvector(lang.cfg, left(tx.text, tx.bound)), 'C')
              AS search_vector,
+           rustok_words(concat_ws(' ', n.title, left(tx.related, 10000),
+                                  left(tx.text, tx.bound))) AS words,
            n.published_at, n.created_at,
            (length(tx.text) > tx.bound OR length(tx.related) > 10000) AS truncated
     FROM nodes n

@@ -1,0 +1,192 @@
+-- The words of each tenant's searchable text, for typo and prefix matching in PostgreSQL
+-- (issue 13; the rules are in indexer/model/text.py and README, "How text matches").
+--
+-- The tsvector index holds stems in the tenant's language, which a typo or a partial word
+-- cannot be compared with. So the indexer keeps, per tenant and document type, the set of
+-- words ('simple' parser, lowercase) its documents contain (indexer/sql/documents.sql,
+-- in the transaction that writes the index rows), and a search expands each query word
+-- into the words within its typo budget (and the last word into the words it starts) before
+-- it matches their stems through the GIN index on search_vector as before. A word is never
+-- removed when a document stops using it: a stale word only expands a query into a stem
+-- that no document has (cost, not correctness). Tenant A's words never expand tenant B's
+-- query: every lookup names the tenant.
+
+CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;
+
+CREATE TABLE search_words (
+    tenant_id   UUID NOT NULL,
+    doc_type    TEXT NOT NULL,                  -- 'product' | 'content'
+    word        TEXT COLLATE "C" NOT NULL,      -- "C": the primary key serves prefix ranges
+    PRIMARY KEY (tenant_id, doc_type, word)
+);
+-- typo candidates keep their first letter (an edit there costs two typos) and their length
+-- within the budget; with two typos allowed the first letter alone may change: substr(word, 2)
+CREATE INDEX idx_search_words_shape ON search_words
+    (tenant_id, doc_type, left(word, 1), length(word));
+CREATE INDEX idx_search_words_tail ON search_words (tenant_id, doc_type, substr(word, 2));
+
+-- the typo branch of 0006 (title trigrams) is replaced by the words above
+DROP INDEX IF EXISTS idx_index_products_title_trgm;
+DROP INDEX IF EXISTS idx_index_content_title_trgm;
+
+-- The words of a text as search_words keeps them: the 'simple' parser's lowercase words, of
+-- letters and digits only, 3 to 48 characters long (shorter ones get no typo and need no
+-- completion; longer ones no typo). indexer/sql/documents.sql applies it to the searchable
+-- text it builds the search vector from.
+CREATE FUNCTION rustok_words(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT ARRAY(SELECT w FROM unnest(tsvector_to_array(to_tsvector('simple', t))) AS w
+                 WHERE length(w) BETWEEN 3 AND 48 AND w ~ '^\w+$')
+$$;
+
+CREATE FUNCTION rustok_transpositions(w text) RETURNS SETOF text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT left(w, i - 1) || substr(w, i + 1, 1) || substr(w, i, 1) || substr(w, i + 2)
+    FROM generate_series(1, length(w) - 1) AS i
+    WHERE substr(w, i, 1) <> substr(w, i + 1, 1)
+$$;
+
+-- Whether a and b are within k (0..2) edits, an edit being an insertion, a deletion, a
+-- substitution or the transposition of two adjacent letters (Damerau). fuzzystrmatch's
+-- levenshtein counts a transposition as two edits, so a pair it puts beyond k but within 2k
+-- is tried again with each transposition of a applied first.
+CREATE FUNCTION rustok_within_edits(a text, b text, k int) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT levenshtein_less_equal(a, b, k) <= k
+        OR (k >= 1 AND levenshtein_less_equal(a, b, 2 * k) <= 2 * k AND EXISTS (
+            SELECT 1 FROM rustok_transpositions(a) AS t
+            WHERE levenshtein_less_equal(t, b, k - 1) <= k - 1
+               OR (k >= 2 AND EXISTS (SELECT 1 FROM rustok_transpositions(t) AS u
+                                      WHERE u = b))))
+$$;
+
+-- A tsquery ORing `terms` (quoted lexemes, 'x' or 'x':* for a prefix), each limited to the
+-- `weights` (e.g. 'AB'; '' for any); NULL without terms.
+CREATE FUNCTION rustok_terms(terms text[], weights text) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN cardinality(terms) = 0 THEN NULL
+                ELSE array_to_string(ARRAY(
+                    SELECT CASE WHEN weights = '' THEN t
+                                WHEN t LIKE '%:*' THEN t || weights
+                                ELSE t || ':' || weights END
+                    FROM unnest(terms) AS t), ' | ')::tsquery END
+$$;
+
+-- The tsqueries of user text (compiled by search_api/compile_pg.py): `words` are the query
+-- words, `budgets` their typo budgets (text.typo_budget), `prefix` whether the last word also
+-- matches as a prefix, `first_cost` what an edit of the first letter costs. Per word i:
+--   whole[i]   its stems in the tenant's language (exact and stem matches);
+--   near[i]    whole[i], or for the prefix word also the stems it starts (no typo);
+--   one[i]     the stems of the words one typo away; two typos: only in match/title/related;
+--   title[i], related[i]: any of the above in the title (weight A) / in weights A or B.
+-- match ANDs the words (each any of its stems), title_match the same in titles only, marks
+-- ORs every stem (highlights). A stop word of the language (no stem) is left out, as
+-- PostgreSQL does, unless it is the prefix word. Words are looked up in search_words: the
+-- typo candidates by first letter and length (or, with a budget of `first_cost`, by the
+-- other letters), the prefix completions by range, both only within the tenant.
+CREATE FUNCTION rustok_text_query(
+    p_tenant uuid, p_doc_type text, p_cfg regconfig, p_words text[], p_budgets int[],
+    p_prefix boolean, p_first_cost int,
+    OUT cfg regconfig, OUT match tsquery, OUT title_match tsquery, OUT marks tsquery,
+    OUT whole tsquery[], OUT near tsquery[], OUT one tsquery[], OUT title tsquery[],
+    OUT related tsquery[])
+LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
+DECLARE
+    i int;
+    w text;
+    b int;
+    n int;
+    is_prefix boolean;
+    t_whole text[];
+    t_prefix text[];
+    t_one text[];
+    t_two text[];
+    t_all text[];
+BEGIN
+    cfg := p_cfg;
+    whole := '{}'; near := '{}'; one := '{}'; title := '{}'; related := '{}';
+    FOR i IN 1 .. coalesce(array_length(p_words, 1), 0) LOOP
+        w := p_words[i];
+        b := p_budgets[i];
+        n := length(w);
+        is_prefix := p_prefix AND i = array_length(p_words, 1);
+        t_whole := ARRAY(SELECT DISTINCT quote_literal(l)
+                         FROM unnest(tsvector_to_array(to_tsvector(p_cfg, w))) AS l);
+        t_prefix := '{}';
+        t_one := '{}';
+        t_two := '{}';
+        IF is_prefix THEN
+            -- the stems starting with w, and the stems of the words starting with w whose
+            -- stem is shorter than w ("elegan": elegant, stem eleg)
+            t_prefix := ARRAY[quote_literal(w) || ':*'] || ARRAY(
+                SELECT DISTINCT quote_literal(l)
+                FROM (SELECT s.word FROM search_words s
+                      WHERE n >= 3 AND s.tenant_id = p_tenant AND s.doc_type = p_doc_type
+                        AND s.word > w AND s.word < w || chr(1114111)
+                      ORDER BY s.word LIMIT 100) AS s,
+                     unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
+                WHERE NOT starts_with(l, w));
+        ELSIF t_whole = '{}' THEN
+            whole := whole || NULL::tsquery;
+            near := near || NULL::tsquery;
+            one := one || NULL::tsquery;
+            title := title || NULL::tsquery;
+            related := related || NULL::tsquery;
+            CONTINUE;
+        END IF;
+        IF b > 0 THEN
+            SELECT coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost = 1),
+                            '{}'),
+                   coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost > 1),
+                            '{}')
+            INTO t_one, t_two
+            FROM (SELECT s.word,
+                         CASE WHEN rustok_within_edits(w, s.word, 1) THEN 1 ELSE 2 END AS cost
+                  FROM search_words s
+                  WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
+                    AND left(s.word, 1) = left(w, 1) AND length(s.word) BETWEEN n - b AND n + b
+                    AND s.word <> w AND rustok_within_edits(w, s.word, b)
+                  UNION ALL
+                  -- the first letter replaced, removed, doubled by another or swapped: one
+                  -- edit that costs `first_cost` typos (and no budget for another)
+                  SELECT s.word, p_first_cost
+                  FROM search_words s
+                  WHERE b >= p_first_cost AND s.tenant_id = p_tenant
+                    AND s.doc_type = p_doc_type AND left(s.word, 1) <> left(w, 1)
+                    AND (s.word IN (substr(w, 2), substr(w, 2, 1) || left(w, 1) || substr(w, 3))
+                         OR substr(s.word, 2) IN (substr(w, 2), w))) AS c,
+                 unnest(tsvector_to_array(to_tsvector(p_cfg, c.word))) AS l;
+        END IF;
+        t_all := ARRAY(SELECT DISTINCT t FROM unnest(t_whole || t_prefix || t_one || t_two) t);
+        whole := whole || rustok_terms(t_whole, '');
+        near := near || rustok_terms(t_whole || t_prefix, '');
+        one := one || rustok_terms(t_one, '');
+        title := title || rustok_terms(t_all, 'A');
+        related := related || rustok_terms(t_all, 'AB');
+        match := CASE WHEN match IS NULL THEN rustok_terms(t_all, '')
+                      ELSE match && rustok_terms(t_all, '') END;
+        title_match := CASE WHEN title_match IS NULL THEN rustok_terms(t_all, 'A')
+                            ELSE title_match && rustok_terms(t_all, 'A') END;
+        marks := CASE WHEN marks IS NULL THEN rustok_terms(t_all, '')
+                      ELSE marks || rustok_terms(t_all, '') END;
+    END LOOP;
+END
+$$;
+
+-- the words of the documents indexed so far (the indexer keeps them from now on)
+INSERT INTO search_words (tenant_id, doc_type, word)
+SELECT DISTINCT i.tenant_id, 'product', w
+FROM index_products i,
+     unnest(rustok_words(concat_ws(' ', i.title, i.subtitle, array_to_string(i.tags, ' '),
+                                   (SELECT string_agg(c->>'name', ' ')
+                                    FROM jsonb_array_elements(i.categories) AS c),
+                                   i.description))) AS w
+ON CONFLICT DO NOTHING;
+
+INSERT INTO search_words (tenant_id, doc_type, word)
+SELECT DISTINCT i.tenant_id, 'content', w
+FROM index_content i
+LEFT JOIN bodies b ON b.tenant_id = i.tenant_id AND b.node_id = i.node_id,
+     unnest(rustok_words(concat_ws(' ', i.title, array_to_string(i.tags, ' '), i.category_name,
+                                   i.excerpt, b.body))) AS w
+ON CONFLICT DO NOTHING;
