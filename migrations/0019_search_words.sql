@@ -60,16 +60,15 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                                       WHERE u = b))))
 $$;
 
--- A tsquery ORing `terms` (quoted lexemes, 'x' or 'x':* for a prefix), each limited to the
--- `weights` (e.g. 'AB'; '' for any); NULL without terms.
-CREATE FUNCTION rustok_terms(terms text[], weights text) RETURNS tsquery
+-- A tsquery ORing the quoted lexemes `plain` and the quoted prefix `prefix` (or NULL), each
+-- limited to the `weights` (e.g. 'AB'; '' for any); NULL without terms. (One expression: it
+-- is inlined into the caller.)
+CREATE FUNCTION rustok_terms(plain text[], prefix text, weights text) RETURNS tsquery
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE WHEN cardinality(terms) = 0 THEN NULL
-                ELSE array_to_string(ARRAY(
-                    SELECT CASE WHEN weights = '' THEN t
-                                WHEN t LIKE '%:*' THEN t || weights
-                                ELSE t || ':' || weights END
-                    FROM unnest(terms) AS t), ' | ')::tsquery END
+    SELECT nullif(concat_ws(' | ',
+               CASE WHEN cardinality(plain) > 0
+                    THEN array_to_string(plain, ':' || weights || ' | ') || ':' || weights END,
+               prefix || ':*' || weights), '')::tsquery
 $$;
 
 -- The tsqueries of user text (compiled by search_api/compile_pg.py): `words` are the query
@@ -96,12 +95,13 @@ DECLARE
     w text;
     b int;
     n int;
-    is_prefix boolean;
+    pfx text;
     t_whole text[];
-    t_prefix text[];
+    t_more text[];
     t_one text[];
     t_two text[];
     t_all text[];
+    q tsquery;
 BEGIN
     cfg := p_cfg;
     whole := '{}'; near := '{}'; one := '{}'; title := '{}'; related := '{}';
@@ -109,24 +109,27 @@ BEGIN
         w := p_words[i];
         b := p_budgets[i];
         n := length(w);
-        is_prefix := p_prefix AND i = array_length(p_words, 1);
-        t_whole := ARRAY(SELECT DISTINCT quote_literal(l)
+        pfx := NULL;
+        t_whole := ARRAY(SELECT quote_literal(l)
                          FROM unnest(tsvector_to_array(to_tsvector(p_cfg, w))) AS l);
-        t_prefix := '{}';
+        t_more := '{}';
         t_one := '{}';
         t_two := '{}';
-        IF is_prefix THEN
+        IF p_prefix AND i = array_length(p_words, 1) THEN
             -- the stems starting with w, and the stems of the words starting with w whose
             -- stem is shorter than w ("elegan": elegant, stem eleg)
-            t_prefix := ARRAY[quote_literal(w) || ':*'] || ARRAY(
-                SELECT DISTINCT quote_literal(l)
-                FROM (SELECT s.word FROM search_words s
-                      WHERE n >= 3 AND s.tenant_id = p_tenant AND s.doc_type = p_doc_type
-                        AND s.word > w AND s.word < w || chr(1114111)
-                      ORDER BY s.word LIMIT 100) AS s,
-                     unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
-                WHERE NOT starts_with(l, w));
-        ELSIF t_whole = '{}' THEN
+            pfx := quote_literal(w);
+            IF n >= 3 THEN
+                t_more := ARRAY(
+                    SELECT DISTINCT quote_literal(l)
+                    FROM (SELECT s.word FROM search_words s
+                          WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
+                            AND s.word > w AND s.word < w || chr(1114111)
+                          ORDER BY s.word LIMIT 100) AS s,
+                         unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
+                    WHERE NOT starts_with(l, w));
+            END IF;
+        ELSIF cardinality(t_whole) = 0 THEN
             whole := whole || NULL::tsquery;
             near := near || NULL::tsquery;
             one := one || NULL::tsquery;
@@ -135,44 +138,50 @@ BEGIN
             CONTINUE;
         END IF;
         IF b > 0 THEN
+            -- levenshtein counts a transposition twice: rustok_within_edits only for those
             SELECT coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost = 1),
                             '{}'),
                    coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost > 1),
                             '{}')
             INTO t_one, t_two
             FROM (SELECT s.word,
-                         CASE WHEN rustok_within_edits(w, s.word, 1) THEN 1 ELSE 2 END AS cost
+                         CASE WHEN levenshtein_less_equal(w, s.word, 1) <= 1
+                                   OR rustok_within_edits(w, s.word, 1) THEN 1
+                              ELSE 2 END AS cost
                   FROM search_words s
                   WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
                     AND left(s.word, 1) = left(w, 1) AND length(s.word) BETWEEN n - b AND n + b
-                    AND s.word <> w AND rustok_within_edits(w, s.word, b)
-                  UNION ALL
-                  -- the first letter replaced, removed, doubled by another or swapped: one
-                  -- edit that costs `first_cost` typos (and no budget for another)
-                  SELECT s.word, p_first_cost
-                  FROM search_words s
-                  WHERE b >= p_first_cost AND s.tenant_id = p_tenant
-                    AND s.doc_type = p_doc_type AND left(s.word, 1) <> left(w, 1)
-                    AND (s.word IN (substr(w, 2), substr(w, 2, 1) || left(w, 1) || substr(w, 3))
-                         OR substr(s.word, 2) IN (substr(w, 2), w))) AS c,
+                    AND s.word <> w
+                    AND levenshtein_less_equal(w, s.word, 2 * b) <= 2 * b
+                    AND (levenshtein_less_equal(w, s.word, b) <= b
+                         OR rustok_within_edits(w, s.word, b))) AS c,
                  unnest(tsvector_to_array(to_tsvector(p_cfg, c.word))) AS l;
+            IF b >= p_first_cost THEN
+                -- the first letter replaced, removed, preceded by another or swapped: one
+                -- edit that costs `first_cost` typos (and leaves no budget for another)
+                t_two := t_two || ARRAY(
+                    SELECT quote_literal(l)
+                    FROM search_words s,
+                         unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
+                    WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
+                      AND left(s.word, 1) <> left(w, 1)
+                      AND (s.word IN (substr(w, 2), substr(w, 2, 1) || left(w, 1) || substr(w, 3))
+                           OR substr(s.word, 2) IN (substr(w, 2), w)));
+            END IF;
         END IF;
-        t_all := ARRAY(SELECT DISTINCT t FROM unnest(t_whole || t_prefix || t_one || t_two) t);
-        whole := whole || rustok_terms(t_whole, '');
-        near := near || rustok_terms(t_whole || t_prefix, '');
-        one := one || rustok_terms(t_one, '');
-        title := title || rustok_terms(t_all, 'A');
-        related := related || rustok_terms(t_all, 'AB');
-        match := CASE WHEN match IS NULL THEN rustok_terms(t_all, '')
-                      ELSE match && rustok_terms(t_all, '') END;
-        title_match := CASE WHEN title_match IS NULL THEN rustok_terms(t_all, 'A')
-                            ELSE title_match && rustok_terms(t_all, 'A') END;
-        marks := CASE WHEN marks IS NULL THEN rustok_terms(t_all, '')
-                      ELSE marks || rustok_terms(t_all, '') END;
+        t_all := t_whole || t_more || t_one || t_two;
+        whole := whole || rustok_terms(t_whole, NULL, '');
+        near := near || rustok_terms(t_whole || t_more, pfx, '');
+        one := one || rustok_terms(t_one, NULL, '');
+        title := title || rustok_terms(t_all, pfx, 'A');
+        related := related || rustok_terms(t_all, pfx, 'AB');
+        q := rustok_terms(t_all, pfx, '');
+        match := CASE WHEN match IS NULL THEN q ELSE match && q END;
+        marks := CASE WHEN marks IS NULL THEN q ELSE marks || q END;
+        title_match := CASE WHEN title_match IS NULL THEN title[i] ELSE title_match && title[i] END;
     END LOOP;
 END
 $$;
-
 -- the words of the documents indexed so far (the indexer keeps them from now on)
 INSERT INTO search_words (tenant_id, doc_type, word)
 SELECT DISTINCT i.tenant_id, 'product', w
