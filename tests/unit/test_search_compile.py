@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core_write.errors import ValidationFailed
-from indexer.model.text import price_field_pair, query_words
+from indexer.model.text import price_field_pair
 from search_api.backends.highlight import mark_prefixes, mark_ranges, marked_headline
 from search_api.backends.postgres import facet_counts
 from search_api.compile_pg import (
