@@ -630,3 +630,19 @@ async def test_suggest_and_search_agree_on_prefixes_and_typos(
         assert titles == [t for t in searched if titles and t in titles] and titles, text
     assert [s.title for s in await suggest("product", "pillow", scope)] == [
         "Feather pillow", "Pillowcase set"]
+
+
+async def test_postgres_keeps_each_tenants_words_apart(world: World) -> None:
+    """The word lists PostgreSQL expands typos and prefixes with (search_words, written with
+    the index rows) are per tenant: one tenant's words never expand another's query."""
+    backend = world.backends["postgres"]
+    assert isinstance(backend, PostgresBackend) and world.english is not None
+    rows = await backend.pool.fetch(
+        "SELECT tenant_id, word FROM search_words WHERE doc_type = 'product' "
+        "AND word = ANY($1::text[])", ["marathon", "cowhide"])
+    assert {(r["tenant_id"], r["word"]) for r in rows} == {
+        (world.english, "marathon"), (world.tenant, "cowhide"), (world.other, "cowhide")}
+    expand = ("SELECT one[1]::text FROM rustok_text_query($1, 'product', 'english', "
+              "ARRAY['marathn'], ARRAY[1], false, 2)")
+    assert await backend.pool.fetchval(expand, world.english) == "'marathon'"
+    assert await backend.pool.fetchval(expand, world.tenant) is None
