@@ -182,6 +182,7 @@ BEGIN
     END LOOP;
 END
 $$;
+
 -- the words of the documents indexed so far (the indexer keeps them from now on)
 INSERT INTO search_words (tenant_id, doc_type, word)
 SELECT DISTINCT i.tenant_id, 'product', w
@@ -189,7 +190,7 @@ FROM index_products i,
      unnest(rustok_words(concat_ws(' ', i.title, i.subtitle, array_to_string(i.tags, ' '),
                                    (SELECT string_agg(c->>'name', ' ')
                                     FROM jsonb_array_elements(i.categories) AS c),
-                                   i.description))) AS w
+                                   i.description, i.meta_title, i.meta_description))) AS w
 ON CONFLICT DO NOTHING;
 
 INSERT INTO search_words (tenant_id, doc_type, word)
@@ -197,5 +198,6 @@ SELECT DISTINCT i.tenant_id, 'content', w
 FROM index_content i
 LEFT JOIN bodies b ON b.tenant_id = i.tenant_id AND b.node_id = i.node_id,
      unnest(rustok_words(concat_ws(' ', i.title, array_to_string(i.tags, ' '), i.category_name,
-                                   i.excerpt, b.body))) AS w
+                                   i.excerpt, b.body, i.author_name, i.meta_title,
+                                   i.meta_description))) AS w
 ON CONFLICT DO NOTHING;

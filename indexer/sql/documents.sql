@@ -3,8 +3,9 @@
 -- existing product ($2: include unpublished products). Composed into the write and verify
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
 -- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
--- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so. `words`
--- are the words of that text for the tenant's vocabulary (`write_words`).
+-- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so. Weight C
+-- is the description and the meta title and description. `words` are the words of that text
+-- for the tenant's vocabulary (`write_words`).
 SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            left(p.description, 100000) AS description,
            p.status, COALESCE(pr.prices, '{}'::jsonb) AS prices,
@@ -17,9 +18,11 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            setweight(to_tsvector(lang.cfg, p.title), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
              || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')), 'C')
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', m.title, m.description)), 'C')
              AS search_vector,
            rustok_words(concat_ws(' ', p.title, left(tx.related, 10000),
-                                  left(p.description, 100000))) AS words,
+                                  left(p.description, 100000), m.title, m.description))
+             AS words,
            p.created_at, p.published_at,
            (length(p.description) > 100000 OR length(tx.related) > 10000) AS truncated
     FROM commerce_products p
@@ -149,7 +152,7 @@ SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS del
 -- unpublished nodes). Bounded like products: excerpt and body feed all of their text up to
 -- 330 000 bytes together (what core_write accepts: 64 KiB + 256 KiB; at most ~2.4 bytes of
 -- tsvector per byte), a longer text its first 100 000 characters; tags and category name
--- 10 000 characters.
+-- 10 000 characters. Weight C also has the author's name and the meta title and description.
 SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
@@ -160,9 +163,10 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
              || setweight(to_tsvector(lang.cfg, left(tx.text, tx.bound)), 'C')
+             || setweight(to_tsvector(lang.cfg, tx.more), 'C')
              AS search_vector,
            rustok_words(concat_ws(' ', n.title, left(tx.related, 10000),
-                                  left(tx.text, tx.bound))) AS words,
+                                  left(tx.text, tx.bound), tx.more)) AS words,
            n.published_at, n.created_at,
            (length(tx.text) > tx.bound OR length(tx.related) > 10000) AS truncated
     FROM nodes n
@@ -184,6 +188,8 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     CROSS JOIN LATERAL (
         SELECT concat_ws(' ', array_to_string(tg.tags, ' '), c.name) AS related,
                concat_ws(' ', n.excerpt, b.body) AS text,
+               concat_ws(' ', COALESCE(u.display_name, u.email), m.title, m.description)
+                   AS more,
                CASE WHEN octet_length(concat_ws(' ', n.excerpt, b.body)) <= 330000
                     THEN 330000 ELSE 100000 END AS bound
     ) tx

@@ -21,7 +21,14 @@ import pytest
 import redis.asyncio as aioredis
 
 from core_write.db import connect, create_pool, quote_ident, with_database
-from core_write.services import catalog, commerce_categories, content, inventory, taxonomy
+from core_write.services import (
+    catalog,
+    commerce_categories,
+    content,
+    inventory,
+    seo,
+    taxonomy,
+)
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.consumer import Consumer
@@ -170,7 +177,8 @@ WORD_PRODUCTS: list[dict[str, Any]] = [
      "categories": [], "tags": []},
     {"title": "Pillowcase set", "description": "Cotton", "categories": [], "tags": []},
     {"title": "Rain boots", "description": "Rubber", "categories": [], "tags": []},
-    {"title": "Toy boats", "description": "Wooden", "categories": [], "tags": []},
+    {"title": "Toy boats", "description": "Wooden", "categories": [], "tags": [],
+     "meta": {"title": "Boats for the bathtub", "description": "Floats"}},
 ]
 
 
@@ -188,6 +196,8 @@ async def _write_words_tenant(core: CoreWrite, tenant: uuid.UUID,
     for spec in WORD_PRODUCTS:
         full = {"variants": [{"EUR": 1000}], "stock": True, **spec}
         ids[spec["title"]] = await _product(core, tenant, full, refs, location)
+        if "meta" in spec:
+            await core.call(seo.set_meta, tenant, "product", ids[spec["title"]], spec["meta"])
 
 
 async def _fix_dates(pool: asyncpg.Pool, ids: dict[str, uuid.UUID]) -> None:
@@ -551,6 +561,7 @@ async def test_typos_match_in_every_field(world: World, backend: str) -> None:
         "Shoe polish", "Wallet"]
     assert await _titles(world, backend, "handmdae") == ["Wallet", "Leather jacket"]  # tag
     assert await _titles(world, backend, "cowhied", english=False) == ["Leather wallet"]
+    assert await _titles(world, backend, "bathtbu") == ["Toy boats"]  # meta title
     # a typo of a tag on the main tenant: "sale" has four letters, no typo
     assert await _titles(world, backend, "sael", english=False) == []
 
