@@ -20,10 +20,14 @@ CREATE TABLE search_words (
     PRIMARY KEY (tenant_id, doc_type, word)
 );
 -- typo candidates keep their first letter (an edit there costs two typos) and their length
--- within the budget; with two typos allowed the first letter alone may change: substr(word, 2)
+-- within the budget (two typos); with two typos allowed the first letter alone may change:
+-- substr(word, 2)
 CREATE INDEX idx_search_words_shape ON search_words
     (tenant_id, doc_type, left(word, 1), length(word));
 CREATE INDEX idx_search_words_tail ON search_words (tenant_id, doc_type, substr(word, 2));
+-- one typo: by first letter and the end of the word (the primary key serves the start)
+CREATE INDEX idx_search_words_ends ON search_words
+    (tenant_id, doc_type, left(word, 1), reverse(word));
 
 -- the typo branch of 0006 (title trigrams) is replaced by the words above
 DROP INDEX IF EXISTS idx_index_products_title_trgm;
@@ -95,6 +99,7 @@ DECLARE
     w text;
     b int;
     n int;
+    h int;
     pfx text;
     t_whole text[];
     t_more text[];
@@ -137,7 +142,24 @@ BEGIN
             related := related || NULL::tsquery;
             CONTINUE;
         END IF;
-        IF b > 0 THEN
+        IF b = 1 THEN
+            -- one edit (or swap) leaves either the first h letters or the last n - 2 - h
+            -- letters in place: the candidates are found by prefix and by suffix range
+            h := (n - 1) / 2;
+            t_one := ARRAY(
+                SELECT DISTINCT quote_literal(l)
+                FROM search_words s,
+                     unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
+                WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
+                  AND left(s.word, 1) = left(w, 1)
+                  AND ((s.word >= left(w, h) AND s.word < left(w, h) || chr(1114111))
+                       OR (reverse(s.word) >= reverse(right(w, n - 2 - h))
+                           AND reverse(s.word) < reverse(right(w, n - 2 - h)) || chr(1114111)))
+                  AND length(s.word) BETWEEN n - 1 AND n + 1 AND s.word <> w
+                  AND (levenshtein_less_equal(w, s.word, 1) <= 1
+                       OR (levenshtein_less_equal(w, s.word, 2) <= 2
+                           AND rustok_within_edits(w, s.word, 1))));
+        ELSIF b > 1 THEN
             -- levenshtein counts a transposition twice: rustok_within_edits only for those
             SELECT coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost = 1),
                             '{}'),
