@@ -152,7 +152,8 @@ SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS del
 -- unpublished nodes). Bounded like products: excerpt and body feed all of their text up to
 -- 330 000 bytes together (what core_write accepts: 64 KiB + 256 KiB; at most ~2.4 bytes of
 -- tsvector per byte), a longer text its first 100 000 characters; tags and category name
--- 10 000 characters. Weight C also has the author's name and the meta title and description.
+-- 10 000 characters. Weights: A the title; B the tags, category name and excerpt; C the body,
+-- the author's name and the meta title and description.
 SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
@@ -162,7 +163,11 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
-             || setweight(to_tsvector(lang.cfg, left(tx.text, tx.bound)), 'C')
+             -- the bounded text, excerpt first (weight B), then the body (C)
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(n.excerpt, tx.bound), '')), 'B')
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(b.body, CASE
+                    WHEN n.excerpt IS NULL THEN tx.bound
+                    ELSE greatest(tx.bound - length(n.excerpt) - 1, 0) END), '')), 'C')
              || setweight(to_tsvector(lang.cfg, tx.more), 'C')
              AS search_vector,
            rustok_words(concat_ws(' ', n.title, left(tx.related, 10000),

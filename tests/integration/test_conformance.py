@@ -592,6 +592,9 @@ async def test_exact_ranks_above_a_typo_and_title_above_other_fields(
     assert leather[0] == "Leather jacket" and sorted(leather[1:]) == ["Shoe polish", "Wallet"]
     # a tag (Wallet) above a description (Leather jacket)
     assert await _titles(world, backend, "handmade") == ["Wallet", "Leather jacket"]
+    pages = await world.backends[backend].search(
+        SearchQuery(doc_type="content", q="leather"), _scope(world))
+    assert world.titles(pages) == ["Leather care guide", "About us"]  # title above body
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
