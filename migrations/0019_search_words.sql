@@ -12,6 +12,7 @@
 -- query: every lookup names the tenant.
 
 CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;
+CREATE EXTENSION IF NOT EXISTS btree_gin;
 
 CREATE TABLE search_words (
     tenant_id   UUID NOT NULL,
@@ -19,15 +20,15 @@ CREATE TABLE search_words (
     word        TEXT COLLATE "C" NOT NULL,      -- "C": the primary key serves prefix ranges
     PRIMARY KEY (tenant_id, doc_type, word)
 );
--- typo candidates keep their first letter (an edit there costs two typos) and their length
--- within the budget (two typos); with two typos allowed the first letter alone may change:
--- substr(word, 2)
-CREATE INDEX idx_search_words_shape ON search_words
-    (tenant_id, doc_type, left(word, 1), length(word));
+-- typo candidates keep their first letter (an edit there costs two typos); with two typos
+-- allowed the first letter alone may change: substr(word, 2)
 CREATE INDEX idx_search_words_tail ON search_words (tenant_id, doc_type, substr(word, 2));
--- one typo: by first letter and the end of the word (the primary key serves the start)
+-- by first letter and the end of the word (the primary key serves the start), and for two
+-- typos by first letter and a piece of the middle (trigrams)
 CREATE INDEX idx_search_words_ends ON search_words
     (tenant_id, doc_type, left(word, 1), reverse(word));
+CREATE INDEX idx_search_words_middle ON search_words
+    USING GIN (tenant_id, doc_type, left(word, 1), word gin_trgm_ops);
 
 -- the typo branch of 0006 (title trigrams) is replaced by the words above
 DROP INDEX IF EXISTS idx_index_products_title_trgm;
@@ -160,7 +161,9 @@ BEGIN
                        OR (levenshtein_less_equal(w, s.word, 2) <= 2
                            AND rustok_within_edits(w, s.word, 1))));
         ELSIF b > 1 THEN
-            -- levenshtein counts a transposition twice: rustok_within_edits only for those
+            -- two edits (or swaps) leave one of three pieces in place: the first two letters,
+            -- the last two, or the letters 4 .. n - 3 somewhere (letters 3 and n - 2 apart);
+            -- levenshtein counts a swap twice: rustok_within_edits only for those
             SELECT coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost = 1),
                             '{}'),
                    coalesce(array_agg(DISTINCT quote_literal(l)) FILTER (WHERE c.cost > 1),
@@ -172,8 +175,12 @@ BEGIN
                               ELSE 2 END AS cost
                   FROM search_words s
                   WHERE s.tenant_id = p_tenant AND s.doc_type = p_doc_type
-                    AND left(s.word, 1) = left(w, 1) AND length(s.word) BETWEEN n - b AND n + b
-                    AND s.word <> w
+                    AND left(s.word, 1) = left(w, 1)
+                    AND ((s.word >= left(w, 2) AND s.word < left(w, 2) || chr(1114111))
+                         OR (reverse(s.word) >= reverse(right(w, 2))
+                             AND reverse(s.word) < reverse(right(w, 2)) || chr(1114111))
+                         OR s.word LIKE '%' || substr(w, 4, n - 6) || '%')
+                    AND length(s.word) BETWEEN n - b AND n + b AND s.word <> w
                     AND levenshtein_less_equal(w, s.word, 2 * b) <= 2 * b
                     AND (levenshtein_less_equal(w, s.word, b) <= b
                          OR rustok_within_edits(w, s.word, b))) AS c,
