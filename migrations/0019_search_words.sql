@@ -82,7 +82,9 @@ $$;
 --   whole[i]   its stems in the tenant's language (exact and stem matches);
 --   near[i]    whole[i], or for the prefix word also the stems it starts (no typo);
 --   one[i]     the stems of the words one typo away; two typos: only in match/title/related;
---   title[i], related[i]: any of the above in the title (weight A) / in weights A or B.
+--   title[i], related[i]: any of the above in the title (weight A) / in weights A or B;
+--   near_title[i], near_related[i], one_title[i], one_related[i]: the same for near[i] and
+--   one[i] (a word's field is the best field among the stems of its fewest typos).
 -- match ANDs the words (each any of its stems), title_match the same in titles only, marks
 -- ORs every stem (highlights). A stop word of the language (no stem) is left out, as
 -- PostgreSQL does, unless it is the prefix word. Words are looked up in search_words: the
@@ -93,7 +95,8 @@ CREATE FUNCTION rustok_text_query(
     p_prefix boolean, p_first_cost int,
     OUT cfg regconfig, OUT match tsquery, OUT title_match tsquery, OUT marks tsquery,
     OUT whole tsquery[], OUT near tsquery[], OUT one tsquery[], OUT title tsquery[],
-    OUT related tsquery[])
+    OUT related tsquery[], OUT near_title tsquery[], OUT near_related tsquery[],
+    OUT one_title tsquery[], OUT one_related tsquery[])
 LANGUAGE plpgsql STABLE PARALLEL SAFE AS $$
 DECLARE
     i int;
@@ -111,6 +114,7 @@ DECLARE
 BEGIN
     cfg := p_cfg;
     whole := '{}'; near := '{}'; one := '{}'; title := '{}'; related := '{}';
+    near_title := '{}'; near_related := '{}'; one_title := '{}'; one_related := '{}';
     FOR i IN 1 .. coalesce(array_length(p_words, 1), 0) LOOP
         w := p_words[i];
         b := p_budgets[i];
@@ -141,6 +145,10 @@ BEGIN
             one := one || NULL::tsquery;
             title := title || NULL::tsquery;
             related := related || NULL::tsquery;
+            near_title := near_title || NULL::tsquery;
+            near_related := near_related || NULL::tsquery;
+            one_title := one_title || NULL::tsquery;
+            one_related := one_related || NULL::tsquery;
             CONTINUE;
         END IF;
         IF b = 1 THEN
@@ -204,6 +212,10 @@ BEGIN
         one := one || rustok_terms(t_one, NULL, '');
         title := title || rustok_terms(t_all, pfx, 'A');
         related := related || rustok_terms(t_all, pfx, 'AB');
+        near_title := near_title || rustok_terms(t_whole || t_more, pfx, 'A');
+        near_related := near_related || rustok_terms(t_whole || t_more, pfx, 'AB');
+        one_title := one_title || rustok_terms(t_one, NULL, 'A');
+        one_related := one_related || rustok_terms(t_one, NULL, 'AB');
         q := rustok_terms(t_all, pfx, '');
         match := CASE WHEN match IS NULL THEN q ELSE match && q END;
         marks := CASE WHEN marks IS NULL THEN q ELSE marks || q END;

@@ -16,11 +16,19 @@ from indexer.model import SPECS, DocType
 from indexer.model.text import (
     FIRST_LETTER_TYPO_COST,
     TITLE_SORT_SQL,
+    identifier_key,
     prefix_word,
     query_words,
     typo_budget,
 )
-from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
+from search_api.model import (
+    OWN_FILTER,
+    ContentFilter,
+    ProductFilter,
+    SearchQuery,
+    SearchScope,
+    option_groups,
+)
 
 START_SEL, STOP_SEL = "\u27e6", "\u27e7"
 """ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""
@@ -47,7 +55,8 @@ class Table:
         return cls(spec.table, spec.key, spec.hit_columns, spec.highlight, facet_columns)
 
 
-PRODUCTS = Table.of("product", "category_ids, tags, currencies, has_stock, prices")
+PRODUCTS = Table.of("product",
+                    "category_ids, tags, currencies, has_stock, prices, option_values")
 CONTENT = Table.of("content", "kind, category_id, tags, author_id")
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
@@ -62,6 +71,8 @@ _FACET_SQL: dict[tuple[str, str], str] = {
     ("product", "currencies"): "SELECT 'currencies', v, count(*) FROM {m}, unnest(currencies) v "
                                "GROUP BY 2",
     ("product", "has_stock"): "SELECT 'has_stock', has_stock::text, count(*) FROM {m} GROUP BY 2",
+    ("product", "options"): "SELECT 'options', v, count(*) FROM {m}, unnest(option_values) v "
+                            "GROUP BY 2",
     ("product", "price"): "SELECT 'price', (prices->{cur}->>'min'), count(*) FROM {m} "
                           "WHERE prices ? {cur} GROUP BY 2",
     ("product", PRICE_STATS): f"SELECT '{PRICE_STATS}', "
@@ -141,6 +152,17 @@ TQ = "(SELECT {} FROM tq)"
 a constant tsquery the planner can look up in the GIN index."""
 
 
+def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]]:
+    """The scope's merchandising bounds: only some documents (a pin lookup), or not some."""
+    out = []
+    if scope.only_ids is not None:
+        out.append(("ids", f"{key} = ANY({p.add(sorted(scope.only_ids))}::uuid[])"))
+    if scope.exclude_ids:
+        out.append(("not_ids",
+                     f"NOT ({key} = ANY({p.add(sorted(scope.exclude_ids))}::uuid[]))"))
+    return out
+
+
 def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,
            ) -> list[tuple[str, str]]:
     """Named WHERE clauses but `skip`; only the parameters of the kept clauses are added.
@@ -151,13 +173,42 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     statuses = scope.statuses(query)
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
+    clauses += _id_clauses(table_of(query).key, scope, p)
     if query.q:
-        clauses.append(("text", f"search_vector @@ {TQ.format('match')}"))
+        text = f"search_vector @@ {TQ.format('match')}"
+        ident = identifier_match(query, p)
+        clauses.append(("text", text if ident is None else f"({text} OR {ident})"))
     if isinstance(flt, ProductFilter):
         clauses += _product_filters(flt, p, skip)
     elif isinstance(flt, ContentFilter):
         clauses += _content_filters(flt, p, skip)
     return clauses
+
+
+IDENTIFIER_SQL: dict[DocType, str] = {
+    "product": "identifiers @> ARRAY[{key}]",
+    "content": "lower(slug) = {key}",
+}
+"""A document whose identifier (product: lowercased handle, SKUs, barcodes; content: slug)
+is the query key; both use an index (GIN on `identifiers`, `(tenant_id, lower(slug))`)."""
+
+
+def identifier_match(query: SearchQuery, p: Params) -> str | None:
+    """The condition that the whole query is one of the document's identifiers (exactly,
+    case-insensitively: `text.identifier_key`), OR'ed with the text match; None without
+    text."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    return IDENTIFIER_SQL[query.doc_type].format(key=p.add(key) + "::text")
+
+
+def _identifier_rank(query: SearchQuery, p: Params) -> str:
+    """1 for a document the whole query identifies, else 0: the first relevance tier."""
+    ident = identifier_match(query, p)
+    # IS TRUE: a document without the identifier (content without a slug) ranks 0, not NULL
+    # (NULL would sort first under DESC)
+    return "0" if ident is None else f"(({ident}) IS TRUE)::int"
 
 
 def _product_filters(flt: ProductFilter, p: Params,
@@ -177,6 +228,9 @@ def _product_filters(flt: ProductFilter, p: Params,
         out.append(("price", " AND ".join(parts)))
     if flt.has_stock is not None and skip != "has_stock":
         out.append(("has_stock", f"has_stock = {p.add(flt.has_stock)}"))
+    if flt.options and skip != "options":
+        out.append(("options", " AND ".join(f"option_values && {p.add(group)}::text[]"
+                                            for group in option_groups(flt.options))))
     return out
 
 
@@ -201,10 +255,20 @@ def _content_filters(flt: ContentFilter, p: Params,
     return out
 
 
-def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
+def _in_stock_first(query: SearchQuery, scope: SearchScope) -> str:
+    """Ranking tier 0: products in stock first (the tenant's `in_stock_first`), before the
+    relevance or the explicit sort."""
+    return "has_stock DESC, " if query.doc_type == "product" and scope.in_stock_first else ""
+
+
+def _order_by(query: SearchQuery, scope: SearchScope, table: Table, p: Params) -> str:
+    return _in_stock_first(query, scope) + _sort_order(query, table, p)
+
+
+def _sort_order(query: SearchQuery, table: Table, p: Params) -> str:
     key = table.key
     if query.sort == "relevance":
-        return f"rank DESC, {key}"
+        return f"ident DESC, rank DESC, {key}"
     name, direction = query.sort.split(":")
     desc = direction == "desc"
     if name == "price":
@@ -219,27 +283,42 @@ def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
 def _score(text: TextQuery | None, fields: bool = True, engine: bool = True) -> str:
     """The relevance score of a matching row: the tiers of README's ranking rules as one
     number, so that `score DESC` orders by fewer typos, then (with `fields`) the better
-    fields the words matched in (title, then subtitle/tags/categories, then description), then
-    whole words before the prefix, then (with `engine`) ts_rank_cd. Each word adds 0-2 typos
-    and 0-2 field steps, so with n words a tier step of F = 2n + 2 keeps them apart (the
-    prefix step is 1 and the rank r/(1+r) below 1)."""
+    fields the words matched in (title, then subtitle/tags/categories, then description; a
+    word's field is the best among its stems of the fewest typos), then whole words before
+    the prefix, then (with `engine`) ts_rank_cd. Each word adds 0-2 typos and 0-2 field
+    steps, so with n words a tier step of F = 2n + 2 keeps them apart (the prefix step is 1
+    and the rank r/(1+r) below 1)."""
     if text is None or not text.budgets:
         return "0::float8"
     n = len(text.budgets)
     step = 2 * n + 2
     v = "search_vector"
 
-    def tier(first: str, second: str) -> str:
-        a, b = TQ.format(first), TQ.format(second)
-        return f"(CASE WHEN {a} IS NULL OR {v} @@ {a} THEN 0 WHEN {v} @@ {b} THEN 1 ELSE 2 END)"
+    def word(i: int, budget: int) -> str | None:
+        """typos * F² + field * F of word i: the first level (no typo, one, two) it matches
+        at, and within it the best field."""
+        levels = [("near", "near_title", "near_related")]
+        if budget > 0:
+            levels.append(("one", "one_title", "one_related"))
+            levels.append(("match", "title", "related"))  # any stem: two typos
+        if not fields:
+            levels = [(level, level, level) for level, _, _ in levels]
+        cases = []
+        for typos, (any_field, title, related) in enumerate(levels):
+            base = typos * step * step
+            for rank, name in enumerate((title, related, any_field) if fields else (title,)):
+                if typos == len(levels) - 1 and name == any_field:
+                    cases.append(f"ELSE {base + rank * step}")
+                    break
+                cell = TQ.format(name if name == "match" else f"{name}[{i}]")
+                cases.append(f"WHEN {v} @@ {cell} THEN {base + rank * step}")
+        if len(cases) == 1:
+            return None
+        near = TQ.format(f"near[{i}]")
+        return f"(CASE WHEN {near} IS NULL THEN 0 {' '.join(cases)} END)"
 
-    typos = [tier(f"near[{i}]", f"one[{i}]")
-             for i, budget in enumerate(text.budgets, 1) if budget > 0]
-    parts = [f"{step * step} * ({' + '.join(typos)})"] if typos else []
-    if fields:
-        parts.append(f"{step} * ("
-                     + " + ".join(tier(f"title[{i}]", f"related[{i}]") for i in range(1, n + 1))
-                     + ")")
+    parts = [part for i, budget in enumerate(text.budgets, 1)
+             if (part := word(i, budget)) is not None]
     if text.prefix:
         parts.append(f"(CASE WHEN {v} @@ {TQ.format(f'whole[{n}]')} THEN 0 ELSE 1 END)")
     top = 2 * n * step * step + 2 * n * step + 2
@@ -258,9 +337,11 @@ def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
     p = Params()
     text = _text_query(query.doc_type, query.q, scope, p)
     clauses = _where(query, scope, p)
-    order = _order_by(query, table, p)
+    order = _order_by(query, scope, table, p)
     limit, offset = p.add(query.per_page), p.add(query.offset)
-    sql = (f"SELECT {table.columns}, {_score(text)} AS rank, count(*) OVER () AS total "
+    ident = _identifier_rank(query, p)
+    sql = (f"SELECT {table.columns}, {_score(text)} AS rank, {ident} AS ident, "
+           f"count(*) OVER () AS total "
            f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "
            f"ORDER BY {order} LIMIT {limit} OFFSET {offset}")
     if query.highlight and text is not None:

@@ -33,6 +33,7 @@ from search_api.model import (
     SearchScope,
     Suggestion,
     bucket_label,
+    hit_document,
 )
 
 
@@ -61,7 +62,7 @@ class PostgresBackend:
         table = table_of(query)
         model = SPECS[query.doc_type].model
         hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
-                    document=model.from_row(row)._asdict(),
+                    document=hit_document(model.from_row(row), query),
                     highlights=_highlights(row, table.highlight)) for row in rows]
         facet_stats = {}
         for facet, low, high in facet_rows:

@@ -20,6 +20,8 @@ def test_one_match_serves_every_facet_and_the_stats_without_filters() -> None:
     assert compiled.sql.count("search_vector @@") == compiled.sql.split(
         " UNION ALL ")[0].count("search_vector @@")  # the text is matched in the CTE only
     assert compiled.params.count(["leather", "boots"]) == 1  # the text is expanded once
+    # the identifier key (`identifier_match`), in the shared match
+    assert compiled.params.count("leather boots") == 1
     assert f"'{PRICE_STATS}'" in compiled.sql
 
 

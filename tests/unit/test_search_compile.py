@@ -45,6 +45,22 @@ def test_the_tenant_comes_from_the_scope_and_only_published_by_default() -> None
     assert ["draft"] not in ignored.params and ["published"] in ignored.params
 
 
+def test_in_stock_first_is_the_first_order_key_of_products() -> None:
+    stock = SearchScope(tenant_id=TENANT, in_stock_first=True)
+
+    def order(query: SearchQuery, scope: SearchScope) -> str:
+        return compile_hits(query, scope).sql.rsplit("ORDER BY ", 1)[1]
+
+    assert order(q(q="boots"), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC, product_id")
+    assert order(q(sort="price:asc", currency="EUR"), stock).startswith(
+        "has_stock DESC, (prices->")
+    assert order(q(q="boots", highlight=True), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC")
+    assert order(q(q="boots"), SCOPE).startswith("ident DESC, rank DESC")  # the setting off
+    assert "has_stock" not in order(q(doc_type="content", q="guide"), stock)
+
+
 def test_user_text_travels_only_as_parameters() -> None:
     text = "'; DROP TABLE index_products; --"
     compiled = compile_hits(q(q=text, highlight=True), SCOPE)
@@ -69,9 +85,13 @@ def test_the_words_carry_their_typo_budgets_and_the_last_one_is_a_prefix() -> No
 
 def test_the_score_orders_typos_then_fields_then_prefix_then_rank() -> None:
     sql = compile_hits(q(q="red leathr"), SCOPE).sql
-    # two words: a tier step of 2 * 2 + 2 = 6; only leathr has a typo budget
-    assert "36 * ((CASE WHEN (SELECT near[2] FROM tq)" in sql
-    assert "near[1]" not in sql and "6 * ((CASE WHEN (SELECT title[1] FROM tq)" in sql
+    # two words: a tier step of 2 * 2 + 2 = 6 (typos count 36, fields 6); only leathr has a
+    # typo budget; a word's field is the best among its stems of the fewest typos
+    assert ("WHEN search_vector @@ (SELECT near_title[1] FROM tq) THEN 0 "
+            "WHEN search_vector @@ (SELECT near_related[1] FROM tq) THEN 6 ELSE 12 END") in sql
+    assert "one_title[1]" not in sql
+    assert ("WHEN search_vector @@ (SELECT one_title[2] FROM tq) THEN 36 "
+            "WHEN search_vector @@ (SELECT one_related[2] FROM tq) THEN 42") in sql
     assert "(SELECT whole[2] FROM tq)" in sql  # the prefix step
     assert "ts_rank_cd(search_vector, (SELECT match FROM tq))" in sql
     assert "whole[" not in compile_hits(q(q="red leathr "), SCOPE).sql
@@ -143,3 +163,26 @@ def test_marks_escape_html() -> None:
     assert mark_prefixes("Leather wallet & co", ["leat", "w"]) == (
         "<mark>Leat</mark>her <mark>w</mark>allet &amp; co")
     assert marked_headline("\u27e6Red\u27e7 <i>") == "<mark>Red</mark> &lt;i&gt;"
+
+
+def test_identifiers_match_the_whole_query_lowercased_and_rank_first() -> None:
+    compiled = compile_hits(q(q="  T0-P0000006-0 "), SCOPE)
+    assert "t0-p0000006-0" in compiled.params and "T0-P0000006-0" not in compiled.sql
+    assert "identifiers @> ARRAY[" in compiled.sql
+    assert "ORDER BY ident DESC, rank DESC, product_id" in compiled.sql
+    sorted_ = compile_hits(q(q="x", sort="title:asc"), SCOPE)
+    assert "ident DESC" not in sorted_.sql  # explicit sorts: the sort key decides
+    content = compile_hits(q(doc_type="content", q="Care-101"), SCOPE)
+    assert "lower(slug) = " in content.sql and "care-101" in content.params
+    assert "identifiers" not in compile_hits(q(), SCOPE).sql
+
+
+def test_option_filters_are_any_value_within_an_option_and_every_option() -> None:
+    compiled = compile_count(q(filter={"options": ["Colour:red", "Size:M", "Colour:navy"]}),
+                             SCOPE)
+    assert compiled.sql.count("option_values && ") == 2
+    assert ["Colour:red", "Colour:navy"] in compiled.params and ["Size:M"] in compiled.params
+    with pytest.raises(ValueError):
+        q(filter={"options": ["red"]})  # a value without its option's name
+    facets = compile_facets(q(filter={"options": ["Colour:red"]}, facets=["options"]), SCOPE)
+    assert facets is not None and "option_values &&" not in facets.sql  # its own filter
