@@ -26,12 +26,7 @@ import tantivy
 
 from indexer.tantivy.reader import TantivyReader
 from search_api.auth import lookup_key
-from search_api.backends.postgres import SET_FUZZY_THRESHOLD
-from search_api.compile_pg import (
-    FUZZY_THRESHOLD,
-    compile_facets,
-    compile_hits,
-)
+from search_api.compile_pg import compile_facets, compile_hits
 from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
 from search_api.model import SearchBackend, SearchQuery, SearchScope
 
@@ -124,7 +119,6 @@ async def postgres_engine(pool: asyncpg.Pool,
 
     async def one(n: int) -> None:
         async with pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             for statement in compiled[n % len(compiled)]:
                 await conn.fetch(statement.sql, *statement.params)
 

@@ -34,13 +34,19 @@ def build_statement(doc_type: DocType) -> str:
     return QUERIES[f"build_{SPECS[doc_type].section}"]
 
 
+def words_cte(doc_type: DocType) -> str:
+    """The CTE `words` that adds the words of the `built` documents to their tenants'
+    vocabulary (typo and prefix matching in PostgreSQL)."""
+    return QUERIES["write_words"].replace("{doc_type}", doc_type)
+
+
 def write_statement(doc_type: DocType) -> str:
     """Build and write in one statement: $1 ids, $2 include drafts, $3 engines, $4 event
     times parallel to $1. Returns the counts upserted, deleted and queued."""
     return (
         "WITH ids AS (SELECT DISTINCT ON (id) id, t AS event_time "
         "FROM unnest($1::uuid[], $4::timestamptz[]) AS u(id, t) ORDER BY id, t),\n"
-        f"built AS (\n{build_statement(doc_type)}\n),\n"
+        f"built AS (\n{build_statement(doc_type)}\n),\n{words_cte(doc_type)},\n"
         + QUERIES[f"write_{SPECS[doc_type].section}"].replace(
             "{enqueue_changed}", enqueue_sql("changed", "$3"))
     )

@@ -42,7 +42,7 @@ import asyncpg
 
 from core_write.errors import Interrupted
 from indexer import engine_queue
-from indexer.documents import build_statement, count_truncated, isolating
+from indexer.documents import build_statement, count_truncated, isolating, words_cte
 from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 
@@ -118,6 +118,7 @@ class Rebuild:
                                                   SPECS[self.doc_type].table)]
         built = ", ".join(c for c in columns if c not in ("version", "position", "indexed_at"))
         self._insert = (f"WITH built AS (\n{build_statement(self.doc_type)}\n),\n"
+                        f"{words_cte(self.doc_type)},\n"
                         + _sql("rebuild_insert", self.doc_type, columns=built))
         if self.loader is not None:
             self._fetch = _sql("rebuild_rows", self.doc_type,

@@ -37,7 +37,7 @@ def compare_statement(doc_type: DocType) -> str:
         f"WITH built AS ({build_statement(doc_type)}) "
         f"SELECT b.{key} AS id, (i.{key} IS NULL) AS missing FROM built b "
         f"LEFT JOIN {table} i ON i.{key} = b.{key} "
-        f"WHERE i.{key} IS NULL OR (to_jsonb(b) - 'truncated') IS DISTINCT FROM "
+        f"WHERE i.{key} IS NULL OR (to_jsonb(b) - 'truncated' - 'words') IS DISTINCT FROM "
         "(to_jsonb(i) - 'version' - 'position' - 'indexed_at')"
     )
 

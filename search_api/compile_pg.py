@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, identifier_key, query_words
+from indexer.model.text import (
+    FIRST_LETTER_TYPO_COST,
+    TITLE_SORT_SQL,
+    identifier_key,
+    prefix_word,
+    query_words,
+    typo_budget,
+)
 from search_api.model import (
     OWN_FILTER,
     ContentFilter,
@@ -23,10 +30,6 @@ from search_api.model import (
     option_groups,
 )
 
-FUZZY_THRESHOLD = 0.4
-"""`pg_trgm.word_similarity_threshold` for the fuzzy branch. One deleted letter in a 5-letter
-word ("jaket" for "jacket") scores 0.44 against a title holding the word, so 0.5 missed most
-such titles; 0.4 keeps one-edit typos of 5+ letter words."""
 START_SEL, STOP_SEL = "\u27e6", "\u27e7"
 """ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""
 HIGHLIGHT_MAX_CHARS = 20_000
@@ -109,6 +112,46 @@ def table_of(query: SearchQuery) -> Table:
     return PRODUCTS if query.doc_type == "product" else CONTENT
 
 
+@dataclass(frozen=True)
+class TextQuery:
+    """The user text of a query as PostgreSQL matches it: the CTE `tq` (one row of
+    `rustok_text_query`, migrations/0019_search_words.sql: the tsqueries of the words, typo
+    and prefix expansions included) and what the score needs to know about the words."""
+
+    cte: str
+    budgets: tuple[int, ...]
+    prefix: bool
+
+
+def _text_query(doc_type: DocType, q: str | None, scope: SearchScope,
+                p: Params) -> TextQuery | None:
+    """The text CTE of user text `q` (None without text). The words are `query_words` split at
+    underscores (PostgreSQL's parser splits there too); their typo budgets and whether the
+    last one is a prefix follow `indexer.model.text`."""
+    if not q:
+        return None
+    words = [part for word in query_words(q) for part in word.split("_") if part]
+    budgets = tuple(typo_budget(word) for word in words)
+    prefix = bool(words) and prefix_word(q) is not None
+    tenant = p.add(scope.tenant_id)
+    cte = (f"tq AS MATERIALIZED (SELECT * FROM rustok_text_query({tenant}, "
+           f"'{doc_type}', {_TENANT_CFG.format(tenant=tenant)}, "
+           f"{p.add(words)}::text[], {p.add(list(budgets))}::int[], {p.add(prefix)}, "
+           f"{FIRST_LETTER_TYPO_COST}))")
+    return TextQuery(cte, budgets, prefix)
+
+
+def _with(text: TextQuery | None, *ctes: str) -> str:
+    """`WITH ...` naming the text CTE (if any) and `ctes`, or nothing."""
+    names = ([text.cte] if text is not None else []) + list(ctes)
+    return f"WITH {', '.join(names)} " if names else ""
+
+
+TQ = "(SELECT {} FROM tq)"
+"""A field of the text CTE as a scalar subquery: evaluated once per statement (an InitPlan),
+a constant tsquery the planner can look up in the GIN index."""
+
+
 def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]]:
     """The scope's merchandising bounds: only some documents (a pin lookup), or not some."""
     out = []
@@ -121,9 +164,9 @@ def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]
 
 
 def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,
-           ) -> tuple[list[tuple[str, str]], str | None, str | None]:
-    """Named WHERE clauses but `skip`, the tsquery expression and the parameter of the user
-    text (both None without text). Only the parameters of the kept clauses are added."""
+           ) -> list[tuple[str, str]]:
+    """Named WHERE clauses but `skip`; only the parameters of the kept clauses are added.
+    With user text the statement must name the text CTE (`_text_query`, `_with`)."""
     tenant = p.add(scope.tenant_id)
     clauses: list[tuple[str, str]] = [("tenant", f"tenant_id = {tenant}")]
     flt = query.filter
@@ -131,33 +174,15 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
     clauses += _id_clauses(table_of(query).key, scope, p)
-    tsq = q = None
     if query.q:
-        q = p.add(query.q) + "::text"
-        cfg = _TENANT_CFG.format(tenant=tenant)
-        # a scalar subquery is evaluated once per statement (an InitPlan), not once per row,
-        # and gives the planner a constant tsquery it can look up in the GIN index
-        tsq = (f"(SELECT websearch_to_tsquery('simple', {q}) "
-               f"|| websearch_to_tsquery({cfg}, {q}))")
-        text = f"search_vector @@ {tsq}"
-        words = query_words(query.q)
-        if any(len(word) >= FUZZY_MIN_LETTERS for word in words):
-            # or every word matches exactly or (5+ letters) a title word with a typo
-            fuzzy = []
-            for word in words:
-                w = p.add(word) + "::text"
-                exact = (f"search_vector @@ (SELECT websearch_to_tsquery('simple', {w}) "
-                         f"|| websearch_to_tsquery({cfg}, {w}))")
-                fuzzy.append(f"({exact} OR {w} <% title)" if len(word) >= FUZZY_MIN_LETTERS
-                             else exact)
-            text = f"({text} OR ({' AND '.join(fuzzy)}))"
+        text = f"search_vector @@ {TQ.format('match')}"
         ident = identifier_match(query, p)
         clauses.append(("text", text if ident is None else f"({text} OR {ident})"))
     if isinstance(flt, ProductFilter):
         clauses += _product_filters(flt, p, skip)
     elif isinstance(flt, ContentFilter):
         clauses += _content_filters(flt, p, skip)
-    return clauses, tsq, q
+    return clauses
 
 
 IDENTIFIER_SQL: dict[DocType, str] = {
@@ -181,7 +206,9 @@ def identifier_match(query: SearchQuery, p: Params) -> str | None:
 def _identifier_rank(query: SearchQuery, p: Params) -> str:
     """1 for a document the whole query identifies, else 0: the first relevance tier."""
     ident = identifier_match(query, p)
-    return "0" if ident is None else f"({ident})::int"
+    # IS TRUE: a document without the identifier (content without a slug) ranks 0, not NULL
+    # (NULL would sort first under DESC)
+    return "0" if ident is None else f"(({ident}) IS TRUE)::int"
 
 
 def _product_filters(flt: ProductFilter, p: Params,
@@ -253,45 +280,90 @@ def _sort_order(query: SearchQuery, table: Table, p: Params) -> str:
     return f"{expr} {'DESC' if desc else 'ASC'} NULLS LAST, {key}"
 
 
-def _rank(tsq: str | None, q_param: str | None) -> str:
-    if tsq is None or q_param is None:
+def _score(text: TextQuery | None, fields: bool = True, engine: bool = True) -> str:
+    """The relevance score of a matching row: the tiers of README's ranking rules as one
+    number, so that `score DESC` orders by fewer typos, then (with `fields`) the better
+    fields the words matched in (title, then subtitle/tags/categories, then description; a
+    word's field is the best among its stems of the fewest typos), then whole words before
+    the prefix, then (with `engine`) ts_rank_cd. Each word adds 0-2 typos and 0-2 field
+    steps, so with n words a tier step of F = 2n + 2 keeps them apart (the prefix step is 1
+    and the rank r/(1+r) below 1)."""
+    if text is None or not text.budgets:
         return "0::float8"
-    # exact matches score 1 + ts_rank_cd (A title > B > C description); fuzzy-only < 1
-    return (f"CASE WHEN search_vector @@ {tsq} THEN 1 + ts_rank_cd(search_vector, {tsq}) "
-            f"ELSE word_similarity({q_param}, coalesce(title, '')) * 0.5 END")
+    n = len(text.budgets)
+    step = 2 * n + 2
+    v = "search_vector"
+
+    def word(i: int, budget: int) -> str | None:
+        """typos * F² + field * F of word i: the first level (no typo, one, two) it matches
+        at, and within it the best field."""
+        levels = [("near", "near_title", "near_related")]
+        if budget > 0:
+            levels.append(("one", "one_title", "one_related"))
+            levels.append(("match", "title", "related"))  # any stem: two typos
+        if not fields:
+            levels = [(level, level, level) for level, _, _ in levels]
+        cases = []
+        for typos, (any_field, title, related) in enumerate(levels):
+            base = typos * step * step
+            for rank, name in enumerate((title, related, any_field) if fields else (title,)):
+                if typos == len(levels) - 1 and name == any_field:
+                    cases.append(f"ELSE {base + rank * step}")
+                    break
+                cell = TQ.format(name if name == "match" else f"{name}[{i}]")
+                cases.append(f"WHEN {v} @@ {cell} THEN {base + rank * step}")
+        if len(cases) == 1:
+            return None
+        near = TQ.format(f"near[{i}]")
+        return f"(CASE WHEN {near} IS NULL THEN 0 {' '.join(cases)} END)"
+
+    parts = [part for i, budget in enumerate(text.budgets, 1)
+             if (part := word(i, budget)) is not None]
+    if text.prefix:
+        parts.append(f"(CASE WHEN {v} @@ {TQ.format(f'whole[{n}]')} THEN 0 ELSE 1 END)")
+    top = 2 * n * step * step + 2 * n * step + 2
+    score = f"{top} - ({' + '.join(parts)})" if parts else f"{top}"
+    if engine:
+        rank = f"ts_rank_cd({v}, {TQ.format('match')})"
+        score = f"{score} + {rank} / (1 + {rank})"
+    return f"({score})::float8"
 
 
 def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
-    """One page of hits in order: the document columns, `rank`, `total` (every hit) and, with
-    highlighting and text, `hl_<column>` fragments marked with <mark></mark>."""
+    """One page of hits in order: the document columns, `rank` (the relevance score),
+    `total` (every hit) and, with highlighting and text, `hl_<column>` fragments marked with
+    <mark></mark>."""
     table = table_of(query)
     p = Params()
-    clauses, tsq, q = _where(query, scope, p)
+    text = _text_query(query.doc_type, query.q, scope, p)
+    clauses = _where(query, scope, p)
     order = _order_by(query, scope, table, p)
     limit, offset = p.add(query.per_page), p.add(query.offset)
     ident = _identifier_rank(query, p)
-    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, {ident} AS ident, "
+    sql = (f"SELECT {table.columns}, {_score(text)} AS rank, {ident} AS ident, "
            f"count(*) OVER () AS total "
            f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "
            f"ORDER BY {order} LIMIT {limit} OFFSET {offset}")
-    if query.highlight and tsq is not None:
-        # headlines are computed for the page only, in an outer query over it
+    if query.highlight and text is not None:
+        # headlines are computed for the page only, in an outer query over it, in the
+        # tenant's language with every stem the words matched (typos and prefixes included)
         sel = f"StartSel={START_SEL}, StopSel={STOP_SEL}"
         whole = p.add(f"{sel}, HighlightAll=true")
         frag = p.add(f"{sel}, MaxFragments=2, MaxWords=30, MinWords=10")
-        marks = [f"ts_headline('simple', left(coalesce(h.{col}, ''), {HIGHLIGHT_MAX_CHARS}), "
-                 f"{tsq}, "
+        marks = [f"ts_headline({TQ.format('cfg')}, "
+                 f"left(coalesce(h.{col}, ''), {HIGHLIGHT_MAX_CHARS}), {TQ.format('marks')}, "
                  f"{whole if col == 'title' else frag}) AS hl_{col}" for col in table.highlight]
         # the order expressions only name selected columns, so they apply to `h` as well
         sql = f"SELECT h.*, {', '.join(marks)} FROM ({sql}) h ORDER BY {order}"
-    return Compiled(sql, p.values)
+    return Compiled(_with(text) + sql, p.values)
 
 
 def compile_count(query: SearchQuery, scope: SearchScope) -> Compiled:
     table = table_of(query)
     p = Params()
-    clauses, _, _ = _where(query, scope, p)
-    return Compiled(f"SELECT count(*) FROM {table.name} "
+    text = _text_query(query.doc_type, query.q, scope, p)
+    clauses = _where(query, scope, p)
+    return Compiled(f"{_with(text)}SELECT count(*) FROM {table.name} "
                     f"WHERE {' AND '.join(c for _, c in clauses)}", p.values)
 
 
@@ -312,7 +384,8 @@ def compile_facets(query: SearchQuery, scope: SearchScope,
     p = Params()
     priced = "price" in names or PRICE_STATS in names
     cur = p.add(query.price_currency) + "::text" if priced else ""
-    set_filters = {name for name, _ in _where(query, scope, Params())[0]}
+    text = _text_query(query.doc_type, query.q, scope, p)
+    set_filters = {name for name, _ in _where(query, scope, Params())}
     hit_sets: dict[str | None, list[str]] = {}
     for name in names:
         own = _OWN_FILTER.get(name)
@@ -320,7 +393,7 @@ def compile_facets(query: SearchQuery, scope: SearchScope,
     shared: list[str] = []
     sources: dict[str, str] = {}
     for skip, members in hit_sets.items():
-        clauses, _, _ = _where(query, scope, p, skip=skip)
+        clauses = _where(query, scope, p, skip=skip)
         where = " AND ".join(c for _, c in clauses)
         if len(members) == 1:
             sources[members[0]] = f"(SELECT * FROM {table.name} WHERE {where})"
@@ -332,7 +405,7 @@ def compile_facets(query: SearchQuery, scope: SearchScope,
     parts = [_FACET_SQL[(query.doc_type, name)].format(m=f"{sources[name]} m{index}", cur=cur)
              for index, name in enumerate(names)]
     union = " UNION ALL ".join(f"({part})" for part in parts)
-    return Compiled(f"WITH {', '.join(shared)} {union}" if shared else union, p.values)
+    return Compiled(_with(text, *shared) + union, p.values)
 
 
 def compile_price_stats(query: SearchQuery, scope: SearchScope) -> Compiled | None:
@@ -341,41 +414,32 @@ def compile_price_stats(query: SearchQuery, scope: SearchScope) -> Compiled | No
     if query.doc_type != "product" or query.price_currency is None:
         return None
     p = Params()
-    clauses, _, _ = _where(query, scope, p, skip="price")
+    text = _text_query(query.doc_type, query.q, scope, p)
+    clauses = _where(query, scope, p, skip="price")
     cur = p.add(query.price_currency) + "::text"
     where = " AND ".join(c for _, c in clauses)
-    return Compiled(f"SELECT min((prices->{cur}->>'min')::bigint) AS min, "
+    return Compiled(f"{_with(text)}SELECT min((prices->{cur}->>'min')::bigint) AS min, "
                     f"max((prices->{cur}->>'max')::bigint) AS max FROM {PRODUCTS.name} "
                     f"WHERE {where} AND prices ? {cur}", p.values)
 
 
 def compile_suggest(doc_type: DocType, prefix: str, scope: SearchScope,
                     limit: int) -> Compiled | None:
-    """Titles whose words start with the typed words (the last one a prefix), or that look
-    like the text with a typo; prefix matches first. None when the text has no word."""
-    words = query_words(prefix)
-    if not words:
+    """Titles that match the text as a search does (the last word also a prefix, typos within
+    the budgets), in the title: fewer typos first, then whole words before the prefix, then
+    the title. None when the text has no word."""
+    if not query_words(prefix):
         return None
     table = PRODUCTS if doc_type == "product" else CONTENT
     p = Params()
-    where = [f"tenant_id = {p.add(scope.tenant_id)}", "title IS NOT NULL"]
+    text = _text_query(doc_type, prefix, scope, p)
+    where = [f"tenant_id = {p.add(scope.tenant_id)}", "title IS NOT NULL",
+             f"search_vector @@ {TQ.format('title_match')}"]
     if not scope.include_drafts:
         where.append("status = 'published'")
-    tsq = f"to_tsquery('simple', {p.add(' & '.join(f'{w}:*' for w in words))}::text)"
-    prefixed = f"to_tsvector('simple', title) @@ {tsq}"
-    *head, last = words
-    text = p.add(last) + "::text"
-    matches = prefixed
-    if len(last) >= FUZZY_MIN_LETTERS:
-        # the earlier words as typed, the last one with a typo
-        near = f"{text} <% title"
-        if head:
-            head_tsq = p.add(" & ".join(f"{w}:*" for w in head)) + "::text"
-            near = f"{near} AND to_tsvector('simple', title) @@ to_tsquery('simple', {head_tsq})"
-        matches = f"({prefixed} OR ({near}))"
     return Compiled(
-        f"SELECT {table.key} AS id, title, "
-        f"(CASE WHEN {prefixed} THEN 1 ELSE 0 END) + word_similarity({text}, title) AS score "
-        f"FROM {table.name} WHERE {' AND '.join(where)} AND {matches} "
+        f"{_with(text)}SELECT {table.key} AS id, title, "
+        f"{_score(text, fields=False, engine=False)} AS score "
+        f"FROM {table.name} WHERE {' AND '.join(where)} "
         f"ORDER BY score DESC, lower(title) COLLATE \"C\", {table.key} LIMIT {p.add(limit)}",
         p.values)

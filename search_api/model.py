@@ -229,7 +229,9 @@ class SearchQuery(_Strict):
     @field_validator("q")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
-        return value.strip() or None if value is not None else None
+        # a space after the last word is kept: it says the shopper finished the word, which
+        # then no longer matches as a prefix (indexer.model.text.prefix_word)
+        return value.lstrip() if value is not None and value.strip() else None
 
     @field_validator("price_buckets")
     @classmethod

@@ -4,7 +4,9 @@
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
 -- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
 -- the weight-B text (subtitle, tags, category names, option values) to 10 000;
--- `truncated` says so. Card fields: the thumbnail, the variants' SKUs (by variant position),
+-- `truncated` says so. Weight C is the description and the meta title and description.
+-- `words` are the words of that text for the tenant's vocabulary (`write_words`).
+-- Card fields: the thumbnail, the variants' SKUs (by variant position),
 -- the option values some variant carries (`options` [{option, values}] by option and value
 -- position, flat as `option_values` "Option:value" for facets and filters) and the
 -- identifiers a whole query matches exactly (handle, SKUs, barcodes, lowercased).
@@ -27,7 +29,11 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            setweight(to_tsvector(lang.cfg, p.title), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
              || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')), 'C')
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', m.title, m.description)), 'C')
              AS search_vector,
+           rustok_words(concat_ws(' ', p.title, left(tx.related, 10000),
+                                  left(p.description, 100000), m.title, m.description))
+             AS words,
            p.created_at, p.published_at,
            (length(p.description) > 100000 OR length(tx.related) > 10000) AS truncated
     FROM commerce_products p
@@ -118,6 +124,18 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
     ) tx
     WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
 
+-- name: write_words --
+-- After a `built` CTE: the words of the documents into their tenant's vocabulary (typo and
+-- prefix matching, migrations/0019_search_words.sql), in the transaction of the index rows.
+-- Inserted in one global order, so two writers that share new words never deadlock; a word
+-- already known is left alone. {doc_type}: the document type (a validated name).
+words AS (
+    INSERT INTO search_words (tenant_id, doc_type, word)
+    SELECT DISTINCT b.tenant_id, '{doc_type}', w FROM built b, unnest(b.words) AS w
+    ORDER BY 1, 3
+    ON CONFLICT DO NOTHING
+)
+
 -- name: write_products --
 -- After `ids` (id, event_time) and `built` CTEs: versioned upsert into index_products (an
 -- older build never replaces a newer one), delete of documents whose source is gone (or not
@@ -173,7 +191,8 @@ SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS del
 -- unpublished nodes). Bounded like products: excerpt and body feed all of their text up to
 -- 330 000 bytes together (what core_write accepts: 64 KiB + 256 KiB; at most ~2.4 bytes of
 -- tsvector per byte), a longer text its first 100 000 characters; tags and category name
--- 10 000 characters.
+-- 10 000 characters. Weights: A the title; B the tags, category name and excerpt; C the body,
+-- the author's name and the meta title and description.
 SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
@@ -183,8 +202,15 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
              || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
-             || setweight(to_tsvector(lang.cfg, left(tx.text, tx.bound)), 'C')
+             -- the bounded text, excerpt first (weight B), then the body (C)
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(n.excerpt, tx.bound), '')), 'B')
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(b.body, CASE
+                    WHEN n.excerpt IS NULL THEN tx.bound
+                    ELSE greatest(tx.bound - length(n.excerpt) - 1, 0) END), '')), 'C')
+             || setweight(to_tsvector(lang.cfg, tx.more), 'C')
              AS search_vector,
+           rustok_words(concat_ws(' ', n.title, left(tx.related, 10000),
+                                  left(tx.text, tx.bound), tx.more)) AS words,
            n.published_at, n.created_at,
            (length(tx.text) > tx.bound OR length(tx.related) > 10000) AS truncated
     FROM nodes n
@@ -206,6 +232,8 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     CROSS JOIN LATERAL (
         SELECT concat_ws(' ', array_to_string(tg.tags, ' '), c.name) AS related,
                concat_ws(' ', n.excerpt, b.body) AS text,
+               concat_ws(' ', COALESCE(u.display_name, u.email), m.title, m.description)
+                   AS more,
                CASE WHEN octet_length(concat_ws(' ', n.excerpt, b.body)) <= 330000
                     THEN 330000 ELSE 100000 END AS bound
     ) tx

@@ -1,4 +1,4 @@
-"""The reference search backend: full-text, trigram typo tolerance, filters, disjunctive
+"""The reference search backend: full-text with typos and prefixes, filters, disjunctive
 facets and sorts over the index tables `index_products` / `index_content` (I/O: PostgreSQL).
 
 The SQL comes from the pure compiler `search_api.compile_pg`; this module only runs it and
@@ -17,7 +17,6 @@ from indexer.model import SPECS, DocType
 from indexer.model.text import query_words
 from search_api.backends.highlight import mark_prefixes, marked_headline
 from search_api.compile_pg import (
-    FUZZY_THRESHOLD,
     PRICE_STATS,
     START_SEL,
     compile_count,
@@ -37,8 +36,6 @@ from search_api.model import (
     hit_document,
 )
 
-SET_FUZZY_THRESHOLD = "SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)"
-
 
 class PostgresBackend:
     """`SearchBackend` over the index tables; every statement is scoped to the scope's
@@ -54,7 +51,6 @@ class PostgresBackend:
         hits_sql = compile_hits(query, scope)
         facets_sql = compile_facets(query, scope, price_stats=True)
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             rows = await conn.fetch(hits_sql.sql, *hits_sql.params)
             if rows:
                 total = int(rows[0]["total"])
@@ -84,7 +80,6 @@ class PostgresBackend:
         if compiled is None:
             return []
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-            await conn.execute(SET_FUZZY_THRESHOLD, str(FUZZY_THRESHOLD))
             rows = await conn.fetch(compiled.sql, *compiled.params)
         words = query_words(prefix)
         return [Suggestion(id=row["id"], title=row["title"],

@@ -29,6 +29,7 @@ EXPECTED_TABLES = {
     "relay_state", "schema_migrations", "engine_queue", "index_jobs", "api_keys",
     "engine_indexes", "tenant_counters", "currencies", "import_jobs", "import_errors",
     "search_settings", "search_rules", "search_relevance_audit", "engine_placements",
+    "search_words",
 }
 
 

@@ -16,11 +16,12 @@ def test_one_match_serves_every_facet_and_the_stats_without_filters() -> None:
                         currency="EUR")
     compiled = compile_facets(query, SCOPE, price_stats=True)
     assert compiled is not None
-    assert compiled.sql.count("MATERIALIZED") == 1
+    assert compiled.sql.count("MATERIALIZED") == 2  # the text (tq) and the shared match
     assert compiled.sql.count("search_vector @@") == compiled.sql.split(
         " UNION ALL ")[0].count("search_vector @@")  # the text is matched in the CTE only
-    # once as the text, once as the identifier key (`identifier_match`), both in the CTE
-    assert compiled.params.count("leather boots") == 2
+    assert compiled.params.count(["leather", "boots"]) == 1  # the text is expanded once
+    # the identifier key (`identifier_match`), in the shared match
+    assert compiled.params.count("leather boots") == 1
     assert f"'{PRICE_STATS}'" in compiled.sql
 
 
@@ -31,8 +32,8 @@ def test_a_set_filter_gives_its_facet_and_the_stats_their_own_hit_sets() -> None
     compiled = compile_facets(query, SCOPE, price_stats=True)
     assert compiled is not None
     # categories alone on the fully filtered hits, tags without the tag filter, price facet
-    # and stats share the hits without the price filter
-    assert compiled.sql.count("MATERIALIZED") == 1
+    # and stats share the hits without the price filter (and all read the one text CTE)
+    assert compiled.sql.count("MATERIALIZED") == 2
     assert compiled.params.count(["sale"]) == 2  # every hit set but the tags one
     assert compiled.params.count(5000) == 2  # every hit set but the price one
     assert compile_facets(SearchQuery(), SCOPE, price_stats=True) is None

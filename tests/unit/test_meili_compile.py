@@ -292,7 +292,8 @@ def test_a_whole_query_is_also_looked_up_among_the_identifiers() -> None:
         ["published", "t0-p0000006-0"])
     assert found["query"] is None and found["page"] == 1 and found["sort"] is None
     overlap = roles["identified_text"].params
-    assert overlap["query"] == "T0-P0000006-0" and overlap["filter"] == found["filter"]
+    # the trailing space stays (the last word is finished: no prefix, in every engine)
+    assert overlap["query"] == "T0-P0000006-0 " and overlap["filter"] == found["filter"]
     assert overlap["page"] == 0  # counts only
     slug = _roles(SearchQuery(doc_type="content", q="Care-101"))["identified"].params
     assert tokenize(slug["filter"])[1][-1] == "care-101" and "slug = " in slug["filter"]

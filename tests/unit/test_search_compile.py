@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core_write.errors import ValidationFailed
-from indexer.model.text import price_field_pair, query_words
+from indexer.model.text import price_field_pair
 from search_api.backends.highlight import mark_prefixes, mark_ranges, marked_headline
 from search_api.backends.postgres import facet_counts
 from search_api.compile_pg import (
@@ -64,15 +64,37 @@ def test_in_stock_first_is_the_first_order_key_of_products() -> None:
 def test_user_text_travels_only_as_parameters() -> None:
     text = "'; DROP TABLE index_products; --"
     compiled = compile_hits(q(q=text, highlight=True), SCOPE)
-    assert "DROP" not in compiled.sql and text in compiled.params
+    assert "DROP" not in compiled.sql and ["drop", "table", "index", "products"] in compiled.params
     assert compiled.sql.count("$") >= len(compiled.params)
 
 
-def test_the_fuzzy_branch_needs_a_word_of_five_letters() -> None:
-    assert "<% title" not in compile_hits(q(q="hat red"), SCOPE).sql
-    fuzzy = compile_hits(q(q="red leathr"), SCOPE)
-    assert "<% title" in fuzzy.sql and "leathr" in fuzzy.params and "red" in fuzzy.params
-    assert query_words("Red, LEATHR!") == ["red", "leathr"]
+def test_the_words_carry_their_typo_budgets_and_the_last_one_is_a_prefix() -> None:
+    compiled = compile_hits(q(q="Red, LEATHR boots-elegantly"), SCOPE)
+    assert "rustok_text_query($1, 'product'" in compiled.sql
+    assert ["red", "leathr", "boots", "elegantly"] in compiled.params
+    assert [0, 1, 1, 2] in compiled.params
+    assert compiled.params[compiled.params.index([0, 1, 1, 2]) + 1] is True  # prefix
+    typed = compile_hits(q(q="red leather "), SCOPE)  # a space after the last word: no prefix
+    assert typed.params[typed.params.index([0, 1]) + 1] is False
+    assert ["foo", "bar"] in compile_hits(q(q="foo_bar"), SCOPE).params
+    # the text CTE comes first and every clause reads it once (InitPlans)
+    assert compiled.sql.startswith("WITH tq AS MATERIALIZED")
+    assert "search_vector @@ (SELECT match FROM tq)" in compiled.sql
+    assert "WITH" not in compile_hits(q(), SCOPE).sql
+
+
+def test_the_score_orders_typos_then_fields_then_prefix_then_rank() -> None:
+    sql = compile_hits(q(q="red leathr"), SCOPE).sql
+    # two words: a tier step of 2 * 2 + 2 = 6 (typos count 36, fields 6); only leathr has a
+    # typo budget; a word's field is the best among its stems of the fewest typos
+    assert ("WHEN search_vector @@ (SELECT near_title[1] FROM tq) THEN 0 "
+            "WHEN search_vector @@ (SELECT near_related[1] FROM tq) THEN 6 ELSE 12 END") in sql
+    assert "one_title[1]" not in sql
+    assert ("WHEN search_vector @@ (SELECT one_title[2] FROM tq) THEN 36 "
+            "WHEN search_vector @@ (SELECT one_related[2] FROM tq) THEN 42") in sql
+    assert "(SELECT whole[2] FROM tq)" in sql  # the prefix step
+    assert "ts_rank_cd(search_vector, (SELECT match FROM tq))" in sql
+    assert "whole[" not in compile_hits(q(q="red leathr "), SCOPE).sql
 
 
 def test_sorts_end_with_the_id_and_missing_values_last() -> None:
@@ -94,20 +116,22 @@ def test_a_facet_is_counted_without_its_own_filter() -> None:
 
 
 def test_count_and_price_stats() -> None:
-    assert compile_count(q(q="x"), SCOPE).sql.startswith("SELECT count(*) FROM index_products")
+    assert compile_count(q(q="x"), SCOPE).sql.startswith("WITH tq AS")
+    assert compile_count(q(), SCOPE).sql.startswith("SELECT count(*) FROM index_products")
     assert compile_price_stats(q(), SCOPE) is None
     stats = compile_price_stats(
         q(currency="EUR", filter={"price": {"currency": "EUR", "min": 5}}), SCOPE)
     assert stats is not None and 5 not in stats.params  # the price filter is left out
 
 
-def test_suggest_compiles_prefixes_and_a_typo_branch() -> None:
+def test_suggest_matches_titles_as_search_does() -> None:
     assert compile_suggest("product", " !! ", SCOPE, 5) is None
     compiled = compile_suggest("product", "leather wa", SCOPE, 5)
-    assert compiled is not None and "leather:* & wa:*" in compiled.params
-    assert "<% title" not in compiled.sql
+    assert compiled is not None and ["leather", "wa"] in compiled.params
+    assert "search_vector @@ (SELECT title_match FROM tq)" in compiled.sql
+    assert "ts_rank_cd" not in compiled.sql and "title[" not in compiled.sql
     typo = compile_suggest("content", "lether", SCOPE, 5)
-    assert typo is not None and "<% title" in typo.sql and "index_content" in typo.sql
+    assert typo is not None and "'content'" in typo.sql and "index_content" in typo.sql
 
 
 def test_price_rows_fold_into_bucket_labels() -> None:
