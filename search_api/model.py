@@ -281,6 +281,9 @@ class SearchScope(_Strict):
 
     tenant_id: uuid.UUID
     include_drafts: bool = False
+    language: str = "simple"
+    """The tenant's text search configuration (`settings.language`): the language query
+    words are stemmed in by the engines that stem in Python."""
 
     def statuses(self, query: SearchQuery) -> list[str] | None:
         """The statuses this search may see (None: any): `published` for search keys, what

@@ -10,19 +10,52 @@ the columns `indexer.model.doctypes.SPECS[...].columns`; the hit part of each is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
-from indexer.model.text import price_fields, title_sort_key
+from indexer.model.text import price_fields, stem_language, stem_words, title_sort_key
 
 _PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 
 
 # ---- Tantivy ------------------------------------------------------------------------------
+_ALNUM = re.compile(r"[^\W_]+")
+
+
+def match_words(text: str) -> list[str]:
+    """The casefolded words of `text` as Tantivy's default tokenizer splits them (letters and
+    digits; `_` separates, unlike `query_words`)."""
+    return _ALNUM.findall(text.casefold())
+
+
+def match_term(word: str) -> str:
+    """A word as the tier fields index it: its first letter doubled, so an automaton counting
+    edits counts one on the first letter as two (`FIRST_LETTER_TYPO_COST`: `leather` is
+    `lleather`, `feather` is `ffeather`, two edits apart)."""
+    return word[:1] + word
+
+
+def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
+                 ) -> dict[str, str]:
+    """The match fields of a document (`indexer.tantivy.schema.MATCH_FIELDS` and `STEMS`)
+    from its searchable text per field tier (best first)."""
+    out: dict[str, str] = {}
+    stems: list[str] = []
+    stemmed = stem_language(language) is not None
+    for number, texts in enumerate(tiers, start=1):
+        words = [w for text in texts if text for w in match_words(text)]
+        out[f"tier{number}"] = " ".join(match_term(w) for w in words)
+        if stemmed:
+            stems += [f"{number}{stem}" for stem in dict.fromkeys(stem_words(words, language))]
+    out["stems"] = " ".join(stems)
+    return out
+
+
 def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:
     """Field values of one `index_products` row; prices of currencies without fields are
     dropped (the `currencies` field still lists them)."""
@@ -37,6 +70,11 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         currencies=list(row.get("currencies") or []),
         has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
     )
+    doc.update(match_values((
+        [row.get("title")],
+        [row.get("subtitle"), *doc["tags"], *doc["category_names"]],
+        [row.get("description"), row.get("meta_title"), row.get("meta_description")],
+    ), row.get("language")))
     prices = _json(row.get("prices"), f"{table}.prices") or {}
     for cur in currencies:
         entry = prices.get(cur)
@@ -58,6 +96,12 @@ def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
         category_name=row.get("category_name"), category_slug=row.get("category_slug"),
         parent_id=_id(row.get("parent_id")), reply_count=int(row.get("reply_count") or 0),
     )
+    doc.update(match_values((
+        [row.get("title")],
+        [row.get("excerpt"), *doc["tags"], row.get("category_name")],
+        [row.get("body_preview"), row.get("author_name"), row.get("meta_title"),
+         row.get("meta_description")],
+    ), row.get("language")))
     return _compact(doc)
 
 

@@ -1,6 +1,7 @@
-"""Tantivy query pieces the API's compiler (`search_api.compile_tantivy`) builds on: user text,
-and the single function that confines every query to a tenant (pure: builds query objects,
-searches nothing).
+"""Tantivy query pieces the API's compiler (`search_api.compile_tantivy`) builds on: user text
+by the matching and ranking rules of `indexer.model.text` (`word_query`, `WordScores`), the
+query-syntax fallback (`text_query`), and the single function that confines every query to a
+tenant (pure: builds query objects, searches nothing).
 
 Tenant isolation does not depend on the user text: whatever the parser makes of it
 (`tenant_id:OTHER OR title:x`, `*`, a syntax error), the result is only ever a MUST clause
@@ -9,13 +10,103 @@ next to a MUST term on `tenant_id`, so it can narrow a tenant's hits but never w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import tantivy
 
 from core_write.errors import ValidationFailed
 from indexer.model import DocType
-from indexer.tantivy.schema import SEARCH_FIELDS
+from indexer.model.engines import match_term
+from indexer.model.text import stem_language, stem_words, typo_budget
+from indexer.tantivy.schema import MATCH_FIELDS, SEARCH_FIELDS, STEMS
+
+EXACT, STEM, PREFIX = 2, 1, 0
+"""Exactness of a word's match (ranking rule 4); typo matches count as PREFIX."""
+BM25_CEILING = 200.0
+"""Above any BM25 score of one word over the three tier fields (idf <= ln(2N+1), ~15 at a
+million documents, times k1+1 = 2.2 and the tier boosts, 5.5 together): the engine score
+divided by it stays below one exactness step."""
+TIER_BOOSTS = (3.0, 1.5, 1.0)
+"""BM25 weights of the tier fields (title, middle, long text)."""
+
+
+@dataclass(frozen=True)
+class WordScores:
+    """The score of a word's match by ranking rules 2-4 (typos, field tier, exactness), with
+    gaps so that a sum over `words` words orders documents lexicographically by the rules
+    (every step of a rule outweighs all later rules of every word together), then by the
+    BM25 part (`bm25_scale`, below one exactness step)."""
+
+    words: int
+
+    @property
+    def tier_step(self) -> float:
+        return 2.0 * self.words + 1
+
+    @property
+    def typo_step(self) -> float:
+        return self.words * (2 * self.tier_step + 2) + 1
+
+    def score(self, typos: int, tier: int, exactness: int) -> float:
+        """`tier`: 0 for the best field tier (title)."""
+        return (self.typo_step * (2 - typos) + self.tier_step * (len(MATCH_FIELDS) - 1 - tier)
+                + exactness)
+
+    @property
+    def bm25_scale(self) -> float:
+        return 1.0 / (BM25_CEILING * self.words)
+
+    @property
+    def ceiling(self) -> float:
+        """Above the score of any document (an identifier match outranks text with more)."""
+        return self.words * (self.score(0, 0, EXACT) + 1)
+
+
+def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix: bool,
+               language: str | None, tiers: int = len(MATCH_FIELDS)) -> tantivy.Query:
+    """The documents one query word matches (rules of `indexer.model.text`), scored by its
+    best match: exact or same stem in a tier field (term queries), as a prefix when it is the
+    last word, or with the typos `typo_budget` allows (Levenshtein automata, transposition
+    one edit; the tier fields double each word's first letter, so an edit there costs two).
+    One automaton per kind and tier: Tantivy walks each tier's term dictionary once per
+    word. `tiers` limits the match to the best ones (suggestions: titles)."""
+    term = match_term(word)
+    budget = typo_budget(word)
+    stem = stem_words([word], language)[0] if stem_language(language) else None
+    variants: list[tantivy.Query] = []
+    for tier, field in enumerate(MATCH_FIELDS[:tiers]):
+        exact = tantivy.Query.term_query(schema, field, term)
+        variants.append(tantivy.Query.boolean_query([
+            (tantivy.Occur.Should, tantivy.Query.const_score_query(
+                exact, scores.score(0, tier, EXACT))),
+            (tantivy.Occur.Should, tantivy.Query.boost_query(
+                exact, TIER_BOOSTS[tier] * scores.bm25_scale))]))
+        if stem is not None:
+            variants.append(tantivy.Query.const_score_query(
+                tantivy.Query.term_query(schema, STEMS, f"{tier + 1}{stem}"),
+                scores.score(0, tier, STEM)))
+        if prefix:
+            variants.append(tantivy.Query.const_score_query(
+                tantivy.Query.fuzzy_term_query(schema, field, term, 0, True, True),
+                scores.score(0, tier, PREFIX)))
+        for typos in range(1, budget + 1):
+            variants.append(tantivy.Query.const_score_query(
+                tantivy.Query.fuzzy_term_query(schema, field, term, typos, True, False),
+                scores.score(typos, tier, PREFIX)))
+    return tantivy.Query.disjunction_max_query(variants)
+
+
+def words_query(schema: tantivy.Schema, words: Sequence[str], *, prefix: bool,
+                language: str | None, tiers: int = len(MATCH_FIELDS)) -> tantivy.Query:
+    """Every word matched (`word_query`; the last one also as a prefix when `prefix`), the
+    document's score the sum of its words' scores."""
+    scores = WordScores(len(words))
+    return tantivy.Query.boolean_query([
+        (tantivy.Occur.Must, word_query(schema, word, scores, language=language, tiers=tiers,
+                                        prefix=prefix and n == len(words) - 1))
+        for n, word in enumerate(words)])
 
 
 def tenant_scoped(schema: tantivy.Schema, tenant_id: Any, query: tantivy.Query) -> tantivy.Query:

@@ -21,13 +21,13 @@ import tantivy
 
 from core_write.errors import ValidationFailed
 from indexer.model import SPECS, DocType, Document
-from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, query_words, title_sort_key
-from indexer.tantivy.query import tenant_scoped
+from indexer.model.engines import match_words
+from indexer.model.text import prefix_word, price_field_pair, title_sort_key
+from indexer.tantivy.query import tenant_scoped, words_query
 from indexer.tantivy.reader import TantivyReader
-from search_api.backends.highlight import mark_prefixes, mark_ranges
+from search_api.backends.highlight import QueryWords, mark_ranges
 from search_api.compile_tantivy import (
     DATE_SORTS,
-    EXACT_BOOST,
     aggregations,
     any_of,
     clauses,
@@ -35,7 +35,6 @@ from search_api.compile_tantivy import (
     fast_sort,
     price_stats,
     scoped,
-    user_text,
 )
 from search_api.model import FacetStats, Hit, SearchQuery, SearchResult, SearchScope, Suggestion
 
@@ -88,7 +87,8 @@ class TantivyBackend:
             facets, stats = self._aggregate(searcher, index.schema, query, scope, named, main)
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
-        highlighters = self._highlighters(searcher, index, query)
+        highlighters = self._highlighters(searcher, index.schema, query, scope,
+                                          [doc for _, doc, _ in page])
         hits = []
         for score, doc, document in page:
             marks = {}
@@ -116,14 +116,25 @@ class TantivyBackend:
         stats = {} if bounds is None else {"price": FacetStats(min=bounds[0], max=bounds[1])}
         return facets, stats
 
-    def _highlighters(self, searcher: tantivy.Searcher, index: tantivy.Index,
-                      query: SearchQuery) -> dict[str, tantivy.SnippetGenerator]:
+    def _highlighters(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
+                      query: SearchQuery, scope: SearchScope, docs: list[tantivy.Document],
+                      ) -> dict[str, tantivy.SnippetGenerator]:
+        """Per highlighted field, a snippet generator over the words of the page's documents
+        that match the query (exact, stem, prefix or typo matches alike: the automata's
+        terms are not known to Tantivy's snippets, so the words are matched here)."""
         if not query.highlight or not query.q:
             return {}
-        text = user_text(index, query.doc_type, query.q)
+        words = QueryWords(query.q, scope.language)
         out = {}
         for field in SPECS[query.doc_type].highlight:
-            generator = tantivy.SnippetGenerator.create(searcher, text, index.schema, field)
+            terms = {term for doc in docs for value in doc.get_all(field)
+                     for _, _, term in words.matches(str(value))}
+            if not terms:
+                continue
+            text = tantivy.Query.boolean_query([
+                (tantivy.Occur.Should, tantivy.Query.term_query(schema, field, term))
+                for term in sorted(terms)])
+            generator = tantivy.SnippetGenerator.create(searcher, text, schema, field)
             if field == "title":
                 generator.set_max_num_chars(1000)  # the whole title, like ts_headline
             out[field] = generator
@@ -131,15 +142,17 @@ class TantivyBackend:
 
     async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
                       limit: int = 8) -> list[Suggestion]:
-        words = query_words(prefix)
+        """Titles matching `prefix` by the rules of search (its last word a prefix unless
+        followed by a space, typos), ranked like search."""
         index = self.reader.index(doc_type)
-        if not words or index is None:
+        if not match_words(prefix) or index is None:
             return []
         limit = max(1, min(limit, 50))
         rows = await asyncio.get_running_loop().run_in_executor(
-            self._threads, _suggest, index, words, scope, limit)
-        return [Suggestion(id=uuid.UUID(doc_id), title=title,
-                           highlighted=mark_prefixes(title, words)) for doc_id, title in rows]
+            self._threads, _suggest, index, prefix, scope, limit)
+        words = QueryWords(prefix, scope.language)
+        return [Suggestion(id=uuid.UUID(doc_id), title=title, highlighted=words.mark(title))
+                for doc_id, title in rows]
 
     async def ready(self) -> bool:
         return self.reader.index("product") is not None
@@ -277,19 +290,14 @@ def _scores(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tanti
     return [found.get((row[2].segment_ord, row[2].doc), 0.0) for row in rows]
 
 
-def _suggest(index: tantivy.Index, words: list[str], scope: SearchScope,
+def _suggest(index: tantivy.Index, text: str, scope: SearchScope,
              limit: int) -> list[tuple[str, str]]:
     schema = index.schema
-    *head, last = words
-    exact = [(tantivy.Occur.Must, tantivy.Query.term_query(schema, "title", w)) for w in head]
-    prefixed = tantivy.Query.boolean_query(
-        [*exact, (tantivy.Occur.Must, tantivy.Query.regex_query(schema, "title", f"{last}.*"))])
-    options = [(tantivy.Occur.Should, tantivy.Query.boost_query(prefixed, EXACT_BOOST))]
-    if len(last) >= FUZZY_MIN_LETTERS:
-        near = tantivy.Query.fuzzy_term_query(schema, "title", last, 1, True, True)
-        options.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
-            [*exact, (tantivy.Occur.Must, near)])))
-    parts = [(tantivy.Occur.Must, tantivy.Query.boolean_query(options))]
+    words = match_words(text)
+    last = prefix_word(text)
+    titles = words_query(schema, words, language=scope.language, tiers=1,
+                         prefix=last is not None and last.endswith(words[-1]))
+    parts = [(tantivy.Occur.Must, titles)]
     if not scope.include_drafts:
         parts.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
             tantivy.Query.term_query(schema, "status", "published"), 0.0)))

@@ -7,9 +7,12 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, tenant_id, role, created_at
 
 -- name: key_lookup --
--- The live (not revoked, not expired) key with this hash. $1 SHA-256 of the presented key
-SELECT id, tenant_id, role, expires_at FROM api_keys
-WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+-- The live (not revoked, not expired) key with this hash, and its tenant's text search
+-- configuration (the language the engines stem query words in). $1 SHA-256 of the key
+SELECT k.id, k.tenant_id, k.role, k.expires_at,
+       COALESCE(t.settings->>'language', 'simple') AS language
+FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
 
 -- name: key_touch --
 -- Record that key $1 was used, unless that was recorded less than a minute ago (so a busy
