@@ -83,7 +83,8 @@ def test_the_last_word_matches_as_a_prefix_whole_words_first(index: tantivy.Inde
     assert set(_titles(index, "leather b")[:2]) == {"Leather belt", "Leather boots"}
     assert _titles(index, "leather b")[2:] == ["Boot polish"]
     assert _titles(index, "boot ") == ["Boot polish"]  # a space ends the word: no prefix
-    assert _titles(index, "l") and _titles(index, "lea bo") == ["Leather boots"]
+    assert _titles(index, "l") and _titles(index, "leather bo") == ["Leather boots", "Boot polish"]
+    assert _titles(index, "lea bo") == []  # only the last word is a prefix
 
 
 def test_typos_on_every_field_by_word_length(index: tantivy.Index) -> None:
