@@ -43,17 +43,19 @@ def match_term(word: str) -> str:
 def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
                  ) -> dict[str, str]:
     """The match fields of a document (`indexer.tantivy.schema.MATCH_FIELDS` and `STEMS`)
-    from its searchable text per field tier (best first)."""
-    out: dict[str, str] = {}
-    stems: list[str] = []
+    from its searchable text per field tier (title, middle, long text)."""
     stemmed = stem_language(language) is not None
+    words: list[list[str]] = []
+    stems: list[str] = []
     for number, texts in enumerate(tiers, start=1):
-        words = [w for text in texts if text for w in match_words(text)]
-        out[f"tier{number}"] = " ".join(match_term(w) for w in words)
+        words.append([w for text in texts if text for w in match_words(text)])
         if stemmed:
-            stems += [f"{number}{stem}" for stem in dict.fromkeys(stem_words(words, language))]
-    out["stems"] = " ".join(stems)
-    return out
+            stems += [f"{number}{stem}"
+                      for stem in dict.fromkeys(stem_words(words[-1], language))]
+    return {"tier1": " ".join(match_term(w) for w in words[0]),
+            "tier2": " ".join(match_term(w) for w in words[1]),
+            "words": " ".join(match_term(w) for tier in words for w in tier),
+            "stems": " ".join(stems)}
 
 
 def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:

@@ -20,16 +20,19 @@ from core_write.errors import ValidationFailed
 from indexer.model import DocType
 from indexer.model.engines import match_term
 from indexer.model.text import stem_language, stem_words, typo_budget
-from indexer.tantivy.schema import MATCH_FIELDS, SEARCH_FIELDS, STEMS
+from indexer.tantivy.schema import MATCH_FIELDS, SEARCH_FIELDS, STEMS, WORDS
 
 EXACT, STEM, PREFIX = 2, 1, 0
 """Exactness of a word's match (ranking rule 4); typo matches count as PREFIX."""
-BM25_CEILING = 200.0
-"""Above any BM25 score of one word over the three tier fields (idf <= ln(2N+1), ~15 at a
-million documents, times k1+1 = 2.2 and the tier boosts, 5.5 together): the engine score
-divided by it stays below one exactness step."""
-TIER_BOOSTS = (3.0, 1.5, 1.0)
-"""BM25 weights of the tier fields (title, middle, long text)."""
+BM25_CEILING = 40.0
+"""Above any BM25 score of one word in `WORDS` (idf <= ln(2N+1), ~15 at a million documents,
+times k1+1 = 2.2): the engine score divided by it stays below one exactness step."""
+AUTOMATON_TIERS = ((0, MATCH_FIELDS[0]), (len(MATCH_FIELDS) - 1, WORDS))
+"""(tier, field) of the prefix and typo automata: the title, and all text scored as the last
+tier. A middle-tier field of their own would cost a third automaton per word (each builds its
+DFA and reads the postings of every term it accepts on every search and aggregation): a
+prefix or typo match in subtitle, tags, categories or options ranks like one in the
+description (README, "Matching and ranking")."""
 
 
 @dataclass(frozen=True)
@@ -65,28 +68,26 @@ class WordScores:
 
 
 def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix: bool,
-               language: str | None, tiers: int = len(MATCH_FIELDS)) -> tantivy.Query:
+               language: str | None, titles_only: bool = False) -> tantivy.Query:
     """The documents one query word matches (rules of `indexer.model.text`), scored by its
-    best match: exact or same stem in a tier field (term queries), as a prefix when it is the
-    last word, or with the typos `typo_budget` allows (Levenshtein automata, transposition
-    one edit; the tier fields double each word's first letter, so an edit there costs two).
-    One automaton per kind and tier: Tantivy walks each tier's term dictionary once per
-    word. `tiers` limits the match to the best ones (suggestions: titles)."""
+    best match (a disjunction max): exact or same stem in a tier's field (term queries), as a
+    prefix when it is the last word, or with the typos `typo_budget` allows (Levenshtein
+    automata on `AUTOMATON_TIERS`, a transposition one edit; the match fields double each
+    word's first letter, so an edit there costs two); plus its BM25 in all text. With
+    `titles_only`, the title tier alone (suggestions)."""
     term = match_term(word)
     budget = typo_budget(word)
     stem = stem_words([word], language)[0] if stem_language(language) else None
+    tiers = MATCH_FIELDS[:1] if titles_only else MATCH_FIELDS
     variants: list[tantivy.Query] = []
-    for tier, field in enumerate(MATCH_FIELDS[:tiers]):
-        exact = tantivy.Query.term_query(schema, field, term)
-        variants.append(tantivy.Query.boolean_query([
-            (tantivy.Occur.Should, tantivy.Query.const_score_query(
-                exact, scores.score(0, tier, EXACT))),
-            (tantivy.Occur.Should, tantivy.Query.boost_query(
-                exact, TIER_BOOSTS[tier] * scores.bm25_scale))]))
+    for tier, field in enumerate(tiers):
+        variants.append(tantivy.Query.const_score_query(
+            tantivy.Query.term_query(schema, field, term), scores.score(0, tier, EXACT)))
         if stem is not None:
             variants.append(tantivy.Query.const_score_query(
                 tantivy.Query.term_query(schema, STEMS, f"{tier + 1}{stem}"),
                 scores.score(0, tier, STEM)))
+    for tier, field in AUTOMATON_TIERS[:1] if titles_only else AUTOMATON_TIERS:
         if prefix:
             variants.append(tantivy.Query.const_score_query(
                 tantivy.Query.fuzzy_term_query(schema, field, term, 0, True, True),
@@ -95,16 +96,21 @@ def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix:
             variants.append(tantivy.Query.const_score_query(
                 tantivy.Query.fuzzy_term_query(schema, field, term, typos, True, False),
                 scores.score(typos, tier, PREFIX)))
-    return tantivy.Query.disjunction_max_query(variants)
+    best = tantivy.Query.disjunction_max_query(variants)
+    bm25 = tantivy.Query.boost_query(tantivy.Query.term_query(
+        schema, MATCH_FIELDS[0] if titles_only else WORDS, term), scores.bm25_scale)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Must, best),
+                                        (tantivy.Occur.Should, bm25)])
 
 
 def words_query(schema: tantivy.Schema, words: Sequence[str], *, prefix: bool,
-                language: str | None, tiers: int = len(MATCH_FIELDS)) -> tantivy.Query:
+                language: str | None, titles_only: bool = False) -> tantivy.Query:
     """Every word matched (`word_query`; the last one also as a prefix when `prefix`), the
     document's score the sum of its words' scores."""
     scores = WordScores(len(words))
     return tantivy.Query.boolean_query([
-        (tantivy.Occur.Must, word_query(schema, word, scores, language=language, tiers=tiers,
+        (tantivy.Occur.Must, word_query(schema, word, scores, language=language,
+                                        titles_only=titles_only,
                                         prefix=prefix and n == len(words) - 1))
         for n, word in enumerate(words)])
 

@@ -49,9 +49,12 @@ def _num(name: str, kind: FieldKind = "i64") -> FieldSpec:
     return FieldSpec(name, kind, fast=True)
 
 
-MATCH_FIELDS = ("tier1", "tier2", "tier3")
-"""The match fields of the field tiers, best first: title; subtitle, tags, category names
-(content: excerpt, tags, category); description, body and meta text."""
+WORDS = "words"
+"""Every searchable word of a document (all field tiers)."""
+MATCH_FIELDS = ("tier1", "tier2", WORDS)
+"""The field whose words put a word's match in each field tier, best first: the title;
+subtitle, tags, category names (content: excerpt, tags, category); everything (the last tier,
+description, body and meta text, is what the better ones do not match)."""
 STEMS = "stems"
 """Stems of every tier's words, each prefixed with its tier's number (`1boot`)."""
 _MATCH = tuple(FieldSpec(name, "words", stored=False, multi=True)

@@ -295,7 +295,7 @@ def _suggest(index: tantivy.Index, text: str, scope: SearchScope,
     schema = index.schema
     words = match_words(text)
     last = prefix_word(text)
-    titles = words_query(schema, words, language=scope.language, tiers=1,
+    titles = words_query(schema, words, language=scope.language, titles_only=True,
                          prefix=last is not None and last.endswith(words[-1]))
     parts = [(tantivy.Occur.Must, titles)]
     if not scope.include_drafts:

@@ -543,9 +543,11 @@ async def test_typing_ranking_tiers(world: World, backend: str) -> None:
     # typos first (exact before one typo), then the field (title > subtitle > description)
     titles = world.titles(await _typing(world, backend, "leather "))
     assert titles == ["Leather boots", "Boot polish", "Canvas sneakers", "Lether wallet"]
-    # the exact misspelling above the titles one typo away
-    assert world.titles(await _typing(world, backend, "lether ")) == [
-        "Lether wallet", "Leather boots", "Boot polish", "Canvas sneakers"]
+    # the exact misspelling, then one typo in a title, then elsewhere (Tantivy ranks a typo
+    # in the subtitle like one in the description: README, "Matching and ranking")
+    typo = world.titles(await _typing(world, backend, "lether "))
+    assert typo[:2] == ["Lether wallet", "Leather boots"]
+    assert set(typo[2:]) == {"Boot polish", "Canvas sneakers"}
     # a whole word above a prefix, an exact word above its stem
     assert world.titles(await _typing(world, backend, "boot"))[0] == "Boot polish"
     assert world.titles(await _typing(world, backend, "boot "))[0] == "Boot polish"
