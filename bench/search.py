@@ -55,9 +55,12 @@ class _TantivyPlan:
 def _plan(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
           currencies: Sequence[str]) -> _TantivyPlan:
     named = clauses(index, query, scope, currencies)
-    main = scoped(index.schema, scope, named)
-    return _TantivyPlan(main, aggregations(index.schema, query, scope, named, main, currencies),
-                        fast_sort(query), query.offset, query.per_page)
+    unscored = clauses(index, query, scope, currencies, scored=False)
+    main, matching = scoped(index.schema, scope, named), scoped(index.schema, scope, unscored)
+    sort = fast_sort(query)
+    return _TantivyPlan(main if sort is None else matching,
+                        aggregations(index.schema, query, scope, unscored, matching, currencies),
+                        sort, query.offset, query.per_page)
 
 
 def _run_plan(searcher: tantivy.Searcher, plan: _TantivyPlan) -> int:

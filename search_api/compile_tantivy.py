@@ -33,16 +33,17 @@ Clauses = list[tuple[str, tantivy.Query]]
 
 
 def user_text(index: tantivy.Index, doc_type: DocType, text: str,
-              language: str | None = None) -> tantivy.Query:
+              language: str | None = None, scored: bool = True) -> tantivy.Query:
     """Every word of `text` matched by the rules of `indexer.model.text` (exact, same stem in
     the tenant's `language`, the last word as a prefix, typos by length) on every searchable
-    field, ranked by typos, field tier and exactness, then BM25 (`words_query`). Text in
-    query syntax (OR, -word, "phrases", field:) also matches what the parser makes of it."""
+    field, ranked by typos, field tier and exactness, then BM25 (`words_query`); unscored,
+    the same documents with less work (counts, facets, explicit sorts). Text in query syntax
+    (OR, -word, "phrases", field:) also matches what the parser makes of it."""
     words = match_words(text)
     if not words:
         return text_query(index, doc_type, text)
     last = prefix_word(text)
-    matched = words_query(index.schema, words, language=language,
+    matched = words_query(index.schema, words, language=language, scored=scored,
                           prefix=last is not None and last.endswith(words[-1]))
     if _plain(text):
         return matched
@@ -58,8 +59,9 @@ def _plain(text: str) -> bool:
 
 
 def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
-            currencies: Sequence[str]) -> Clauses:
-    """Named MUST clauses of the query (tenant excluded: `scoped` adds it)."""
+            currencies: Sequence[str], scored: bool = True) -> Clauses:
+    """Named MUST clauses of the query (tenant excluded: `scoped` adds it); unscored, the
+    same hits for counting (`user_text`)."""
     schema = index.schema
     out: Clauses = []
     flt = query.filter
@@ -67,7 +69,8 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
     if statuses is not None:
         out.append(("status", any_of(schema, "status", statuses)))
     if query.q:
-        out.append(("text", user_text(index, query.doc_type, query.q, scope.language)))
+        out.append(("text", user_text(index, query.doc_type, query.q, scope.language,
+                                      scored=scored)))
     if isinstance(flt, ProductFilter):
         out += _product_filters(schema, flt, currencies)
     elif isinstance(flt, ContentFilter):

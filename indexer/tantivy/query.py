@@ -103,16 +103,40 @@ def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix:
                                         (tantivy.Occur.Should, bm25)])
 
 
+def word_match(schema: tantivy.Schema, word: str, *, prefix: bool,
+               language: str | None) -> tantivy.Query:
+    """The documents `word_query` matches, unscored and with less work (for counts and
+    facets): the automaton of the widest typo budget over all text holds the narrower ones
+    and the exact word, and every tier's words are in all text."""
+    term = match_term(word)
+    budget = typo_budget(word)
+    parts = [tantivy.Query.fuzzy_term_query(schema, WORDS, term, budget, True, False)
+             if budget else tantivy.Query.term_query(schema, WORDS, term)]
+    if stem_language(language):
+        stem = stem_words([word], language)[0]
+        parts += [tantivy.Query.term_query(schema, STEMS, f"{tier}{stem}")
+                  for tier in range(1, len(MATCH_FIELDS) + 1)]
+    if prefix:
+        parts.append(tantivy.Query.fuzzy_term_query(schema, WORDS, term, 0, True, True))
+    if len(parts) == 1:
+        return parts[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, part) for part in parts])
+
+
 def words_query(schema: tantivy.Schema, words: Sequence[str], *, prefix: bool,
-                language: str | None, titles_only: bool = False) -> tantivy.Query:
+                language: str | None, titles_only: bool = False,
+                scored: bool = True) -> tantivy.Query:
     """Every word matched (`word_query`; the last one also as a prefix when `prefix`), the
-    document's score the sum of its words' scores."""
+    document's score the sum of its words' scores; unscored (`word_match`) for counting."""
     scores = WordScores(len(words))
-    return tantivy.Query.boolean_query([
-        (tantivy.Occur.Must, word_query(schema, word, scores, language=language,
-                                        titles_only=titles_only,
-                                        prefix=prefix and n == len(words) - 1))
-        for n, word in enumerate(words)])
+    parts = []
+    for n, word in enumerate(words):
+        last = prefix and n == len(words) - 1
+        parts.append((tantivy.Occur.Must,
+                      word_query(schema, word, scores, language=language, prefix=last,
+                                 titles_only=titles_only) if scored or titles_only else
+                      word_match(schema, word, language=language, prefix=last)))
+    return tantivy.Query.boolean_query(parts)
 
 
 def tenant_scoped(schema: tantivy.Schema, tenant_id: Any, query: tantivy.Query) -> tantivy.Query:

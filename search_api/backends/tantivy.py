@@ -73,6 +73,9 @@ class TantivyBackend:
                 scope: SearchScope) -> SearchResult:
         named = clauses(index, query, scope, self.currencies)
         main = scoped(index.schema, scope, named)
+        # the same hits without the ranking's work, where no score is read
+        unscored = clauses(index, query, scope, self.currencies, scored=False)
+        matching = scoped(index.schema, scope, unscored)
         searcher = index.searcher()
         try:
             if query.sort == "relevance":
@@ -82,9 +85,10 @@ class TantivyBackend:
                 page = [(float(score), doc, _document(query.doc_type, doc, self.currencies))
                         for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
             else:
-                total, page = _sorted_page(searcher, index.schema, main, query,
+                total, page = _sorted_page(searcher, index.schema, main, matching, query,
                                            self.currencies)
-            facets, stats = self._aggregate(searcher, index.schema, query, scope, named, main)
+            facets, stats = self._aggregate(searcher, index.schema, query, scope, unscored,
+                                            matching)
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
         highlighters = self._highlighters(searcher, index.schema, query, scope,
@@ -194,17 +198,19 @@ def _in_order(rows: list[Row], desc: bool) -> list[Row]:
 
 
 def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
-                 query_obj: tantivy.Query, query: SearchQuery,
+                 query_obj: tantivy.Query, matching: tantivy.Query, query: SearchQuery,
                  currencies: Sequence[str]) -> tuple[int, Page]:
-    """One page of hits ordered by the sort value (missing values last) then id ascending."""
+    """One page of hits ordered by the sort value (missing values last) then id ascending:
+    the candidates from `matching` (the same hits unscored), the page's scores from
+    `query_obj`."""
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
     desc = query.sort.endswith(":desc")
     fast = fast_sort(query)
     if fast is not None:
-        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast, currencies)
+        total, rows = _fast_candidates(searcher, schema, matching, query, fast, currencies)
     else:
-        total, rows = _all_candidates(searcher, query_obj, query, currencies)
+        total, rows = _all_candidates(searcher, matching, query, currencies)
     chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
     scores = _scores(searcher, schema, query_obj, query, chosen)
     return total, [(score, row[3], row[4]) for score, row in zip(scores, chosen, strict=True)]

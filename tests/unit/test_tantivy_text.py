@@ -141,3 +141,20 @@ def test_query_syntax_keeps_what_the_parser_matches(
     index: tantivy.Index, text: str, titles: set[str],
 ) -> None:
     assert titles <= set(_titles(index, text))
+
+
+@pytest.mark.parametrize("text", ["leat", "leather", "lether ", "boot", "boot ", "leather b",
+                                  "elcetronik", "bestseler", "sandals with l", "e"])
+@pytest.mark.parametrize("language", ["simple", "english"])
+def test_the_unscored_query_matches_the_same_documents(
+    index: tantivy.Index, english: tantivy.Index, text: str, language: str,
+) -> None:
+    target = english if language == "english" else index
+    searcher = target.searcher()
+
+    def ids(scored: bool) -> set[str]:
+        query = tenant_scoped(target.schema, TENANT,
+                              user_text(target, "product", text, language, scored=scored))
+        return {str(searcher.doc(a).get_first("id")) for _, a in searcher.search(query, 100).hits}
+
+    assert ids(scored=True) == ids(scored=False)
