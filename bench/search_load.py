@@ -157,11 +157,13 @@ def query_mix(seed: int, name: str = "previous") -> list[dict[str, str]]:
 
 
 async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]],
-                    concurrency: int, duration: float,
-                    warmup: float = 2.0) -> tuple[Timings, dict[str, int]]:
+                    concurrency: int, duration: float, warmup: float = 2.0,
+                    measuring: Callable[[], None] | None = None,
+                    ) -> tuple[Timings, dict[str, int]]:
     """GET /v1/search/products for each query of the mix from `concurrency` connections;
-    the first `warmup` seconds are not measured. Statuses are counted per code, requests
-    that got no response (refused, reset, past REQUEST_TIMEOUT_SECONDS) as `error`."""
+    the first `warmup` seconds are not measured (`measuring` is called when the measured part
+    starts). Statuses are counted per code, requests that got no response (refused, reset,
+    past REQUEST_TIMEOUT_SECONDS) as `error`."""
     paths = [f"/v1/search/products?{urlencode(params)}" for params in mix]
     headers = [{"Authorization": f"Bearer {key}"} for key in keys]
     statuses: dict[str, int] = {}
@@ -180,6 +182,8 @@ async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]]
 
         await concurrent(one, warmup, concurrency)
         statuses.clear()
+        if measuring is not None:
+            measuring()
         timings = await concurrent(one, duration, concurrency)
     return timings, statuses
 
@@ -201,9 +205,21 @@ def row(backend: str, mode: str, timings: Timings, **extra: Any) -> dict[str, An
     }
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of child `pid` (Linux /proc): what a
+    request costs, which a shared machine's load does not change as it changes latency."""
+    if pid is None:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        return used.ru_utime + used.ru_stime
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
-async def api_process(backend: str, port: int) -> AsyncIterator[str]:
-    """A `rustok-search api` child searching `backend` on `port`, ready when yielded."""
+async def api_process(backend: str, port: int) -> AsyncIterator[tuple[str, int]]:
+    """A `rustok-search api` child searching `backend` on `port`, ready when yielded (with
+    its pid)."""
     env = dict(os.environ, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
                RUSTOK_LOG_LEVEL=os.environ.get("RUSTOK_LOG_LEVEL", "WARNING"))
     proc = await spawn_cli("api", env)
@@ -221,7 +237,7 @@ async def api_process(backend: str, port: int) -> AsyncIterator[str]:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the {backend} API did not get ready in 60 s")
                 await asyncio.sleep(0.2)  # polling a child's readiness, not synchronization
-        yield url
+        yield url, proc.pid
     finally:
         await stop_process(proc)
 
@@ -306,9 +322,19 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
     measured: dict[tuple[str, str], Timings] = {}
     cpu: dict[str, float] = {}
 
-    async def over_http(seconds: float, url: str, name: str) -> Timings:
+    cpu_used: dict[tuple[str, str], float] = {}
+
+    async def over_http(seconds: float, url: str, pid: int, name: str) -> Timings:
         before = resource.getrusage(resource.RUSAGE_SELF)
-        timings, counted = await http_load(url, keys, mixes[name], args.concurrency, seconds)
+        server = [0.0]
+
+        def measuring() -> None:
+            server[0] = cpu_seconds(pid)
+
+        timings, counted = await http_load(url, keys, mixes[name], args.concurrency, seconds,
+                                           measuring=measuring)
+        cpu_used[name, http_mode] = (cpu_used.get((name, http_mode), 0.0)
+                                     + cpu_seconds(pid) - server[0])
         after = resource.getrusage(resource.RUSAGE_SELF)
         cpu[name] = cpu.get(name, 0.0) + (after.ru_utime - before.ru_utime
                                           + after.ru_stime - before.ru_stime)
@@ -318,23 +344,31 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
         return timings
 
     port = args.port or free_port()
-    async with api_process(backend, port) as url, contextlib.AsyncExitStack() as stack:
+    async with api_process(backend, port) as (url, pid), \
+            contextlib.AsyncExitStack() as stack:
         slices: dict[tuple[str, str], Slice] = {}
         for name, mix in mixes.items():
-            slices[name, http_mode] = functools.partial(over_http, url=url, name=name)
+            slices[name, http_mode] = functools.partial(over_http, url=url, pid=pid,
+                                                        name=name)
             if args.in_process:
                 for mode, run_slice in (await stack.enter_async_context(
                         in_process(backend, settings, keys, mix, args.concurrency))).items():
                     slices[name, mode] = run_slice
         for _ in range(args.rounds):
             for key, run_slice in slices.items():
+                # in process: the CPU of this process (the API child idles meanwhile);
+                # over HTTP the child's, counted by `over_http` without the warm-up
+                before = cpu_seconds()
                 got = await run_slice(args.duration / args.rounds)
+                if key[1] != http_mode:
+                    cpu_used[key] = cpu_used.get(key, 0.0) + cpu_seconds() - before
                 seen = measured.setdefault(key, Timings([], 0.0))
                 seen.latencies += got.latencies
                 seen.elapsed += got.elapsed
     rows = []
     for (name, mode), timings in measured.items():
-        extra: dict[str, Any] = {"mix": name}
+        extra: dict[str, Any] = {"mix": name, "cpu_ms_per_request": round(
+            1000 * cpu_used[name, mode] / max(1, len(timings.latencies)), 3)}
         if mode == http_mode:
             # the client's CPU per second of load, warm-ups included (an upper bound)
             extra.update(statuses=_named(statuses.get((name, mode), {})),
@@ -357,12 +391,13 @@ async def _product_count(settings: Settings) -> int:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = ["| backend | mix | mode | req/s | p50 ms | p99 ms | share of engine req/s "
-             "| not 2xx |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| backend | mix | mode | req/s | p50 ms | p99 ms | CPU ms/req "
+             "| share of engine req/s | not 2xx |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['backend']} | {r.get('mix', '')} | {r['mode']} "
-                     f"| {r['requests_per_s']} | {r['p50_ms']} "
-                     f"| {r['p99_ms']} | {r.get('share_of_engine_rate', '')} "
+                     f"| {r['requests_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+                     f"| {r.get('cpu_ms_per_request', '')} "
+                     f"| {r.get('share_of_engine_rate', '')} "
                      f"| {r.get('failed', '')} |")
     return "\n".join(lines)
 
