@@ -68,14 +68,23 @@ def stem_language(language: str | None) -> str | None:
     return language if language in SNOWBALL and language != "porter" else None
 
 
+class _Stems(dict[str, str]):
+    """Word → stem in one language, filled as words come (a vocabulary is small)."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.stemmer = snowballstemmer.stemmer(language)
+
+    def __missing__(self, word: str) -> str:
+        if len(self) > 200_000:  # bounded whatever the text
+            self.clear()
+        stem = self[word] = str(self.stemmer.stemWord(word))
+        return stem
+
+
 @functools.lru_cache(maxsize=64)
-def _stemmer(language: str) -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer(language)
-
-
-@functools.lru_cache(maxsize=65536)
-def _stem(language: str, word: str) -> str:
-    return str(_stemmer(language).stemWord(word))
+def _stems(language: str) -> _Stems:
+    return _Stems(language)
 
 
 def stem_words(words: Iterable[str], language: str | None) -> list[str]:
@@ -85,7 +94,7 @@ def stem_words(words: Iterable[str], language: str | None) -> list[str]:
     snowball = stem_language(language)
     if snowball is None:
         return list(words)
-    return [_stem(snowball, word) for word in words]
+    return list(map(_stems(snowball).__getitem__, words))
 
 
 def typo_cost(query_word: str, doc_word: str, limit: int) -> int | None:

@@ -24,7 +24,7 @@ from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 from indexer.model.text import price_fields
 
-FieldKind = Literal["text", "raw", "i64", "bool", "date", "words"]
+FieldKind = Literal["text", "raw", "i64", "bool", "date", "words", "terms"]
 
 
 @dataclass(frozen=True)
@@ -57,8 +57,9 @@ subtitle, tags, category names (content: excerpt, tags, category); everything (t
 description, body and meta text, is what the better ones do not match)."""
 STEMS = "stems"
 """Stems of every tier's words, each prefixed with its tier's number (`1boot`)."""
-_MATCH = tuple(FieldSpec(name, "words", stored=False, multi=True)
+_MATCH = tuple(FieldSpec(name, "words" if name == WORDS else "terms", stored=False, multi=True)
                for name in (*MATCH_FIELDS, STEMS))
+"""`words` keeps term frequencies (BM25), the others only which documents hold a term."""
 
 
 _COMMON_HEAD = (
@@ -118,6 +119,8 @@ def build_schema(
             builder.add_text_field(spec.name, stored=spec.stored, index_option="position")
         elif spec.kind == "words":  # scored by term frequency, never read back
             builder.add_text_field(spec.name, stored=False, index_option="freq")
+        elif spec.kind == "terms":  # matched, never scored by frequency nor read back
+            builder.add_text_field(spec.name, stored=False, index_option="basic")
         elif spec.kind == "raw":
             builder.add_text_field(spec.name, stored=spec.stored, fast=spec.fast,
                                    tokenizer_name="raw", index_option="basic")
