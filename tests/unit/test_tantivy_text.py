@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import tantivy
 
-from indexer.model.engines import product_values
+from indexer.model.engines import match_term, match_values, match_words, product_values
 from indexer.model.text import stem_words, typo_cost
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.schema import build_schema
@@ -158,3 +158,14 @@ def test_the_unscored_query_matches_the_same_documents(
         return {str(searcher.doc(a).get_first("id")) for _, a in searcher.search(query, 100).hits}
 
     assert ids(scored=True) == ids(scored=False)
+
+
+@pytest.mark.parametrize("text", ["Leather boots", "Hello_World, ÉTÉ 12x straße", "T0-P0000006-0",
+                                  "  spaces\tand\nlines ", "l'été à Zürich: 3½ x²", ""])
+def test_the_match_fields_hold_the_query_terms(text: str) -> None:
+    """What Tantivy's tokenizer makes of a match field is what a query word becomes."""
+    analyzer = (tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+                .filter(tantivy.Filter.remove_long(40)).filter(tantivy.Filter.lowercase())
+                .build())
+    values = match_values([[text], [], []], "simple")
+    assert analyzer.analyze(values["tier1"]) == [match_term(w) for w in match_words(text)]
