@@ -59,7 +59,7 @@ async def prepare(products: int, tenants: int) -> list[str]:
         if indexed != products:
             print(f"indexing {products:,} products into {name} and {settings.tantivy_dir} ...",
                   file=sys.stderr)
-            await _index(pool, settings)
+            await index_products(pool, settings)
         elif _tantivy_docs(settings) != products:
             # the index tables are complete (maybe searched by another run right now): only
             # the Tantivy generation of this schema is built, from their rows
@@ -85,7 +85,9 @@ async def _load_tantivy(pool: asyncpg.Pool, settings: Settings) -> None:
         await redis.aclose()
 
 
-async def _index(pool: asyncpg.Pool, settings: Settings) -> None:
+async def index_products(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The index tables and the Tantivy generation of every product of the database of
+    `pool`: a bulk reindex whose rows feed Tantivy, as the elected engine writer does."""
     redis = aioredis.Redis.from_url(REDIS_URL)
     follower = TantivyFollower(pool, redis, settings, tantivy_config(settings))
     try:

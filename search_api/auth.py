@@ -42,6 +42,9 @@ class ApiKey:
     tenant_id: uuid.UUID | None
     role: Role
     expires_at: datetime | None = None
+    in_stock_first: bool = True
+    """The tenant's `in_stock_first` setting (read with the key, so a change reaches a
+    process within API_KEY_CACHE_SECONDS)."""
     language: str = "simple"
     """Its tenant's text search configuration (`SearchScope.language`)."""
 
@@ -53,7 +56,7 @@ class ApiKey:
         if self.tenant_id is None:
             raise Problem(403, "operator keys do not search; use a search or admin key")
         return SearchScope(tenant_id=self.tenant_id, include_drafts=self.role == "admin",
-                           language=self.language)
+                           in_stock_first=self.in_stock_first, language=self.language)
 
     def may_manage(self, tenant_id: uuid.UUID | None) -> bool:
         """May this key reindex or watch jobs of `tenant_id` (None: every tenant)?"""
@@ -109,7 +112,7 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
     if row is None:
         return None
     return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]), row["expires_at"],
-                  row["language"])
+                  bool(row["in_stock_first"]), row["language"])
 
 
 class KeyUsage:

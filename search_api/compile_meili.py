@@ -20,7 +20,7 @@ from typing import Any, Literal
 from indexer.meili.config import index_uid
 from indexer.model import SPECS, DocType
 from indexer.model.engines import micros
-from indexer.model.text import price_field_pair
+from indexer.model.text import identifier_key, price_field_pair
 from search_api.backends.highlight import marked_headline
 from search_api.model import (
     OWN_FILTER,
@@ -31,13 +31,15 @@ from search_api.model import (
     SearchQuery,
     SearchResult,
     SearchScope,
+    hit_document,
+    option_groups,
 )
 
 PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""
 CROP_WORDS = 30
 
-Role = Literal["main", "facets", "bucket", "stats"]
+Role = Literal["main", "facets", "bucket", "stats", "identified", "identified_text"]
 Clauses = list[tuple[str, str]]
 
 
@@ -100,6 +102,9 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
             out.append(("price", " AND ".join(parts)))
         if flt.has_stock is not None:
             out.append(("has_stock", f"has_stock = {'true' if flt.has_stock else 'false'}"))
+        if flt.options:
+            out.append(("options", " AND ".join(
+                f"({any_of('option_values', group)})" for group in option_groups(flt.options))))
     elif isinstance(flt, ContentFilter):
         if flt.kind:
             out.append(("kind", any_of("kind", flt.kind)))
@@ -119,6 +124,22 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
     return out
 
 
+IDENTIFIER_ATTRIBUTE: dict[DocType, str] = {"product": "identifiers", "content": "slug"}
+"""The filterable attribute holding a document's identifiers (product: lowercased handle,
+SKUs, barcodes; content: its slug)."""
+
+
+def identifier_match(query: SearchQuery) -> str | None:
+    """The filter of the documents the whole query identifies (exactly, case-insensitively:
+    `text.identifier_key`); None without text. Meilisearch cannot OR a filter with the text
+    match, so `plan` asks for these documents in a query of their own and `result` puts them
+    first (relevance order only)."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    return f"{IDENTIFIER_ATTRIBUTE[query.doc_type]} = {quote(key)}"
+
+
 def _filter(named: Clauses, skip: str | None = None, extra: str | None = None) -> str | None:
     parts = [expr for name, expr in named if name != skip]
     if extra is not None:
@@ -126,10 +147,16 @@ def _filter(named: Clauses, skip: str | None = None, extra: str | None = None) -
     return all_of(parts)
 
 
-def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None:
-    """Meilisearch `sort` for an explicit sort: the value (missing values last), then id."""
+def sort_spec(query: SearchQuery, currencies: Sequence[str],
+              scope: SearchScope | None = None) -> list[str] | None:
+    """Meilisearch `sort`: for an explicit sort the value (missing values last), then id;
+    with the tenant's `in_stock_first` (products) `in_stock:desc` before it, and alone for
+    relevance (the `sort` ranking rule comes first, the relevance rules then order each
+    part). None: relevance only."""
+    first = (["in_stock:desc"] if scope is not None and scope.in_stock_first
+             and query.doc_type == "product" else [])
     if query.sort == "relevance":
-        return None
+        return first or None
     name, direction = query.sort.split(":")
     if name == "price":
         attribute, _ = price_field_pair(query.price_currency, currencies, "currency")
@@ -137,7 +164,7 @@ def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None
         attribute = "title_sort"
     else:
         attribute = f"{name}_us"
-    return [f"{attribute}:{direction}", "id:asc"]
+    return [*first, f"{attribute}:{direction}", "id:asc"]
 
 
 def _count_params(uid: str, query: SearchQuery, flt: str | None,
@@ -174,7 +201,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
     main: dict[str, Any] = {
         "index_uid": uid, "query": query.q, "filter": _filter(named),
         "facets": [SPECS[query.doc_type].facet_fields[f] for f in main_facets] or None,
-        "sort": sort_spec(query, currencies), "page": query.page,
+        "sort": sort_spec(query, currencies, scope), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
         "attributes_to_retrieve": list(SPECS[query.doc_type].model._fields),
         "show_ranking_score": bool(query.q),
@@ -185,6 +212,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
                     highlight_post_tag=POST, attributes_to_crop=[marked[1]],
                     crop_length=CROP_WORDS, crop_marker="\u2026")
     requests = [Request("main", main, main_facets)]
+    requests += _identified(query, uid, named, main)
     for skip, names in by_skip.items():
         fields = [SPECS[query.doc_type].facet_fields[f] for f in names]
         requests.append(Request("facets", _count_params(uid, query, _filter(named, skip),
@@ -207,6 +235,24 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
     return Plan(query, uid, requests)
 
 
+def _identified(query: SearchQuery, uid: str, named: Clauses,
+                main: dict[str, Any]) -> list[Request]:
+    """With text and relevance order: the documents the whole query identifies (first page
+    of them, with every filter), and how many of them the text matches too (so the total
+    counts them once)."""
+    ident = identifier_match(query)
+    if ident is None or query.sort != "relevance":
+        return []
+    flt = _filter(named, extra=ident)
+    found = {**main, "query": None, "filter": flt, "facets": None, "sort": None, "page": 1,
+             "hits_per_page": query.per_page, "show_ranking_score": False}
+    for name in ("attributes_to_highlight", "highlight_pre_tag", "highlight_post_tag",
+                 "attributes_to_crop", "crop_length", "crop_marker"):
+        found.pop(name, None)
+    return [Request("identified", found),
+            Request("identified_text", _count_params(uid, query, flt))]
+
+
 # ---- responses → SearchResult -------------------------------------------------------------
 def _facet_counts(distribution: Mapping[str, Any] | None, attribute: str) -> dict[str, int]:
     values = (distribution or {}).get(attribute) or {}
@@ -227,7 +273,7 @@ def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
     score = raw.get("_rankingScore")
     return Hit(id=uuid.UUID(document.id),
                score=float(score) if query.q and score is not None else None,
-               document=document._asdict(),
+               document=hit_document(document, query),
                highlights=_highlights(query.doc_type, raw.get("_formatted"))
                if query.highlight and query.q else {})
 
@@ -240,12 +286,18 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
     buckets: dict[str, int] = {}
     stats: dict[str, FacetStats] = {}
     hits: list[Hit] = []
+    identified: list[Hit] = []
     total = 0
     for request, response in zip(plan_.requests, responses, strict=True):
         distribution = response.get("facetDistribution")
         if request.role == "main":
             hits = [hit(query, raw) for raw in response.get("hits") or []]
-            total = int(response.get("totalHits") or 0)
+            total += int(response.get("totalHits") or 0)
+        elif request.role == "identified":
+            identified = [hit(query, raw) for raw in response.get("hits") or []]
+            total += int(response.get("totalHits") or 0)
+        elif request.role == "identified_text":  # counted by both queries above
+            total -= int(response.get("totalHits") or 0)
         if request.role in ("main", "facets"):
             for name in request.facets:
                 facets[name] = _facet_counts(distribution,
@@ -258,9 +310,22 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
             stats = _price_stats(request, response.get("facetStats") or {})
     if "price" in query.facets:
         facets["price"] = buckets
+    if identified:
+        hits = identified_first(query, identified, hits)
     return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                         facets={name: facets.get(name, {}) for name in query.facets},
                         facet_stats=stats, backend=backend)
+
+
+def identified_first(query: SearchQuery, identified: list[Hit], hits: list[Hit]) -> list[Hit]:
+    """The page with the identified documents first (page 1) and never twice. Later pages are
+    the text matches' pages: shifted by the identified documents the text does not match
+    (Meilisearch cannot rank a filter match, so this backend approximates the first tier)."""
+    ids = {h.id for h in identified}
+    rest = [h for h in hits if h.id not in ids]
+    if query.page != 1:
+        return rest
+    return (identified + rest)[:query.per_page]
 
 
 def _price_stats(request: Request, facet_stats: Mapping[str, Any]) -> dict[str, FacetStats]:

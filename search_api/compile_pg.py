@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, query_words
-from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
+from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, identifier_key, query_words
+from search_api.model import (
+    OWN_FILTER,
+    ContentFilter,
+    ProductFilter,
+    SearchQuery,
+    SearchScope,
+    option_groups,
+)
 
 FUZZY_THRESHOLD = 0.4
 """`pg_trgm.word_similarity_threshold` for the fuzzy branch. One deleted letter in a 5-letter
@@ -45,7 +52,8 @@ class Table:
         return cls(spec.table, spec.key, spec.hit_columns, spec.highlight, facet_columns)
 
 
-PRODUCTS = Table.of("product", "category_ids, tags, currencies, has_stock, prices")
+PRODUCTS = Table.of("product",
+                    "category_ids, tags, currencies, has_stock, prices, option_values")
 CONTENT = Table.of("content", "kind, category_id, tags, author_id")
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
@@ -60,6 +68,8 @@ _FACET_SQL: dict[tuple[str, str], str] = {
     ("product", "currencies"): "SELECT 'currencies', v, count(*) FROM {m}, unnest(currencies) v "
                                "GROUP BY 2",
     ("product", "has_stock"): "SELECT 'has_stock', has_stock::text, count(*) FROM {m} GROUP BY 2",
+    ("product", "options"): "SELECT 'options', v, count(*) FROM {m}, unnest(option_values) v "
+                            "GROUP BY 2",
     ("product", "price"): "SELECT 'price', (prices->{cur}->>'min'), count(*) FROM {m} "
                           "WHERE prices ? {cur} GROUP BY 2",
     ("product", PRICE_STATS): f"SELECT '{PRICE_STATS}', "
@@ -129,12 +139,37 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
                 fuzzy.append(f"({exact} OR {w} <% title)" if len(word) >= FUZZY_MIN_LETTERS
                              else exact)
             text = f"({text} OR ({' AND '.join(fuzzy)}))"
-        clauses.append(("text", text))
+        ident = identifier_match(query, p)
+        clauses.append(("text", text if ident is None else f"({text} OR {ident})"))
     if isinstance(flt, ProductFilter):
         clauses += _product_filters(flt, p, skip)
     elif isinstance(flt, ContentFilter):
         clauses += _content_filters(flt, p, skip)
     return clauses, tsq, q
+
+
+IDENTIFIER_SQL: dict[DocType, str] = {
+    "product": "identifiers @> ARRAY[{key}]",
+    "content": "lower(slug) = {key}",
+}
+"""A document whose identifier (product: lowercased handle, SKUs, barcodes; content: slug)
+is the query key; both use an index (GIN on `identifiers`, `(tenant_id, lower(slug))`)."""
+
+
+def identifier_match(query: SearchQuery, p: Params) -> str | None:
+    """The condition that the whole query is one of the document's identifiers (exactly,
+    case-insensitively: `text.identifier_key`), OR'ed with the text match; None without
+    text."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    return IDENTIFIER_SQL[query.doc_type].format(key=p.add(key) + "::text")
+
+
+def _identifier_rank(query: SearchQuery, p: Params) -> str:
+    """1 for a document the whole query identifies, else 0: the first relevance tier."""
+    ident = identifier_match(query, p)
+    return "0" if ident is None else f"({ident})::int"
 
 
 def _product_filters(flt: ProductFilter, p: Params,
@@ -154,6 +189,9 @@ def _product_filters(flt: ProductFilter, p: Params,
         out.append(("price", " AND ".join(parts)))
     if flt.has_stock is not None and skip != "has_stock":
         out.append(("has_stock", f"has_stock = {p.add(flt.has_stock)}"))
+    if flt.options and skip != "options":
+        out.append(("options", " AND ".join(f"option_values && {p.add(group)}::text[]"
+                                            for group in option_groups(flt.options))))
     return out
 
 
@@ -178,10 +216,20 @@ def _content_filters(flt: ContentFilter, p: Params,
     return out
 
 
-def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
+def _in_stock_first(query: SearchQuery, scope: SearchScope) -> str:
+    """Ranking tier 0: products in stock first (the tenant's `in_stock_first`), before the
+    relevance or the explicit sort."""
+    return "has_stock DESC, " if query.doc_type == "product" and scope.in_stock_first else ""
+
+
+def _order_by(query: SearchQuery, scope: SearchScope, table: Table, p: Params) -> str:
+    return _in_stock_first(query, scope) + _sort_order(query, table, p)
+
+
+def _sort_order(query: SearchQuery, table: Table, p: Params) -> str:
     key = table.key
     if query.sort == "relevance":
-        return f"rank DESC, {key}"
+        return f"ident DESC, rank DESC, {key}"
     name, direction = query.sort.split(":")
     desc = direction == "desc"
     if name == "price":
@@ -207,9 +255,11 @@ def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
     table = table_of(query)
     p = Params()
     clauses, tsq, q = _where(query, scope, p)
-    order = _order_by(query, table, p)
+    order = _order_by(query, scope, table, p)
     limit, offset = p.add(query.per_page), p.add(query.offset)
-    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, count(*) OVER () AS total "
+    ident = _identifier_rank(query, p)
+    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, {ident} AS ident, "
+           f"count(*) OVER () AS total "
            f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "
            f"ORDER BY {order} LIMIT {limit} OFFSET {offset}")
     if query.highlight and tsq is not None:

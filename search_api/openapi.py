@@ -78,6 +78,9 @@ UUID = {"type": "string", "format": "uuid"}
 TAG = {"type": "string", "minLength": 1, "maxLength": 100,
        "pattern": r"^[^\x00,]*[^\x00,\s][^\x00,]*$"}
 """A tag name in a query string: no comma (the separator), not blank."""
+OPTION = {"type": "string", "minLength": 3, "maxLength": 511,
+          "pattern": r"^[^\x00,:]+:[^\x00,]+$"}
+"""An option value in a query string (`Colour:red`): no comma (the separator)."""
 
 
 def _int(low: int, high: int = BIGINT_MAX) -> dict[str, Any]:
@@ -122,6 +125,9 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
             _int_param("filter[price][min]", "lowest price, minor units", 0),
             _int_param("filter[price][max]", "highest price, minor units", 0),
             _param("filter[has_stock]", "in stock or not", BOOLEAN),
+            _list_param("filter[options]", "option values as the `options` facet names "
+                                           "them (`Colour:red`): any value of an option, "
+                                           "every option named", OPTION, 50),
             _list_param("filter[status]", "statuses (admin keys; search keys: published)",
                         {"enum": list(ProductStatus.__args__)}, 4),  # type: ignore[attr-defined]
         ]

@@ -26,7 +26,7 @@ BOOLEAN = (r"^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo
            r"|[Oo][Ff][Ff]|1|0)?$")
 """A query-string flag: true/false, yes/no, on/off (any case), 1/0; empty means true."""
 LISTS = frozenset({"facets", "price_buckets"})
-FILTER_LISTS = frozenset({"categories", "tags", "kind", "author", "status"})
+FILTER_LISTS = frozenset({"categories", "tags", "kind", "author", "status", "options"})
 CONTROL = frozenset({"min_token"})
 _INTEGER = schema_regex(INTEGER)
 _BOOLEAN = schema_regex(BOOLEAN)

@@ -14,7 +14,7 @@ from indexer.model import DocType
 from search_api import metrics
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.facet_labels import facet_labels
+from search_api.facet_labels import facet_names, labelled
 from search_api.freshness import BACKLOG, engine_of, wait_indexed
 from search_api.model import (
     DOC_TYPES,
@@ -103,10 +103,12 @@ async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dic
     except Exception:
         metrics.SEARCH_ERRORS.labels(backend.name, "internal").inc()
         raise
-    labels = await facet_labels(app[RESOURCES].pool, scope.tenant_id, query.doc_type,
-                                result.facets)
-    if stale or labels:
-        result = result.model_copy(update={"stale": stale, "facet_labels": labels})
+    if result.facets:
+        names = await facet_names(app[RESOURCES].pool, scope.tenant_id, query.doc_type,
+                                  result.facets)
+        result = labelled(result, names)
+    if stale:
+        result = result.model_copy(update={"stale": stale})
     return result
 
 

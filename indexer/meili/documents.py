@@ -10,7 +10,7 @@ from typing import Any
 from indexer.model import DocType
 from indexer.model.text import price_fields
 
-SHAPE_VERSION = 1
+SHAPE_VERSION = 2
 """Bump when the document shape changes: every index is rebuilt (behind a swap) on start."""
 MAX_TOTAL_HITS = 1_000_000
 """`pagination.maxTotalHits`: totals are exact up to this many hits."""
@@ -19,23 +19,27 @@ MAX_FACET_VALUES = 10_000
 
 SEARCHABLE: dict[DocType, list[str]] = {
     # attribute order is the attribute ranking rule: a title match outranks the rest
-    "product": ["title", "tags", "category_names", "subtitle", "meta_title", "description",
-                "meta_description"],
+    "product": ["title", "tags", "category_names", "options.values", "subtitle", "meta_title",
+                "description", "meta_description"],
     "content": ["title", "tags", "excerpt", "category_name", "author_name", "meta_title",
                 "body_preview", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
-    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us"],
+    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us",
+                "option_values", "identifiers"],
     "content": ["status", "kind", "category_id", "tags", "author_id", "published_at_us",
-                "created_at_us"],
+                "created_at_us", "slug"],
 }
 _SORTABLE: dict[DocType, list[str]] = {
-    "product": ["id", "title_sort", "created_at_us", "published_at_us"],
+    "product": ["id", "title_sort", "created_at_us", "published_at_us", "in_stock"],
     "content": ["id", "title_sort", "created_at_us", "published_at_us"],
 }
 RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
 """`sort` first: an explicit sort orders purely by value (then id), like the other backends;
-without a sort parameter the rule does nothing and relevance decides."""
+without a sort parameter the rule does nothing and relevance decides. The tenant's
+`in_stock_first` (ranking tier 0) is the sort parameter's first key, `in_stock:desc`, for
+relevance too (`search_api.compile_meili.sort_spec`), so the rules need no per-tenant
+settings and a changed setting needs no rebuild."""
 
 
 def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, Any]:

@@ -36,7 +36,15 @@ from search_api.compile_tantivy import (
     price_stats,
     scoped,
 )
-from search_api.model import FacetStats, Hit, SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.model import (
+    FacetStats,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    Suggestion,
+    hit_document,
+)
 
 
 class TantivyBackend:
@@ -78,15 +86,8 @@ class TantivyBackend:
         matching = scoped(index.schema, scope, unscored)
         searcher = index.searcher()
         try:
-            if query.sort == "relevance":
-                found: Any = searcher.search(main, query.per_page, count=True,
-                                             offset=query.offset)
-                total = int(found.count or 0)
-                page = [(float(score), doc, _document(query.doc_type, doc, self.currencies))
-                        for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
-            else:
-                total, page = _sorted_page(searcher, index.schema, main, matching, query,
-                                           self.currencies)
+            total, page = _page(searcher, index.schema, main, matching, query, scope,
+                                self.currencies)
             facets, stats = self._aggregate(searcher, index.schema, query, scope, unscored,
                                             matching)
         except ValueError as exc:
@@ -102,7 +103,7 @@ class TantivyBackend:
                 if ranges:
                     marks[field] = mark_ranges(snippet.fragment(), ranges)
             hits.append(Hit(id=uuid.UUID(document.id), score=score if query.q else None,
-                            document=document._asdict(), highlights=marks))
+                            document=hit_document(document, query), highlights=marks))
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                             facets=facets, facet_stats=stats, backend=self.name)
 
@@ -197,21 +198,76 @@ def _in_order(rows: list[Row], desc: bool) -> list[Row]:
     return present + [row for row in rows if row[1] is None]
 
 
+def _page(searcher: tantivy.Searcher, schema: tantivy.Schema, main: tantivy.Query,
+          matching: tantivy.Query, query: SearchQuery, scope: SearchScope,
+          currencies: Sequence[str]) -> tuple[int, Page]:
+    """The hits of the page in order and the total (`matching`: the same hits as `main`,
+    unscored). With the tenant's `in_stock_first` (ranking tier 0, products), the in-stock
+    hits come first, then the others, each part in the query's order: Tantivy orders by one
+    key only (the score or a fast field), so the two parts are searched apart (the stock
+    clause scores 0: the same scores) and the page is cut across their boundary by their
+    counts."""
+    if query.doc_type != "product" or not scope.in_stock_first:
+        return _part_page(searcher, schema, main, matching, query, currencies,
+                          query.offset, query.per_page)
+    in_stock = tantivy.Query.const_score_query(
+        tantivy.Query.term_query(schema, "has_stock", True), 0.0)
+
+    def split(whole: tantivy.Query) -> list[tantivy.Query]:
+        return [tantivy.Query.boolean_query([(tantivy.Occur.Must, whole),
+                                             (tantivy.Occur.Must, in_stock)]),
+                tantivy.Query.boolean_query([(tantivy.Occur.Must, whole),
+                                             (tantivy.Occur.MustNot, in_stock)])]
+
+    total, page = 0, Page()
+    for part, unscored in zip(split(main), split(matching), strict=True):
+        # before this part: `total` hits; the page still starts `offset - total` into it
+        start, want = max(0, query.offset - total), query.per_page - len(page)
+        if want > 0:
+            count, rows = _part_page(searcher, schema, part, unscored, query, currencies,
+                                     start, want)
+        else:
+            # only its count: scoring it would cost as much again
+            counted: Any = searcher.search(tantivy.Query.const_score_query(unscored, 0.0), 1,
+                                           count=True)
+            count, rows = int(counted.count or 0), []
+        total += count
+        page += rows
+    return total, page
+
+
+def _part_page(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy.Query,
+               matching: tantivy.Query, query: SearchQuery, currencies: Sequence[str],
+               offset: int, limit: int) -> tuple[int, Page]:
+    """`limit` hits from `offset` in the query's order (relevance or its explicit sort)."""
+    if query.sort == "relevance":
+        found: Any = searcher.search(query_obj, limit, count=True, offset=offset)
+        return int(found.count or 0), [
+            (float(score), doc, _document(query.doc_type, doc, currencies))
+            for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
+    return _sorted_page(searcher, schema, query_obj, matching, query, currencies, offset,
+                        limit)
+
+
 def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
                  query_obj: tantivy.Query, matching: tantivy.Query, query: SearchQuery,
-                 currencies: Sequence[str]) -> tuple[int, Page]:
+                 currencies: Sequence[str], offset: int | None = None,
+                 limit: int | None = None) -> tuple[int, Page]:
     """One page of hits ordered by the sort value (missing values last) then id ascending:
-    the candidates from `matching` (the same hits unscored), the page's scores from
-    `query_obj`."""
+    `limit` hits from `offset` (by default the query's page); the candidates from `matching`
+    (the same hits unscored), the page's scores from `query_obj`."""
+    offset = query.offset if offset is None else offset
+    limit = query.per_page if limit is None else limit
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
     desc = query.sort.endswith(":desc")
     fast = fast_sort(query)
     if fast is not None:
-        total, rows = _fast_candidates(searcher, schema, matching, query, fast, currencies)
+        total, rows = _fast_candidates(searcher, schema, matching, query, fast, currencies,
+                                       offset + limit)
     else:
         total, rows = _all_candidates(searcher, matching, query, currencies)
-    chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
+    chosen = _in_order(rows, desc)[offset:offset + limit]
     scores = _scores(searcher, schema, query_obj, query, chosen)
     return total, [(score, row[3], row[4]) for score, row in zip(scores, chosen, strict=True)]
 
@@ -233,13 +289,12 @@ def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
 
 def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
                      query_obj: tantivy.Query, query: SearchQuery,
-                     fast: tuple[str, tantivy.Order],
-                     currencies: Sequence[str]) -> tuple[int, list[Row]]:
-    """A superset of the first `offset + per_page` hits in the exact order: the top hits by
-    the fast field, plus every hit sharing the last one's key (ties are broken by id, which
-    Tantivy does not know). Only those hits are read from the store."""
+                     fast: tuple[str, tantivy.Order], currencies: Sequence[str],
+                     need: int) -> tuple[int, list[Row]]:
+    """A superset of the first `need` hits in the exact order: the top hits by the fast
+    field, plus every hit sharing the last one's key (ties are broken by id, which Tantivy
+    does not know). Only those hits are read from the store."""
     field, order = fast
-    need = query.offset + query.per_page
     found: Any = searcher.search(query_obj, need, count=True, order_by_field=field,
                                  order=order)
     total = int(found.count or 0)

@@ -7,12 +7,15 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, tenant_id, role, created_at
 
 -- name: key_lookup --
--- The live (not revoked, not expired) key with this hash, and its tenant's text search
--- configuration (the language the engines stem query words in). $1 SHA-256 of the key
+-- The live (not revoked, not expired) key with this hash, with the search settings of its
+-- tenant: in_stock_first, and the text search configuration query words are stemmed in.
+-- $1 SHA-256 of the presented key
 SELECT k.id, k.tenant_id, k.role, k.expires_at,
+       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first,
        COALESCE(t.settings->>'language', 'simple') AS language
 FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
-WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+  AND (k.expires_at IS NULL OR k.expires_at > now())
 
 -- name: key_touch --
 -- Record that key $1 was used, unless that was recorded less than a minute ago (so a busy
@@ -41,9 +44,10 @@ FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id
 
 -- name: tenant_list --
--- Tenants by slug with their language and enabled modules. $1 one tenant (slug or id; NULL:
--- every tenant)
+-- Tenants by slug with their language, search settings and enabled modules. $1 one tenant
+-- (slug or id; NULL: every tenant)
 SELECT t.id, t.slug, t.name, COALESCE(t.settings->>'language', 'simple') AS language,
+       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first,
        t.created_at,
        COALESCE(array_agg(m.module_slug ORDER BY m.module_slug)
                 FILTER (WHERE m.enabled), '{}') AS modules
@@ -87,19 +91,20 @@ ORDER BY created_at DESC, id DESC LIMIT $3
 -- a name only inside every document of its category, and reading it there took a GIN scan
 -- of the category's documents (10 ms for 14 categories at 7k products), the key lookups
 -- take well under one. $1 tenant, $2 ids (text[]; values that are not ids are left out)
-SELECT id::text AS value, name AS label FROM commerce_categories
+SELECT id::text AS value, name AS label, handle FROM commerce_categories
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: content_category_labels --
 -- Names of content category ids (as product_category_labels). $1 tenant, $2 ids (text[])
-SELECT id::text AS value, name AS label FROM categories
+SELECT id::text AS value, name AS label, slug AS handle FROM categories
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: author_labels --
 -- Display names of author ids, as content documents name them (display name, else email).
 -- $1 tenant, $2 ids (text[])
-SELECT id::text AS value, COALESCE(display_name, email) AS label FROM users
+SELECT id::text AS value, COALESCE(display_name, email) AS label, NULL::text AS handle
+FROM users
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))

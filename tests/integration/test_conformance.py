@@ -87,7 +87,8 @@ PRODUCTS: list[dict[str, Any]] = [
 ]
 NODES: list[dict[str, Any]] = [
     {"title": "Leather care guide", "body": "How to clean leather boots", "kind": "post",
-     "author": "Ann", "category": "Guides", "tags": ["eco"], "published": "2024-01-10"},
+     "author": "Ann", "category": "Guides", "tags": ["eco"], "published": "2024-01-10",
+     "slug": "care-101"},
     {"title": "Summer news", "body": "New hats arrived", "kind": "post", "author": "Bob",
      "category": "News", "tags": [], "published": "2024-03-05"},
     {"title": "About us", "body": "We sell leather goods", "kind": "page", "author": "Ann",
@@ -97,15 +98,55 @@ NODES: list[dict[str, Any]] = [
 ]
 
 
+CARDS: dict[str, dict[str, Any]] = {
+    # title -> option name -> the value of each variant (in variant order); the option words
+    # are chosen to appear in no other case's query
+    "Leather wallet": {"Colour": ["Ochre"]},
+    "Leather boots": {"Colour": ["Ochre", "Teal"], "Size": ["42", "42"]},
+    "Canvas sneakers": {"Colour": ["Indigo"]},
+    "Wool hat": {"Colour": ["Ochre"]},
+}
+"""Option values of the products' variants (the card and option facet cases)."""
+SKU_WORDS = {"Straw hat": "GLASS"}
+"""Variant SKUs that are a word of another product's text: an identifier match ranks first."""
+
+
+def sku(title: str, index: int) -> str:
+    """The SKU of a product's variant: `LEATHER-BOOTS-1`, or its `SKU_WORDS` one."""
+    return SKU_WORDS.get(title) or f"{title.upper().replace(' ', '-')}-{index}"
+
+
+def thumbnail(handle: str) -> str | None:
+    return None if handle == "bag-of-marbles" else f"https://img.example.com/{handle}.jpg"
+
+
+async def _options(core: CoreWrite, tenant: uuid.UUID, product_id: Any,
+                   options: dict[str, list[str]]) -> list[list[uuid.UUID]]:
+    """Create the options; the value ids of each variant, in variant order."""
+    per_variant: list[list[uuid.UUID]] = []
+    for position, (name, picks) in enumerate(options.items()):
+        option = (await core.call(catalog.create_option, tenant, product_id, {
+            "title": name, "position": position, "values": sorted(set(picks))})).value
+        ids = {v["value"]: v["id"] for v in option["values"]}
+        for index, pick in enumerate(picks):
+            if len(per_variant) <= index:
+                per_variant.append([])
+            per_variant[index].append(ids[pick])
+    return per_variant
+
+
 async def _product(core: CoreWrite, tenant: uuid.UUID, spec: dict[str, Any],
                    refs: dict[str, uuid.UUID], location: uuid.UUID) -> uuid.UUID:
     handle = spec["title"].lower().replace(" ", "-")
     product = (await core.call(catalog.create_product, tenant, {
         "title": spec["title"], "handle": handle, "description": spec["description"],
-        "subtitle": spec.get("subtitle"), "status": spec.get("status", "published")})).value
+        "subtitle": spec.get("subtitle"), "status": spec.get("status", "published"),
+        "thumbnail": thumbnail(handle)})).value
+    values = await _options(core, tenant, product["id"], CARDS.get(spec["title"], {}))
     for index, prices in enumerate(spec["variants"]):
         variant = (await core.call(catalog.create_variant, tenant, product["id"], {
-            "title": f"V{index}", "sku": f"{handle}-{index}-{uuid.uuid4().hex[:4]}"})).value
+            "title": f"V{index}", "sku": sku(spec["title"], index),
+            "option_value_ids": values[index] if index < len(values) else []})).value
         for currency, amount in prices.items():
             await core.call(catalog.set_price, tenant, variant["id"], currency, amount)
         item = (await core.call(inventory.create_inventory_item, tenant,
@@ -145,6 +186,7 @@ async def _write_tenant(core: CoreWrite, tenant: uuid.UUID, ids: dict[str, uuid.
         category = spec["category"]
         node = (await core.call(content.create_node, tenant, {
             "kind": spec["kind"], "title": spec["title"], "author_id": ids[spec["author"]],
+            "slug": spec.get("slug"),
             "category_id": refs[f"nc:{category}"] if category else None,
             "status": "published" if spec["published"] else "draft",
             "body": {"body": spec["body"], "format": "plain"}})).value
@@ -240,7 +282,7 @@ async def _meilisearch(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Sett
     config = meili_config(settings)
     async with meili.open_client(config) as client:
         follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
-        for tenant_id, doc_type in await follower.start():
+        for tenant_id, doc_type in await follower.indexes.start():
             await follower.rebuild(tenant_id, doc_type)
         while await follower.drain_once():
             pass
@@ -473,24 +515,193 @@ async def test_the_other_tenant_sees_only_its_own(world: World, backend: str) ->
     assert await world.backends[backend].ready()
 
 
+# ---- ranking tier 0: in stock first (the tenant's `in_stock_first`) ------------------------
+# In stock: Leather wallet, Leather boots, Wool hat, Straw hat. Out of stock: Canvas sneakers,
+# Feather pillow, Bag of marbles.
+IN_STOCK_BY_PRICE = ["Leather wallet", "Wool hat", "Straw hat", "Leather boots",
+                     "Canvas sneakers", "Feather pillow", "Bag of marbles"]
+STOCK_CASES = [
+    Case("stock-price-asc", {"sort": "price:asc", "currency": "EUR"}, IN_STOCK_BY_PRICE),
+    Case("stock-price-page-2", {"sort": "price:asc", "currency": "EUR", "per_page": 3,
+                                "page": 2}, IN_STOCK_BY_PRICE[3:6], total=7),
+    Case("stock-price-page-3", {"sort": "price:asc", "currency": "EUR", "per_page": 3,
+                                "page": 3}, IN_STOCK_BY_PRICE[6:], total=7),
+    Case("stock-price-desc", {"sort": "price:desc", "currency": "EUR"},
+         ["Leather boots", "Wool hat", "Straw hat", "Leather wallet", "Canvas sneakers",
+          "Feather pillow", "Bag of marbles"]),
+    Case("stock-title", {"sort": "title:asc"},
+         ["Leather boots", "Leather wallet", "Straw hat", "Wool hat", "Bag of marbles",
+          "Canvas sneakers", "Feather pillow"]),
+    Case("stock-title-page-2", {"sort": "title:asc", "per_page": 3, "page": 2},
+         ["Wool hat", "Bag of marbles", "Canvas sneakers"], total=7),
+    Case("stock-filtered", {"sort": "created_at:desc", "filter": {"categories": ["Shoes"]}},
+         ["Leather boots", "Canvas sneakers"]),
+]
+
+
+def _stock_scope(world: World, on: bool = True) -> SearchScope:
+    return SearchScope(tenant_id=world.tenant, in_stock_first=on)
+
+
+async def _run_stock(world: World, backend: str, case: Case, on: bool = True) -> SearchResult:
+    raw = dict(case.query)
+    if "filter" in raw:
+        raw["filter"] = {k: [str(world.ids[n]) for n in v] if k == "categories" else v
+                         for k, v in raw["filter"].items()}
+    return await world.backends[backend].search(SearchQuery.model_validate(raw),
+                                                 _stock_scope(world, on))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", STOCK_CASES, ids=[c.id for c in STOCK_CASES])
+async def test_in_stock_first_orders_explicit_sorts(world: World, backend: str,
+                                                    case: Case) -> None:
+    result = await _run_stock(world, backend, case)
+    assert world.titles(result) == case.hits
+    assert result.total == (case.total if case.total is not None else len(case.hits))
+
+
+@pytest.mark.parametrize("engine", BACKENDS[1:])
+@pytest.mark.parametrize("case", STOCK_CASES, ids=[c.id for c in STOCK_CASES])
+async def test_in_stock_first_backends_agree(world: World, case: Case, engine: str) -> None:
+    pg, other = [await _run_stock(world, name, case) for name in ("postgres", engine)]
+    assert [h.id for h in pg.hits] == [h.id for h in other.hits]
+    assert pg.total == other.total
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_in_stock_first_puts_an_exact_match_out_of_stock_after_typos_in_stock(
+    world: World, backend: str
+) -> None:
+    """"lether " (the English tenant of the typing cases): the wallet matches exactly but is
+    out of stock; the leather goods match with a typo and are in stock. Relevance orders
+    within each part. (`feather` no longer matches `leather`: a first-letter typo costs two.)"""
+    assert world.english is not None
+    search = world.backends[backend].search
+
+    def scope(on: bool = True) -> SearchScope:
+        assert world.english is not None
+        return SearchScope(tenant_id=world.english, language="english", in_stock_first=on)
+
+    on = world.titles(await search(SearchQuery(q="lether "), scope()))
+    assert on[0] == "Leather boots" and set(on[1:3]) == {"Boot polish", "Canvas sneakers"}
+    assert on[3] == "Lether wallet"
+    leather = world.titles(await search(SearchQuery(q="leather"), _stock_scope(world)))
+    assert set(leather[:2]) == {"Leather wallet", "Leather boots"}
+    assert leather[2:] == ["Canvas sneakers"]
+    pages = [world.titles(await search(SearchQuery(q="lether ", per_page=1, page=page),
+                                       scope())) for page in (1, 2, 3, 4, 5)]
+    assert pages[3] == ["Lether wallet"] and pages[4] == []  # page 4 is past the boundary
+    assert pages[0] == ["Leather boots"]
+    off = world.titles(await search(SearchQuery(q="lether "), scope(on=False)))
+    assert off[0] == "Lether wallet"  # the setting off: the exact match first again
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_in_stock_first_off_restores_the_sort_order(world: World, backend: str) -> None:
+    by_price = next(c for c in CASES if c.id == "price-asc")
+    result = await _run_stock(world, backend, by_price, on=False)
+    assert world.titles(result) == by_price.hits
+    content = await world.backends[backend].search(
+        SearchQuery(doc_type="content", sort="title:asc"), _stock_scope(world))
+    assert world.titles(content) == ["About us", "Leather care guide", "Summer news"]
+# ---- product cards, option facets, identifiers (issue 13 point 5) ------------------------
+CARD_CASES = [
+    Case("options-facet-counts-products", {"facets": ["options"]}, PUBLISHED,
+         facets={"options": {"Colour:Ochre": 3, "Size:42": 1, "Colour:Indigo": 1,
+                             "Colour:Teal": 1}}),
+    Case("options-filter-any-value-of-an-option",
+         {"filter": {"options": ["Colour:Teal", "Colour:Indigo"]}, "facets": ["options"]},
+         ["Leather boots", "Canvas sneakers"],
+         facets={"options": {"Colour:Ochre": 3, "Size:42": 1, "Colour:Indigo": 1,
+                             "Colour:Teal": 1}}),
+    Case("options-filter-every-option", {"filter": {"options": ["Colour:Ochre", "Size:42"]},
+                                         "facets": ["categories"]},
+         ["Leather boots"], facets={"categories": {"Shoes": 1}}),
+    Case("option-values-are-text", {"q": "ochre"},
+         ["Leather wallet", "Leather boots", "Wool hat"]),
+    Case("sku", {"q": "LEATHER-BOOTS-1"}, ["Leather boots"]),
+    Case("sku-any-case", {"q": "  leather-boots-0 "}, ["Leather boots"]),
+    Case("no-sku-typo", {"q": "leather-boots-2"}, []),
+    Case("sku-of-a-draft-stays-hidden", {"q": "leather-belt-0"}, []),
+    Case("handle", {"q": "Wool-Hat"}, ["Wool hat"]),
+    Case("sku-with-filters", {"q": "leather-boots-1", "filter": {"has_stock": False}}, []),
+    Case("slug", {"doc_type": C, "q": "CARE-101"}, ["Leather care guide"]),
+    Case("sku-sorted", {"q": "glass", "sort": "title:asc"}, ["Bag of marbles", "Straw hat"]),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CARD_CASES, ids=[c.id for c in CARD_CASES])
+async def test_card_case(world: World, backend: str, case: Case) -> None:
+    await test_case(world, backend, case)
+    if case.facets is not None:  # the documented order: count, then label, then value
+        result = await _run(world, backend, case)
+        names = {str(v): k for k, v in world.ids.items()}
+        for facet, counts in case.facets.items():
+            got = [names.get(value, value) for value in result.facets[facet]]
+            assert got == list(counts), facet
+
+
+@pytest.mark.parametrize("engine", BACKENDS[1:])
+@pytest.mark.parametrize("case", CARD_CASES, ids=[c.id for c in CARD_CASES])
+async def test_card_backends_agree(world: World, case: Case, engine: str) -> None:
+    await test_backends_agree(world, case, engine)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_identifier_match_ranks_first(world: World, backend: str) -> None:
+    """"glass" is the SKU of Straw hat and a word of Bag of marbles' description: the
+    identifier match comes first, the text match after it."""
+    result = await world.backends[backend].search(SearchQuery(q="Glass"), _scope(world))
+    assert world.titles(result) == ["Straw hat", "Bag of marbles"]
+    assert result.total == 2
+    page = await world.backends[backend].search(SearchQuery(q="glass", per_page=1),
+                                                _scope(world))
+    assert world.titles(page) == ["Straw hat"] and page.total == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_hits_carry_what_a_product_card_renders(world: World, backend: str) -> None:
+    query = SearchQuery.model_validate({"q": "boots", "currency": "EUR"})
+    result = await world.backends[backend].search(query, _scope(world))
+    doc = next(h.document for h in result.hits if h.id == world.ids["Leather boots"])
+    assert doc["thumbnail"] == "https://img.example.com/leather-boots.jpg"
+    assert doc["categories"] == [{"id": str(world.ids["Shoes"]), "name": "Shoes",
+                                  "handle": "shoes"}]
+    assert doc["skus"] == ["LEATHER-BOOTS-0", "LEATHER-BOOTS-1"]
+    assert doc["options"] == [{"option": "Colour", "values": ["Ochre", "Teal"]},
+                              {"option": "Size", "values": ["42"]}]
+    assert (doc["price_min"], doc["price_max"]) == (8900, 9900)
+    usd = await world.backends[backend].search(
+        SearchQuery(q="hat", currency="USD", sort="title:asc"), _scope(world))
+    prices = {world.titles(usd)[i]: (h.document["price_min"], h.document["price_max"])
+              for i, h in enumerate(usd.hits)}
+    assert prices == {"Wool hat": (2700, 2700), "Straw hat": (None, None)}
+    plain = await world.backends[backend].search(SearchQuery(q="marbles"), _scope(world))
+    marbles = plain.hits[0].document
+    assert marbles["thumbnail"] is None and marbles["skus"] == [] and marbles["options"] == []
+    assert marbles["price_min"] is None and marbles["categories"] == []
+
 
 # ---- as you type: prefixes, typos on every field, stems, ranking tiers (issue 13) ----------
 # The rules: indexer/model/text.py and README "Matching and ranking". An English tenant of its
 # own, so the cases above keep their data.
 TYPING: list[dict[str, Any]] = [
     {"title": "Leather boots", "description": "Sturdy boots for long winter walks",
-     "variants": [], "categories": ["Footwear"], "tags": ["bestseller"], "stock": True,
+     "variants": [{"EUR": 1000}], "categories": ["Footwear"], "tags": ["bestseller"], "stock": True,
      "day": 1},
     {"title": "Feather pillow", "description": "Soft pillow filled with goose down",
-     "variants": [], "categories": ["Bedding"], "tags": [], "stock": True, "day": 2},
+     "variants": [{"EUR": 1000}], "categories": ["Bedding"], "tags": [], "stock": True, "day": 2},
     {"title": "Canvas sneakers", "description": "Light shoes with leather trim",
-     "variants": [], "categories": ["Footwear"], "tags": ["summer"], "stock": True, "day": 3},
-    {"title": "Electronic kettle", "description": "Boils water fast", "variants": [],
+     "variants": [{"EUR": 1000}], "categories": ["Footwear"], "tags": ["summer"],
+     "stock": True, "day": 3},
+    {"title": "Electronic kettle", "description": "Boils water fast", "variants": [{"EUR": 1000}],
      "categories": ["Kitchen"], "tags": ["gift"], "stock": True, "day": 4},
     {"title": "Boot polish", "subtitle": "Keeps leather supple", "description": "A tin",
-     "variants": [], "categories": [], "tags": [], "stock": True, "day": 5},
-    {"title": "Lether wallet", "description": "Misspelled on purpose", "variants": [],
-     "categories": [], "tags": [], "stock": True, "day": 6},
+     "variants": [{"EUR": 1000}], "categories": [], "tags": [], "stock": True, "day": 5},
+    {"title": "Lether wallet", "description": "Misspelled on purpose",
+     "variants": [{"EUR": 1000}], "categories": [], "tags": [], "stock": False, "day": 6},
 ]
 
 

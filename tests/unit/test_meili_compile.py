@@ -145,6 +145,19 @@ def test_sorts_break_ties_by_id() -> None:
         sort_spec(SearchQuery(sort="price:asc", currency="XAF"), CURRENCIES)
 
 
+def test_in_stock_first_is_the_first_sort_key_of_products() -> None:
+    stock = SearchScope(tenant_id=TENANT, in_stock_first=True)
+    assert sort_spec(SearchQuery(), CURRENCIES, stock) == ["in_stock:desc"]
+    assert sort_spec(SearchQuery(sort="price:asc", currency="EUR"), CURRENCIES, stock) == [
+        "in_stock:desc", "price_min_eur:asc", "id:asc"]
+    assert sort_spec(SearchQuery(doc_type="content"), CURRENCIES, stock) is None
+    assert sort_spec(SearchQuery(sort="title:asc"), CURRENCIES, SCOPE) == [
+        "title_sort:asc", "id:asc"]  # the setting off: the explicit sort alone
+    assert _main(SearchQuery(q="boots"), stock)["sort"] == ["in_stock:desc"]
+    assert _main(SearchQuery(q="boots"))["sort"] is None
+    assert "in_stock" in index_settings("product", CURRENCIES)["sortableAttributes"]
+
+
 def test_pages_are_exact_and_highlights_use_private_delimiters() -> None:
     main = _main(SearchQuery(q="boots", page=3, per_page=7, highlight=True))
     assert (main["page"], main["hits_per_page"], main["matching_strategy"]) == (3, 7, "all")
@@ -263,3 +276,57 @@ def test_meilisearch_settings_are_validated() -> None:
     assert settings.meilisearch_url == "http://127.0.0.1:7700"
     assert settings.engines == ("tantivy", "meilisearch")
     assert settings.meili_prefix == "rustok_test-1-ab"
+
+
+# ---- identifiers and options (issue 13) ---------------------------------------------------
+def _roles(query: SearchQuery) -> dict[str, Request]:
+    return {r.role: r for r in plan(query, SCOPE, "shop", CURRENCIES).requests}
+
+
+def test_a_whole_query_is_also_looked_up_among_the_identifiers() -> None:
+    roles = _roles(SearchQuery.model_validate({"q": " T0-P0000006-0 ",
+                                               "filter": {"has_stock": True}}))
+    found = roles["identified"].params
+    assert tokenize(found["filter"]) == (
+        "(status IN [?]) AND (has_stock = true) AND (identifiers = ?)",
+        ["published", "t0-p0000006-0"])
+    assert found["query"] is None and found["page"] == 1 and found["sort"] is None
+    overlap = roles["identified_text"].params
+    assert overlap["query"] == "T0-P0000006-0" and overlap["filter"] == found["filter"]
+    assert overlap["page"] == 0  # counts only
+    slug = _roles(SearchQuery(doc_type="content", q="Care-101"))["identified"].params
+    assert tokenize(slug["filter"])[1][-1] == "care-101" and "slug = " in slug["filter"]
+    assert "identified" not in _roles(SearchQuery(q="x", sort="title:asc"))
+    assert "identified" not in _roles(SearchQuery())
+
+
+def test_identified_documents_come_first_and_count_once() -> None:
+    query = SearchQuery(q="glass", per_page=3)
+    built = plan(query, SCOPE, "shop", CURRENCIES)
+    a, b, c, d = (str(uuid.uuid4()) for _ in range(4))
+    by_role = {"main": {"totalHits": 5, "hits": [{"id": a}, {"id": b}, {"id": d}]},
+               "identified": {"totalHits": 2, "hits": [{"id": c}, {"id": a}]},
+               "identified_text": {"totalHits": 1, "hits": []}}
+    got = result(built, [by_role[r.role] for r in built.requests], "meilisearch")
+    assert [str(h.id) for h in got.hits] == [c, a, b]
+    assert got.total == 6  # 5 text matches, 2 identified, 1 of them both
+    later = plan(query.model_copy(update={"page": 2}), SCOPE, "shop", CURRENCIES)
+    page2 = result(later, [by_role[r.role] for r in later.requests], "meilisearch")
+    assert [str(h.id) for h in page2.hits] == [b, d]  # never an identified one twice
+
+
+def test_option_filters_and_facets() -> None:
+    query = SearchQuery.model_validate({
+        "filter": {"options": ["Colour:red", "Size:M", "Colour:navy"]}, "facets": ["options"]})
+    roles = _roles(query)
+    skeleton, literals = tokenize(roles["main"].params["filter"])
+    assert skeleton == ("(status IN [?]) AND ((option_values IN [?, ?]) AND "
+                        "(option_values IN [?]))")
+    assert literals == ["published", "Colour:red", "Colour:navy", "Size:M"]
+    counted = roles["facets"].params  # the option facet ignores the option filter
+    assert counted["facets"] == ["option_values"] and "option_values" not in counted["filter"]
+    settings = index_settings("product", CURRENCIES)
+    assert {"option_values", "identifiers"} <= set(settings["filterableAttributes"])
+    assert "options.values" in settings["searchableAttributes"]
+    assert "identifiers" not in settings["searchableAttributes"]  # exact matches only
+    assert "slug" in index_settings("content", CURRENCIES)["filterableAttributes"]
