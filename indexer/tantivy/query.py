@@ -27,12 +27,10 @@ EXACT, STEM, PREFIX = 2, 1, 0
 BM25_CEILING = 40.0
 """Above any BM25 score of one word in `WORDS` (idf <= ln(2N+1), ~15 at a million documents,
 times k1+1 = 2.2): the engine score divided by it stays below one exactness step."""
-AUTOMATON_TIERS = ((0, MATCH_FIELDS[0]), (len(MATCH_FIELDS) - 1, WORDS))
-"""(tier, field) of the prefix and typo automata: the title, and all text scored as the last
-tier. A middle-tier field of their own would cost a third automaton per word (each builds its
-DFA and reads the postings of every term it accepts on every search and aggregation): a
-prefix or typo match in subtitle, tags, categories or options ranks like one in the
-description (README, "Matching and ranking")."""
+AUTOMATON_TIERS = tuple(enumerate(MATCH_FIELDS))
+"""(tier, field) of the prefix and typo automata: one per tier field, so a prefix or typo
+match knows its field tier too (each builds its DFA and reads the postings of every term it
+accepts; the unscored twin, `word_match`, needs only the one over all text)."""
 
 
 @dataclass(frozen=True)
