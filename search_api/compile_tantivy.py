@@ -16,8 +16,8 @@ from typing import Any
 import tantivy
 
 from indexer.model import SPECS, DocType
-from indexer.model.engines import match_words
-from indexer.model.text import identifier_key, prefix_word, price_field_pair, price_fields
+from indexer.model.engines import match_query
+from indexer.model.text import identifier_key, price_field_pair, price_fields
 from indexer.tantivy.query import WordScores, tenant_scoped, text_query, words_query
 from search_api.model import (
     OWN_FILTER,
@@ -52,12 +52,11 @@ def user_text(index: tantivy.Index, doc_type: DocType, text: str,
     field, ranked by typos, field tier and exactness, then BM25 (`words_query`); unscored,
     the same documents with less work (counts, facets, explicit sorts). Text in query syntax
     (OR, -word, "phrases", field:) also matches what the parser makes of it."""
-    words = match_words(text)
+    words, prefix = match_query(text)
     if not words:
         return text_query(index, doc_type, text)
-    last = prefix_word(text)
     matched = words_query(index.schema, words, language=language, scored=scored,
-                          prefix=last is not None and last.endswith(words[-1]))
+                          prefix=prefix)
     if _plain(text):
         return matched
     parsed = tantivy.Query.boost_query(text_query(index, doc_type, text),

@@ -19,7 +19,13 @@ from typing import Any
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc, card_categories, card_json, card_options
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
-from indexer.model.text import price_fields, stem_language, stem_words, title_sort_key
+from indexer.model.text import (
+    prefix_word,
+    price_fields,
+    stem_language,
+    stem_words,
+    title_sort_key,
+)
 
 _PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 
@@ -33,6 +39,14 @@ def match_words(text: str) -> list[str]:
     """The casefolded words of `text` as Tantivy's default tokenizer splits them (letters and
     digits; `_` separates, unlike `query_words`)."""
     return _ALNUM.findall(text.casefold())
+
+
+def match_query(text: str) -> tuple[list[str], bool]:
+    """The words of user text as the match fields hold them (`match_words`), and whether the
+    last one also matches as a prefix (`text.prefix_word`)."""
+    words = match_words(text)
+    last = prefix_word(text)
+    return words, bool(words) and last is not None and last.endswith(words[-1])
 
 
 def match_term(word: str) -> str:

@@ -8,7 +8,8 @@ import html
 import re
 from collections.abc import Iterator, Sequence
 
-from indexer.model.text import prefix_word, stem_language, stem_words, typo_budget, typo_cost
+from indexer.model.engines import match_query
+from indexer.model.text import stem_language, stem_words, typo_budget, typo_cost
 
 MARK, UNMARK = "<mark>", "</mark>"
 
@@ -50,6 +51,7 @@ def marked_headline(fragment: str, start: str = "\u27e6", stop: str = "\u27e7") 
 
 
 _TOKEN = re.compile(r"[^\W_]+")
+"""A word, as `match_words` splits them (with its position)."""
 
 
 class QueryWords:
@@ -59,10 +61,8 @@ class QueryWords:
     few documents whose matches are marked."""
 
     def __init__(self, text: str, language: str | None) -> None:
-        self.words = _TOKEN.findall(text.casefold())
-        last = prefix_word(text)
-        self.prefix = (self.words[-1] if self.words and last is not None
-                       and last.endswith(self.words[-1]) else None)
+        self.words, prefixed = match_query(text)
+        self.prefix = self.words[-1] if prefixed else None
         self.language = language if stem_language(language) else None
         self.stems = set(stem_words(self.words, self.language)) if self.language else set()
         self._seen: dict[str, int] = {}

@@ -21,8 +21,8 @@ import tantivy
 
 from core_write.errors import ValidationFailed
 from indexer.model import SPECS, DocType, Document
-from indexer.model.engines import match_words
-from indexer.model.text import prefix_word, price_field_pair, title_sort_key
+from indexer.model.engines import match_query, match_words
+from indexer.model.text import price_field_pair, title_sort_key
 from indexer.tantivy.query import tenant_scoped, words_query
 from indexer.tantivy.reader import TantivyReader
 from search_api.backends.highlight import QueryWords, mark_ranges
@@ -354,10 +354,9 @@ def _scores(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tanti
 def _suggest(index: tantivy.Index, text: str, scope: SearchScope,
              limit: int) -> list[tuple[str, str]]:
     schema = index.schema
-    words = match_words(text)
-    last = prefix_word(text)
+    words, prefix = match_query(text)
     titles = words_query(schema, words, language=scope.language, titles_only=True,
-                         prefix=last is not None and last.endswith(words[-1]))
+                         prefix=prefix)
     parts = [(tantivy.Occur.Must, titles)]
     if not scope.include_drafts:
         parts.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
