@@ -239,7 +239,7 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
         await _write_tenant(core, w.other, twin_ids, PRODUCTS[:3], NODES[:1])
         w.other_ids = set(twin_ids.values())
         w.english = (await make_tenant(core, settings={"language": "english"}))["id"]
-        await _write_tenant(core, w.english, w.english_ids, TYPING, [])
+        await _write_tenant(core, w.english, w.english_ids, TYPING, TYPING_NODES)
         await line.settle()
         await _fix_dates(pool, w.ids)
         async with TantivyFollower(pool, redis, settings, config) as follower, \
@@ -250,7 +250,8 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
                 await reader.refresh(force=True)
                 return await count(reader, w.tenant) == len(PRODUCTS) and \
                     await count(reader, w.tenant, "content") == len(NODES) and \
-                    await count(reader, w.english) == len(TYPING)
+                    await count(reader, w.english) == len(TYPING) and \
+                    await count(reader, w.english, "content") == len(TYPING_NODES)
 
             await wait_until(drained, timeout=10, what="the documents in Tantivy")
             w.backends = {"postgres": PostgresBackend(pool), "tantivy": TantivyBackend(reader)}
@@ -704,6 +705,14 @@ TYPING: list[dict[str, Any]] = [
 ]
 
 
+TYPING_NODES: list[dict[str, Any]] = [
+    {"title": "Caring for leather", "body": "Clean the boots, then polish them", "kind": "post",
+     "author": "Ann", "category": "Guides", "tags": [], "published": "2024-01-10"},
+    {"title": "Store news", "body": "Opening hours changed", "kind": "post",
+     "author": "Bob", "category": "News", "tags": [], "published": "2024-01-11"},
+]
+
+
 async def _typing(world: World, backend: str, q: str, **extra: Any) -> SearchResult:
     assert world.english is not None
     return await world.backends[backend].search(
@@ -785,3 +794,16 @@ async def test_typing_suggestions_agree_with_search(world: World, backend: str) 
                                                                              scope)}
         found = set(world.titles(await _typing(world, backend, text)))
         assert suggested and suggested <= found, text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("q", "hits"), [
+    ("caring for leat", {"Caring for leather"}),  # the last word as a prefix
+    ("cleen", {"Caring for leather"}),  # a typo in the body
+    ("guide ", {"Caring for leather"}),  # the category name, by its stem (or a typo)
+    ("opening hour ", {"Store news"}),  # a plural by its stem
+    ("nwes", set()),  # 4 letters: no typo
+])
+async def test_typing_content(world: World, backend: str, q: str, hits: set[str]) -> None:
+    result = await _typing(world, backend, q, doc_type="content")
+    assert set(world.titles(result)) == hits
