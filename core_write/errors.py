@@ -63,6 +63,24 @@ class InvalidId(ValidationFailed):
         self.value = value
 
 
+class ImportLineRefused(ValidationFailed):
+    """A bulk import line is refused (`field`: the path in the line, "" for the whole line)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        reason = reason.removeprefix("Value error, ")  # pydantic's prefix for a check's error
+        RustokError.__init__(self, f"{field}: {reason}" if field else reason, field=field)
+        self.field, self.reason = field, reason
+
+
+class ImportTooLarge(RustokError):
+    """The import is longer than its byte limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the import is longer than {limit} bytes (IMPORT_MAX_BYTES)",
+                         field="body")
+        self.limit = limit
+
+
 class TenantMismatch(RustokError):
     """The entity belongs to another tenant."""
 
@@ -138,6 +156,24 @@ class WriterLocked(TantivyError):
 
 class MeiliUnavailable(RustokError):
     """Meilisearch cannot be used: unreachable, or the key is wrong."""
+
+    retryable = True
+
+
+class InstanceDown(Unavailable):
+    """The Meilisearch instance holding a tenant's indexes cannot be reached: its tenants'
+    searches fail (503 naming it) while the other instances serve theirs."""
+
+    def __init__(self, name: str, url: str, error: object) -> None:
+        super().__init__(f"meilisearch instance {name} ({url}) cannot be reached ({error}); "
+                         "the searches of the tenants placed on it fail until it is back",
+                         instance=name)
+        self.instance = name
+
+
+class Deferred(RustokError):
+    """An engine index cannot be written now (its server is unreachable): the follower
+    leaves its queue rows for a later drain and writes the others."""
 
     retryable = True
 

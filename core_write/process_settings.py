@@ -33,6 +33,29 @@ def split(value: Any) -> Any:
     return value
 
 
+INSTANCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def named_pairs(value: Any) -> Any:
+    """`name=value,name=value` as a tuple of (name, value) pairs with distinct names of
+    lower-case letters, digits, '_' and '-' (pairs already split pass through)."""
+    if not isinstance(value, str):
+        return value
+    pairs: list[tuple[str, str]] = []
+    for part in split(value):
+        name, sep, rest = part.partition("=")
+        name, rest = name.strip(), rest.strip()
+        if not sep or not rest:
+            raise ValueError(f"{part!r} is not name=value")
+        if not INSTANCE_NAME.match(name):
+            raise ValueError(f"instance name {name!r}: 1-32 lower-case letters, digits, "
+                             "'_' or '-'")
+        if name in dict(pairs):
+            raise ValueError(f"instance {name} is named twice")
+        pairs.append((name, rest))
+    return tuple(pairs)
+
+
 class RelaySettings(SettingsPart):
     """The outbox relay."""
 
@@ -131,6 +154,31 @@ class MeiliSettings(SettingsPart):
                                           alias="MEILISEARCH_MAX_ATTEMPTS")
     meilisearch_timeout_ms: int = Field(default=5000, ge=100, le=600_000,
                                         alias="MEILISEARCH_TIMEOUT_MS")
+    meilisearch_instances: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(), alias="MEILISEARCH_INSTANCES")
+    """Several servers, `name=url,name=url`; each tenant's indexes live on one of them
+    (`engine_placements`). Unset: the one server of MEILISEARCH_URL, named `default`."""
+    meilisearch_api_keys: Annotated[tuple[tuple[str, str], ...], NoDecode] = Field(
+        default=(), alias="MEILISEARCH_API_KEYS", repr=False)
+    """Per-instance keys, `name=key,...`; an instance not named uses MEILISEARCH_API_KEY."""
+    meilisearch_placement_ttl_ms: int = Field(default=2000, ge=0, le=600_000,
+                                              alias="MEILISEARCH_PLACEMENT_TTL_MS")
+    """How long a process trusts the instance of a tenant it read; a move is announced on
+    Redis at once, this bounds the delay when the announcement is missed."""
+
+    @field_validator("meilisearch_instances", mode="before")
+    @classmethod
+    def _split_instances(cls, value: Any) -> Any:
+        pairs = named_pairs(value)
+        for name, url in pairs:
+            if not re.match(r"^https?://[^/\s]+(/\S*)?$", url):
+                raise ValueError(f"instance {name}: {url!r} is not an http:// or https:// URL")
+        return tuple((name, url.rstrip("/")) for name, url in pairs)
+
+    @field_validator("meilisearch_api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        return named_pairs(value)
 
     @field_validator("meilisearch_url")
     @classmethod
@@ -161,15 +209,23 @@ class ApiSettings(SettingsPart):
                                     alias="API_MAX_BODY_BYTES")
     api_max_query_bytes: int = Field(default=4096, ge=256, le=65_536,
                                      alias="API_MAX_QUERY_BYTES")
+    api_import_max_bytes: int = Field(default=1 << 30, ge=1024, le=1 << 40,
+                                      alias="IMPORT_MAX_BYTES")
+    """Bytes of one `POST /v1/admin/import` body (read as a stream, never held whole)."""
     api_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300,
                                               alias="API_SHUTDOWN_GRACE_SECONDS")
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600,
                                          alias="API_KEY_CACHE_SECONDS")
+    relevance_cache_seconds: float = Field(default=2.0, ge=0, le=300,
+                                           alias="RELEVANCE_CACHE_SECONDS")
+    """How long an API process uses a tenant's relevance settings and rules before reading
+    them again: a change is live on every replica within this delay."""
     search_backend: Literal["tantivy", "postgres", "meilisearch"] = Field(
         default="tantivy", alias="SEARCH_BACKEND")
     search_backend_fallback: Literal["", "postgres"] = Field(
         default="", alias="SEARCH_BACKEND_FALLBACK")
-    """Serve from this backend when the configured engine cannot be reached at start-up."""
+    """Serve from this backend when the configured engine cannot be reached at start-up, and
+    the searches of tenants whose Meilisearch instance is down."""
     ready_max_lag_seconds: float = Field(default=30.0, gt=0, le=86_400,
                                          alias="READY_MAX_LAG_SECONDS")
     stale_after_seconds: float = Field(default=2.0, gt=0, le=86_400,

@@ -100,10 +100,19 @@ class Settings(CoreSettings, RelaySettings, IndexerSettings, TantivySettings, Me
     @model_validator(mode="after")
     def _meilisearch_needs_url(self) -> Settings:
         wants = "meilisearch" in self.engines or self.search_backend == "meilisearch"
-        if wants and not self.meilisearch_url:
+        configured = bool(self.meilisearch_url or self.meilisearch_instances)
+        if wants and not configured:
             raise ValueError("MEILISEARCH_URL is required when RUSTOK_ENGINES or SEARCH_BACKEND "
-                             "names meilisearch")
-        if self.meilisearch_url and "meilisearch" not in self.engines:
+                             "names meilisearch (or MEILISEARCH_INSTANCES for several servers)")
+        if self.meilisearch_url and self.meilisearch_instances:
+            raise ValueError("set MEILISEARCH_URL (one server) or MEILISEARCH_INSTANCES "
+                             "(several), not both")
+        names = {name for name, _ in self.meilisearch_instances} or {"default"}
+        unknown = sorted({name for name, _ in self.meilisearch_api_keys} - names)
+        if unknown:
+            raise ValueError(f"MEILISEARCH_API_KEYS names instances that are not configured: "
+                             f"{', '.join(unknown)} (configured: {', '.join(sorted(names))})")
+        if configured and "meilisearch" not in self.engines:
             # a configured Meilisearch is fed: the indexer queues changes for it
             object.__setattr__(self, "engines", (*self.engines, "meilisearch"))
         return self

@@ -9,6 +9,7 @@ import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 import redis.asyncio as aioredis
 
 from core_write.resources import Resources
@@ -54,9 +55,10 @@ def engine_tasks(settings: Settings) -> tuple[Follower | None, LoaderFactory | N
 
 @asynccontextmanager
 async def engine_readers(
-    settings: Settings, redis: aioredis.Redis
+    settings: Settings, redis: aioredis.Redis, pool: asyncpg.Pool | None = None,
 ) -> AsyncIterator[list[EngineIds]]:
-    """Readers of the configured engines, for verify."""
+    """Readers of the configured engines, for verify (with `pool`, the Meilisearch reader
+    reads each tenant on the instance it is placed on; without, on the first)."""
     readers: list[EngineIds] = []
     tantivy_reader = meili_reader = None
     if "tantivy" in settings.engines:
@@ -67,7 +69,7 @@ async def engine_readers(
     if "meilisearch" in settings.engines:
         from indexer.meili.engine import MeiliIds
 
-        meili_reader = MeiliIds(settings)
+        meili_reader = MeiliIds(settings, pool)
         readers.append(meili_reader)
     try:
         yield readers

@@ -112,8 +112,10 @@ def targets_of(event: ev.Event) -> list[Target]:
             return [Docs("product", (pid,))]
         case ev.RowChanged():
             return row_targets(event)
-        case ev.ReindexRequested(target_type=kind, target_id=target, request_id=_):
+        case ev.ReindexRequested(target_type=kind, target_id=target, target_ids=many):
             doc_type = BY_SECTION[kind]
+            if many:
+                return [Docs(doc_type, (*many, *([target] if target else [])))]
             if target is not None:
                 return [Docs(doc_type, (target,))]
             return [Lookup(f"tenant_{kind}", ())]

@@ -8,6 +8,8 @@ Why it is built this way:
   is a deleted document), so applying a change twice is harmless.
 - A queue row is deleted only after the engine made its document durable (`commit`), and
   only if its seq is still the one read: a re-queue in between gets a new seq and survives.
+- An index on a server that cannot be reached (`Deferred`, e.g. one Meilisearch instance
+  down) keeps its queue rows for a later drain while the other indexes are written.
 - A document the engine refuses is retried on the following drains with backoff and, after
   `max_attempts`, parked in `{prefix}:engine-dlq` with the engine's error, so one bad
   document never blocks the queue. A row that cannot be mapped is logged and skipped
@@ -45,6 +47,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff, pause
+from core_write.errors import Deferred as Deferred  # raised by `target` and `write`
 from core_write.errors import RebuildRunning as RebuildRunning  # raised by the handshake
 from core_write.errors import ValidationFailed
 from indexer import engine_queue, index_rows, metrics
@@ -90,6 +93,8 @@ class Window(Generic[K]):
     max_seq: int = 0
     docs: int = 0
     keys: set[K] = field(default_factory=set)
+    deferred: int = 0
+    """Rows left queued because their index could not be written (`Deferred`)."""
 
     @property
     def age(self) -> float:
@@ -235,8 +240,13 @@ class EngineFollower(ABC, Generic[K, T]):
             recording = self._touched.get(key)
             if recording is not None:
                 recording.update(ids)
-            docs = await self._documents(doc_type, ids)
-            refused = await self.write(await self.target(key), doc_type, docs)
+            try:
+                target = await self.target(key)
+                docs = await self._documents(doc_type, ids)
+                refused = await self.write(target, doc_type, docs)
+            except Deferred:
+                window.deferred += len(group)
+                continue
             window.docs += len(docs)
             window.keys.add(key)
             for entry in group:
@@ -325,12 +335,20 @@ class EngineFollower(ABC, Generic[K, T]):
                       go_live: Callable[[], Awaitable[None]]) -> int:
         """With the follower paused: rewrite into `target` the documents applied to the live
         index since the rebuild started, then make `target` live. Returns how many."""
+        return await self._switch_all([(key, target, doc_type)], go_live)
+
+    async def _switch_all(self, parts: Sequence[tuple[K, T, DocType]],
+                          go_live: Callable[[], Awaitable[None]]) -> int:
+        """`_switch` for several indexes rebuilt together (made live by one `go_live`)."""
+        changed = 0
         async with self._lock:
             await self.prepare()
-            touched = sorted(self._touched.pop(key))
-            for start in range(0, len(touched), self.batch):
-                page = touched[start:start + self.batch]
-                await self.write(target, doc_type, await self._documents(doc_type, page))
+            for key, target, doc_type in parts:
+                touched = sorted(self._touched.pop(key))
+                for start in range(0, len(touched), self.batch):
+                    page = touched[start:start + self.batch]
+                    await self.write(target, doc_type, await self._documents(doc_type, page))
+                changed += len(touched)
             await go_live()
         self.stats.rebuilds += 1
-        return len(touched)
+        return changed

@@ -72,3 +72,11 @@ MEILI_DEAD_LETTERS = Counter("rustok_meili_dead_lettered_total",
                              "Documents given up on after repeated Meilisearch task failures")
 MEILI_DOCUMENTS = Gauge("rustok_meili_index_documents", "Documents per Meilisearch index",
                         ["index"])
+MEILI_INSTANCE_UP = Gauge("rustok_meili_instance_up",
+                          "1 while the follower reaches a Meilisearch instance, 0 while it is "
+                          "down (its tenants' changes wait in the queue)", ["instance"])
+MEILI_INSTANCE_TENANTS = Gauge("rustok_meili_instance_tenants",
+                               "Tenants placed on each Meilisearch instance", ["instance"])
+MEILI_INSTANCE_DOCUMENTS = Gauge("rustok_meili_instance_documents",
+                                 "Documents in this deployment's indexes on each Meilisearch "
+                                 "instance", ["instance"])

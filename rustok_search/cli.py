@@ -16,7 +16,10 @@ from typing import TYPE_CHECKING, Any
 from core_write.errors import RustokError
 from core_write.settings import Settings, SettingsError, load_settings
 from rustok_search.accounts_cli import add_keys_parser, add_tenants_parser
+from rustok_search.engines_cli import add_engines_parser
+from rustok_search.import_cli import add_import_parser
 from rustok_search.logs import configure_logging
+from rustok_search.relevance_cli import add_relevance_parsers
 
 if TYPE_CHECKING:
     import asyncpg
@@ -163,7 +166,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         tenant_ids = [scope.tenant_id] if scope.tenant_id else [
             r["id"] for r in await res.pool.fetch("SELECT id FROM tenants ORDER BY id")]
         drifts = []
-        async with engine_readers(settings, res.redis) as engines:
+        async with engine_readers(settings, res.redis, res.pool) as engines:
             with bar("verifying", len(DOC_TYPES) * (1 + len(engines))) as shown:
                 for doc_type in DOC_TYPES:
                     shown.advance(0, note=f"postgres {doc_type}")
@@ -278,13 +281,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_parser(sub)
     add_tenants_parser(sub)
+    add_import_parser(sub, _positive)
+    add_relevance_parsers(sub)
+    add_engines_parser(sub)
 
     from rustok_search.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub, _positive, _non_negative)
 
     p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, "
-                       "freshness, search (python -m bench)", add_help=False)
+                       "freshness, search, import (python -m bench)", add_help=False)
     p.add_argument("scenario", nargs=argparse.REMAINDER, help="SCENARIO [options]")
     p.set_defaults(run=None)
     return parser

@@ -86,6 +86,10 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
     statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of("status", statuses)))
+    if scope.only_ids is not None:
+        out.append(("ids", any_of("id", sorted(scope.only_ids))))
+    if scope.exclude_ids:
+        out.append(("not_ids", f"NOT ({any_of('id', sorted(scope.exclude_ids))})"))
     if isinstance(flt, ProductFilter):
         if flt.categories:
             out.append(("categories", any_of("category_ids", flt.categories)))

@@ -109,6 +109,17 @@ def table_of(query: SearchQuery) -> Table:
     return PRODUCTS if query.doc_type == "product" else CONTENT
 
 
+def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]]:
+    """The scope's merchandising bounds: only some documents (a pin lookup), or not some."""
+    out = []
+    if scope.only_ids is not None:
+        out.append(("ids", f"{key} = ANY({p.add(sorted(scope.only_ids))}::uuid[])"))
+    if scope.exclude_ids:
+        out.append(("not_ids",
+                     f"NOT ({key} = ANY({p.add(sorted(scope.exclude_ids))}::uuid[]))"))
+    return out
+
+
 def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,
            ) -> tuple[list[tuple[str, str]], str | None, str | None]:
     """Named WHERE clauses but `skip`, the tsquery expression and the parameter of the user
@@ -119,6 +130,7 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     statuses = scope.statuses(query)
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
+    clauses += _id_clauses(table_of(query).key, scope, p)
     tsq = q = None
     if query.q:
         q = p.add(query.q) + "::text"

@@ -80,6 +80,12 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
     statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of(schema, "status", statuses)))
+    if scope.only_ids is not None:
+        out.append(("ids", any_of(schema, "id", sorted(scope.only_ids))))
+    if scope.exclude_ids:
+        out.append(("not_ids", tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.all_query()),
+             (tantivy.Occur.MustNot, any_of(schema, "id", sorted(scope.exclude_ids)))])))
     if query.q:
         text = user_text(index, query.doc_type, query.q, scope.language, scored=scored)
         ident = identifier_match(schema, query)

@@ -32,3 +32,13 @@ def route_label(request: web.Request) -> str:
         return info.route.resource.canonical
     return "unmatched"
 
+MEILI_INSTANCE_UP = Gauge("rustok_api_meili_instance_up",
+                          "1 when a Meilisearch instance answered the last health probe "
+                          "(/readyz or a scrape), 0 when not", ["instance"], registry=REGISTRY)
+MEILI_INSTANCE_TENANTS = Gauge("rustok_api_meili_instance_tenants",
+                               "Tenants placed on each Meilisearch instance", ["instance"],
+                               registry=REGISTRY)
+FALLBACK_SEARCHES = Counter("rustok_api_meili_fallback_searches_total",
+                            "Searches answered from PostgreSQL because the tenant's "
+                            "Meilisearch instance was down (SEARCH_BACKEND_FALLBACK=postgres)",
+                            ["instance"], registry=REGISTRY)

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SkipValidation,
     Strict,
     WithJsonSchema,
     field_validator,
@@ -28,6 +29,7 @@ from core_write.currencies import ISO_4217
 from core_write.errors import ValidationFailed
 from core_write.validate import BIGINT_MAX
 from indexer.model import BY_SECTION, SPECS, DocType, Document, ProductDoc
+from indexer.model.relevance import DEFAULT_TEXT_RULES, LOCALE, TextRules
 from indexer.model.text import split_option
 
 DOC_TYPES: Mapping[str, DocType] = BY_SECTION
@@ -206,6 +208,9 @@ class SearchQuery(_Strict):
     page: Annotated[int, Strict(), Ge(1), Le(500), INTEGRAL] = 1
     per_page: Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL] = 20
     highlight: Boolean = False
+    locale: str | None = Field(default=None, pattern=LOCALE, max_length=12)
+    """The shopper's language or locale (`de`, `en-GB`): synonyms and stop words scoped to it
+    apply besides the unscoped ones."""
     min_token: Token | None = Field(default=None, exclude=True,
                                     description=MIN_TOKEN_DESCRIPTION)
 
@@ -298,6 +303,10 @@ class SearchScope(_Strict):
 
     tenant_id: uuid.UUID
     include_drafts: bool = False
+    only_ids: frozenset[uuid.UUID] | None = None
+    """Merchandising: the search sees only these documents (a pin's lookup)."""
+    exclude_ids: frozenset[uuid.UUID] = frozenset()
+    """Merchandising: documents this search never sees (hidden by a rule, or pinned)."""
     in_stock_first: bool = False
     """Products in stock before those out of stock (ranking tier 0, relevance and explicit
     sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
@@ -305,6 +314,9 @@ class SearchScope(_Strict):
     language: str = "simple"
     """The tenant's text search configuration (`settings.language`): the language query
     words are stemmed in by the engines that stem in Python."""
+    text_rules: Annotated[TextRules, SkipValidation] = DEFAULT_TEXT_RULES
+    """The tenant's synonyms, stop words and typo settings (the API fills them from its
+    relevance settings for the search's `locale`)."""
 
     def statuses(self, query: SearchQuery) -> list[str] | None:
         """The statuses this search may see (None: any): `published` for search keys, what
@@ -400,6 +412,12 @@ class SearchResult(_Strict):
     took_ms: float = 0.0
     backend: str
     stale: bool = False
+    applied_rules: list[uuid.UUID] = Field(default_factory=list)
+    """The merchandising rules that shaped this answer, in evaluation order."""
+    redirect: str | None = None
+    """A rule's redirect: the client should send the shopper to this URL."""
+    banners: list[dict[str, Any]] = Field(default_factory=list)
+    """The payloads of the applied rules' banners, in rule order."""
 
     @field_validator("facets")
     @classmethod

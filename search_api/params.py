@@ -16,7 +16,7 @@ from typing import Any
 from search_api.errors import Problem, field_error
 from search_api.model import TOKEN_MAX, TOKEN_MIN, schema_regex
 
-SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight"})
+SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight", "locale"})
 INTEGERS = frozenset({"page", "per_page"})
 FILTER_INTEGERS = frozenset({("price", "min"), ("price", "max")})
 INTEGER = r"^(?:0|[1-9][0-9]{0,18})$"

@@ -1,5 +1,6 @@
 """Admin handlers: queue a reindex and watch its progress (admin keys: their tenant; operator
-keys: any tenant), list and replay dead letters (operator keys) (I/O: PostgreSQL, Redis)."""
+keys: any tenant), list and replay dead letters, list the Meilisearch instances and move a
+tenant between them (operator keys) (I/O: PostgreSQL, Redis, Meilisearch)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core_write.errors import NotFound
+from core_write.process_settings import INSTANCE_NAME
 from core_write.validate import TENANT_SLUG_MAX
 from indexer.engine_queue import enqueue
+from indexer.meili.config import MeiliConfig, meili_config
+from indexer.meili.placement import Placements, request_move, survey
 from indexer.model import DocType
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
@@ -262,3 +266,52 @@ async def _requeue(request: web.Request, dlq: str, found: Entries,
         await redis.xdel(dlq, entry_id)
         replayed.append({"id": _text(entry_id), "doc_id": str(doc_id), "requeued": True})
     return replayed
+
+
+class MoveRequest(BaseModel):
+    """Move a tenant's Meilisearch indexes to the instance `to` (a name of
+    MEILISEARCH_INSTANCES)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant: str = Field(pattern=TENANT_REF)
+    to: str = Field(pattern=INSTANCE_NAME.pattern)
+
+
+def _meili(request: web.Request) -> MeiliConfig:
+    settings = request.app[SETTINGS]
+    if "meilisearch" not in settings.engines:
+        raise Problem(404, "no Meilisearch is configured (MEILISEARCH_URL or "
+                           "MEILISEARCH_INSTANCES)", slug="not-found")
+    return meili_config(settings)
+
+
+@routes.get("/v1/admin/engines")
+async def engines_list(request: web.Request) -> web.Response:
+    """Each Meilisearch instance: health, tenants placed, documents, moves (operator)."""
+    require_role(request, "operator")
+    config = _meili(request)
+    reports = await survey(request.app[RESOURCES].pool, config, for_search=True)
+    moving = await Placements(request.app[RESOURCES].pool, None, "", config).moving()
+    return web.json_response({
+        "instances": [r.as_json() for r in reports],
+        "moves": [{"tenant_id": str(p.tenant_id), "from": p.instance, "to": p.target,
+                   "done": p.move_done, "total": p.move_total} for p in moving]})
+
+
+@routes.post("/v1/admin/engines/move")
+async def engines_move(request: web.Request) -> web.Response:
+    """File a move (operator); the elected indexer runs it, `GET /v1/admin/engines` shows its
+    progress. 202, or 409 when the tenant is already there or being moved."""
+    require_role(request, "operator")
+    body = _validated(MoveRequest, await read_json(request))
+    config = _meili(request)
+    pool = request.app[RESOURCES].pool
+    try:
+        scope = await resolve_scope(pool, body.tenant, None, None)
+    except NotFound:
+        raise field_error("tenant", f"no tenant {body.tenant!r}") from None
+    assert scope.tenant_id is not None
+    filed = await request_move(pool, config, scope.tenant_id, body.to)
+    return web.json_response({"move": {"tenant_id": str(filed.tenant_id),
+                                       "from": filed.instance, "to": filed.target,
+                                       "state": filed.state}}, status=202)

@@ -64,6 +64,9 @@ async def readyz(request: web.Request) -> web.Response:
             ok = check["ok"] = float(value or 0) < limit
         if name == "backend":
             check["name"] = backend.name
+            instances = getattr(backend, "health", None)
+            if instances:  # several engine servers: each one's state and placements
+                check["instances"] = instances
         if error is not None:
             check["error"] = error
         elif not ok and name != "lag":
@@ -89,6 +92,9 @@ async def metrics_endpoint(request: web.Request) -> web.Response:
             metrics.REINDEX_JOBS.labels(state).set(counts.get(state, 0))
     except Exception as exc:  # noqa: BLE001 - a scrape still answers with what it has
         log.warning("reindex job counts unavailable: %s", exc, extra={"action": "metrics"})
+    backend = request.app[BACKEND]
+    if getattr(backend, "health", None) is not None:  # per-instance health and placements
+        await _check("backend", backend.ready())
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

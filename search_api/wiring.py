@@ -16,10 +16,13 @@ from core_write.errors import RustokError
 from core_write.resources import Resources, open_resources
 from core_write.settings import Settings
 from search_api.model import SearchBackend
+from search_api.relevance_store import RelevanceCache
 
 SETTINGS = web.AppKey("settings", Settings)
 RESOURCES = web.AppKey("resources", Resources)
 BACKEND = web.AppKey("backend", SearchBackend)
+RELEVANCE = web.AppKey("relevance", RelevanceCache)
+"""Each tenant's relevance settings and rules, as this process last read them."""
 
 log = logging.getLogger(__name__)
 BACKEND_CLOSE_SECONDS = 2.0
@@ -45,8 +48,15 @@ def make_backend(settings: Settings, resources: Resources) -> SearchBackend:
         return backend
     if settings.search_backend == "meilisearch":
         from indexer.meili.config import meili_config
+        from indexer.meili.placement import Placements
 
-        backend = _backend_module("meilisearch").MeilisearchBackend(meili_config(settings))
+        config = meili_config(settings)
+        fallback = _backend_module("postgres").PostgresBackend(resources.pool) \
+            if settings.search_backend_fallback == "postgres" else None
+        backend = _backend_module("meilisearch").MeilisearchBackend(
+            config, placements=Placements(resources.pool, resources.redis,
+                                          settings.stream_prefix, config),
+            fallback=fallback)
         return backend
     from indexer.tantivy.engine import tantivy_config
     from indexer.tantivy.reader import TantivyReader

@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core_write.process_settings import DEFAULT_CURRENCIES
 from core_write.settings import Settings
 from indexer.model import BY_SECTION, DOC_TYPES, SPECS, DocType
 
-__all__ = ["DOC_TYPES", "ENGINE", "MeiliConfig", "NEXT", "index_uid", "meili_config", "parse_uid"]
+__all__ = ["DEFAULT_INSTANCE", "DOC_TYPES", "ENGINE", "Instance", "MeiliConfig", "NEXT",
+           "index_uid", "meili_config", "parse_uid"]
 
 ENGINE = "meilisearch"
 """The `engine_queue.engine` value of this engine."""
 NEXT = "__next"
 """Suffix of the index a rebuild fills before it is swapped in."""
+DEFAULT_INSTANCE = "default"
+"""The name of the one server of `MEILISEARCH_URL`."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Meilisearch server of the deployment (`MEILISEARCH_INSTANCES`)."""
+
+    name: str
+    url: str
+    api_key: str = field(default="", repr=False)
 
 
 @dataclass(frozen=True)
 class MeiliConfig:
+    """The engine's settings. `url` and `api_key` are the server a client of this config
+    talks to: the first of `servers` (`on` gives the config of another one)."""
+
     url: str
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
     prefix: str = "rustok"
     batch: int = 1000
     task_timeout_ms: int = 60_000
@@ -28,10 +43,29 @@ class MeiliConfig:
     timeout_ms: int = 5000
     poll_interval_ms: int = 50
     currencies: tuple[str, ...] = field(default=DEFAULT_CURRENCIES)
+    instances: tuple[Instance, ...] = ()
+    """Every server, in configuration order; empty: the one of `url`, named `default`."""
+    placement_ttl_ms: int = 2000
 
     @property
     def poll_interval(self) -> float:
         return self.poll_interval_ms / 1000
+
+    @property
+    def servers(self) -> tuple[Instance, ...]:
+        return self.instances or (Instance(DEFAULT_INSTANCE, self.url, self.api_key),)
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(server.name for server in self.servers)
+
+    def on(self, name: str) -> MeiliConfig:
+        """This config for the server `name` (`url` and `api_key` are its own)."""
+        for server in self.servers:
+            if server.name == name:
+                return replace(self, url=server.url, api_key=server.api_key)
+        raise KeyError(f"no Meilisearch instance named {name!r} (configured: "
+                       f"{', '.join(self.names)})")
 
 
 def index_uid(prefix: str, tenant_id: uuid.UUID | str, doc_type: DocType) -> str:
@@ -58,9 +92,20 @@ def parse_uid(prefix: str, uid: str) -> tuple[uuid.UUID, DocType] | None:
 
 def meili_config(settings: Settings) -> MeiliConfig:
     """The engine configuration from the process settings (prices are indexed for the
-    currencies of `TANTIVY_CURRENCIES`, shared by both engines)."""
+    currencies of `TANTIVY_CURRENCIES`, shared by both engines). Each instance's key is its
+    own from `MEILISEARCH_API_KEYS`, else the shared `MEILISEARCH_API_KEY`."""
+    keys = dict(settings.meilisearch_api_keys)
+    instances = tuple(Instance(name, url, keys.get(name, settings.meilisearch_api_key))
+                      for name, url in settings.meilisearch_instances)
+    if not instances and DEFAULT_INSTANCE in keys:
+        instances = (Instance(DEFAULT_INSTANCE, settings.meilisearch_url,
+                              keys[DEFAULT_INSTANCE]),)
+    first = instances[0] if instances else Instance(DEFAULT_INSTANCE,
+                                                    settings.meilisearch_url,
+                                                    settings.meilisearch_api_key)
     return MeiliConfig(
-        url=settings.meilisearch_url, api_key=settings.meilisearch_api_key,
+        url=first.url, api_key=first.api_key, instances=instances,
+        placement_ttl_ms=settings.meilisearch_placement_ttl_ms,
         prefix=settings.meili_prefix, batch=settings.meilisearch_batch_size,
         task_timeout_ms=settings.meilisearch_task_timeout_ms,
         max_attempts=settings.meilisearch_max_attempts,

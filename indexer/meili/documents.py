@@ -25,9 +25,9 @@ SEARCHABLE: dict[DocType, list[str]] = {
                 "body_preview", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
-    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us",
-                "option_values", "identifiers"],
-    "content": ["status", "kind", "category_id", "tags", "author_id", "published_at_us",
+    "product": ["id", "status", "category_ids", "tags", "currencies", "has_stock",
+                "created_at_us", "option_values", "identifiers"],
+    "content": ["id", "status", "kind", "category_id", "tags", "author_id", "published_at_us",
                 "created_at_us", "slug"],
 }
 _SORTABLE: dict[DocType, list[str]] = {

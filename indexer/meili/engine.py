@@ -5,12 +5,14 @@ run by the process elected engine writer, and the id/version reader verify compa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
+import asyncpg
 from meilisearch_python_sdk import AsyncClient
 
 from core_write.backoff import pause
@@ -22,6 +24,7 @@ from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig, index_uid, meili_config
 from indexer.meili.follower import MeiliFollower
 from indexer.meili.indexes import Key
+from indexer.meili.placement import read_placement
 from indexer.model import DocType
 from indexer.model.engines import meili_document
 
@@ -43,7 +46,7 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
         needed: list[Key] | None = None
         while needed is None and not stop.is_set():
             try:
-                needed = await follower.indexes.start()
+                needed = await follower.start()
             except meili.MeiliUnavailable as exc:
                 log.error("%s; retrying in %.0f s", exc, _RETRY,
                           extra={"action": "meili_unavailable"})
@@ -58,11 +61,13 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await follower.close()
 
 
 async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Event) -> None:
     """Rebuild what start-up found missing or outdated, then, every `_REBUILD_CHECK`
-    seconds, what an operator marked (`reindex --engine meilisearch`); one at a time."""
+    seconds, what an operator marked (`reindex --engine meilisearch`) and the tenants they
+    asked to move (`engines move`); one at a time."""
     keys = first
     while not stop.is_set():
         for tenant_id, doc_type in keys:
@@ -73,6 +78,14 @@ async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Eve
             except Exception as exc:  # retried at the next check
                 log.error("meilisearch rebuild of %s for %s failed: %s", doc_type, tenant_id,
                           exc, exc_info=exc, extra={"action": "meili_rebuild_failed"})
+        try:
+            for placement in await follower.moves():
+                with contextlib.suppress(Exception):  # logged and recorded by the move
+                    await follower.move(placement)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("cannot read the requested moves: %s", exc)
         await pause(_REBUILD_CHECK, stop)
         try:
             keys = await follower.outdated()
@@ -84,7 +97,17 @@ async def _rebuilds(follower: MeiliFollower, first: list[Key], stop: asyncio.Eve
 async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
-            counts = await follower.indexes.count_documents()
+            counts: dict[str, int] = {}
+            for server in follower.servers.values():
+                try:
+                    mine = await server.indexes.count_documents()
+                except Exception as exc:  # noqa: BLE001 - a down instance counts nothing
+                    log.warning("meilisearch %s not counted: %s", server.name, exc)
+                    continue
+                metrics.MEILI_INSTANCE_DOCUMENTS.labels(server.name).set(sum(mine.values()))
+                counts.update(mine)
+            for name, tenants in (await follower.placements.tenants()).items():
+                metrics.MEILI_INSTANCE_TENANTS.labels(name).set(tenants)
             for uid, count in counts.items():
                 metrics.MEILI_DOCUMENTS.labels(uid).set(count)
             for doc_type, suffix in (("product", "_products"), ("content", "_content")):
@@ -96,14 +119,18 @@ async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
 
 
 class MeiliIds:
-    """Ids, versions and content digests of one tenant's documents in its live index (for
-    verify)."""
+    """Ids, versions and content digests of one tenant's documents in its live index on the
+    instance it is placed on (for verify)."""
 
     name = "meilisearch"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool | None = None) -> None:
         self.config: MeiliConfig = meili_config(settings)
-        self.client: AsyncClient = meili.open_client(self.config)
+        self.clients: dict[str, AsyncClient] = {
+            server.name: meili.open_client(self.config.on(server.name))
+            for server in self.config.servers}
+        self.client: AsyncClient = next(iter(self.clients.values()))
+        self.pool = pool
 
     async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
         return {str(d["id"]): int(d["version"]) async for d in
@@ -116,7 +143,14 @@ class MeiliIds:
     async def _documents(self, doc_type: DocType, tenant_id: uuid.UUID,
                          fields: list[str] | None) -> AsyncIterator[dict[str, Any]]:
         """Every document of the tenant's index (none when it does not exist), by pages."""
-        index = self.client.index(index_uid(self.config.prefix, tenant_id, doc_type))
+        client = self.client
+        if self.pool is not None:
+            placement = await read_placement(self.pool, tenant_id)
+            if placement is None and len(self.clients) > 1:
+                return  # not placed: no index anywhere
+            if placement is not None:
+                client = self.clients.get(placement.instance, client)
+        index = client.index(index_uid(self.config.prefix, tenant_id, doc_type))
         offset, page = 0, 1000
         while True:
             try:
@@ -137,4 +171,5 @@ class MeiliIds:
         return content_digest(json.loads(json.dumps(doc, default=str)))
 
     async def close(self) -> None:
-        await self.client.aclose()
+        for client in self.clients.values():
+            await client.aclose()

@@ -1,4 +1,4 @@
-"""This deployment's indexes on the Meilisearch server, one per tenant and document type:
+"""This deployment's indexes on one Meilisearch server, one per tenant and document type:
 created with their settings on first use, settings brought in line with the code at start-up,
 the document shape each was built with recorded in `engine_indexes`, marks for a rebuild
 (I/O: Meilisearch, PostgreSQL)."""
@@ -14,7 +14,14 @@ from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.models.settings import MeilisearchSettings
 
 from indexer.meili import client as meili
-from indexer.meili.config import DOC_TYPES, ENGINE, MeiliConfig, index_uid, parse_uid
+from indexer.meili.config import (
+    DEFAULT_INSTANCE,
+    DOC_TYPES,
+    ENGINE,
+    MeiliConfig,
+    index_uid,
+    parse_uid,
+)
 from indexer.meili.documents import SHAPE_VERSION, index_settings, settings_drift
 from indexer.model import SPECS, DocType
 
@@ -25,22 +32,39 @@ Key = tuple[uuid.UUID, DocType]
 
 
 class MeiliIndexes:
-    def __init__(self, pool: asyncpg.Pool, client: AsyncClient, config: MeiliConfig) -> None:
+    """The indexes on the server of `config.url` (the instance `name`)."""
+
+    def __init__(self, pool: asyncpg.Pool, client: AsyncClient, config: MeiliConfig,
+                 name: str = DEFAULT_INSTANCE) -> None:
         self.pool = pool
         self.client = client
         self.config = config
+        self.name = name
         self._known: set[str] = set()
 
     async def start(self) -> list[Key]:
         """Check the server, bring every index's settings in line with the code, and return
         the (tenant, doc type) pairs whose index must be (re)built: documents in the index
-        table but no index, or an index built with an older document shape."""
+        table but no index, or an index built with an older document shape (every tenant's:
+        one server holds them all; `MeiliFollower.start` asks each server for its own)."""
+        return await self.needed(await self.open(), None)
+
+    async def open(self) -> dict[str, Key]:
+        """Check the server and bring the settings of each of our indexes on it in line with
+        the code; returns those indexes."""
         await meili.check(self.client, self.config)
-        log.info("meilisearch at %s", self.config.url, extra={"action": "meili_start"})
+        log.info("meilisearch %s at %s", self.name, self.config.url,
+                 extra={"action": "meili_start"})
         existing = await self._ours()
         for uid, (_tenant, doc_type) in sorted(existing.items()):
             await self.sync_settings(uid, doc_type)
             self._known.add(uid)
+        return existing
+
+    async def needed(self, existing: dict[str, Key], tenants: set[uuid.UUID] | None
+                     ) -> list[Key]:
+        """Of `tenants` (None: all), the indexes to (re)build here: missing from `existing`
+        though the tenant has documents, or built with an older shape."""
         built = {r["uid"]: r["shape"] for r in await self.pool.fetch(
             "SELECT uid, shape FROM engine_indexes WHERE engine = $1", ENGINE)}
         needed: list[Key] = []
@@ -50,6 +74,8 @@ class MeiliIndexes:
                     f"SELECT t.id FROM tenants t WHERE EXISTS "
                     f"(SELECT 1 FROM {table} i WHERE i.tenant_id = t.id) ORDER BY t.id"):
                 key: Key = (row["id"], doc_type)
+                if tenants is not None and key[0] not in tenants:
+                    continue
                 uid = index_uid(self.config.prefix, *key)
                 if uid not in existing or built.get(uid) != SHAPE_VERSION:
                     needed.append(key)
@@ -114,6 +140,7 @@ class MeiliIndexes:
                    built_at = now()""", ENGINE, uid, key[0], key[1], SHAPE_VERSION)
 
     async def drop(self, uid: str) -> None:
+        self._known.discard(uid)
         if await self.client.get_raw_index(uid) is not None:
             await self.task(self.client.index(uid).delete(), "delete_index")
 

@@ -3,66 +3,187 @@ and document type (I/O: HTTP through meilisearch-python-sdk).
 
 Queries come from the pure `search_api.compile_meili`; one search is one multi-search round
 trip (the page, disjunctive facet counts, price buckets and price stats together).
+
+With several instances (`MEILISEARCH_INSTANCES`) each search goes to the instance the
+tenant's placement names (`indexer.meili.placement`, cached for the placement TTL and
+dropped when a move is announced). An instance that cannot be reached fails its tenants'
+searches at once with a 503 naming it (after a failure it is not asked again until a probe
+of its /health answers),
+or, with `SEARCH_BACKEND_FALLBACK=postgres`, answers them from PostgreSQL; the other
+instances' tenants are not affected.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
-from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchError
+from meilisearch_python_sdk.errors import (
+    MeilisearchApiError,
+    MeilisearchCommunicationError,
+    MeilisearchError,
+    MeilisearchTimeoutError,
+)
 from meilisearch_python_sdk.models.search import SearchParams
 
-from core_write.errors import Unavailable
+from core_write.backoff import pause
+from core_write.errors import InstanceDown, MeiliUnavailable, Unavailable
 from indexer.meili import client as meili
 from indexer.meili.config import MeiliConfig
+from indexer.meili.placement import Placements
 from indexer.model import DocType
 from indexer.model.text import price_field_pair, query_words
-from search_api import compile_meili
+from search_api import compile_meili, metrics
 from search_api.backends.highlight import mark_prefixes
-from search_api.model import SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope, Suggestion
+
+log = logging.getLogger(__name__)
+
+PROBE_SECONDS = 0.5
+"""Once a request failed to reach an instance, its tenants' searches fail (or fall back)
+without asking it, while a probe asks its /health this often (each probe bounded by a
+second) until it answers: a down instance costs them no connect timeout."""
+UNREACHABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError,
+               asyncio.TimeoutError)
 
 
 class MeilisearchBackend:
-    """`SearchBackend` over a Meilisearch server."""
+    """`SearchBackend` over one or several Meilisearch servers."""
 
     name = "meilisearch"
 
-    def __init__(self, config: MeiliConfig, client: AsyncClient | None = None) -> None:
+    def __init__(self, config: MeiliConfig, client: AsyncClient | None = None, *,
+                 placements: Placements | None = None,
+                 fallback: SearchBackend | None = None) -> None:
+        """`client` talks to the first instance (opened here when not given). Without
+        `placements` every search goes to the first instance; `fallback` answers the
+        searches of a down instance's tenants."""
         self.config = config
-        self.client = client or meili.open_client(config)
+        self.clients: dict[str, AsyncClient] = {}
+        for number, server in enumerate(config.servers):
+            self.clients[server.name] = client if number == 0 and client is not None \
+                else meili.open_client(config.on(server.name))
+        self.client = next(iter(self.clients.values()))
+        self.placements = placements
+        self.fallback = fallback
         self.currencies = tuple(config.currencies)
+        self.down: dict[str, asyncio.Task[None]] = {}
+        """The instances found unreachable, each with the probe that clears it."""
+        self.health: dict[str, dict[str, Any]] = {}
+        """Per instance, what the last `ready` found (for /readyz)."""
+        self._stop = asyncio.Event()
+        self._listening: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> MeilisearchBackend:
-        """Check the server at start-up: `MeiliUnavailable` says whether the URL cannot be
-        reached or the key is refused."""
-        await meili.check(self.client, self.config, for_search=True)
+        """Check the servers at start-up: when none can be used, `MeiliUnavailable` says
+        whether the URL cannot be reached or the key is refused; one that cannot is logged
+        (its tenants get 503s until it answers)."""
+        errors: list[MeiliUnavailable] = []
+        failed: list[str] = []
+        for name, client in self.clients.items():
+            try:
+                await meili.check(client, self.config.on(name), for_search=True)
+            except MeiliUnavailable as exc:
+                errors.append(exc)
+                failed.append(name)
+                log.error("%s", exc.message, extra={"action": "meili_instance_down"})
+        if len(errors) == len(self.clients):
+            await self._close_clients()
+            raise errors[0]
+        for name in failed:
+            self._mark_down(name)
+        if self.placements is not None:
+            self._listening = asyncio.create_task(self.placements.listen(self._stop),
+                                                  name="meili-placements")
         return self
 
+    def _mark_down(self, name: str) -> None:
+        if name not in self.down:
+            self.down[name] = asyncio.create_task(self._probe(name), name=f"meili-probe-{name}")
+
+    async def _probe(self, name: str) -> None:
+        """Until the instance answers /health (or the backend closes)."""
+        client = self.clients[name]
+        while not self._stop.is_set():
+            try:
+                async with asyncio.timeout(1.0):
+                    if (await client.health()).status == "available":
+                        break
+            except (MeilisearchError, *UNREACHABLE):
+                pass
+            await pause(PROBE_SECONDS, self._stop)
+        else:
+            return
+        self.down.pop(name, None)
+        log.info("meilisearch instance %s answers again", name,
+                 extra={"action": "meili_instance_up"})
+
     async def __aexit__(self, *exc: object) -> None:
-        await self.client.aclose()
+        self._stop.set()
+        tasks = [*self.down.values(), *([self._listening] if self._listening else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._close_clients()
+
+    async def _close_clients(self) -> None:
+        for client in self.clients.values():
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async def _instance(self, tenant_id: uuid.UUID) -> str | None:
+        """The instance holding the tenant's indexes; None when it has none yet."""
+        first = next(iter(self.clients))
+        if self.placements is None:
+            return first
+        placement = await self.placements.get(tenant_id)
+        if placement is None:
+            return first if len(self.clients) == 1 else None
+        return placement.instance
 
     async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
         started = time.perf_counter()
         if query.doc_type == "product" and query.sort.startswith("price"):
             price_field_pair(query.price_currency, self.currencies, "currency")
+        instance = await self._instance(scope.tenant_id)
         plan = compile_meili.plan(query, scope, self.config.prefix, self.currencies)
-        responses = await self._multi_search(plan.requests)
+        try:
+            responses = None if instance is None else \
+                await self._multi_search(plan.requests, instance)
+        except InstanceDown:
+            if self.fallback is None:
+                raise
+            metrics.FALLBACK_SEARCHES.labels(instance or "").inc()
+            return await self.fallback.search(query, scope)
         if responses is None:
             result = compile_meili.empty_result(query, self.name)
         else:
             result = compile_meili.result(plan, responses, self.name)
         return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
 
-    async def _multi_search(self, requests: list[compile_meili.Request]
+    async def _multi_search(self, requests: list[compile_meili.Request], instance: str,
                             ) -> list[dict[str, Any]] | None:
         """The responses as dicts, or None when the tenant's index does not exist yet."""
         params = [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
                   for r in requests]
+        client = self.clients.get(instance)
+        if client is None:
+            raise Unavailable(f"the tenant's indexes are on meilisearch instance {instance}, "
+                              f"which this process does not know (MEILISEARCH_INSTANCES "
+                              f"names {', '.join(self.clients)})")
+        url = self.config.on(instance).url
+        if instance in self.down:
+            raise InstanceDown(instance, url, "it did not answer, probing it")
         try:
-            found = await self.client.multi_search(params)
+            found = await client.multi_search(params)
+        except UNREACHABLE as exc:
+            self._mark_down(instance)
+            raise InstanceDown(instance, url, exc) from None
         except MeilisearchApiError as exc:
             if meili.is_not_found(exc):
                 return None
@@ -85,7 +206,14 @@ class MeilisearchBackend:
         limit = max(1, min(limit, 50))
         params = compile_meili.suggest_params(doc_type, self.config.prefix, scope,
                                               " ".join(words), limit)
-        found = await self._multi_search([compile_meili.Request("main", params)])
+        instance = await self._instance(scope.tenant_id)
+        try:
+            found = None if instance is None else \
+                await self._multi_search([compile_meili.Request("main", params)], instance)
+        except InstanceDown:
+            if self.fallback is None:
+                raise
+            return await self.fallback.suggest(doc_type, prefix, scope, limit)
         if found is None:
             return []
         return [Suggestion(id=uuid.UUID(str(h["id"])), title=str(h["title"]),
@@ -93,8 +221,35 @@ class MeilisearchBackend:
                 for h in found[0]["hits"] if h.get("title")]
 
     async def ready(self) -> bool:
-        try:
-            health = await self.client.health()
-        except MeilisearchError:
-            return False
-        return health.status == "available"
+        """True while at least one instance answers (a down instance fails only its own
+        tenants' searches, so it does not take the API out of the load balancer); what
+        each instance answered, with the tenants placed on it, is in `health` and the
+        gauges."""
+        async def probe(name: str, client: AsyncClient) -> tuple[str, str | None]:
+            try:
+                async with asyncio.timeout(self.config.timeout_ms / 1000):
+                    health = await client.health()
+            except (MeilisearchError, *UNREACHABLE) as exc:
+                return name, f"{type(exc).__name__}: {exc}"[:300]
+            return name, None if health.status == "available" else health.status
+
+        answers = dict(await asyncio.gather(*(probe(n, c) for n, c in self.clients.items())))
+        tenants: dict[str, int] = {}
+        if self.placements is not None:
+            with contextlib.suppress(Exception):
+                tenants = await self.placements.tenants()
+        health: dict[str, dict[str, Any]] = {}
+        for name, error in answers.items():
+            up = error is None
+            if not up:
+                self._mark_down(name)
+            entry: dict[str, Any] = {"ok": up, "url": self.config.on(name).url}
+            if name in tenants:
+                entry["tenants"] = tenants[name]
+                metrics.MEILI_INSTANCE_TENANTS.labels(name).set(tenants[name])
+            if error is not None:
+                entry["error"] = error
+            metrics.MEILI_INSTANCE_UP.labels(name).set(1 if up else 0)
+            health[name] = entry
+        self.health = health
+        return any(entry["ok"] for entry in health.values())

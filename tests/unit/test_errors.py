@@ -44,7 +44,8 @@ def test_every_error_is_a_rustok_error_and_says_if_it_is_retryable() -> None:
                if issubclass(cls, Exception) and cls.__module__ == "core_write.errors"]
     assert all(issubclass(cls, errors.RustokError) for cls in classes)
     retryable = {cls.__name__ for cls in classes if cls.retryable}
-    assert retryable == {"TransientConflict", "Unavailable", "RebuildRunning", "MeiliUnavailable"}
+    assert retryable == {"TransientConflict", "Unavailable", "RebuildRunning", "MeiliUnavailable",
+                         "InstanceDown", "Deferred"}
 
 
 @pytest.mark.parametrize("raised", [

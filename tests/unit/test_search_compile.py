@@ -51,11 +51,13 @@ def test_in_stock_first_is_the_first_order_key_of_products() -> None:
     def order(query: SearchQuery, scope: SearchScope) -> str:
         return compile_hits(query, scope).sql.rsplit("ORDER BY ", 1)[1]
 
-    assert order(q(q="boots"), stock).startswith("has_stock DESC, rank DESC, product_id")
+    assert order(q(q="boots"), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC, product_id")
     assert order(q(sort="price:asc", currency="EUR"), stock).startswith(
         "has_stock DESC, (prices->")
-    assert order(q(q="boots", highlight=True), stock).startswith("has_stock DESC, rank DESC")
-    assert order(q(q="boots"), SCOPE).startswith("rank DESC")  # the setting off
+    assert order(q(q="boots", highlight=True), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC")
+    assert order(q(q="boots"), SCOPE).startswith("ident DESC, rank DESC")  # the setting off
     assert "has_stock" not in order(q(doc_type="content", q="guide"), stock)
 
 
