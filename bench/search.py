@@ -15,7 +15,6 @@ import asyncio
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,9 +50,12 @@ class _TantivyPlan:
 def _plan(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
           currencies: Sequence[str]) -> _TantivyPlan:
     named = clauses(index, query, scope, currencies)
-    main = scoped(index.schema, scope, named)
-    return _TantivyPlan(main, aggregations(index.schema, query, scope, named, main, currencies),
-                        fast_sort(query), query.offset, query.per_page)
+    unscored = clauses(index, query, scope, currencies, scored=False)
+    main, matching = scoped(index.schema, scope, named), scoped(index.schema, scope, unscored)
+    sort = fast_sort(query)
+    return _TantivyPlan(main if sort is None else matching,
+                        aggregations(index.schema, query, scope, unscored, matching, currencies),
+                        sort, query.offset, query.per_page)
 
 
 def _run_plan(searcher: tantivy.Searcher, plan: _TantivyPlan) -> int:
@@ -155,12 +157,12 @@ async def concurrent(call: Callable[[int], Any], duration: float,
     return Timings(latencies, time.perf_counter() - started)
 
 
-async def key_tenants(pool: asyncpg.Pool, keys: Sequence[str]) -> list[uuid.UUID]:
-    """The tenant of each API key (the scope its searches run in)."""
+async def key_scopes(pool: asyncpg.Pool, keys: Sequence[str]) -> list[SearchScope]:
+    """What each API key searches (its tenant and language, as the API sees it)."""
     out = []
     for key in keys:
         found = await lookup_key(pool, key)
         if found is None or found.tenant_id is None:
             raise ValueError(f"{key[:10]}...: not a live tenant key")
-        out.append(found.tenant_id)
+        out.append(found.scope())
     return out

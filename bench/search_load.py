@@ -15,7 +15,11 @@ load of this shared machine hits every mode alike. `client_cpu_share` is the CPU
 spent per second of HTTP load (what it took from the server's cores). The mix
 comes from the demo generator's vocabulary: 1-3 words, 20% with a one-letter typo in a word
 of 5+ letters, half with filters (tags, price range, in stock), every request with category,
-tag and price facets, a quarter sorted by price. Request n uses key n % len(keys).
+tag and price facets, a quarter sorted by price (`--mixes previous`). The `typing` mix has the
+same shape with what a search box sends (issue 13): the last word cut short half of the time
+(as typed, from one letter), words of every searchable field (title, subtitle, tags, category
+names, description), 40% with typos (one from 5 letters, two from 9). Each mix gets its own
+rows, measured in turns within the same run. Request n uses key n % len(keys).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
@@ -42,7 +47,7 @@ from bench.search import (
     Timings,
     backend_search,
     concurrent,
-    key_tenants,
+    key_scopes,
     postgres_engine,
     tantivy_engine,
 )
@@ -50,10 +55,19 @@ from core_write.db import create_pool
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
-from rustok_search.demo_data import ADJECTIVES, MATERIALS, NOUNS, TAGS
+from rustok_search.demo_data import (
+    ADJECTIVES,
+    BRANDS,
+    CATEGORY_TREE,
+    COLORS,
+    MATERIALS,
+    NOUNS,
+    SENTENCE_PARTS,
+    TAGS,
+)
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.params import parse_search_params
 
 MIX_SIZE = 2000
@@ -89,17 +103,67 @@ def make_query(rng: random.Random) -> dict[str, str]:
     return params
 
 
-def query_mix(seed: int) -> list[dict[str, str]]:
+FIELD_WORDS = {
+    "subtitle": tuple(w.lower() for brand in BRANDS for w in brand.split() if w.isalpha())
+    + COLORS,
+    "tags": tuple(t for tag in TAGS for t in tag.split("-")),
+    "categories": tuple(c.lower() for leaves in CATEGORY_TREE.values() for c in leaves),
+    "description": tuple(sorted({w for part in SENTENCE_PARTS for w in part.split()
+                                 if len(w) >= 5})),
+}
+"""Words of the demo products' other searchable fields."""
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _typos(word: str, rng: random.Random) -> str:
+    """One typo from 5 letters, two from 9 (a third of the time): deletions, insertions,
+    substitutions or transpositions, never on the first letter."""
+    count = 2 if len(word) >= 9 and rng.random() < 0.33 else 1
+    for _ in range(count):
+        i = rng.randrange(1, len(word) - 1)
+        kind = rng.randrange(4)
+        if kind == 0:
+            word = word[:i] + word[i + 1:]
+        elif kind == 1:
+            word = word[:i] + rng.choice(_LETTERS) + word[i:]
+        elif kind == 2:
+            word = word[:i] + rng.choice(_LETTERS) + word[i + 1:]
+        else:
+            word = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+    return word
+
+
+def make_typing_query(rng: random.Random) -> dict[str, str]:
+    """`make_query`'s shape with what a search box sends: words of every field, typos, the
+    last word cut short."""
+    params = make_query(rng)
+    words = params["q"].split()
+    words[0] = rng.choice(NOUNS)  # without the previous mix's typo
+    if rng.random() < 0.5:  # a word of another field instead of the noun
+        words[0] = rng.choice(FIELD_WORDS[rng.choice(sorted(FIELD_WORDS))])
+    words = [_typos(w, rng) if len(w) >= 5 and rng.random() < 0.4 else w for w in words]
+    if rng.random() < 0.5:  # still typing the last word
+        words[-1] = words[-1][:rng.randint(1, max(1, len(words[-1]) - 1))]
+    params["q"] = " ".join(words)
+    return params
+
+
+MIXES = {"previous": make_query, "typing": make_typing_query}
+
+
+def query_mix(seed: int, name: str = "previous") -> list[dict[str, str]]:
     rng = random.Random(seed)
-    return [make_query(rng) for _ in range(MIX_SIZE)]
+    return [MIXES[name](rng) for _ in range(MIX_SIZE)]
 
 
 async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]],
-                    concurrency: int, duration: float,
-                    warmup: float = 2.0) -> tuple[Timings, dict[str, int]]:
+                    concurrency: int, duration: float, warmup: float = 2.0,
+                    measuring: Callable[[], None] | None = None,
+                    ) -> tuple[Timings, dict[str, int]]:
     """GET /v1/search/products for each query of the mix from `concurrency` connections;
-    the first `warmup` seconds are not measured. Statuses are counted per code, requests
-    that got no response (refused, reset, past REQUEST_TIMEOUT_SECONDS) as `error`."""
+    the first `warmup` seconds are not measured (`measuring` is called when the measured part
+    starts). Statuses are counted per code, requests that got no response (refused, reset,
+    past REQUEST_TIMEOUT_SECONDS) as `error`."""
     paths = [f"/v1/search/products?{urlencode(params)}" for params in mix]
     headers = [{"Authorization": f"Bearer {key}"} for key in keys]
     statuses: dict[str, int] = {}
@@ -118,6 +182,8 @@ async def http_load(url: str, keys: Sequence[str], mix: Sequence[dict[str, str]]
 
         await concurrent(one, warmup, concurrency)
         statuses.clear()
+        if measuring is not None:
+            measuring()
         timings = await concurrent(one, duration, concurrency)
     return timings, statuses
 
@@ -139,9 +205,21 @@ def row(backend: str, mode: str, timings: Timings, **extra: Any) -> dict[str, An
     }
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU time (user + system) of this process, or of child `pid` (Linux /proc): what a
+    request costs, which a shared machine's load does not change as it changes latency."""
+    if pid is None:
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        return used.ru_utime + used.ru_stime
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
-async def api_process(backend: str, port: int) -> AsyncIterator[str]:
-    """A `rustok-search api` child searching `backend` on `port`, ready when yielded."""
+async def api_process(backend: str, port: int) -> AsyncIterator[tuple[str, int]]:
+    """A `rustok-search api` child searching `backend` on `port`, ready when yielded (with
+    its pid)."""
     env = dict(os.environ, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
                RUSTOK_LOG_LEVEL=os.environ.get("RUSTOK_LOG_LEVEL", "WARNING"))
     proc = await spawn_cli("api", env)
@@ -159,7 +237,7 @@ async def api_process(backend: str, port: int) -> AsyncIterator[str]:
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"the {backend} API did not get ready in 60 s")
                 await asyncio.sleep(0.2)  # polling a child's readiness, not synchronization
-        yield url
+        yield url, proc.pid
     finally:
         await stop_process(proc)
 
@@ -177,12 +255,12 @@ async def in_process(backend: str, settings: Settings, keys: Sequence[str],
     pool = await create_pool(settings.database_url, max_size=settings.db_pool_max)
     redis = aioredis.Redis.from_url(settings.redis_url)
     try:
-        tenants = await key_tenants(pool, keys)
+        scopes = await key_scopes(pool, keys)
         queries = []
         for n, params in enumerate(mix):
             data, _ = parse_search_params(params.items())
             queries.append((SearchQuery.model_validate({**data, "doc_type": "product"}),
-                            SearchScope(tenant_id=tenants[n % len(tenants)])))
+                            scopes[n % len(scopes)]))
         if backend == "postgres":
             postgres = PostgresBackend(pool)
             yield {
@@ -207,23 +285,24 @@ async def in_process(backend: str, settings: Settings, keys: Sequence[str],
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    """Per backend, the HTTP load and the in-process runs take turns in `rounds` slices, so
-    a change in the machine's load (it is shared) hits every mode alike."""
-    mix = query_mix(args.seed)
+    """Per backend, the HTTP load and the in-process runs of every mix take turns in `rounds`
+    slices, so a change in the machine's load (it is shared) hits every mode alike."""
+    mixes = {name: query_mix(args.seed, name) for name in args.mixes.split(",")}
     keys = [k for value in args.key for k in value.split(",") if k]
     rows: list[dict[str, Any]] = []
     http_mode = f"HTTP, concurrency {args.concurrency}"
     if args.url:
-        timings, statuses = await http_load(args.url, keys, mix, args.concurrency,
-                                            args.duration)
-        rows.append(row(args.label, http_mode, timings, statuses=_named(statuses),
-                        failed=failed(statuses)))
+        for name, mix in mixes.items():
+            timings, statuses = await http_load(args.url, keys, mix, args.concurrency,
+                                                args.duration)
+            rows.append(row(args.label, http_mode, timings, mix=name,
+                            statuses=_named(statuses), failed=failed(statuses)))
         return {"concurrency": args.concurrency, "duration_s": args.duration, "rows": rows}
     settings = Settings()
     for backend in args.backends.split(","):
-        rows += await measure(args, settings, backend, keys, mix)
-    for backend in {r["backend"] for r in rows}:
-        mine = [r for r in rows if r["backend"] == backend]
+        rows += await measure(args, settings, backend, keys, mixes)
+    for backend, name in {(r["backend"], r["mix"]) for r in rows}:
+        mine = [r for r in rows if r["backend"] == backend and r["mix"] == name]
         engine = next((r for r in mine if r["mode"].startswith(ENGINE)), None)
         for r in mine:
             if engine is not None:
@@ -234,42 +313,67 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def measure(args: argparse.Namespace, settings: Settings, backend: str,
-                  keys: Sequence[str], mix: Sequence[dict[str, str]]) -> list[dict[str, Any]]:
-    """One backend: its API child up, then each mode in turn, `args.rounds` times."""
+                  keys: Sequence[str], mixes: dict[str, list[dict[str, str]]],
+                  ) -> list[dict[str, Any]]:
+    """One backend: its API child up, then each mode of each mix in turn, `args.rounds`
+    times."""
     http_mode = f"HTTP, concurrency {args.concurrency}"
-    statuses: dict[str, int] = {}
-    measured: dict[str, Timings] = {}
-    cpu = 0.0
+    statuses: dict[tuple[str, str], dict[str, int]] = {}
+    measured: dict[tuple[str, str], Timings] = {}
+    cpu: dict[str, float] = {}
 
-    async def over_http(seconds: float, url: str) -> Timings:
-        nonlocal cpu
+    cpu_used: dict[tuple[str, str], float] = {}
+
+    async def over_http(seconds: float, url: str, pid: int, name: str) -> Timings:
         before = resource.getrusage(resource.RUSAGE_SELF)
-        timings, counted = await http_load(url, keys, mix, args.concurrency, seconds)
+        server = [0.0]
+
+        def measuring() -> None:
+            server[0] = cpu_seconds(pid)
+
+        timings, counted = await http_load(url, keys, mixes[name], args.concurrency, seconds,
+                                           measuring=measuring)
+        cpu_used[name, http_mode] = (cpu_used.get((name, http_mode), 0.0)
+                                     + cpu_seconds(pid) - server[0])
         after = resource.getrusage(resource.RUSAGE_SELF)
-        cpu += after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+        cpu[name] = cpu.get(name, 0.0) + (after.ru_utime - before.ru_utime
+                                          + after.ru_stime - before.ru_stime)
+        seen = statuses.setdefault((name, http_mode), {})
         for status, n in counted.items():
-            statuses[status] = statuses.get(status, 0) + n
+            seen[status] = seen.get(status, 0) + n
         return timings
 
     port = args.port or free_port()
-    async with api_process(backend, port) as url, contextlib.AsyncExitStack() as stack:
-        slices: dict[str, Slice] = {http_mode: lambda seconds: over_http(seconds, url)}
-        if args.in_process:
-            slices.update(await stack.enter_async_context(
-                in_process(backend, settings, keys, mix, args.concurrency)))
+    async with api_process(backend, port) as (url, pid), \
+            contextlib.AsyncExitStack() as stack:
+        slices: dict[tuple[str, str], Slice] = {}
+        for name, mix in mixes.items():
+            slices[name, http_mode] = functools.partial(over_http, url=url, pid=pid,
+                                                        name=name)
+            if args.in_process:
+                for mode, run_slice in (await stack.enter_async_context(
+                        in_process(backend, settings, keys, mix, args.concurrency))).items():
+                    slices[name, mode] = run_slice
         for _ in range(args.rounds):
-            for mode, run_slice in slices.items():
+            for key, run_slice in slices.items():
+                # in process: the CPU of this process (the API child idles meanwhile);
+                # over HTTP the child's, counted by `over_http` without the warm-up
+                before = cpu_seconds()
                 got = await run_slice(args.duration / args.rounds)
-                seen = measured.setdefault(mode, Timings([], 0.0))
+                if key[1] != http_mode:
+                    cpu_used[key] = cpu_used.get(key, 0.0) + cpu_seconds() - before
+                seen = measured.setdefault(key, Timings([], 0.0))
                 seen.latencies += got.latencies
                 seen.elapsed += got.elapsed
     rows = []
-    for mode, timings in measured.items():
-        extra: dict[str, Any] = {}
+    for (name, mode), timings in measured.items():
+        extra: dict[str, Any] = {"mix": name, "cpu_ms_per_request": round(
+            1000 * cpu_used[name, mode] / max(1, len(timings.latencies)), 3)}
         if mode == http_mode:
             # the client's CPU per second of load, warm-ups included (an upper bound)
-            extra = {"statuses": _named(statuses), "failed": failed(statuses),
-                     "client_cpu_share": round(cpu / timings.elapsed, 2)}
+            extra.update(statuses=_named(statuses.get((name, mode), {})),
+                         failed=failed(statuses.get((name, mode), {})),
+                         client_cpu_share=round(cpu.get(name, 0.0) / timings.elapsed, 2))
         rows.append(row(backend, mode, timings, **extra))
     return rows
 
@@ -287,11 +391,13 @@ async def _product_count(settings: Settings) -> int:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = ["| backend | mode | req/s | p50 ms | p99 ms | share of engine req/s | not 2xx |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| backend | mix | mode | req/s | p50 ms | p99 ms | CPU ms/req "
+             "| share of engine req/s | not 2xx |", "|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
-        lines.append(f"| {r['backend']} | {r['mode']} | {r['requests_per_s']} | {r['p50_ms']} "
-                     f"| {r['p99_ms']} | {r.get('share_of_engine_rate', '')} "
+        lines.append(f"| {r['backend']} | {r.get('mix', '')} | {r['mode']} "
+                     f"| {r['requests_per_s']} | {r['p50_ms']} | {r['p99_ms']} "
+                     f"| {r.get('cpu_ms_per_request', '')} "
+                     f"| {r.get('share_of_engine_rate', '')} "
                      f"| {r.get('failed', '')} |")
     return "\n".join(lines)
 
@@ -313,6 +419,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--duration", type=float, default=20)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--mixes", default="previous,typing",
+                        help=f"query mixes, comma-separated ({', '.join(MIXES)})")
     parser.add_argument("--rounds", type=int, default=3,
                         help="turns each mode takes (duration is split among them)")
     parser.add_argument("--no-in-process", dest="in_process", action="store_false",

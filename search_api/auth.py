@@ -45,6 +45,8 @@ class ApiKey:
     in_stock_first: bool = True
     """The tenant's `in_stock_first` setting (read with the key, so a change reaches a
     process within API_KEY_CACHE_SECONDS)."""
+    language: str = "simple"
+    """Its tenant's text search configuration (`SearchScope.language`)."""
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
@@ -54,7 +56,7 @@ class ApiKey:
         if self.tenant_id is None:
             raise Problem(403, "operator keys do not search; use a search or admin key")
         return SearchScope(tenant_id=self.tenant_id, include_drafts=self.role == "admin",
-                           in_stock_first=self.in_stock_first)
+                           in_stock_first=self.in_stock_first, language=self.language)
 
     def may_manage(self, tenant_id: uuid.UUID | None) -> bool:
         """May this key reindex or watch jobs of `tenant_id` (None: every tenant)?"""
@@ -110,7 +112,7 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
     if row is None:
         return None
     return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]), row["expires_at"],
-                  bool(row["in_stock_first"]))
+                  bool(row["in_stock_first"]), row["language"])
 
 
 class KeyUsage:

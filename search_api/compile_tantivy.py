@@ -2,8 +2,9 @@
 (pure: builds query objects against an index's schema, searches nothing).
 
 Mirrors `compile_pg`: the same named filter clauses (so facets can drop their own filter —
-disjunctive faceting), fuzzy matching of 5+ letter words on titles with one edit, exact
-matches boosted above fuzzy ones, and every query confined by `query.tenant_scoped`.
+disjunctive faceting), user text by the shared matching and ranking rules (prefixes, typos,
+stems on every searchable field, `indexer.tantivy.query.words_query`), and every query
+confined by `query.tenant_scoped`.
 """
 
 from __future__ import annotations
@@ -15,14 +16,9 @@ from typing import Any
 import tantivy
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import (
-    FUZZY_MIN_LETTERS,
-    identifier_key,
-    price_field_pair,
-    price_fields,
-    query_words,
-)
-from indexer.tantivy.query import tenant_scoped, text_query
+from indexer.model.engines import match_query
+from indexer.model.text import identifier_key, price_field_pair, price_fields
+from indexer.tantivy.query import WordScores, tenant_scoped, text_query, words_query
 from search_api.model import (
     OWN_FILTER,
     ContentFilter,
@@ -32,9 +28,9 @@ from search_api.model import (
     option_groups,
 )
 
-EXACT_BOOST = 10.0
 IDENTIFIER_BOOST = 1e6
-"""The score of a document the whole query identifies: above any text score (first tier)."""
+"""The score of a document the whole query identifies: above any text score (first tier;
+`WordScores.ceiling` stays below it up to dozens of words)."""
 IDENTIFIER_FIELD: dict[DocType, str] = {"product": "identifiers", "content": "slug"}
 """The raw field holding a document's identifiers (product: lowercased handle, SKUs,
 barcodes; content: its slug, lowercase by the slug rule)."""
@@ -49,32 +45,24 @@ DATE_SORTS = frozenset({"created_at", "published_at"})
 Clauses = list[tuple[str, tantivy.Query]]
 
 
-def user_text(index: tantivy.Index, doc_type: DocType, text: str) -> tantivy.Query:
-    """Exact matches (boosted) or, for 5+ letter words, a title word one edit away."""
-    exact = text_query(index, doc_type, text)
-    words = query_words(text)
-    if not any(len(w) >= FUZZY_MIN_LETTERS for w in words):
-        return exact
-    per_word = []
-    for word in words:
-        same = text_query(index, doc_type, word)
-        if len(word) >= FUZZY_MIN_LETTERS:
-            near = tantivy.Query.fuzzy_term_query(index.schema, "title", word, 1, True, False)
-            same = tantivy.Query.boolean_query([(tantivy.Occur.Should, same),
-                                                (tantivy.Occur.Should, near)])
-        per_word.append((tantivy.Occur.Must, same))
-    fuzzy = tantivy.Query.boolean_query(per_word)
-    boosted = tantivy.Query.boost_query(exact, EXACT_BOOST)
+def user_text(index: tantivy.Index, doc_type: DocType, text: str,
+              language: str | None = None, scored: bool = True) -> tantivy.Query:
+    """Every word of `text` matched by the rules of `indexer.model.text` (exact, same stem in
+    the tenant's `language`, the last word as a prefix, typos by length) on every searchable
+    field, ranked by typos, field tier and exactness, then BM25 (`words_query`); unscored,
+    the same documents with less work (counts, facets, explicit sorts). Text in query syntax
+    (OR, -word, "phrases", field:) also matches what the parser makes of it."""
+    words, prefix = match_query(text)
+    if not words:
+        return text_query(index, doc_type, text)
+    matched = words_query(index.schema, words, language=language, scored=scored,
+                          prefix=prefix)
     if _plain(text):
-        # plain words: every exact match also matches word by word, so the word-by-word
-        # query decides the hits and the exact one only adds its score. Tantivy then seeks
-        # the optional clause to the required one's hits instead of walking both, and skips
-        # it where nothing is scored (aggregations): same hits, same scores, less work
-        return tantivy.Query.boolean_query([(tantivy.Occur.Must, fuzzy),
-                                            (tantivy.Occur.Should, boosted)])
-    # query syntax (OR, -word, "phrases", field:) can match what the words alone do not
-    return tantivy.Query.boolean_query([(tantivy.Occur.Should, boosted),
-                                        (tantivy.Occur.Should, fuzzy)])
+        return matched
+    parsed = tantivy.Query.boost_query(text_query(index, doc_type, text),
+                                       WordScores(len(words)).bm25_scale)
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, parsed),
+                                        (tantivy.Occur.Should, matched)])
 
 
 def _plain(text: str) -> bool:
@@ -83,8 +71,9 @@ def _plain(text: str) -> bool:
 
 
 def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
-            currencies: Sequence[str]) -> Clauses:
-    """Named MUST clauses of the query (tenant excluded: `scoped` adds it)."""
+            currencies: Sequence[str], scored: bool = True) -> Clauses:
+    """Named MUST clauses of the query (tenant excluded: `scoped` adds it); unscored, the
+    same hits for counting (`user_text`)."""
     schema = index.schema
     out: Clauses = []
     flt = query.filter
@@ -98,7 +87,7 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
             [(tantivy.Occur.Must, tantivy.Query.all_query()),
              (tantivy.Occur.MustNot, any_of(schema, "id", sorted(scope.exclude_ids)))])))
     if query.q:
-        text = user_text(index, query.doc_type, query.q)
+        text = user_text(index, query.doc_type, query.q, scope.language, scored=scored)
         ident = identifier_match(schema, query)
         if ident is not None:
             text = tantivy.Query.boolean_query([(tantivy.Occur.Should, text),

@@ -313,6 +313,9 @@ class SearchScope(_Strict):
     """Products in stock before those out of stock (ranking tier 0, relevance and explicit
     sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
     default); a scope built by hand ranks without it."""
+    language: str = "simple"
+    """The tenant's text search configuration (`settings.language`): the language query
+    words are stemmed in by the engines that stem in Python."""
     text_rules: Annotated[TextRules, SkipValidation] = DEFAULT_TEXT_RULES
     """The tenant's synonyms, stop words and typo settings (the API fills them from its
     relevance settings for the search's `locale`)."""

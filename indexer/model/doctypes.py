@@ -48,6 +48,10 @@ class DocTypeSpec:
         return ", ".join(self.key if name == "id" else name for name in self.model._fields)
 
 
+_LANGUAGE = "(SELECT t.settings->>'language' FROM tenants t WHERE t.id = tenant_id) AS language"
+"""The tenant's text search configuration beside each index row (no comma: `columns` is split
+on them): the Tantivy documents stem their words in it."""
+
 SPECS: Mapping[DocType, DocTypeSpec] = {
     "product": DocTypeSpec(
         "product", "products", "index_products", "product_id", "commerce_products",
@@ -55,7 +59,7 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         "product_id, tenant_id, title, subtitle, handle, description, status, prices, "
         "currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids, "
         "meta_title, meta_description, created_at, published_at, thumbnail, skus, options, "
-        "option_values, identifiers, version, position, indexed_at",
+        f"option_values, identifiers, version, position, indexed_at, {_LANGUAGE}",
         ProductDoc, ("title", "description"),
         {"categories": "category_ids", "tags": "tags", "currencies": "currencies",
          "has_stock": "has_stock", "options": "option_values"}),
@@ -64,7 +68,7 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         "node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id, "
         "author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id, "
         "reply_count, meta_title, meta_description, published_at, created_at, version, "
-        "position, indexed_at",
+        f"position, indexed_at, {_LANGUAGE}",
         ContentDoc, ("title", "body_preview"),
         {"kind": "kind", "categories": "category_id", "tags": "tags", "author": "author_id"}),
 }

@@ -10,19 +10,73 @@ the columns `indexer.model.doctypes.SPECS[...].columns`; the hit part of each is
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+import operator
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc, card_categories, card_json, card_options
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
-from indexer.model.text import price_fields, title_sort_key
+from indexer.model.text import (
+    prefix_word,
+    price_fields,
+    stem_language,
+    stem_words,
+    title_sort_key,
+)
 
 _PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 
 
 # ---- Tantivy ------------------------------------------------------------------------------
+_ALNUM = re.compile(r"[^\W_]+")
+_FIRST = operator.itemgetter(0)
+
+
+def match_words(text: str) -> list[str]:
+    """The casefolded words of `text` as Tantivy's default tokenizer splits them (letters and
+    digits; `_` separates, unlike `query_words`)."""
+    return _ALNUM.findall(text.casefold())
+
+
+def match_query(text: str) -> tuple[list[str], bool]:
+    """The words of user text as the match fields hold them (`match_words`), and whether the
+    last one also matches as a prefix (`text.prefix_word`)."""
+    words = match_words(text)
+    last = prefix_word(text)
+    return words, bool(words) and last is not None and last.endswith(words[-1])
+
+
+def match_term(word: str) -> str:
+    """A word as the tier fields index it: its first letter doubled, so an automaton counting
+    edits counts one on the first letter as two (`FIRST_LETTER_TYPO_COST`: `leather` is
+    `lleather`, `feather` is `ffeather`, two edits apart)."""
+    return word[:1] + word
+
+
+def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
+                 ) -> dict[str, str]:
+    """The match fields of a document (`indexer.tantivy.schema.MATCH_FIELDS` and `STEMS`)
+    from its searchable text per field tier (title, middle, long text): its words
+    (`match_words`) as `match_term`s, and the tiers' stems. (The loops run in C, by `map`:
+    this is most of what mapping a row costs.)"""
+    words: list[list[str]] = []
+    doubled: list[str] = []
+    for tier in tiers:
+        text = " ".join(text for text in tier if text).casefold()
+        words.append(_ALNUM.findall(text))
+        doubled.append(" ".join(map(operator.add, map(_FIRST, words[-1]), words[-1])))
+    stems: list[str] = []
+    if stem_language(language) is not None:
+        for number, found in enumerate(words, start=1):
+            unique = stem_words(dict.fromkeys(found), language)
+            stems.append(" ".join(map(f"{number}".__add__, dict.fromkeys(unique))))
+    return {"tier1": doubled[0], "tier2": doubled[1], "words": " ".join(doubled),
+            "stems": " ".join(stems)}
+
+
 def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:
     """Field values of one `index_products` row; prices of currencies without fields are
     dropped (the `currencies` field still lists them)."""
@@ -38,6 +92,11 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
         **_card_values(row),
     )
+    doc.update(match_values((
+        [row.get("title")],
+        [row.get("subtitle"), *doc["tags"], *doc["category_names"], *doc["option_words"]],
+        [row.get("description"), row.get("meta_title"), row.get("meta_description")],
+    ), row.get("language")))
     prices = _json(row.get("prices"), f"{table}.prices") or {}
     for cur in currencies:
         entry = prices.get(cur)
@@ -73,6 +132,12 @@ def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
         category_name=row.get("category_name"), category_slug=row.get("category_slug"),
         parent_id=_id(row.get("parent_id")), reply_count=int(row.get("reply_count") or 0),
     )
+    doc.update(match_values((
+        [row.get("title")],
+        [row.get("excerpt"), *doc["tags"], row.get("category_name")],
+        [row.get("body_preview"), row.get("author_name"), row.get("meta_title"),
+         row.get("meta_description")],
+    ), row.get("language")))
     return _compact(doc)
 
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+
+import snowballstemmer
 
 from core_write.errors import ValidationFailed
 
@@ -44,12 +46,82 @@ def prefix_word(text: str | None) -> str | None:
     if not words or not text.rstrip().casefold().endswith(words[-1]):
         return None
     return words[-1] if len(words[-1]) >= PREFIX_MIN_LETTERS else None
+
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def query_words(text: str | None) -> list[str]:
     """The lowercase words of user text (what the fuzzy branches match one by one)."""
     return [w.casefold() for w in _WORD.findall(text or "")]
+
+
+SNOWBALL: frozenset[str] = frozenset(snowballstemmer.algorithms())
+"""Snowball languages the `snowballstemmer` package knows: every PostgreSQL text search
+configuration with a Snowball stemmer has the same name (english, german, french, ...)."""
+
+
+def stem_language(language: str | None) -> str | None:
+    """The Snowball language of a tenant's text search configuration (its `settings.language`,
+    a PostgreSQL config name), None for `simple` and any config without a Snowball stemmer
+    (words then match as written)."""
+    return language if language in SNOWBALL and language != "porter" else None
+
+
+class _Stems(dict[str, str]):
+    """Word → stem in one language, filled as words come (a vocabulary is small)."""
+
+    def __init__(self, language: str) -> None:
+        super().__init__()
+        self.stemmer = snowballstemmer.stemmer(language)
+
+    def __missing__(self, word: str) -> str:
+        if len(self) > 200_000:  # bounded whatever the text
+            self.clear()
+        stem = self[word] = str(self.stemmer.stemWord(word))
+        return stem
+
+
+@functools.lru_cache(maxsize=64)
+def _stems(language: str) -> _Stems:
+    return _Stems(language)
+
+
+def stem_words(words: Iterable[str], language: str | None) -> list[str]:
+    """The Snowball stems of casefolded `words` in a tenant's language (`stem_language`); the
+    words themselves when it has no stemmer. The same algorithms as PostgreSQL's
+    configurations, so "boots" and "boot" meet on every backend."""
+    snowball = stem_language(language)
+    if snowball is None:
+        return list(words)
+    return list(map(_stems(snowball).__getitem__, words))
+
+
+def typo_cost(query_word: str, doc_word: str, limit: int) -> int | None:
+    """The typos between a query word and a document word (Damerau-Levenshtein, optimal string
+    alignment: a transposition is one edit; any edit of the first letter costs
+    `FIRST_LETTER_TYPO_COST`), or None above `limit`. Pure reference of the typo rule (the
+    engines run it as automata; highlights and tests use this)."""
+    if query_word == doc_word:
+        return 0
+    if limit <= 0 or abs(len(query_word) - len(doc_word)) > limit:
+        return None
+    # the first letter doubled: every edit touching it then takes two edits, as in the
+    # Tantivy fields (`indexer.tantivy.schema`)
+    a, b = query_word[:1] + query_word, doc_word[:1] + doc_word
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        if min(row) > limit:
+            return None
+        prev2, prev = prev, row
+    return prev[-1] if prev[-1] <= limit else None
 
 
 TITLE_SORT_SQL = 'lower(btrim(title)) COLLATE "C"'

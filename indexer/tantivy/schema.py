@@ -4,8 +4,11 @@ field values in `indexer.model.engines`).
 Field conventions: ids, statuses, handles and facet values use the `raw` tokenizer (exact
 terms; ids must be raw for `delete_documents_by_term`), user-searchable text uses the default
 tokenizer with positions (phrases, phrase prefixes), anything a filter, facet or sort reads
-is a fast field. Prices live in one i64 pair per configured currency
-(`price_min_eur`, `price_max_eur`, ...) in minor units.
+is a fast field. The unstored match fields (`MATCH_FIELDS`, `STEMS`) hold the same text once
+more for the matching rules of `indexer.model.text` (see `indexer.model.engines`): one field
+per field tier, each word with its first letter doubled, so one automaton per word and tier
+does prefixes and typos, and the words' stems per tier. Prices live in one i64 pair per
+configured currency (`price_min_eur`, `price_max_eur`, ...) in minor units.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 from indexer.model.text import price_fields
 
-FieldKind = Literal["text", "raw", "i64", "bool", "date", "bytes"]
+FieldKind = Literal["text", "raw", "i64", "bool", "date", "bytes", "words", "terms"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,19 @@ def _num(name: str, kind: FieldKind = "i64") -> FieldSpec:
     return FieldSpec(name, kind, fast=True)
 
 
+WORDS = "words"
+"""Every searchable word of a document (all field tiers)."""
+MATCH_FIELDS = ("tier1", "tier2", WORDS)
+"""The field whose words put a word's match in each field tier, best first: the title;
+subtitle, tags, category names (content: excerpt, tags, category); everything (the last tier,
+description, body and meta text, is what the better ones do not match)."""
+STEMS = "stems"
+"""Stems of every tier's words, each prefixed with its tier's number (`1boot`)."""
+_MATCH = tuple(FieldSpec(name, "words" if name == WORDS else "terms", stored=False, multi=True)
+               for name in (*MATCH_FIELDS, STEMS))
+"""`words` keeps term frequencies (BM25), the others only which documents hold a term."""
+
+
 _COMMON_HEAD = (
     _raw("id"), _raw("tenant_id"), _raw("status", fast=True),
     _text("title"),
@@ -55,6 +71,7 @@ _COMMON_TAIL = (
     _raw("tag_ids", fast=True, multi=True),
     _text("meta_title"), _text("meta_description"),
     _num("created_at", "date"), _num("published_at", "date"), _num("version"),
+    *_MATCH,
 )
 _PRODUCT_FIELDS = (
     *_COMMON_HEAD,
@@ -108,6 +125,10 @@ def build_schema(
     for spec in field_specs(doc_type, currencies):
         if spec.kind == "text":
             builder.add_text_field(spec.name, stored=spec.stored, index_option="position")
+        elif spec.kind == "words":  # scored by term frequency, never read back
+            builder.add_text_field(spec.name, stored=False, index_option="freq")
+        elif spec.kind == "terms":  # matched, never scored by frequency nor read back
+            builder.add_text_field(spec.name, stored=False, index_option="basic")
         elif spec.kind == "raw":
             builder.add_text_field(spec.name, stored=spec.stored, fast=spec.fast,
                                    tokenizer_name="raw", index_option="basic")

@@ -1,10 +1,15 @@
 """The <mark> helpers every backend's highlights and suggestions use: marking ranges,
-prefixes and PostgreSQL headline fragments in HTML-escaped text (pure)."""
+prefixes and PostgreSQL headline fragments in HTML-escaped text, and which words of a text
+match a query by the shared rules (pure)."""
 
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+import re
+from collections.abc import Iterator, Sequence
+
+from indexer.model.engines import match_query
+from indexer.model.text import stem_language, stem_words, typo_budget, typo_cost
 
 MARK, UNMARK = "<mark>", "</mark>"
 
@@ -43,3 +48,53 @@ def marked_headline(fragment: str, start: str = "\u27e6", stop: str = "\u27e7") 
     """A PostgreSQL `ts_headline` fragment delimited by `start`/`stop`, HTML-escaped, with the
     delimiters turned into <mark></mark>."""
     return html.escape(fragment).replace(start, MARK).replace(stop, UNMARK)
+
+
+_TOKEN = re.compile(r"[^\W_]+")
+"""A word, as `match_words` splits them (with its position)."""
+
+
+class QueryWords:
+    """The words of a query and how a document word matches them (`indexer.model.text`'s
+    rules: exact, same stem, the last word as a prefix, typos by length with the first letter
+    costing two): what the engines match with automata, decided here word by word for the
+    few documents whose matches are marked."""
+
+    def __init__(self, text: str, language: str | None) -> None:
+        self.words, prefixed = match_query(text)
+        self.prefix = self.words[-1] if prefixed else None
+        self.language = language if stem_language(language) else None
+        self.stems = set(stem_words(self.words, self.language)) if self.language else set()
+        self._seen: dict[str, int] = {}
+
+    def match(self, token: str) -> int:
+        """How many letters of a casefolded document word to mark: all of it for an exact,
+        stem or typo match, the prefix's for a prefix match, 0 when it does not match."""
+        seen = self._seen.get(token)
+        if seen is None:
+            seen = self._seen[token] = self._match(token)
+        return seen
+
+    def _match(self, token: str) -> int:
+        if token in self.words:
+            return len(token)
+        if self.language and stem_words([token], self.language)[0] in self.stems:
+            return len(token)
+        if any(typo_cost(word, token, typo_budget(word)) is not None for word in self.words):
+            return len(token)
+        if self.prefix and token.startswith(self.prefix):
+            return len(self.prefix)
+        return 0
+
+    def matches(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """(start, end of the marked part, the word as Tantivy's tokenizer indexes it) of
+        every matching word of `text`."""
+        for found in _TOKEN.finditer(text):
+            marked = self.match(found.group().casefold())
+            if marked:
+                yield found.start(), found.start() + min(marked, len(found.group())), \
+                    found.group().lower()
+
+    def mark(self, text: str) -> str:
+        """`text` with every matching word (or its matching prefix) marked."""
+        return mark_ranges(text, [(start, end) for start, end, _ in self.matches(text)])

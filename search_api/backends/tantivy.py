@@ -21,13 +21,13 @@ import tantivy
 
 from core_write.errors import ValidationFailed
 from indexer.model import SPECS, DocType, Document
-from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, query_words, title_sort_key
-from indexer.tantivy.query import tenant_scoped
+from indexer.model.engines import match_query, match_words
+from indexer.model.text import price_field_pair, title_sort_key
+from indexer.tantivy.query import tenant_scoped, words_query
 from indexer.tantivy.reader import TantivyReader
-from search_api.backends.highlight import mark_prefixes, mark_ranges
+from search_api.backends.highlight import QueryWords, mark_ranges
 from search_api.compile_tantivy import (
     DATE_SORTS,
-    EXACT_BOOST,
     aggregations,
     any_of,
     clauses,
@@ -35,7 +35,6 @@ from search_api.compile_tantivy import (
     fast_sort,
     price_stats,
     scoped,
-    user_text,
 )
 from search_api.model import (
     FacetStats,
@@ -82,13 +81,19 @@ class TantivyBackend:
                 scope: SearchScope) -> SearchResult:
         named = clauses(index, query, scope, self.currencies)
         main = scoped(index.schema, scope, named)
+        # the same hits without the ranking's work, where no score is read
+        unscored = clauses(index, query, scope, self.currencies, scored=False)
+        matching = scoped(index.schema, scope, unscored)
         searcher = index.searcher()
         try:
-            total, page = _page(searcher, index.schema, main, query, scope, self.currencies)
-            facets, stats = self._aggregate(searcher, index.schema, query, scope, named, main)
+            total, page = _page(searcher, index.schema, main, matching, query, scope,
+                                self.currencies)
+            facets, stats = self._aggregate(searcher, index.schema, query, scope, unscored,
+                                            matching)
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
-        highlighters = self._highlighters(searcher, index, query)
+        highlighters = self._highlighters(searcher, index.schema, query, scope,
+                                          [doc for _, doc, _ in page])
         hits = []
         for score, doc, document in page:
             marks = {}
@@ -116,14 +121,25 @@ class TantivyBackend:
         stats = {} if bounds is None else {"price": FacetStats(min=bounds[0], max=bounds[1])}
         return facets, stats
 
-    def _highlighters(self, searcher: tantivy.Searcher, index: tantivy.Index,
-                      query: SearchQuery) -> dict[str, tantivy.SnippetGenerator]:
+    def _highlighters(self, searcher: tantivy.Searcher, schema: tantivy.Schema,
+                      query: SearchQuery, scope: SearchScope, docs: list[tantivy.Document],
+                      ) -> dict[str, tantivy.SnippetGenerator]:
+        """Per highlighted field, a snippet generator over the words of the page's documents
+        that match the query (exact, stem, prefix or typo matches alike: the automata's
+        terms are not known to Tantivy's snippets, so the words are matched here)."""
         if not query.highlight or not query.q:
             return {}
-        text = user_text(index, query.doc_type, query.q)
+        words = QueryWords(query.q, scope.language)
         out = {}
         for field in SPECS[query.doc_type].highlight:
-            generator = tantivy.SnippetGenerator.create(searcher, text, index.schema, field)
+            terms = {term for doc in docs for value in doc.get_all(field)
+                     for _, _, term in words.matches(str(value))}
+            if not terms:
+                continue
+            text = tantivy.Query.boolean_query([
+                (tantivy.Occur.Should, tantivy.Query.term_query(schema, field, term))
+                for term in sorted(terms)])
+            generator = tantivy.SnippetGenerator.create(searcher, text, schema, field)
             if field == "title":
                 generator.set_max_num_chars(1000)  # the whole title, like ts_headline
             out[field] = generator
@@ -131,15 +147,17 @@ class TantivyBackend:
 
     async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
                       limit: int = 8) -> list[Suggestion]:
-        words = query_words(prefix)
+        """Titles matching `prefix` by the rules of search (its last word a prefix unless
+        followed by a space, typos), ranked like search."""
         index = self.reader.index(doc_type)
-        if not words or index is None:
+        if not match_words(prefix) or index is None:
             return []
         limit = max(1, min(limit, 50))
         rows = await asyncio.get_running_loop().run_in_executor(
-            self._threads, _suggest, index, words, scope, limit)
-        return [Suggestion(id=uuid.UUID(doc_id), title=title,
-                           highlighted=mark_prefixes(title, words)) for doc_id, title in rows]
+            self._threads, _suggest, index, prefix, scope, limit)
+        words = QueryWords(prefix, scope.language)
+        return [Suggestion(id=uuid.UUID(doc_id), title=title, highlighted=words.mark(title))
+                for doc_id, title in rows]
 
     async def ready(self) -> bool:
         return self.reader.index("product") is not None
@@ -181,31 +199,36 @@ def _in_order(rows: list[Row], desc: bool) -> list[Row]:
 
 
 def _page(searcher: tantivy.Searcher, schema: tantivy.Schema, main: tantivy.Query,
-          query: SearchQuery, scope: SearchScope, currencies: Sequence[str],
-          ) -> tuple[int, Page]:
-    """The hits of the page in order and the total. With the tenant's `in_stock_first`
-    (ranking tier 0, products), the in-stock hits come first, then the others, each part in
-    the query's order: Tantivy orders by one key only (the score or a fast field), so the
-    two parts are searched apart (the stock clause scores 0: the same scores) and the page
-    is cut across their boundary by their counts."""
+          matching: tantivy.Query, query: SearchQuery, scope: SearchScope,
+          currencies: Sequence[str]) -> tuple[int, Page]:
+    """The hits of the page in order and the total (`matching`: the same hits as `main`,
+    unscored). With the tenant's `in_stock_first` (ranking tier 0, products), the in-stock
+    hits come first, then the others, each part in the query's order: Tantivy orders by one
+    key only (the score or a fast field), so the two parts are searched apart (the stock
+    clause scores 0: the same scores) and the page is cut across their boundary by their
+    counts."""
     if query.doc_type != "product" or not scope.in_stock_first:
-        return _part_page(searcher, schema, main, query, currencies,
+        return _part_page(searcher, schema, main, matching, query, currencies,
                           query.offset, query.per_page)
     in_stock = tantivy.Query.const_score_query(
         tantivy.Query.term_query(schema, "has_stock", True), 0.0)
-    parts = [tantivy.Query.boolean_query([(tantivy.Occur.Must, main),
-                                          (tantivy.Occur.Must, in_stock)]),
-             tantivy.Query.boolean_query([(tantivy.Occur.Must, main),
-                                          (tantivy.Occur.MustNot, in_stock)])]
+
+    def split(whole: tantivy.Query) -> list[tantivy.Query]:
+        return [tantivy.Query.boolean_query([(tantivy.Occur.Must, whole),
+                                             (tantivy.Occur.Must, in_stock)]),
+                tantivy.Query.boolean_query([(tantivy.Occur.Must, whole),
+                                             (tantivy.Occur.MustNot, in_stock)])]
+
     total, page = 0, Page()
-    for part in parts:
+    for part, unscored in zip(split(main), split(matching), strict=True):
         # before this part: `total` hits; the page still starts `offset - total` into it
         start, want = max(0, query.offset - total), query.per_page - len(page)
         if want > 0:
-            count, rows = _part_page(searcher, schema, part, query, currencies, start, want)
+            count, rows = _part_page(searcher, schema, part, unscored, query, currencies,
+                                     start, want)
         else:
             # only its count: scoring it would cost as much again
-            counted: Any = searcher.search(tantivy.Query.const_score_query(part, 0.0), 1,
+            counted: Any = searcher.search(tantivy.Query.const_score_query(unscored, 0.0), 1,
                                            count=True)
             count, rows = int(counted.count or 0), []
         total += count
@@ -214,23 +237,25 @@ def _page(searcher: tantivy.Searcher, schema: tantivy.Schema, main: tantivy.Quer
 
 
 def _part_page(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy.Query,
-               query: SearchQuery, currencies: Sequence[str], offset: int,
-               limit: int) -> tuple[int, Page]:
+               matching: tantivy.Query, query: SearchQuery, currencies: Sequence[str],
+               offset: int, limit: int) -> tuple[int, Page]:
     """`limit` hits from `offset` in the query's order (relevance or its explicit sort)."""
     if query.sort == "relevance":
         found: Any = searcher.search(query_obj, limit, count=True, offset=offset)
         return int(found.count or 0), [
             (float(score), doc, _document(query.doc_type, doc, currencies))
             for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
-    return _sorted_page(searcher, schema, query_obj, query, currencies, offset, limit)
+    return _sorted_page(searcher, schema, query_obj, matching, query, currencies, offset,
+                        limit)
 
 
 def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
-                 query_obj: tantivy.Query, query: SearchQuery,
+                 query_obj: tantivy.Query, matching: tantivy.Query, query: SearchQuery,
                  currencies: Sequence[str], offset: int | None = None,
                  limit: int | None = None) -> tuple[int, Page]:
     """One page of hits ordered by the sort value (missing values last) then id ascending:
-    `limit` hits from `offset` (by default the query's page)."""
+    `limit` hits from `offset` (by default the query's page); the candidates from `matching`
+    (the same hits unscored), the page's scores from `query_obj`."""
     offset = query.offset if offset is None else offset
     limit = query.per_page if limit is None else limit
     if query.sort.startswith("price"):
@@ -238,10 +263,10 @@ def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
     desc = query.sort.endswith(":desc")
     fast = fast_sort(query)
     if fast is not None:
-        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast, currencies,
+        total, rows = _fast_candidates(searcher, schema, matching, query, fast, currencies,
                                        offset + limit)
     else:
-        total, rows = _all_candidates(searcher, query_obj, query, currencies)
+        total, rows = _all_candidates(searcher, matching, query, currencies)
     chosen = _in_order(rows, desc)[offset:offset + limit]
     scores = _scores(searcher, schema, query_obj, query, chosen)
     return total, [(score, row[3], row[4]) for score, row in zip(scores, chosen, strict=True)]
@@ -326,19 +351,13 @@ def _scores(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tanti
     return [found.get((row[2].segment_ord, row[2].doc), 0.0) for row in rows]
 
 
-def _suggest(index: tantivy.Index, words: list[str], scope: SearchScope,
+def _suggest(index: tantivy.Index, text: str, scope: SearchScope,
              limit: int) -> list[tuple[str, str]]:
     schema = index.schema
-    *head, last = words
-    exact = [(tantivy.Occur.Must, tantivy.Query.term_query(schema, "title", w)) for w in head]
-    prefixed = tantivy.Query.boolean_query(
-        [*exact, (tantivy.Occur.Must, tantivy.Query.regex_query(schema, "title", f"{last}.*"))])
-    options = [(tantivy.Occur.Should, tantivy.Query.boost_query(prefixed, EXACT_BOOST))]
-    if len(last) >= FUZZY_MIN_LETTERS:
-        near = tantivy.Query.fuzzy_term_query(schema, "title", last, 1, True, True)
-        options.append((tantivy.Occur.Should, tantivy.Query.boolean_query(
-            [*exact, (tantivy.Occur.Must, near)])))
-    parts = [(tantivy.Occur.Must, tantivy.Query.boolean_query(options))]
+    words, prefix = match_query(text)
+    titles = words_query(schema, words, language=scope.language, titles_only=True,
+                         prefix=prefix)
+    parts = [(tantivy.Occur.Must, titles)]
     if not scope.include_drafts:
         parts.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
             tantivy.Query.term_query(schema, "status", "published"), 0.0)))

@@ -8,9 +8,11 @@ RETURNING id, tenant_id, role, created_at
 
 -- name: key_lookup --
 -- The live (not revoked, not expired) key with this hash, with the search settings of its
--- tenant. $1 SHA-256 of the presented key
+-- tenant: in_stock_first, and the text search configuration query words are stemmed in.
+-- $1 SHA-256 of the presented key
 SELECT k.id, k.tenant_id, k.role, k.expires_at,
-       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first
+       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first,
+       COALESCE(t.settings->>'language', 'simple') AS language
 FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
 WHERE k.key_hash = $1 AND k.revoked_at IS NULL
   AND (k.expires_at IS NULL OR k.expires_at > now())

@@ -59,13 +59,17 @@ class World:
     ids: dict[str, uuid.UUID] = field(default_factory=dict)
     """Title (or name) → id in the main tenant."""
     other_ids: set[uuid.UUID] = field(default_factory=set)
+    typing: uuid.UUID | None = None
+    """A tenant searching in English (`TYPING`: the as-you-type, typo and stem cases)."""
+    typing_ids: dict[str, uuid.UUID] = field(default_factory=dict)
     backends: dict[str, SearchBackend] = field(default_factory=dict)
     english: uuid.UUID | None = None
     """A tenant whose language is english (stemming), with `WORD_PRODUCTS`."""
     english_ids: dict[str, uuid.UUID] = field(default_factory=dict)
 
     def titles(self, result: SearchResult) -> list[str]:
-        names = {v: k for ids in (self.ids, self.english_ids) for k, v in ids.items()}
+        names = {v: k for ids in (self.ids, self.english_ids, self.typing_ids)
+                 for k, v in ids.items()}
         return [names.get(hit.id, f"?{hit.id}") for hit in result.hits]
 
 
@@ -147,7 +151,8 @@ async def _product(core: CoreWrite, tenant: uuid.UUID, spec: dict[str, Any],
     handle = spec["title"].lower().replace(" ", "-")
     product = (await core.call(catalog.create_product, tenant, {
         "title": spec["title"], "handle": handle, "description": spec["description"],
-        "status": spec.get("status", "published"), "thumbnail": thumbnail(handle)})).value
+        "subtitle": spec.get("subtitle"), "status": spec.get("status", "published"),
+        "thumbnail": thumbnail(handle)})).value
     values = await _options(core, tenant, product["id"], CARDS.get(spec["title"], {}))
     for index, prices in enumerate(spec["variants"]):
         variant = (await core.call(catalog.create_variant, tenant, product["id"], {
@@ -172,14 +177,14 @@ async def _product(core: CoreWrite, tenant: uuid.UUID, spec: dict[str, Any],
 async def _write_tenant(core: CoreWrite, tenant: uuid.UUID, ids: dict[str, uuid.UUID],
                         products: list[dict[str, Any]], nodes: list[dict[str, Any]]) -> None:
     refs: dict[str, uuid.UUID] = {}
-    for name in ("Bags", "Shoes", "Hats"):
+    for name in sorted({"Bags", "Shoes", "Hats", *(c for p in products for c in p["categories"])}):
         row = (await core.call(commerce_categories.create_category, tenant,
                                {"name": name, "handle": name.lower()})).value
         refs[f"pc:{name}"] = ids[name] = row["id"]
     for name in ("Guides", "News"):
         row = (await core.call(taxonomy.create_category, tenant, {"name": name})).value
         refs[f"nc:{name}"] = ids[name] = row["id"]
-    for name in ("sale", "new", "eco"):
+    for name in sorted({"sale", "new", "eco", *(t for p in products for t in p["tags"])}):
         refs[f"tag:{name}"] = (await core.call(taxonomy.create_tag, tenant,
                                                {"name": name})).value["id"]
     for name in ("Ann", "Bob"):
@@ -286,6 +291,8 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
         english = await make_tenant(core, settings={"language": "english"})
         w.english = english["id"]
         await _write_words_tenant(core, english["id"], w.english_ids)
+        w.typing = (await make_tenant(core, settings={"language": "english"}))["id"]
+        await _write_tenant(core, w.typing, w.typing_ids, TYPING, TYPING_NODES)
         await line.settle()
         await _fix_dates(pool, w.ids)
         async with TantivyFollower(pool, redis, settings, config) as follower, \
@@ -296,7 +303,9 @@ async def world(template_db: str, tmp_path_factory: pytest.TempPathFactory,
                 await reader.refresh(force=True)
                 return await count(reader, w.tenant) == len(PRODUCTS) and \
                     await count(reader, w.tenant, "content") == len(NODES) and \
-                    await count(reader, english["id"]) == len(WORD_PRODUCTS)
+                    await count(reader, english["id"]) == len(WORD_PRODUCTS) and \
+                    await count(reader, w.typing) == len(TYPING) and \
+                    await count(reader, w.typing, "content") == len(TYPING_NODES)
 
             await wait_until(drained, timeout=10, what="the documents in Tantivy")
             w.backends = {"postgres": PostgresBackend(pool), "tantivy": TantivyBackend(reader)}
@@ -863,3 +872,127 @@ async def test_hits_carry_what_a_product_card_renders(world: World, backend: str
     assert marbles["thumbnail"] is None and marbles["skus"] == [] and marbles["options"] == []
     assert marbles["price_min"] is None and marbles["categories"] == []
 
+
+# ---- as you type: prefixes, typos on every field, stems, ranking tiers (issue 13) ----------
+# The rules: indexer/model/text.py and README "Matching and ranking". An English tenant of its
+# own, so the cases above keep their data.
+TYPING: list[dict[str, Any]] = [
+    {"title": "Leather boots", "description": "Sturdy boots for long winter walks",
+     "variants": [{"EUR": 1000}], "categories": ["Footwear"], "tags": ["bestseller"], "stock": True,
+     "day": 1},
+    {"title": "Feather pillow", "description": "Soft pillow filled with goose down",
+     "variants": [{"EUR": 1000}], "categories": ["Bedding"], "tags": [], "stock": True, "day": 2},
+    {"title": "Canvas sneakers", "description": "Light shoes with leather trim",
+     "variants": [{"EUR": 1000}], "categories": ["Footwear"], "tags": ["summer"],
+     "stock": True, "day": 3},
+    {"title": "Electronic kettle", "description": "Boils water fast", "variants": [{"EUR": 1000}],
+     "categories": ["Kitchen"], "tags": ["gift"], "stock": True, "day": 4},
+    {"title": "Boot polish", "subtitle": "Keeps leather supple", "description": "A tin",
+     "variants": [{"EUR": 1000}], "categories": [], "tags": [], "stock": True, "day": 5},
+    {"title": "Lether wallet", "description": "Misspelled on purpose",
+     "variants": [{"EUR": 1000}], "categories": [], "tags": [], "stock": False, "day": 6},
+]
+
+
+TYPING_NODES: list[dict[str, Any]] = [
+    {"title": "Caring for leather", "body": "Clean the boots, then polish them", "kind": "post",
+     "author": "Ann", "category": "Guides", "tags": [], "published": "2024-01-10"},
+    {"title": "Store news", "body": "Opening hours changed", "kind": "post",
+     "author": "Bob", "category": "News", "tags": [], "published": "2024-01-11"},
+]
+
+
+async def _typing(world: World, backend: str, q: str, **extra: Any) -> SearchResult:
+    assert world.typing is not None
+    return await world.backends[backend].search(
+        SearchQuery(q=q, **extra), SearchScope(tenant_id=world.typing, language="english"))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("q", "hits"), [
+    # the last word as a prefix, from one letter
+    ("leat", {"Leather boots", "Canvas sneakers", "Boot polish"}),
+    ("electronic k", {"Electronic kettle"}),
+    ("e", {"Electronic kettle"}),
+    ("lea bo", set()),  # only the last word is a prefix
+    # typos on every searchable field: description, tags, category names, subtitle
+    ("goosr", {"Feather pillow"}),
+    ("bestseler", {"Leather boots"}),
+    ("footwaer", {"Leather boots", "Canvas sneakers"}),
+    ("kitchn", {"Electronic kettle"}),
+    ("suppel", {"Boot polish"}),
+    # two typos from 9 letters, none more; 5-8 letters one
+    ("electornix", {"Electronic kettle"}),
+    ("elctronc", set()),
+    ("electrnx kettle", set()),
+    # a first-letter edit costs two: 5-8 letter words keep their first letter
+    ("feather", {"Feather pillow"}),
+    ("eather", set()),
+    # stems in the tenant's language (English), whole words only (a space ends the word)
+    ("boot ", {"Boot polish", "Leather boots"}),
+    ("shoe ", {"Canvas sneakers"}),
+    ("walk ", {"Leather boots"}),
+], ids=lambda v: repr(v) if isinstance(v, str) else None)
+async def test_typing_matches(world: World, backend: str, q: str, hits: set[str]) -> None:
+    result = await _typing(world, backend, q)
+    assert set(world.titles(result)) == hits
+    assert result.total == len(hits)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_typing_leather_is_not_feather(world: World, backend: str) -> None:
+    titles = world.titles(await _typing(world, backend, "leather"))
+    assert "Feather pillow" not in titles
+    assert set(titles) == {"Leather boots", "Canvas sneakers", "Boot polish", "Lether wallet"}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_typing_ranking_tiers(world: World, backend: str) -> None:
+    # typos first (exact before one typo), then the field (title > subtitle > description)
+    titles = world.titles(await _typing(world, backend, "leather "))
+    assert titles == ["Leather boots", "Boot polish", "Canvas sneakers", "Lether wallet"]
+    # the exact misspelling, then one typo: in a title, a subtitle, a description
+    assert world.titles(await _typing(world, backend, "lether ")) == [
+        "Lether wallet", "Leather boots", "Boot polish", "Canvas sneakers"]
+    # a whole word above a prefix, an exact word above its stem
+    assert world.titles(await _typing(world, backend, "boot"))[0] == "Boot polish"
+    assert world.titles(await _typing(world, backend, "boot "))[0] == "Boot polish"
+    assert world.titles(await _typing(world, backend, "leat"))[0] == "Leather boots"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_typing_highlights_typos_prefixes_and_stems(world: World, backend: str) -> None:
+    def marks(result: SearchResult) -> dict[str, dict[str, str]]:
+        return {world.titles(result)[i]: h.highlights for i, h in enumerate(result.hits)}
+
+    typo = marks(await _typing(world, backend, "lether ", highlight=True))
+    assert typo["Leather boots"]["title"] == "<mark>Leather</mark> boots"
+    assert "<mark>leather</mark>" in typo["Canvas sneakers"]["description"]
+    prefix = marks(await _typing(world, backend, "sne", highlight=True))
+    assert prefix["Canvas sneakers"]["title"] == "Canvas <mark>sneakers</mark>"
+    stem = marks(await _typing(world, backend, "shoe ", highlight=True))
+    assert "<mark>shoes</mark>" in stem["Canvas sneakers"]["description"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_typing_suggestions_agree_with_search(world: World, backend: str) -> None:
+    assert world.typing is not None
+    scope = SearchScope(tenant_id=world.typing, language="english")
+    for text in ("lea", "electronic k", "lether", "kettl"):
+        suggested = {s.title for s in await world.backends[backend].suggest("product", text,
+                                                                             scope)}
+        found = set(world.titles(await _typing(world, backend, text)))
+        assert suggested and suggested <= found, text
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("q", "hits"), [
+    ("caring for leat", {"Caring for leather"}),  # the last word as a prefix
+    ("cleen", {"Caring for leather"}),  # a typo in the body
+    ("guide ", {"Caring for leather"}),  # the category name, by its stem (or a typo)
+    ("opening hour ", {"Store news"}),  # a plural by its stem
+    ("nwes", set()),  # 4 letters: no typo
+])
+async def test_typing_content(world: World, backend: str, q: str, hits: set[str]) -> None:
+    result = await _typing(world, backend, q, doc_type="content")
+    assert set(world.titles(result)) == hits

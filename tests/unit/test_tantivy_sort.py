@@ -97,7 +97,10 @@ def test_sorted_pages_match_the_reference_order(
     query = SearchQuery(q=text, sort=sort, currency="EUR", page=page, per_page=per_page)
     scope = SearchScope(tenant_id=TENANT)
     main = scoped(index.schema, scope, clauses(index, query, scope, CURRENCIES))
-    total, hits = _sorted_page(index.searcher(), index.schema, main, query, CURRENCIES)
+    matching = scoped(index.schema, scope,
+                      clauses(index, query, scope, CURRENCIES, scored=False))
+    total, hits = _sorted_page(index.searcher(), index.schema, main, matching, query,
+                               CURRENCIES)
     expected = _expected(rows, query)
     assert [str(doc.get_first("id")) for _, doc, _ in hits] == expected
     assert [document.id for _, _, document in hits] == expected  # mapped once, same hit
@@ -121,7 +124,10 @@ def test_in_stock_first_pages_cut_across_the_boundary(
     query = SearchQuery(sort=sort, currency="EUR", page=page, per_page=per_page)
     scope = SearchScope(tenant_id=TENANT, in_stock_first=True)
     main = scoped(index.schema, scope, clauses(index, query, scope, CURRENCIES))
-    total, hits = _page(index.searcher(), index.schema, main, query, scope, CURRENCIES)
+    matching = scoped(index.schema, scope,
+                      clauses(index, query, scope, CURRENCIES, scored=False))
+    total, hits = _page(index.searcher(), index.schema, main, matching, query, scope,
+                        CURRENCIES)
     assert [document.id for _, _, document in hits] == _expected(rows, query, True)
     assert total == len(rows)
 
@@ -134,7 +140,10 @@ def _tiled(index: tantivy.Index, scope: SearchScope, text: str,
     while len(out) < total:
         query = SearchQuery(q=text, page=page, per_page=per_page)
         main = scoped(index.schema, scope, clauses(index, query, scope, CURRENCIES))
-        total, hits = _page(index.searcher(), index.schema, main, query, scope, CURRENCIES)
+        matching = scoped(index.schema, scope,
+                          clauses(index, query, scope, CURRENCIES, scored=False))
+        total, hits = _page(index.searcher(), index.schema, main, matching, query, scope,
+                            CURRENCIES)
         assert hits, "a page short of the total"
         out += [(score, document.id) for score, _, document in hits]
         page += 1
