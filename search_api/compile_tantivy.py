@@ -17,6 +17,7 @@ import tantivy
 
 from indexer.model import SPECS, DocType
 from indexer.model.engines import match_query
+from indexer.model.relevance import DEFAULT_TEXT_RULES, TextRules
 from indexer.model.text import identifier_key, price_field_pair, price_fields
 from indexer.tantivy.query import WordScores, tenant_scoped, text_query, words_query
 from search_api.model import (
@@ -46,17 +47,19 @@ Clauses = list[tuple[str, tantivy.Query]]
 
 
 def user_text(index: tantivy.Index, doc_type: DocType, text: str,
-              language: str | None = None, scored: bool = True) -> tantivy.Query:
+              language: str | None = None, scored: bool = True,
+              rules: TextRules = DEFAULT_TEXT_RULES) -> tantivy.Query:
     """Every word of `text` matched by the rules of `indexer.model.text` (exact, same stem in
     the tenant's `language`, the last word as a prefix, typos by length) on every searchable
     field, ranked by typos, field tier and exactness, then BM25 (`words_query`); unscored,
     the same documents with less work (counts, facets, explicit sorts). Text in query syntax
-    (OR, -word, "phrases", field:) also matches what the parser makes of it."""
+    (OR, -word, "phrases", field:) also matches what the parser makes of it. The tenant's
+    `rules` (synonyms, stop words, typo settings) shape the words (`words_query`)."""
     words, prefix = match_query(text)
     if not words:
         return text_query(index, doc_type, text)
     matched = words_query(index.schema, words, language=language, scored=scored,
-                          prefix=prefix)
+                          prefix=prefix, rules=rules)
     if _plain(text):
         return matched
     parsed = tantivy.Query.boost_query(text_query(index, doc_type, text),
@@ -87,7 +90,8 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
             [(tantivy.Occur.Must, tantivy.Query.all_query()),
              (tantivy.Occur.MustNot, any_of(schema, "id", sorted(scope.exclude_ids)))])))
     if query.q:
-        text = user_text(index, query.doc_type, query.q, scope.language, scored=scored)
+        text = user_text(index, query.doc_type, query.q, scope.language, scored=scored,
+                         rules=scope.text_rules)
         ident = identifier_match(schema, query)
         if ident is not None:
             text = tantivy.Query.boolean_query([(tantivy.Occur.Should, text),

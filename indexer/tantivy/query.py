@@ -19,6 +19,7 @@ import tantivy
 from core_write.errors import ValidationFailed
 from indexer.model import DocType
 from indexer.model.engines import match_term
+from indexer.model.relevance import DEFAULT_TEXT_RULES, Alternatives, TextRules
 from indexer.model.text import stem_language, stem_words, typo_budget
 from indexer.tantivy.schema import MATCH_FIELDS, SEARCH_FIELDS, STEMS, WORDS
 
@@ -66,7 +67,8 @@ class WordScores:
 
 
 def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix: bool,
-               language: str | None, titles_only: bool = False) -> tantivy.Query:
+               language: str | None, titles_only: bool = False,
+               budget: int | None = None) -> tantivy.Query:
     """The documents one query word matches (rules of `indexer.model.text`), scored by its
     best match (a disjunction max): exact or same stem in a tier's field (term queries), as a
     prefix when it is the last word, or with the typos `typo_budget` allows (Levenshtein
@@ -74,7 +76,7 @@ def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix:
     word's first letter, so an edit there costs two); plus its BM25 in all text. With
     `titles_only`, the title tier alone (suggestions)."""
     term = match_term(word)
-    budget = typo_budget(word)
+    budget = typo_budget(word) if budget is None else budget
     stem = stem_words([word], language)[0] if stem_language(language) else None
     tiers = MATCH_FIELDS[:1] if titles_only else MATCH_FIELDS
     variants: list[tantivy.Query] = []
@@ -102,12 +104,12 @@ def word_query(schema: tantivy.Schema, word: str, scores: WordScores, *, prefix:
 
 
 def word_match(schema: tantivy.Schema, word: str, *, prefix: bool,
-               language: str | None) -> tantivy.Query:
+               language: str | None, budget: int | None = None) -> tantivy.Query:
     """The documents `word_query` matches, unscored and with less work (for counts and
     facets): the automaton of the widest typo budget over all text holds the narrower ones
     and the exact word, and every tier's words are in all text."""
     term = match_term(word)
-    budget = typo_budget(word)
+    budget = typo_budget(word) if budget is None else budget
     parts = [tantivy.Query.fuzzy_term_query(schema, WORDS, term, budget, True, False)
              if budget else tantivy.Query.term_query(schema, WORDS, term)]
     if stem_language(language):
@@ -123,17 +125,39 @@ def word_match(schema: tantivy.Schema, word: str, *, prefix: bool,
 
 def words_query(schema: tantivy.Schema, words: Sequence[str], *, prefix: bool,
                 language: str | None, titles_only: bool = False,
-                scored: bool = True) -> tantivy.Query:
+                scored: bool = True, rules: TextRules = DEFAULT_TEXT_RULES) -> tantivy.Query:
     """Every word matched (`word_query`; the last one also as a prefix when `prefix`), the
-    document's score the sum of its words' scores; unscored (`word_match`) for counting."""
-    scores = WordScores(len(words))
+    document's score the sum of its words' scores; unscored (`word_match`) for counting.
+    Under a tenant's `rules`, stop words are left out and a position with synonyms matches
+    any of its alternatives (all the words of one, each by the same rules; the typed one
+    alone as a prefix), scored by the best."""
+    if rules.plain:
+        positions: list[Alternatives] = [((word,),) for word in words]
+    else:
+        positions = rules.positions(words)
+    scores = WordScores(sum(max(len(alt) for alt in alts) for alts in positions))
+
+    def one(word: str, last: bool) -> tantivy.Query:
+        budget = rules.typo_budget(word)
+        if scored or titles_only:
+            return word_query(schema, word, scores, language=language, prefix=last,
+                              titles_only=titles_only, budget=budget)
+        return word_match(schema, word, language=language, prefix=last, budget=budget)
+
     parts = []
-    for n, word in enumerate(words):
-        last = prefix and n == len(words) - 1
-        parts.append((tantivy.Occur.Must,
-                      word_query(schema, word, scores, language=language, prefix=last,
-                                 titles_only=titles_only) if scored or titles_only else
-                      word_match(schema, word, language=language, prefix=last)))
+    for n, alternatives in enumerate(positions):
+        last_position = prefix and n == len(positions) - 1 and not rules.stop_words & {
+            words[-1]}
+        options = []
+        for k, alternative in enumerate(alternatives):
+            matched = [one(word, last_position and k == 0 and i == len(alternative) - 1)
+                       for i, word in enumerate(alternative)]
+            options.append(matched[0] if len(matched) == 1 else tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, q) for q in matched]))
+        either = options[0] if len(options) == 1 else (
+            tantivy.Query.disjunction_max_query(options) if scored else
+            tantivy.Query.boolean_query([(tantivy.Occur.Should, q) for q in options]))
+        parts.append((tantivy.Occur.Must, either))
     return tantivy.Query.boolean_query(parts)
 
 

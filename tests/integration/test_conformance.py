@@ -578,8 +578,17 @@ async def _titles(world: World, backend: str, text: str, english: bool = True,
     tenant = world.english if english else world.tenant
     assert tenant is not None
     result = await world.backends[backend].search(
-        SearchQuery.model_validate({"q": text, **query}), SearchScope(tenant_id=tenant))
+        SearchQuery.model_validate({"q": text, **query}), _language_scope(world, english))
     return world.titles(result)
+
+
+def _language_scope(world: World, english: bool = True) -> SearchScope:
+    """The scope the API gives a key of the english tenant (its language travels with the
+    key: the engines stem queries with it) or of the main one."""
+    if english:
+        assert world.english is not None
+        return SearchScope(tenant_id=world.english, language="english")
+    return SearchScope(tenant_id=world.tenant)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -665,10 +674,8 @@ async def test_plural_and_singular_match_in_the_tenant_language(
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_typo_stem_and_prefix_matches_are_highlighted(world: World, backend: str) -> None:
     async def marks(text: str, english: bool = True) -> dict[str, dict[str, str]]:
-        tenant = world.english if english else world.tenant
-        assert tenant is not None
         result = await world.backends[backend].search(
-            SearchQuery(q=text, highlight=True), SearchScope(tenant_id=tenant))
+            SearchQuery(q=text, highlight=True), _language_scope(world, english))
         return {world.titles(result)[i]: h.highlights for i, h in enumerate(result.hits)}
 
     typo = await marks("lether", english=False)
@@ -684,8 +691,7 @@ async def test_typo_stem_and_prefix_matches_are_highlighted(world: World, backen
 async def test_suggest_and_search_agree_on_prefixes_and_typos(
     world: World, backend: str
 ) -> None:
-    assert world.english is not None
-    scope = SearchScope(tenant_id=world.english)
+    scope = _language_scope(world)
     suggest = world.backends[backend].suggest
     for text in ("runn", "jack", "jackets", "pillow", "boots", "lether jack"):
         titles = [s.title for s in await suggest("product", text, scope)]
@@ -954,9 +960,14 @@ async def test_typing_ranking_tiers(world: World, backend: str) -> None:
     # the exact misspelling, then one typo: in a title, a subtitle, a description
     assert world.titles(await _typing(world, backend, "lether ")) == [
         "Lether wallet", "Leather boots", "Boot polish", "Canvas sneakers"]
-    # a whole word above a prefix, an exact word above its stem
-    assert world.titles(await _typing(world, backend, "boot"))[0] == "Boot polish"
-    assert world.titles(await _typing(world, backend, "boot "))[0] == "Boot polish"
+    # a whole word above a prefix, an exact word above its stem; PostgreSQL's index keeps
+    # stems only, so there an exact word and another of the same stem tie (README, Ranking
+    # rules: known departures)
+    if backend != "postgres":
+        assert world.titles(await _typing(world, backend, "boot"))[0] == "Boot polish"
+        assert world.titles(await _typing(world, backend, "boot "))[0] == "Boot polish"
+    else:
+        assert "Boot polish" in world.titles(await _typing(world, backend, "boot "))[:2]
     assert world.titles(await _typing(world, backend, "leat"))[0] == "Leather boots"
 
 

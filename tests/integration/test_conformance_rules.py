@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from indexer.model.relevance import SearchSettings, TextRules
 from search_api.merchandising import search_with_plan
 from search_api.model import SearchQuery, SearchResult, SearchScope
 from search_api.rules import Rule, RuleSpec, plan
@@ -139,3 +140,63 @@ async def test_a_rule_filter_is_applied(world: World, backend: str) -> None:
                          rules)
     assert "Canvas sneakers" in world.titles(mine)
     assert not {"Leather wallet", "Leather boots"} & set(world.titles(mine))
+
+
+# ---- synonyms, stop words, typo switches (the tenant's text rules) -------------------------
+async def _texted(world: World, backend: str, q: str, settings: dict[str, Any],
+                  locale: str | None = None) -> list[str]:
+    rules = TextRules.of(SearchSettings.model_validate(settings), locale)
+    scope = SearchScope(tenant_id=world.tenant, text_rules=rules)
+    result = await world.backends[backend].search(SearchQuery(q=q), scope)
+    assert not {hit.id for hit in result.hits} & world.other_ids
+    return world.titles(result)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_multi_way_synonyms_find_each_other(world: World, backend: str) -> None:
+    assert await _texted(world, backend, "trainers", {}) == []
+    group = {"synonyms": {"groups": [["sneakers", "trainers"]]}}
+    assert await _texted(world, backend, "trainers", group) == ["Canvas sneakers"]
+    # the typed word still matches as typed, and each term finds the other
+    assert "Canvas sneakers" in await _texted(world, backend, "sneakers", group)
+    # every other word of the query is still required
+    assert await _texted(world, backend, "trainers wool", group) == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_one_way_and_multi_word_synonyms(world: World, backend: str) -> None:
+    one_way = {"synonyms": {"one_way": [{"from": "footwear", "to": ["boots", "sneakers"]}]}}
+    assert sorted(await _texted(world, backend, "footwear", one_way)) == [
+        "Canvas sneakers", "Leather boots"]
+    assert "Leather boots" in await _texted(world, backend, "boots", one_way)
+    assert await _texted(world, backend, "wellies", one_way) == []
+    multi = {"synonyms": {"groups": [["pillow", "head rest"]]}}
+    assert await _texted(world, backend, "head rest", multi) == ["Feather pillow"]
+    assert await _texted(world, backend, "head", multi) == []  # one word of the term alone
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_locale_scoped_synonyms(world: World, backend: str) -> None:
+    settings = {"synonyms": {"groups": [{"terms": ["hut", "hat"], "locale": "de"}]}}
+    assert await _texted(world, backend, "hut", settings) == []
+    assert sorted(await _texted(world, backend, "hut", settings, "de")) == [
+        "Straw hat", "Wool hat"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_stop_words_are_left_out(world: World, backend: str) -> None:
+    assert await _texted(world, backend, "my wool hat", {}) == []
+    assert await _texted(world, backend, "my wool hat", {"stop_words": ["my"]}) == [
+        "Wool hat"]
+    # a query made of stop words only is searched as typed
+    assert await _texted(world, backend, "hat", {"stop_words": ["hat"]}) != []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_typo_switches(world: World, backend: str) -> None:
+    assert "Leather boots" in await _texted(world, backend, "boats", {})
+    assert await _texted(world, backend, "boats",
+                         {"typo_tolerance": {"disable_on_words": ["boats"]}}) == []
+    assert await _texted(world, backend, "boats", {"typo_tolerance": {"enabled": False}}) == []
+    assert await _texted(world, backend, "boats",
+                         {"typo_tolerance": {"one_typo_min": 6}}) == []
