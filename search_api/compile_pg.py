@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.model import SPECS, DocType
+from indexer.model.relevance import TextRules
 from indexer.model.text import (
     FIRST_LETTER_TYPO_COST,
     TITLE_SORT_SQL,
     identifier_key,
     prefix_word,
     query_words,
-    typo_budget,
 )
 from search_api.model import (
     OWN_FILTER,
@@ -130,15 +130,54 @@ def _text_query(doc_type: DocType, q: str | None, scope: SearchScope,
     last one is a prefix follow `indexer.model.text`."""
     if not q:
         return None
-    words = [part for word in query_words(q) for part in word.split("_") if part]
-    budgets = tuple(typo_budget(word) for word in words)
-    prefix = bool(words) and prefix_word(q) is not None
+    rules = scope.text_rules
+    words, alternatives = _positions(query_words(q), rules)
+    budgets = tuple(rules.typo_budget(word) for word in words)
+    typed_last = query_words(q)[-1:] or [""]
+    prefix = bool(words) and prefix_word(q) is not None and words[-1] != "" and \
+        not (rules.stop_words and typed_last[0] in rules.stop_words)
     tenant = p.add(scope.tenant_id)
     cte = (f"tq AS MATERIALIZED (SELECT * FROM rustok_text_query({tenant}, "
            f"'{doc_type}', {_TENANT_CFG.format(tenant=tenant)}, "
            f"{p.add(words)}::text[], {p.add(list(budgets))}::int[], {p.add(prefix)}, "
-           f"{FIRST_LETTER_TYPO_COST}))")
+           f"{FIRST_LETTER_TYPO_COST}, {p.add(alternatives)}::text[]))")
     return TextQuery(cte, budgets, prefix)
+
+
+def _pg_words(word: str) -> list[str]:
+    """A query word as PostgreSQL's parser splits it (at underscores)."""
+    return [part for part in word.split("_") if part]
+
+
+def _positions(typed: list[str], rules: TextRules) -> tuple[list[str], list[str | None]]:
+    """The words `rustok_text_query` matches and, per word, the tsquery text of its
+    synonyms (`{w}` where the weights go; None: none) under the tenant's text rules: stop
+    words out; a typed single word keeps its typos and prefix beside its alternatives; a
+    position whose typed form has several words is an empty word standing for all its
+    alternatives (the typed phrase among them)."""
+    if rules.plain:
+        plain = [part for word in typed for part in _pg_words(word)]
+        return plain, [None] * len(plain)
+
+    def phrase(alternative: tuple[str, ...]) -> str:
+        parts = [part for word in alternative for part in _pg_words(word)]
+        return "(" + " <-> ".join(f"{part}{{w}}" for part in parts) + ")"
+
+    words: list[str] = []
+    alternatives: list[str | None] = []
+    for position in rules.positions(typed):
+        typed_form, others = position[0], position[1:]
+        parts = [part for word in typed_form for part in _pg_words(word)]
+        if not others:
+            words += parts
+            alternatives += [None] * len(parts)
+        elif len(parts) == 1:
+            words.append(parts[0])
+            alternatives.append(" | ".join(phrase(alt) for alt in others))
+        else:
+            words.append("")
+            alternatives.append(" | ".join(phrase(alt) for alt in position))
+    return words, alternatives
 
 
 def _with(text: TextQuery | None, *ctes: str) -> str:
