@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from core_write.errors import NotFound
 from core_write.services.tenants import TenantSettings, TenantUpdate
 from core_write.unit import CoreWrite
+from indexer.meili.config import relevance_live_key
 from indexer.model.relevance import SearchSettings, Synonyms
 from search_api import relevance_store as store
 from search_api.accounts import change_tenant, show_tenant, tenant_id_of
@@ -23,7 +24,7 @@ from search_api.params import parse_int
 from search_api.routes_admin import TENANT_REF
 from search_api.routes_search import read_json
 from search_api.rules import RuleSpec
-from search_api.wiring import RELEVANCE, RESOURCES
+from search_api.wiring import RELEVANCE, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()
 _TENANT_REF = schema_regex(TENANT_REF)
@@ -90,10 +91,15 @@ async def _settings_answer(request: web.Request, tenant_id: uuid.UUID, version: 
     """The setting and its version, and within how many seconds every API process uses it
     (`RELEVANCE_CACHE_SECONDS`; `in_stock_first`: `API_KEY_CACHE_SECONDS`)."""
     tenant = await show_tenant(request.app[RESOURCES].pool, str(tenant_id))
+    live = await request.app[RESOURCES].redis.get(
+        relevance_live_key(request.app[SETTINGS].stream_prefix, tenant_id))
     return web.json_response({
         "version": version,
         "settings": {**store.settings_json(settings), "in_stock_first": tenant.in_stock_first},
-        "live_within_seconds": request.app[RELEVANCE].ttl})
+        "live_within_seconds": request.app[RELEVANCE].ttl,
+        # Meilisearch keeps synonyms, stop words and typo switches as index settings: the
+        # version its indexes serve (null: none written there yet)
+        "meilisearch_version": int(live) if live is not None else None})
 
 
 async def _stock_first(request: web.Request, key: ApiKey, tenant_id: uuid.UUID,

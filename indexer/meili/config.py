@@ -10,7 +10,7 @@ from core_write.settings import Settings
 from indexer.model import BY_SECTION, DOC_TYPES, SPECS, DocType
 
 __all__ = ["DEFAULT_INSTANCE", "DOC_TYPES", "ENGINE", "Instance", "MeiliConfig", "NEXT",
-           "index_uid", "meili_config", "parse_uid"]
+           "index_uid", "meili_config", "parse_uid", "relevance_live_key"]
 
 ENGINE = "meilisearch"
 """The `engine_queue.engine` value of this engine."""
@@ -88,6 +88,12 @@ def parse_uid(prefix: str, uid: str) -> tuple[uuid.UUID, DocType] | None:
         return uuid.UUID(hex=tenant_hex), BY_SECTION[suffix]
     except ValueError:
         return None
+
+
+def relevance_live_key(stream_prefix: str, tenant_id: uuid.UUID) -> str:
+    """The Redis key holding the version of a tenant's relevance settings Meilisearch
+    serves (the follower writes it, the admin API reports it)."""
+    return f"{stream_prefix}:relevance-live:meilisearch:{tenant_id}"
 
 
 def meili_config(settings: Settings) -> MeiliConfig:

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from indexer.model import DocType
+from indexer.model.relevance import SearchSettings, synonym_map
 from indexer.model.text import price_fields
 
 SHAPE_VERSION = 2
@@ -42,8 +43,28 @@ relevance too (`search_api.compile_meili.sort_spec`), so the rules need no per-t
 settings and a changed setting needs no rebuild."""
 
 
-def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, Any]:
-    """The index settings (Meilisearch's camelCase JSON) of one doc type."""
+def relevance_settings(settings: SearchSettings) -> dict[str, Any]:
+    """A tenant's relevance settings as Meilisearch index settings: its synonyms (each term
+    → the terms it also finds; Meilisearch matches multi-word terms too), stop words and
+    typo switches. Meilisearch keeps them per index, not per search: entries scoped to a
+    locale are left out (README: relevance controls, Meilisearch)."""
+    typo = settings.typo_tolerance
+    return {
+        "synonyms": {" ".join(term): [" ".join(t) for t in targets]
+                     for term, targets in sorted(synonym_map(settings.synonyms, None).items())},
+        "stopWords": sorted(settings.stop_word_set(None)),
+        "typoTolerance": {
+            "enabled": typo.enabled,
+            "minWordSizeForTypos": {"oneTypo": typo.one_typo_min,
+                                    "twoTypos": max(typo.two_typos_min, typo.one_typo_min)},
+            "disableOnWords": sorted(typo.disable_on_words)},
+    }
+
+
+def index_settings(doc_type: DocType, currencies: Iterable[str],
+                   relevance: SearchSettings | None = None) -> dict[str, Any]:
+    """The index settings (Meilisearch's camelCase JSON) of one doc type, with a tenant's
+    relevance settings (`relevance_settings`; the defaults when it has none)."""
     filterable = list(_FILTERABLE[doc_type])
     sortable = list(_SORTABLE[doc_type])
     if doc_type == "product":
@@ -55,17 +76,16 @@ def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, An
         "filterableAttributes": sorted(filterable),
         "sortableAttributes": sorted(sortable),
         "rankingRules": RANKING_RULES,
-        "typoTolerance": {
-            # one typo from 5 letters (like the other backends' fuzzy titles), never two
-            "enabled": True,
-            "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 255},
-        },
         "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
+        # typos from TYPO_ONE_MIN/TYPO_TWO_MIN letters unless the tenant says otherwise
+        **relevance_settings(relevance or SearchSettings()),
     }
 
 
-_UNORDERED = frozenset({"filterableAttributes", "sortableAttributes"})
+_UNORDERED = frozenset({"filterableAttributes", "sortableAttributes", "stopWords"})
+_WHOLE = frozenset({"synonyms"})
+"""Objects compared whole (a synonym removed is drift), their lists as sets."""
 
 
 def settings_drift(current: Mapping[str, Any], desired: Mapping[str, Any]) -> dict[str, Any]:
@@ -77,6 +97,9 @@ def settings_drift(current: Mapping[str, Any], desired: Mapping[str, Any]) -> di
         have = current.get(key)
         if key in _UNORDERED:
             same = isinstance(have, list) and sorted(map(str, have)) == sorted(want)
+        elif key in _WHOLE:
+            same = isinstance(have, Mapping) and {k: sorted(v) for k, v in have.items()} == \
+                {k: sorted(v) for k, v in want.items()}
         elif isinstance(want, Mapping):
             same = isinstance(have, Mapping) and not settings_drift(have, want)
         else:

@@ -48,7 +48,14 @@ from indexer import index_rows, metrics
 from indexer.engine_queue import QueueEntry
 from indexer.follower import Deferred, Docs, EngineFollower, Refused, Rows, Window
 from indexer.meili import client as meili
-from indexer.meili.config import DOC_TYPES, ENGINE, NEXT, MeiliConfig, index_uid
+from indexer.meili.config import (
+    DOC_TYPES,
+    ENGINE,
+    NEXT,
+    MeiliConfig,
+    index_uid,
+    relevance_live_key,
+)
 from indexer.meili.indexes import Key, MeiliIndexes
 from indexer.meili.placement import Placement, Placements
 from indexer.model import SPECS, DocType
@@ -83,6 +90,11 @@ second while it stays unreachable."""
 GATHER_ROWS = 10
 """With rows deferred, a drain reads on past them up to this many batches (the other
 instances' tenants are not held back by a down instance's backlog)."""
+
+
+RELEVANCE_CHECK_SECONDS = 1.0
+"""How often the follower looks for changed relevance settings (a change is live on
+Meilisearch within this, plus its settings task)."""
 
 
 @dataclass(eq=False)
@@ -151,6 +163,31 @@ class MeiliFollower(EngineFollower[Key, Target]):
         self.indexes = next(iter(self.servers.values())).indexes
         """The first instance's indexes (the only one's without MEILISEARCH_INSTANCES)."""
         self.placements = Placements(pool, redis, stream_prefix, config)
+        self.stream_prefix = stream_prefix
+        self._relevance_due = 0.0
+
+    async def prepare(self) -> None:
+        """Before each drain: at most every `RELEVANCE_CHECK_SECONDS`, bring the indexes of
+        tenants whose relevance settings changed in line on every instance that answers,
+        and record the version each instance now serves (`relevance_live_key`)."""
+        now = time.monotonic()
+        if now < self._relevance_due:
+            return
+        self._relevance_due = now + RELEVANCE_CHECK_SECONDS
+        for server in self.servers.values():
+            if server.down_until > now:
+                continue
+            try:
+                done = await server.indexes.refresh_relevance()
+            except OUTAGE as exc:
+                server.down(exc)
+                continue
+            for tenant_id, version in done:
+                log.info("relevance settings v%d of tenant %s live on %s", version, tenant_id,
+                         server.name, extra={"action": "meili_relevance_live",
+                                             "tenant": str(tenant_id)})
+                await self.redis.set(relevance_live_key(self.stream_prefix, tenant_id),
+                                     version)
 
     async def close(self) -> None:
         for server in self.servers.values():

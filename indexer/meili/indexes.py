@@ -5,6 +5,7 @@ the document shape each was built with recorded in `engine_indexes`, marks for a
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from typing import Any
@@ -18,12 +19,14 @@ from indexer.meili.config import (
     DEFAULT_INSTANCE,
     DOC_TYPES,
     ENGINE,
+    NEXT,
     MeiliConfig,
     index_uid,
     parse_uid,
 )
 from indexer.meili.documents import SHAPE_VERSION, index_settings, settings_drift
 from indexer.model import SPECS, DocType
+from indexer.model.relevance import SearchSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,8 @@ class MeiliIndexes:
         self.config = config
         self.name = name
         self._known: set[str] = set()
+        self.relevance_versions: dict[uuid.UUID, int] = {}
+        """The version of each tenant's relevance settings its indexes here carry."""
 
     async def start(self) -> list[Key]:
         """Check the server, bring every index's settings in line with the code, and return
@@ -104,8 +109,38 @@ class MeiliIndexes:
                 return out
             offset += len(page)
 
+    async def _relevance(self, tenant_id: uuid.UUID) -> tuple[int, SearchSettings]:
+        row = await self.pool.fetchrow(
+            "SELECT version, settings FROM search_settings WHERE tenant_id = $1", tenant_id)
+        if row is None:
+            return 0, SearchSettings()
+        raw = row["settings"]
+        return int(row["version"]), SearchSettings.model_validate(
+            json.loads(raw) if isinstance(raw, str) else raw)
+
+    async def refresh_relevance(self) -> list[tuple[uuid.UUID, int]]:
+        """Bring the indexes of every tenant whose relevance settings changed since they
+        were last written here in line (synonyms, stop words, typo switches: Meilisearch
+        keeps them as index settings); returns (tenant, version) of those brought."""
+        changed = [(r["tenant_id"], int(r["version"])) for r in await self.pool.fetch(
+            "SELECT tenant_id, version FROM search_settings")
+            if self.relevance_versions.get(r["tenant_id"], 0) != r["version"]]
+        done = []
+        for tenant_id, version in changed:
+            uids = [uid for uid in sorted(self._known)
+                    if (parse_uid(self.config.prefix, uid) or (None,))[0] == tenant_id]
+            for uid in uids:
+                parsed = parse_uid(self.config.prefix, uid)
+                assert parsed is not None
+                await self.sync_settings(uid, parsed[1])
+            if uids:
+                done.append((tenant_id, version))
+        return done
+
     async def sync_settings(self, uid: str, doc_type: DocType) -> None:
-        desired = index_settings(doc_type, self.config.currencies)
+        parsed = parse_uid(self.config.prefix, uid.removesuffix(NEXT))
+        version, relevance = (await self._relevance(parsed[0])) if parsed else (0, None)
+        desired = index_settings(doc_type, self.config.currencies, relevance)
         current = (await self.client.index(uid).get_settings()).model_dump(by_alias=True)
         drift = settings_drift(current, desired)
         if drift:
@@ -113,6 +148,8 @@ class MeiliIndexes:
                      extra={"action": "meili_settings"})
             await self.task(self.client.index(uid).update_settings(
                 MeilisearchSettings.model_validate(drift)), "settings")
+        if parsed is not None:
+            self.relevance_versions[parsed[0]] = version
 
     async def task(self, pending: Any, kind: str) -> None:
         await meili.wait(self.client, await pending, kind, self.config.task_timeout_ms)
