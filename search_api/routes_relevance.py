@@ -223,7 +223,8 @@ async def add_synonyms(request: web.Request) -> web.Response:
 async def delete_synonyms(request: web.Request) -> web.Response:
     key, tenant_id = await _tenant(request)
     version, settings = await store.patch_settings(
-        request.app[RESOURCES].pool, tenant_id, {"synonyms": {}}, _actor(key))
+        request.app[RESOURCES].pool, tenant_id, {"synonyms": {"groups": [], "one_way": []}},
+        _actor(key))
     _changed(request, tenant_id)
     return _synonyms_answer(version, settings)
 

@@ -5,6 +5,8 @@ within RELEVANCE_CACHE_SECONDS (real PostgreSQL and Redis)."""
 
 from __future__ import annotations
 
+import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -287,3 +289,85 @@ async def test_the_default_sort_applies_to_searches_that_name_none(
                                     f"{'asc' if reverse else 'desc'}", headers=admin)
             titles = [h["document"]["title"] for h in (await resp.json())["hits"]]
             assert titles == sorted(titles, key=str.lower, reverse=not reverse)  # explicit wins
+
+
+SYNONYMS = {"groups": [["sneakers", "trainers"]]}
+"""The issue's call: `q=trainers` then finds the products titled "sneakers"."""
+
+
+async def _finds_sneakers(client: TestClient[Any, Any], key: str) -> bool:
+    return "Canvas sneakers" in (await _titles(client, key, "trainers"))[0]
+
+
+async def test_synonyms_over_http_are_live_within_seconds(
+    real: tuple[dict[str, TestClient[Any, Any]], dict[str, str], Settings]
+) -> None:
+    clients, keys, _ = real
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    for client in clients.values():
+        assert not await _finds_sneakers(client, keys["admin"])
+    resp = await clients["postgres"].put("/v1/admin/synonyms", headers=admin, json=SYNONYMS)
+    assert resp.status == 200, await resp.text()
+    for name, client in clients.items():
+        async def found(client: TestClient[Any, Any] = client) -> bool:
+            return await _finds_sneakers(client, keys["admin"])
+
+        await wait_until(found, timeout=5, what=f"the synonym on {name}")
+    resp = await clients["tantivy"].delete("/v1/admin/synonyms", headers=admin)
+    assert resp.status == 200
+    for name, client in clients.items():
+        async def gone(client: TestClient[Any, Any] = client) -> bool:
+            return not await _finds_sneakers(client, keys["admin"])
+
+        await wait_until(gone, timeout=5, what=f"the synonym gone on {name}")
+
+
+MEILISEARCH_URL = os.environ.get("MEILISEARCH_URL", "")
+
+
+@pytest.mark.skipif(not MEILISEARCH_URL, reason="needs a Meilisearch server: set "
+                    "MEILISEARCH_URL (README, Tests)")
+async def test_synonyms_over_http_on_meilisearch(
+    settings: Settings, core: CoreWrite, pipeline: Pipeline, redis_client: aioredis.Redis,
+    tmp_path: Path
+) -> None:
+    """The same call with a Meilisearch backend and its follower running: the synonym
+    becomes an index setting within seconds, and the admin API says which version is live."""
+    from indexer.meili import client as meili
+    from indexer.meili.config import meili_config
+    from indexer.meili.follower import MeiliFollower
+
+    conf = api_settings(settings, tantivy_dir=str(tmp_path)).model_copy(update={
+        "meilisearch_url": MEILISEARCH_URL,
+        "meilisearch_api_key": os.environ.get("MEILISEARCH_API_KEY", ""),
+        "meilisearch_index_prefix": f"rel{uuid.uuid4().hex[:10]}"})
+    keys = await indexed_catalog(conf, core, pipeline, redis_client)
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    config = meili_config(conf)
+    stop = asyncio.Event()
+    async with meili.open_client(config) as client:
+        follower = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
+        for tenant_id, doc_type in await follower.indexes.start():
+            await follower.rebuild(tenant_id, doc_type)
+        running = asyncio.create_task(follower.run(stop))
+        api: TestClient[Any, Any] = TestClient(TestServer(create_app(
+            conf.model_copy(update={"search_backend": "meilisearch"}))))
+        await api.start_server()
+        try:
+            assert not await _finds_sneakers(api, keys["admin"])
+            resp = await api.put("/v1/admin/synonyms", headers=admin, json=SYNONYMS)
+            version = (await resp.json())["version"]
+
+            async def found() -> bool:
+                return await _finds_sneakers(api, keys["admin"])
+
+            await wait_until(found, timeout=5, what="the synonym on Meilisearch")
+            shown = await (await api.get("/v1/admin/settings", headers=admin)).json()
+            assert shown["meilisearch_version"] == version
+        finally:
+            await api.close()
+            stop.set()
+            await running
+            for index in await client.get_indexes(limit=1000) or []:
+                if index.uid.startswith(config.prefix + "_"):
+                    await client.index(index.uid).delete()
