@@ -161,7 +161,7 @@ def _positions(typed: list[str], rules: TextRules) -> tuple[list[str], list[str 
 
     def phrase(alternative: tuple[str, ...]) -> str:
         parts = [part for word in alternative for part in _pg_words(word)]
-        return "(" + " <-> ".join(f"{part}{{w}}" for part in parts) + ")"
+        return "(" + " & ".join(f"{part}{{w}}" for part in parts) + ")"
 
     words: list[str] = []
     alternatives: list[str | None] = []

@@ -1,4 +1,4 @@
-"""A tenant's relevance settings: synonyms, stop words, field weights, typo switches,
+"""A tenant's relevance settings: synonyms, stop words, typo switches,
 in-stock first and the default sort, with their limits, and what they make of a query's
 words (pure: no I/O). The API applies them at query time on every backend; engines that keep
 such settings themselves (Meilisearch) get the same values as index settings.
@@ -39,9 +39,6 @@ HAS_WORD = r"\w"
 Locale = Annotated[str, Field(pattern=LOCALE, max_length=12)]
 Term = Annotated[str, Field(min_length=1, max_length=MAX_TERM_CHARS, pattern=HAS_WORD)]
 Word = Annotated[str, Field(min_length=1, max_length=50, pattern=HAS_WORD)]
-Weight = Annotated[float, Field(ge=0.0, le=100.0)]
-ProductField = Literal["title", "subtitle", "tags", "categories", "options", "description"]
-ContentField = Literal["title", "excerpt", "tags", "category", "author", "body"]
 ProductSort = Literal["relevance", "price:asc", "price:desc", "created_at:desc",
                       "created_at:asc", "title:asc", "title:desc"]
 ContentSort = Literal["relevance", "published_at:desc", "published_at:asc", "created_at:desc",
@@ -147,13 +144,6 @@ class TypoTolerance(_Strict):
         return list(dict.fromkeys(w for v in value for w in words_of(v)))
 
 
-class Weights(_Strict):
-    """Per-field weights within the ranking rules' field tier (defaults: the engine's)."""
-
-    products: dict[ProductField, Weight] = Field(default_factory=dict)
-    content: dict[ContentField, Weight] = Field(default_factory=dict)
-
-
 class DefaultSort(_Strict):
     """The sort of a search that names none."""
 
@@ -166,7 +156,6 @@ class SearchSettings(_Strict):
 
     synonyms: Synonyms = Field(default_factory=Synonyms)
     stop_words: list[StopWords] = Field(default_factory=list, max_length=20)
-    weights: Weights = Field(default_factory=Weights)
     typo_tolerance: TypoTolerance = Field(default_factory=TypoTolerance)
     default_sort: DefaultSort = Field(default_factory=DefaultSort)
 

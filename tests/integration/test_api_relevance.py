@@ -36,8 +36,8 @@ async def _fields(resp: aiohttp.ClientResponse | Any) -> list[str]:
 async def test_settings_validation_names_the_field(api: Api) -> None:
     admin = api.auth("a.admin")
     for method, path, body, field in (
-        ("PUT", "/v1/admin/settings", {"weights": {"products": {"colour": 1}}},
-         "weights.products.colour.[key]"),
+        ("PUT", "/v1/admin/settings", {"stop_words": [{"words": ["a"], "locale": "x!"}]},
+         "stop_words.0.locale"),
         ("PUT", "/v1/admin/settings", {"typo_tolerance": {"one_typo_min": 0}},
          "typo_tolerance.one_typo_min"),
         ("PATCH", "/v1/admin/settings", {"default_sort": {"products": "cheapest"}},
