@@ -299,8 +299,25 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                             statuses=_named(statuses), failed=failed(statuses)))
         return {"concurrency": args.concurrency, "duration_s": args.duration, "rows": rows}
     settings = Settings()
+    mix_keys = {name: keys for name in mixes}
+    if args.controls:
+        # the same mixes twice, in the same turns: sent to a tenant without relevance
+        # controls and to one with 100 synonym groups and 20 active rules
+        from bench.relevance_controls import install
+
+        if len(keys) < 2:
+            raise SystemExit("--controls needs two tenants' keys (--tenants 2 or more)")
+        pool = await create_pool(settings.database_url, min_size=1, max_size=2)
+        try:
+            await install(pool, keys[0])
+        finally:
+            await pool.close()
+        for name in list(mixes):
+            mixes[f"{name}+controls"] = mixes[name]
+            mix_keys[f"{name}+controls"] = keys[:1]
+            mix_keys[name] = keys[1:2]
     for backend in args.backends.split(","):
-        rows += await measure(args, settings, backend, keys, mixes)
+        rows += await measure(args, settings, backend, mix_keys, mixes)
     for backend, name in {(r["backend"], r["mix"]) for r in rows}:
         mine = [r for r in rows if r["backend"] == backend and r["mix"] == name]
         engine = next((r for r in mine if r["mode"].startswith(ENGINE)), None)
@@ -313,7 +330,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def measure(args: argparse.Namespace, settings: Settings, backend: str,
-                  keys: Sequence[str], mixes: dict[str, list[dict[str, str]]],
+                  keys: dict[str, Sequence[str]], mixes: dict[str, list[dict[str, str]]],
                   ) -> list[dict[str, Any]]:
     """One backend: its API child up, then each mode of each mix in turn, `args.rounds`
     times."""
@@ -331,8 +348,8 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
         def measuring() -> None:
             server[0] = cpu_seconds(pid)
 
-        timings, counted = await http_load(url, keys, mixes[name], args.concurrency, seconds,
-                                           measuring=measuring)
+        timings, counted = await http_load(url, keys[name], mixes[name], args.concurrency,
+                                           seconds, measuring=measuring)
         cpu_used[name, http_mode] = (cpu_used.get((name, http_mode), 0.0)
                                      + cpu_seconds(pid) - server[0])
         after = resource.getrusage(resource.RUSAGE_SELF)
@@ -352,7 +369,8 @@ async def measure(args: argparse.Namespace, settings: Settings, backend: str,
                                                         name=name)
             if args.in_process:
                 for mode, run_slice in (await stack.enter_async_context(
-                        in_process(backend, settings, keys, mix, args.concurrency))).items():
+                        in_process(backend, settings, keys[name], mix,
+                                   args.concurrency))).items():
                     slices[name, mode] = run_slice
         for _ in range(args.rounds):
             for key, run_slice in slices.items():
@@ -423,6 +441,11 @@ def main(argv: list[str] | None = None) -> None:
                         help=f"query mixes, comma-separated ({', '.join(MIXES)})")
     parser.add_argument("--rounds", type=int, default=3,
                         help="turns each mode takes (duration is split among them)")
+    parser.add_argument("--controls", action="store_true",
+                        help="also each mix against a tenant with 100 synonym groups and 20 "
+                             "active rules (the first key's), the plain one against the "
+                             "second key's tenant, in the same turns (the HTTP rows: the "
+                             "in-process ones skip the API's relevance layer)")
     parser.add_argument("--no-in-process", dest="in_process", action="store_false",
                         help="skip the backend-without-HTTP and raw engine runs")
     args = parser.parse_args(argv)
