@@ -81,8 +81,9 @@ TAG = {"type": "string", "minLength": 1, "maxLength": 100,
        "pattern": r"^[^\x00,]*[^\x00,\s][^\x00,]*$"}
 """A tag name in a query string: no comma (the separator), not blank."""
 OPTION = {"type": "string", "minLength": 3, "maxLength": 511,
-          "pattern": r"^[^\x00,:]+:[^\x00,]+$"}
-"""An option value in a query string (`Colour:red`): no comma (the separator)."""
+          "pattern": r"^[^\x00,:]*[^\x00,:\s][^\x00,:]*:[^\x00,]*[^\x00,\s][^\x00,]*$"}
+"""An option value in a query string (`Colour:red`): no comma (the separator), the option
+and the value each with more than blanks (list items are trimmed)."""
 
 
 def _int(low: int, high: int = BIGINT_MAX) -> dict[str, Any]:
