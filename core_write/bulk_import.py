@@ -5,10 +5,14 @@ categories and tags) or one content node each, written in set-based chunks as a 
 - A line is validated on its own (the services' input models, `ProductLine`/`NodeLine`, then
   the checks across its parts); a refused line is reported with its number, the field path
   and the reason, and the other lines go on.
-- The lines of a chunk (`CHUNK_LINES`) are written in one transaction: products with a few
-  multi-row statements (`sql/bulk_import.sql`), each inside a savepoint; when PostgreSQL
-  refuses one line's data (a SKU another product uses), the chunk is halved until that line
-  is alone, so a line is written whole or not at all and every other line is written.
+- The lines of a chunk (`CHUNK_LINES`) are written in one transaction: products with one
+  multi-row statement each for the products and their tag links and one COPY per part table
+  (options, values, variants, prices, stock, category links), all inside a savepoint; when
+  PostgreSQL refuses one line's data (a SKU another product uses), the chunk is halved until
+  that line is alone, so a line is written whole or not at all and every other line is
+  written. The parts' foreign keys are checked per statement (`write_products`): where the
+  role may, the per-row foreign key triggers are off for those COPYs
+  (`session_replication_role = replica`), which was most of the import's database time.
   Nodes go through the content services, one savepoint each.
 - Handles (products) and kind + slug (nodes) are the idempotency keys: a line whose handle
   exists replaces that product's fields, options, variants (with prices and stock),
@@ -785,21 +789,43 @@ def _field_of(exc: RustokError) -> str:
     return str(found) if found else ""
 
 
+PART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "commerce_options": ("id", "tenant_id", "product_id", "title", "position"),
+    "commerce_option_values": ("id", "tenant_id", "option_id", "value", "position"),
+    "commerce_variants": ("id", "tenant_id", "product_id", "title", "sku", "barcode",
+                          "manage_inventory", "allow_backorder", "weight", "length", "height",
+                          "width", "position"),
+    "commerce_variant_options": ("tenant_id", "variant_id", "option_value_id"),
+    "commerce_prices": ("id", "tenant_id", "variant_id", "currency_code", "amount",
+                        "min_quantity"),
+    "commerce_inventory_items": ("id", "tenant_id", "sku"),
+    "commerce_variant_inventory": ("tenant_id", "variant_id", "inventory_item_id"),
+    "commerce_inventory_levels": ("id", "tenant_id", "inventory_item_id", "location_id",
+                                  "stocked_quantity"),
+    "commerce_product_categories": ("tenant_id", "product_id", "category_id"),
+}
+"""The part tables of a product line in the order they are written (parents first), with the
+columns the import sets (COPY fills the others with their defaults; a variant's metadata is
+set after, when given)."""
+
+
 async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
                          lines: list[tuple[int, ProductLine]], refs: _Refs, *,
                          replica: bool = False) -> list[uuid.UUID]:
-    """Write product lines with one multi-row statement per table (the caller's transaction):
-    products by handle (replacing the parts of those that exist), then their options and
-    values, variants and their option values, prices, inventory items with levels, category
-    links and tags. Returns the product ids in line order.
+    """Write product lines with one statement per table (the caller's transaction): products
+    by handle (replacing the parts of those that exist) and their tag links as multi-row
+    INSERTs, their options and values, variants and their option values, prices, inventory
+    items with levels and category links as one COPY each (`PART_COLUMNS`). Returns the
+    product ids in line order.
 
-    Foreign keys are checked per statement: each part insert joins its parents (the chunk's
-    own rows, and the categories, locations, tenant and currencies key-share locked before,
-    as PostgreSQL's per-row checks lock them) and a row count short of the rows sent is a
-    `NotFound`. With `replica` the parts are inserted under `session_replication_role =
-    replica`, so PostgreSQL's per-row foreign key triggers (~55 a product, most of the
-    import's database time) do not run again; products and tag links keep theirs (and the
-    tag counters' statement triggers, migration 0022)."""
+    With `replica` the parts are copied under `session_replication_role = replica`: the ~55
+    per-row foreign key checks a product's parts fire (most of the import's database time)
+    do not run, and one statement checks them instead (`import_parents_check`: every parent
+    the parts name exists in the tenant). The parents outside the chunk are key-share locked
+    first, as the per-row checks lock them (the tenant and currencies here, categories, tags
+    and locations when `_refs` finds them); the chunk's own parents are invisible to other
+    transactions. Products and tag links keep their triggers (and the tag counters' statement
+    triggers, migration 0022). Without `replica` the per-row checks run as usual."""
     handles = [line.handle for _, line in lines]
     existing = {r["handle"]: r["id"] for r in await conn.fetch(
         QUERIES["import_products_lock"], tenant, handles)}
@@ -821,98 +847,76 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         if returned.get(handle) != product_id:
             raise Conflict(f"product {handle!r} was written meanwhile by another writer; "
                            "import the line again", field="handle")
-    opt: dict[str, list[Any]] = {k: [] for k in ("id", "product", "title", "position")}
-    val: dict[str, list[Any]] = {k: [] for k in ("id", "option", "value", "position")}
-    var: dict[str, list[Any]] = {k: [] for k in (
-        "id", "product", "title", "sku", "barcode", "manage", "backorder", "weight", "length",
-        "height", "width", "position", "metadata")}
-    links: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
-    price: dict[str, list[Any]] = {k: [] for k in ("id", "variant", "currency", "amount", "minq")}
-    item: dict[str, list[Any]] = {k: [] for k in ("id", "sku", "variant")}
-    level: dict[str, list[Any]] = {k: [] for k in ("id", "item", "location", "quantity")}
-    cats: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
+    parts: dict[str, list[tuple[Any, ...]]] = {table: [] for table in PART_COLUMNS}
+    options, values = parts["commerce_options"], parts["commerce_option_values"]
+    variants, links = parts["commerce_variants"], parts["commerce_variant_options"]
+    prices, items = parts["commerce_prices"], parts["commerce_inventory_items"]
+    stocked, levels = parts["commerce_variant_inventory"], parts["commerce_inventory_levels"]
+    cats = parts["commerce_product_categories"]
+    metadata: tuple[list[uuid.UUID], list[Any]] = ([], [])
     tags: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
     for product_id, spec in zip(ids, specs, strict=True):
-        values: dict[tuple[str, str], uuid.UUID] = {}
+        value_ids: dict[tuple[str, str], uuid.UUID] = {}
         for position, option in enumerate(spec.options):
             option_id = next(new)
-            opt["id"].append(option_id)
-            opt["product"].append(product_id)
-            opt["title"].append(option.title)
-            opt["position"].append(option.position or position)
+            options.append((option_id, tenant, product_id, option.title,
+                            option.position or position))
             for value_position, value in enumerate(option.values):
-                value_id = next(new)
-                values[option.title, value] = value_id
-                val["id"].append(value_id)
-                val["option"].append(option_id)
-                val["value"].append(value)
-                val["position"].append(value_position)
+                value_id = value_ids[option.title, value] = next(new)
+                values.append((value_id, tenant, option_id, value, value_position))
         for position, variant in enumerate(spec.variants):
             variant_id = next(new)
-            var["id"].append(variant_id)
-            var["product"].append(product_id)
-            var["title"].append(variant.title or " / ".join(variant.options.values())
-                                or spec.title)
-            var["sku"].append(variant.sku)
-            var["barcode"].append(variant.barcode)
-            var["manage"].append(variant.manage_inventory)
-            var["backorder"].append(variant.allow_backorder)
-            var["weight"].append(variant.weight)
-            var["length"].append(variant.length)
-            var["height"].append(variant.height)
-            var["width"].append(variant.width)
-            var["position"].append(variant.position or position)
-            var["metadata"].append(variant.metadata)
+            variants.append((
+                variant_id, tenant, product_id,
+                variant.title or " / ".join(variant.options.values()) or spec.title,
+                variant.sku, variant.barcode, variant.manage_inventory, variant.allow_backorder,
+                variant.weight, variant.length, variant.height, variant.width,
+                variant.position or position))
+            if variant.metadata:
+                metadata[0].append(variant_id)
+                metadata[1].append(variant.metadata)
             for title, value in variant.options.items():
-                links[0].append(variant_id)
-                links[1].append(values[title, value])
+                links.append((tenant, variant_id, value_ids[title, value]))
             for p in variant.prices:
-                price["id"].append(next(new))
-                price["variant"].append(variant_id)
-                price["currency"].append(p.currency_code)
-                price["amount"].append(p.amount)
-                price["minq"].append(p.min_quantity)
+                prices.append((next(new), tenant, variant_id, p.currency_code, p.amount,
+                               p.min_quantity))
             if variant.stock is not None:
                 item_id = next(new)
-                item["id"].append(item_id)
-                item["sku"].append(variant.sku)
-                item["variant"].append(variant_id)
+                items.append((item_id, tenant, variant.sku))
+                stocked.append((tenant, variant_id, item_id))
                 for location, quantity in variant.stock.items():
-                    level["id"].append(next(new))
-                    level["item"].append(item_id)
-                    level["location"].append(refs.locations[location])
-                    level["quantity"].append(quantity)
+                    levels.append((next(new), tenant, item_id, refs.locations[location],
+                                   quantity))
         for category_id in dict.fromkeys(refs.categories[c.handle] for c in spec.categories):
-            cats[0].append(product_id)
-            cats[1].append(category_id)
+            cats.append((tenant, product_id, category_id))
         for tag in spec.tags:
             tags[0].append(refs.tags[tag.slug or slugify(tag.name, TAG_SLUG_MAX)])
             tags[1].append(product_id)
-    currencies = sorted(set(price["currency"]))
+    currencies = sorted({row[3] for row in prices})
     if await conn.fetchval(QUERIES["import_parents_lock"], tenant, currencies) \
             != 1 + len(currencies):
         raise NotFound("referenced entity", "", "the tenant or a currency does not exist")
     if replica:
         await conn.execute(QUERIES["import_replica_on"])
-    for name, columns in (("import_options_insert", opt), ("import_option_values_insert", val),
-                          ("import_variants_insert", var),
-                          ("import_variant_options_insert", links),
-                          ("import_prices_insert", price), ("import_items_insert", item),
-                          ("import_levels_insert", level),
-                          ("import_product_categories_insert", cats)):
-        arrays = list(columns.values()) if isinstance(columns, dict) else list(columns)
-        if not arrays[0]:
-            continue
-        status = await conn.execute(QUERIES[name], tenant, *arrays)
-        if int(status.rsplit(" ", 1)[-1]) != len(arrays[0]):
-            raise Conflict(f"{name}: {status}, not {len(arrays[0])} rows", field="")
+    for table, rows in parts.items():
+        if rows:
+            status = await conn.copy_records_to_table(table, records=rows,
+                                                      columns=PART_COLUMNS[table])
+            if status != f"COPY {len(rows)}":
+                raise Conflict(f"{table}: {status}, not {len(rows)} rows", field="")
+    if metadata[0]:  # binary COPY has no jsonb encoder here (the pool's json codec is text)
+        await conn.execute(QUERIES["import_variants_metadata"], tenant, *metadata)
     if replica:
         await conn.execute(QUERIES["import_replica_off"])
         if not await conn.fetchval(
                 QUERIES["import_parents_check"], tenant,
-                list({*opt["product"], *var["product"], *cats[0]}), list(set(val["option"])),
-                list(set(links[1])), list({*links[0], *price["variant"], *item["variant"]}),
-                list(set(level["item"])), list(set(level["location"])), list(set(cats[1]))):
+                list({*(r[2] for r in options), *(r[2] for r in variants),
+                      *(r[1] for r in cats)}),
+                list({r[2] for r in values}), list({r[2] for r in links}),
+                list({*(r[1] for r in links), *(r[2] for r in prices),
+                      *(r[1] for r in stocked)}),
+                list({*(r[2] for r in stocked), *(r[2] for r in levels)}),
+                list({r[3] for r in levels}), list({r[2] for r in cats})):
             raise NotFound("referenced entity", "", "a part of a line references a row "
                            "that does not exist")
     if tags[0]:  # in tag order: the links' counter triggers lock the tags in one order

@@ -135,67 +135,12 @@ INSERT INTO commerce_products AS p (id, tenant_id, title, subtitle, handle, desc
         updated_at = now()
     RETURNING id, handle
 
--- name: import_options_insert --
--- $1 tenant id, $2 ids, $3 product ids, $4 titles, $5 positions
-INSERT INTO commerce_options (id, tenant_id, product_id, title, position)
-    SELECT u.id, $1, u.product_id, u.title, u.position
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[]) AS u(id, product_id, title, position)
-
--- name: import_option_values_insert --
--- $1 tenant id, $2 ids, $3 option ids, $4 values, $5 positions
-INSERT INTO commerce_option_values (id, tenant_id, option_id, value, position)
-    SELECT u.id, $1, u.option_id, u.value, u.position
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[]) AS u(id, option_id, value, position)
-
--- name: import_variants_insert --
--- $1 tenant id, $2 ids, $3 product ids, $4 titles, $5 skus, $6 barcodes, $7 manage_inventory,
--- $8 allow_backorder, $9 weights, $10 lengths, $11 heights, $12 widths, $13 positions,
--- $14 metadata
-INSERT INTO commerce_variants (id, tenant_id, product_id, title, sku, barcode, manage_inventory,
-                               allow_backorder, weight, length, height, width, position, metadata)
-    SELECT u.id, $1, u.product_id, u.title, u.sku, u.barcode, u.manage_inventory,
-           u.allow_backorder, u.weight, u.length, u.height, u.width, u.position, u.metadata
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bool[],
-                $8::bool[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],
-                $14::jsonb[])
-        AS u(id, product_id, title, sku, barcode, manage_inventory, allow_backorder, weight,
-             length, height, width, position, metadata)
-
--- name: import_variant_options_insert --
--- $1 tenant id, $2 variant ids, $3 option value ids
-INSERT INTO commerce_variant_options (tenant_id, variant_id, option_value_id)
-    SELECT $1, u.variant_id, u.value_id FROM unnest($2::uuid[], $3::uuid[]) AS u(variant_id, value_id)
-
--- name: import_prices_insert --
--- $1 tenant id, $2 ids, $3 variant ids, $4 currencies, $5 amounts, $6 min quantities
-INSERT INTO commerce_prices (id, tenant_id, variant_id, currency_code, amount, min_quantity)
-    SELECT u.id, $1, u.variant_id, u.currency, u.amount, u.min_quantity
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::int[])
-        AS u(id, variant_id, currency, amount, min_quantity)
-
--- name: import_items_insert --
--- Inventory items (their tenant locked by import_parents_lock) and their variant links.
--- $1 tenant id, $2 item ids, $3 skus, $4 variant ids
-WITH items AS (
-    INSERT INTO commerce_inventory_items (id, tenant_id, sku)
-        SELECT u.id, $1, u.sku FROM unnest($2::uuid[], $3::text[]) AS u(id, sku)
-        RETURNING id)
-INSERT INTO commerce_variant_inventory (tenant_id, variant_id, inventory_item_id)
-    SELECT $1, u.variant_id, u.item_id FROM unnest($4::uuid[], $2::uuid[]) AS u(variant_id, item_id)
-    WHERE u.item_id IN (SELECT id FROM items)
-
--- name: import_levels_insert --
--- $1 tenant id, $2 ids, $3 item ids, $4 location ids, $5 stocked quantities
-INSERT INTO commerce_inventory_levels (id, tenant_id, inventory_item_id, location_id,
-                                       stocked_quantity)
-    SELECT u.id, $1, u.item_id, u.location_id, u.quantity
-    FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[]) AS u(id, item_id, location_id, quantity)
-
--- name: import_product_categories_insert --
--- $1 tenant id, $2 product ids, $3 category ids (distinct pairs, the products' links cleared)
-INSERT INTO commerce_product_categories (tenant_id, product_id, category_id)
-    SELECT $1, u.product_id, u.category_id FROM unnest($2::uuid[], $3::uuid[])
-        AS u(product_id, category_id)
+-- name: import_variants_metadata --
+-- The metadata of variants written by COPY (which leaves the default). $1 tenant id,
+-- $2 variant ids, $3 metadata
+UPDATE commerce_variants v SET metadata = u.metadata
+    FROM unnest($2::uuid[], $3::jsonb[]) AS u(id, metadata)
+    WHERE v.tenant_id = $1 AND v.id = u.id
 
 -- name: import_taggables_insert --
 -- $1 tenant id, $2 tag ids, $3 target type, $4 target ids
