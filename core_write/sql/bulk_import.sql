@@ -168,6 +168,18 @@ INSERT INTO categories (id, tenant_id, name, slug)
 -- Detach every tag from a node. $1 tenant id, $2 node id
 DELETE FROM taggables WHERE tenant_id = $1 AND target_type = 'node' AND target_id = $2
 
+-- name: import_planner_rows --
+-- The products in the planner's statistics (0 before the first ANALYZE)
+SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'commerce_products'::regclass
+
+-- name: import_analyze --
+-- The statistics of the tables an import writes and the indexer's document build reads (a
+-- role that does not own them gets a warning per table, not an error)
+ANALYZE commerce_products, commerce_options, commerce_option_values, commerce_variants,
+    commerce_variant_options, commerce_prices, commerce_inventory_items,
+    commerce_variant_inventory, commerce_inventory_levels, commerce_product_categories,
+    commerce_categories, commerce_stock_locations, tags, taggables
+
 -- name: import_job_create --
 -- $1 id, $2 tenant id, $3 requested by, $4 source, $5 total bytes, $6 source sha256
 INSERT INTO import_jobs (id, tenant_id, requested_by, source, total_bytes, source_sha256)
