@@ -347,7 +347,11 @@ async def test_the_cli_resumes_after_a_kill_without_duplicates(
     job = await pool.fetchrow("SELECT * FROM import_jobs WHERE tenant_id = $1", tenant["id"])
     assert 0 < job["lines_done"] < total, "the kill came too late to test resuming"
     assert job["state"] == "running"
-    assert (await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted"
+
+    async def interrupted() -> bool:  # once the killed runner's connection is gone
+        return bool((await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted")
+
+    await wait_until(interrupted, timeout=30, what="the killed runner's lock released")
     assert (await counts(pool, tenant["id"]))["products"] == job["lines_done"]
 
     second = await asyncio.create_subprocess_exec(*command, "--resume", env=env,
