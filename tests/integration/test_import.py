@@ -422,3 +422,22 @@ async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
         written[replica] = await counts(pool, other["id"])
     assert written[True] == written[False]
     assert written[True]["products"] == 20 and written[True]["levels"] == 40
+
+
+async def test_the_planner_statistics_follow_the_import(
+    pool: asyncpg.Pool, core: CoreWrite, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import analyzes the product tables beside the writing once it has written
+    `ANALYZE_AFTER` products, so the indexer's build is not planned for a table a tenth of
+    its size."""
+    tenant = await make_tenant(core)
+    monkeypatch.setattr(bulk_import, "ANALYZE_AFTER", 15)
+    tables = ("commerce_products", "commerce_option_values", "taggables")
+    query = "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1::text[])"
+    assert all(r["reltuples"] < 15 for r in await pool.fetch(query, list(tables)))
+    done = await run_import(pool, tenant["id"], ndjson(*(product(f"s-{i}") for i in range(40))),
+                            chunk_lines=10)
+    assert done["written"] == 40
+    counted = {r["relname"]: r["reltuples"] for r in await pool.fetch(query, list(tables))}
+    assert counted["commerce_products"] >= 20, counted  # analyzed after 20, maybe after 40
+    assert counted["commerce_option_values"] >= 40 and counted["taggables"] >= 40, counted
