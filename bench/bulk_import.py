@@ -7,7 +7,9 @@ search through the API's backend counts them all. The baseline, in the same run 
 it: `--baseline` products (a smaller N) written one unit of work per product through the
 core_write services, as `demo load` writes them (4 writers), through the same pipeline.
 `import_cpu_of_this_process_s`: the CPU the import took in this process (reading, parsing and
-validating lines, building the statements' arrays); the rest of its time is PostgreSQL's.
+validating lines, building the rows and encoding them); the rest of its time is PostgreSQL's.
+The bench's role is a superuser, so the import copies the parts under
+`session_replication_role = replica` with their foreign keys checked per statement.
 Prints a Markdown table and writes JSON to bench/results/.
 
     python -m bench import [--products 20000] [--baseline 2000] [--chunk 500]

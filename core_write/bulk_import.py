@@ -5,10 +5,14 @@ categories and tags) or one content node each, written in set-based chunks as a 
 - A line is validated on its own (the services' input models, `ProductLine`/`NodeLine`, then
   the checks across its parts); a refused line is reported with its number, the field path
   and the reason, and the other lines go on.
-- The lines of a chunk (`CHUNK_LINES`) are written in one transaction: products with a few
-  multi-row statements (`sql/bulk_import.sql`), each inside a savepoint; when PostgreSQL
-  refuses one line's data (a SKU another product uses), the chunk is halved until that line
-  is alone, so a line is written whole or not at all and every other line is written.
+- The lines of a chunk (`CHUNK_LINES`) are written in one transaction: products with one
+  multi-row statement each for the products and their tag links and one COPY per part table
+  (options, values, variants, prices, stock, category links), all inside a savepoint; when
+  PostgreSQL refuses one line's data (a SKU another product uses), the chunk is halved until
+  that line is alone, so a line is written whole or not at all and every other line is
+  written. The parts' foreign keys are checked per statement (`write_products`): where the
+  role may, the per-row foreign key triggers are off for those COPYs
+  (`session_replication_role = replica`), which was most of the import's database time.
   Nodes go through the content services, one savepoint each.
 - Handles (products) and kind + slug (nodes) are the idempotency keys: a line whose handle
   exists replaces that product's fields, options, variants (with prices and stock),
@@ -31,17 +35,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import json
+import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
 import asyncpg
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from core_write import events as ev
 from core_write.db import translate_errors
@@ -56,7 +69,7 @@ from core_write.errors import (
     ValidationFailed,
 )
 from core_write.events import REINDEX_IDS_MAX
-from core_write.ids import new_id
+from core_write.ids import new_id, new_ids
 from core_write.queries import QUERIES
 from core_write.services import content
 from core_write.services.catalog import OptionCreate, PriceSet, ProductCreate, VariantCreate
@@ -73,6 +86,8 @@ from core_write.validate import (
     slugify,
 )
 
+log = logging.getLogger(__name__)
+
 CHUNK_LINES = 500
 """Lines per transaction (and the most documents one `ReindexRequested` names)."""
 LINE_MAX_BYTES = 1024 * 1024
@@ -81,6 +96,9 @@ ERRORS_KEPT = 10_000
 """Refused lines recorded per job (with field and reason); all are counted."""
 DEFAULT_LOCATION = "Default"
 """The stock location a bare `stock` number goes to (created when missing)."""
+ANALYZE_AFTER = 1000
+"""Products an import writes before it first refreshes the planner's statistics of the tables
+it writes (then each time it has written as many as the statistics last counted)."""
 IMPORT_LOCK = 0x494D5054  # 'IMPT', with the hash of the import id as the second key
 _EMPTY_SHA256 = hashlib.sha256().hexdigest()
 Quantity = Annotated[int, Field(ge=0, le=INT_MAX)]
@@ -186,7 +204,17 @@ parsing a line); nesting is bounded by the line models and `check_json`."""
 
 def parse_line(raw: bytes) -> Line:
     """One NDJSON line as a product or node (pure); `ImportLineRefused` names the field and
-    the reason."""
+    the reason. A product line without a `type` and without an escape to walk is validated
+    from its bytes by pydantic's JSON parser (a fifth of the cost); when that refuses it, the
+    line is parsed again below, which names the field the way every refusal does."""
+    if b'"type"' not in raw and not _UNSTORABLE_ESCAPE.search(raw):
+        try:
+            product = ProductLine.model_validate_json(raw)
+        except ValidationError:
+            pass
+        else:
+            check_product(product)
+            return product
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError) as exc:
@@ -380,6 +408,30 @@ async def _runner_alive(pool: asyncpg.Pool, import_id: uuid.UUID) -> bool:
 
 
 # ---- the run -------------------------------------------------------------------------------
+GC_FIRST_THRESHOLD = 50_000
+"""The cyclic garbage collector's first threshold while imports run (700 by default): parsing
+allocates ~1,000 objects a line, none in cycles, and the collections they set off took over
+half of parsing's time."""
+_gc_relaxed: list[tuple[int, int, int]] = []
+"""The thresholds to restore, one per import running (the first run's, then the current)."""
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the collector's first threshold while an import runs (the last run to end puts
+    back the thresholds the first found)."""
+    thresholds = gc.get_threshold()
+    _gc_relaxed.append(thresholds)
+    gc.set_threshold(max(thresholds[0], GC_FIRST_THRESHOLD), *thresholds[1:])
+    try:
+        yield
+    finally:
+        first = _gc_relaxed[0]
+        _gc_relaxed.pop()
+        if not _gc_relaxed:
+            gc.set_threshold(*first)
+
+
 @dataclass
 class _Chunk:
     lines: list[tuple[int, Line]] = field(default_factory=list)
@@ -416,6 +468,12 @@ class Importer:
         self.max_bytes = max_bytes
         self.on_chunk = on_chunk
         self.errors_kept = 0
+        self.replica = False
+        self.planner_rows = 0
+        """Products in the statistics PostgreSQL's planner has (`pg_class.reltuples`)."""
+        self.since_analyze = 0
+        self.analyzing: asyncio.Task[None] | None = None
+        """Whether this role may set `session_replication_role` (see `write_products`)."""
         self.started = time.monotonic()
         self.lines_this_run = 0
 
@@ -423,6 +481,11 @@ class Importer:
                   total_bytes: int | None = None) -> dict[str, Any]:
         """Import (or continue importing) the stream; returns the finished job row. A job
         another runner holds is a `Conflict`."""
+        with _fewer_collections():
+            return await self._locked_run(chunks, requested_by, total_bytes)
+
+    async def _locked_run(self, chunks: AsyncIterable[bytes], requested_by: str,
+                          total_bytes: int | None) -> dict[str, Any]:
         async with self.pool.acquire() as lock_conn:
             if not await lock_conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2::text))",
                                             IMPORT_LOCK, str(self.job["id"])):
@@ -442,6 +505,8 @@ class Importer:
         self.job = dict(row)
         self.errors_kept = int(await self.pool.fetchval(
             "SELECT count(*) FROM import_errors WHERE import_id = $1", self.job["id"]))
+        self.replica = await may_set_replica(self.pool)
+        self.planner_rows = int(await self.pool.fetchval(QUERIES["import_planner_rows"]))
         hasher = hashlib.sha256()
         writing: asyncio.Task[None] | None = None
 
@@ -491,6 +556,9 @@ class Importer:
                 writing.cancel()  # the chunk in flight rolls back; a resume writes it again
                 with contextlib.suppress(BaseException):
                     await writing
+            if self.analyzing is not None:
+                with contextlib.suppress(BaseException):
+                    await self.analyzing
         row = await self.pool.fetchrow(QUERIES["import_job_finish"], self.job["id"],
                                        "succeeded", None, hasher.hexdigest())
         assert row is not None
@@ -525,8 +593,25 @@ class Importer:
         self.job.update(lines_done=chunk.last_line, bytes_done=chunk.end, prefix_sha256=prefix)
         self.job["written"] = self.job.get("written", 0) + written
         self.job["failed"] = self.job.get("failed", 0) + len(failures)
+        self.since_analyze += written
+        if self.since_analyze >= max(ANALYZE_AFTER, self.planner_rows) and (
+                self.analyzing is None or self.analyzing.done()):
+            self.planner_rows += self.since_analyze
+            self.since_analyze = 0
+            self.analyzing = asyncio.create_task(self._analyze())
         if self.on_chunk is not None:
             self.on_chunk({**self.job, "chunk_failures": failures})
+
+    async def _analyze(self) -> None:
+        """Refresh the planner's statistics of the product tables, beside the writing: the
+        indexer's document build joins them, and with the statistics of a table a tenth of
+        its size (autovacuum analyzes after a minute at the earliest) PostgreSQL planned a
+        scan of every option value per product: 3.4 ms of CPU a document instead of 0.16."""
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute(QUERIES["import_analyze"])
+        except (asyncpg.PostgresError, OSError) as exc:  # statistics only: the import goes on
+            log.warning("import: analyze failed: %s", exc, extra={"action": "import_analyze"})
 
     async def _write(self, chunk: _Chunk, failures: list[LineFailure], prefix: str) -> int:
         products = [(n, line) for n, line in chunk.lines if isinstance(line, ProductLine)]
@@ -656,7 +741,8 @@ class Importer:
         try:
             async with conn.transaction():
                 with translate_errors():
-                    return await write_products(conn, self.tenant_id, lines, refs)
+                    return await write_products(conn, self.tenant_id, lines, refs,
+                                                replica=self.replica)
         except (Conflict, ValidationFailed, NotFound) as exc:
             if len(lines) == 1:
                 failures.append(LineFailure(lines[0][0], _field_of(exc), exc.message))
@@ -708,6 +794,23 @@ class Importer:
             return None
 
 
+async def may_set_replica(pool: asyncpg.Pool) -> bool:
+    """Whether the pool's role may set `session_replication_role` (a superuser, or granted
+    SET on it)."""
+    async with pool.acquire() as conn:
+        try:
+            async with conn.transaction():
+                await conn.execute(QUERIES["import_replica_on"])
+        except asyncpg.InsufficientPrivilegeError:
+            return False
+    return True
+
+
+def _id_stream() -> Iterator[uuid.UUID]:
+    while True:
+        yield from new_ids(1024)
+
+
 def _title(handle: str) -> str:
     return handle.replace("-", " ").capitalize()
 
@@ -717,12 +820,43 @@ def _field_of(exc: RustokError) -> str:
     return str(found) if found else ""
 
 
+PART_COLUMNS: dict[str, tuple[str, ...]] = {
+    "commerce_options": ("id", "tenant_id", "product_id", "title", "position"),
+    "commerce_option_values": ("id", "tenant_id", "option_id", "value", "position"),
+    "commerce_variants": ("id", "tenant_id", "product_id", "title", "sku", "barcode",
+                          "manage_inventory", "allow_backorder", "weight", "length", "height",
+                          "width", "position"),
+    "commerce_variant_options": ("tenant_id", "variant_id", "option_value_id"),
+    "commerce_prices": ("id", "tenant_id", "variant_id", "currency_code", "amount",
+                        "min_quantity"),
+    "commerce_inventory_items": ("id", "tenant_id", "sku"),
+    "commerce_variant_inventory": ("tenant_id", "variant_id", "inventory_item_id"),
+    "commerce_inventory_levels": ("id", "tenant_id", "inventory_item_id", "location_id",
+                                  "stocked_quantity"),
+    "commerce_product_categories": ("tenant_id", "product_id", "category_id"),
+}
+"""The part tables of a product line in the order they are written (parents first), with the
+columns the import sets (COPY fills the others with their defaults; a variant's metadata is
+set after, when given)."""
+
+
 async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
-                         lines: list[tuple[int, ProductLine]], refs: _Refs) -> list[uuid.UUID]:
-    """Write product lines with one multi-row statement per table (the caller's transaction):
-    products by handle (replacing the parts of those that exist), then their options and
-    values, variants and their option values, prices, inventory items with levels, category
-    links and tags. Returns the product ids in line order."""
+                         lines: list[tuple[int, ProductLine]], refs: _Refs, *,
+                         replica: bool = False) -> list[uuid.UUID]:
+    """Write product lines with one statement per table (the caller's transaction): products
+    by handle (replacing the parts of those that exist) and their tag links as multi-row
+    INSERTs, their options and values, variants and their option values, prices, inventory
+    items with levels and category links as one COPY each (`PART_COLUMNS`). Returns the
+    product ids in line order.
+
+    With `replica` the parts are copied under `session_replication_role = replica`: the ~55
+    per-row foreign key checks a product's parts fire (most of the import's database time)
+    do not run, and one statement checks them instead (`import_parents_check`: every parent
+    the parts name exists in the tenant). The parents outside the chunk are key-share locked
+    first, as the per-row checks lock them (the tenant and currencies here, categories, tags
+    and locations when `_refs` finds them); the chunk's own parents are invisible to other
+    transactions. Products and tag links keep their triggers (and the tag counters' statement
+    triggers, migration 0022). Without `replica` the per-row checks run as usual."""
     handles = [line.handle for _, line in lines]
     existing = {r["handle"]: r["id"] for r in await conn.fetch(
         QUERIES["import_products_lock"], tenant, handles)}
@@ -731,7 +865,8 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         for name in ("import_clear_items", "import_clear_variants", "import_clear_options",
                      "import_clear_categories", "import_clear_tags"):
             await conn.execute(QUERIES[name], tenant, old)
-    ids = [existing.get(h) or new_id() for h in handles]
+    new = _id_stream()
+    ids = [existing.get(h) or next(new) for h in handles]
     specs = [line for _, line in lines]
     rows = await conn.fetch(
         QUERIES["import_products_upsert"], tenant, ids, [s.title for s in specs],
@@ -743,89 +878,78 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         if returned.get(handle) != product_id:
             raise Conflict(f"product {handle!r} was written meanwhile by another writer; "
                            "import the line again", field="handle")
-    opt: dict[str, list[Any]] = {k: [] for k in ("id", "product", "title", "position")}
-    val: dict[str, list[Any]] = {k: [] for k in ("id", "option", "value", "position")}
-    var: dict[str, list[Any]] = {k: [] for k in (
-        "id", "product", "title", "sku", "barcode", "manage", "backorder", "weight", "length",
-        "height", "width", "position", "metadata")}
-    links: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
-    price: dict[str, list[Any]] = {k: [] for k in ("id", "variant", "currency", "amount", "minq")}
-    item: dict[str, list[Any]] = {k: [] for k in ("id", "sku", "variant")}
-    level: dict[str, list[Any]] = {k: [] for k in ("id", "item", "location", "quantity")}
-    cats: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
+    parts: dict[str, list[tuple[Any, ...]]] = {table: [] for table in PART_COLUMNS}
+    options, values = parts["commerce_options"], parts["commerce_option_values"]
+    variants, links = parts["commerce_variants"], parts["commerce_variant_options"]
+    prices, items = parts["commerce_prices"], parts["commerce_inventory_items"]
+    stocked, levels = parts["commerce_variant_inventory"], parts["commerce_inventory_levels"]
+    cats = parts["commerce_product_categories"]
+    metadata: tuple[list[uuid.UUID], list[Any]] = ([], [])
     tags: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
     for product_id, spec in zip(ids, specs, strict=True):
-        values: dict[tuple[str, str], uuid.UUID] = {}
+        value_ids: dict[tuple[str, str], uuid.UUID] = {}
         for position, option in enumerate(spec.options):
-            option_id = new_id()
-            opt["id"].append(option_id)
-            opt["product"].append(product_id)
-            opt["title"].append(option.title)
-            opt["position"].append(option.position or position)
+            option_id = next(new)
+            options.append((option_id, tenant, product_id, option.title,
+                            option.position or position))
             for value_position, value in enumerate(option.values):
-                value_id = new_id()
-                values[option.title, value] = value_id
-                val["id"].append(value_id)
-                val["option"].append(option_id)
-                val["value"].append(value)
-                val["position"].append(value_position)
+                value_id = value_ids[option.title, value] = next(new)
+                values.append((value_id, tenant, option_id, value, value_position))
         for position, variant in enumerate(spec.variants):
-            variant_id = new_id()
-            var["id"].append(variant_id)
-            var["product"].append(product_id)
-            var["title"].append(variant.title or " / ".join(variant.options.values())
-                                or spec.title)
-            var["sku"].append(variant.sku)
-            var["barcode"].append(variant.barcode)
-            var["manage"].append(variant.manage_inventory)
-            var["backorder"].append(variant.allow_backorder)
-            var["weight"].append(variant.weight)
-            var["length"].append(variant.length)
-            var["height"].append(variant.height)
-            var["width"].append(variant.width)
-            var["position"].append(variant.position or position)
-            var["metadata"].append(variant.metadata)
+            variant_id = next(new)
+            variants.append((
+                variant_id, tenant, product_id,
+                variant.title or " / ".join(variant.options.values()) or spec.title,
+                variant.sku, variant.barcode, variant.manage_inventory, variant.allow_backorder,
+                variant.weight, variant.length, variant.height, variant.width,
+                variant.position or position))
+            if variant.metadata:
+                metadata[0].append(variant_id)
+                metadata[1].append(variant.metadata)
             for title, value in variant.options.items():
-                links[0].append(variant_id)
-                links[1].append(values[title, value])
+                links.append((tenant, variant_id, value_ids[title, value]))
             for p in variant.prices:
-                price["id"].append(new_id())
-                price["variant"].append(variant_id)
-                price["currency"].append(p.currency_code)
-                price["amount"].append(p.amount)
-                price["minq"].append(p.min_quantity)
+                prices.append((next(new), tenant, variant_id, p.currency_code, p.amount,
+                               p.min_quantity))
             if variant.stock is not None:
-                item_id = new_id()
-                item["id"].append(item_id)
-                item["sku"].append(variant.sku)
-                item["variant"].append(variant_id)
+                item_id = next(new)
+                items.append((item_id, tenant, variant.sku))
+                stocked.append((tenant, variant_id, item_id))
                 for location, quantity in variant.stock.items():
-                    level["id"].append(new_id())
-                    level["item"].append(item_id)
-                    level["location"].append(refs.locations[location])
-                    level["quantity"].append(quantity)
-        for category in spec.categories:
-            cats[0].append(product_id)
-            cats[1].append(refs.categories[category.handle])
+                    levels.append((next(new), tenant, item_id, refs.locations[location],
+                                   quantity))
+        for category_id in dict.fromkeys(refs.categories[c.handle] for c in spec.categories):
+            cats.append((tenant, product_id, category_id))
         for tag in spec.tags:
             tags[0].append(refs.tags[tag.slug or slugify(tag.name, TAG_SLUG_MAX)])
             tags[1].append(product_id)
-    if opt["id"]:
-        await conn.execute(QUERIES["import_options_insert"], tenant, *opt.values())
-    if val["id"]:
-        await conn.execute(QUERIES["import_option_values_insert"], tenant, *val.values())
-    if var["id"]:
-        await conn.execute(QUERIES["import_variants_insert"], tenant, *var.values())
-    if links[0]:
-        await conn.execute(QUERIES["import_variant_options_insert"], tenant, *links)
-    if price["id"]:
-        await conn.execute(QUERIES["import_prices_insert"], tenant, *price.values())
-    if item["id"]:
-        await conn.execute(QUERIES["import_items_insert"], tenant, *item.values())
-    if level["id"]:
-        await conn.execute(QUERIES["import_levels_insert"], tenant, *level.values())
-    if cats[0]:
-        await conn.execute(QUERIES["import_product_categories_insert"], tenant, *cats)
+    currencies = sorted({row[3] for row in prices})
+    if await conn.fetchval(QUERIES["import_parents_lock"], tenant, currencies) \
+            != 1 + len(currencies):
+        raise NotFound("referenced entity", "", "the tenant or a currency does not exist")
+    if replica:
+        await conn.execute(QUERIES["import_replica_on"])
+    for table, rows in parts.items():
+        if rows:
+            status = await conn.copy_records_to_table(table, records=rows,
+                                                      columns=PART_COLUMNS[table])
+            if status != f"COPY {len(rows)}":
+                raise Conflict(f"{table}: {status}, not {len(rows)} rows", field="")
+    if metadata[0]:  # binary COPY has no jsonb encoder here (the pool's json codec is text)
+        await conn.execute(QUERIES["import_variants_metadata"], tenant, *metadata)
+    if replica:
+        await conn.execute(QUERIES["import_replica_off"])
+        if not await conn.fetchval(
+                QUERIES["import_parents_check"], tenant,
+                list({*(r[2] for r in options), *(r[2] for r in variants),
+                      *(r[1] for r in cats)}),
+                list({r[2] for r in values}), list({r[2] for r in links}),
+                list({*(r[1] for r in links), *(r[2] for r in prices),
+                      *(r[1] for r in stocked)}),
+                list({*(r[2] for r in stocked), *(r[2] for r in levels)}),
+                list({r[3] for r in levels}), list({r[2] for r in cats})):
+            raise NotFound("referenced entity", "", "a part of a line references a row "
+                           "that does not exist")
     if tags[0]:  # in tag order: the links' counter triggers lock the tags in one order
         pairs = sorted(zip(*tags, strict=True))
         await conn.execute(QUERIES["import_taggables_insert"], tenant, [p[0] for p in pairs],

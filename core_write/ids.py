@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 
+from asyncpg.pgproto.pgproto import UUID as PgUUID
 from ulid import ULID
 
 from core_write.errors import InvalidId
@@ -12,6 +15,16 @@ from core_write.errors import InvalidId
 def new_id() -> uuid.UUID:
     """A new id: a ULID (time-ordered, so B-tree inserts stay local) stored as a UUID."""
     return ULID().to_uuid()
+
+
+def new_ids(count: int) -> list[uuid.UUID]:
+    """`count` new ids at once, as `new_id` makes them (a ULID: the milliseconds since the
+    epoch in 48 bits, then 80 random bits), at a tenth of its cost each (bulk writes make ~25
+    a product). They are asyncpg's UUIDs, the type of every UUID a query returns (a
+    `uuid.UUID`, equal to and hashing as the `uuid.UUID` of the same value)."""
+    stamp = (time.time_ns() // 1_000_000).to_bytes(6, "big")
+    noise = os.urandom(10 * count)
+    return [PgUUID(stamp + noise[i:i + 10]) for i in range(0, 10 * count, 10)]
 
 
 def parse_id(value: object, field: str = "id") -> uuid.UUID:

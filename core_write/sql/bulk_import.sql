@@ -4,8 +4,10 @@
 SELECT pg_advisory_xact_lock(hashtext('rustok-import-refs:' || $1::uuid::text))
 
 -- name: import_categories_find --
--- Commerce categories by handle. $1 tenant id, $2 handles
+-- Commerce categories by handle, key-share locked (as a foreign key check locks them: a
+-- concurrent delete waits for the chunk's commit). $1 tenant id, $2 handles
 SELECT id, handle FROM commerce_categories WHERE tenant_id = $1 AND handle = ANY($2::text[])
+    ORDER BY id FOR KEY SHARE
 
 -- name: import_categories_create --
 -- Create root commerce categories; taken handles are skipped. $1 tenant id, $2 ids, $3 names,
@@ -16,8 +18,9 @@ INSERT INTO commerce_categories (id, tenant_id, name, handle)
     ON CONFLICT DO NOTHING RETURNING id, handle
 
 -- name: import_tags_find --
--- Tags by slug. $1 tenant id, $2 slugs
+-- Tags by slug, key-share locked. $1 tenant id, $2 slugs
 SELECT id, slug FROM tags WHERE tenant_id = $1 AND slug = ANY($2::text[])
+    ORDER BY id FOR KEY SHARE
 
 -- name: import_tags_create --
 -- Create tags; taken slugs are skipped. $1 tenant id, $2 ids, $3 names, $4 slugs
@@ -27,9 +30,51 @@ INSERT INTO tags (id, tenant_id, name, slug)
     ON CONFLICT DO NOTHING RETURNING id, slug
 
 -- name: import_locations_find --
--- Stock locations by name (the oldest id of a name). $1 tenant id, $2 names
-SELECT DISTINCT ON (name) id, name FROM commerce_stock_locations
-    WHERE tenant_id = $1 AND name = ANY($2::text[]) ORDER BY name, id
+-- Stock locations by name (the oldest id of a name), key-share locked. $1 tenant id, $2 names
+SELECT l.id, l.name FROM commerce_stock_locations l
+    WHERE l.id IN (SELECT DISTINCT ON (name) id FROM commerce_stock_locations
+                   WHERE tenant_id = $1 AND name = ANY($2::text[]) ORDER BY name, id)
+    ORDER BY l.id FOR KEY SHARE OF l
+
+-- name: import_parents_lock --
+-- The parents outside the chunk its rows reference but _refs does not lock: the tenant and
+-- the currencies (key-share locked, as a foreign key check locks them); how many exist.
+-- $1 tenant id, $2 currency codes
+SELECT (SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE) t)
+       + (SELECT count(*) FROM (SELECT 1 FROM currencies WHERE code = ANY($2::text[])
+                                ORDER BY code FOR KEY SHARE) c)
+
+-- name: import_parents_check --
+-- The foreign keys of a chunk's part rows, checked per statement (under
+-- session_replication_role = replica PostgreSQL's per-row checks do not run): the parent
+-- rows (distinct ids) each kind of reference names, counted in the tenant. The chunk's own
+-- rows cannot go meanwhile (no other transaction sees them); the categories and locations
+-- were key-share locked when found, the tenant and currencies by import_parents_lock.
+-- $1 tenant id, $2 products, $3 options, $4 option values, $5 variants, $6 inventory items,
+-- $7 stock locations, $8 commerce categories: true when each exists
+SELECT (SELECT count(*) FROM commerce_products WHERE tenant_id = $1 AND id = ANY($2::uuid[]))
+           = cardinality($2::uuid[])
+   AND (SELECT count(*) FROM commerce_options WHERE tenant_id = $1 AND id = ANY($3::uuid[]))
+           = cardinality($3::uuid[])
+   AND (SELECT count(*) FROM commerce_option_values
+        WHERE tenant_id = $1 AND id = ANY($4::uuid[])) = cardinality($4::uuid[])
+   AND (SELECT count(*) FROM commerce_variants WHERE tenant_id = $1 AND id = ANY($5::uuid[]))
+           = cardinality($5::uuid[])
+   AND (SELECT count(*) FROM commerce_inventory_items
+        WHERE tenant_id = $1 AND id = ANY($6::uuid[])) = cardinality($6::uuid[])
+   AND (SELECT count(*) FROM commerce_stock_locations
+        WHERE tenant_id = $1 AND id = ANY($7::uuid[])) = cardinality($7::uuid[])
+   AND (SELECT count(*) FROM commerce_categories WHERE tenant_id = $1 AND id = ANY($8::uuid[]))
+           = cardinality($8::uuid[])
+
+-- name: import_replica_on --
+-- The chunk's part rows are written with the foreign key triggers off (as pg_restore and
+-- logical replication write); import_parents_check checks them per statement instead. Needs
+-- a superuser or, from PostgreSQL 15, GRANT SET ON PARAMETER session_replication_role.
+SELECT set_config('session_replication_role', 'replica', true)
+
+-- name: import_replica_off --
+SELECT set_config('session_replication_role', 'origin', true)
 
 -- name: import_locations_create --
 -- Create stock locations. $1 tenant id, $2 ids, $3 names
@@ -90,67 +135,12 @@ INSERT INTO commerce_products AS p (id, tenant_id, title, subtitle, handle, desc
         updated_at = now()
     RETURNING id, handle
 
--- name: import_options_insert --
--- $1 tenant id, $2 ids, $3 product ids, $4 titles, $5 positions
-INSERT INTO commerce_options (id, tenant_id, product_id, title, position)
-    SELECT u.id, $1, u.product_id, u.title, u.position
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[]) AS u(id, product_id, title, position)
-
--- name: import_option_values_insert --
--- $1 tenant id, $2 ids, $3 option ids, $4 values, $5 positions
-INSERT INTO commerce_option_values (id, tenant_id, option_id, value, position)
-    SELECT u.id, $1, u.option_id, u.value, u.position
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::int[]) AS u(id, option_id, value, position)
-
--- name: import_variants_insert --
--- $1 tenant id, $2 ids, $3 product ids, $4 titles, $5 skus, $6 barcodes, $7 manage_inventory,
--- $8 allow_backorder, $9 weights, $10 lengths, $11 heights, $12 widths, $13 positions,
--- $14 metadata
-INSERT INTO commerce_variants (id, tenant_id, product_id, title, sku, barcode, manage_inventory,
-                               allow_backorder, weight, length, height, width, position, metadata)
-    SELECT u.id, $1, u.product_id, u.title, u.sku, u.barcode, u.manage_inventory,
-           u.allow_backorder, u.weight, u.length, u.height, u.width, u.position, u.metadata
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::text[], $6::text[], $7::bool[],
-                $8::bool[], $9::int[], $10::int[], $11::int[], $12::int[], $13::int[],
-                $14::jsonb[])
-        AS u(id, product_id, title, sku, barcode, manage_inventory, allow_backorder, weight,
-             length, height, width, position, metadata)
-
--- name: import_variant_options_insert --
--- $1 tenant id, $2 variant ids, $3 option value ids
-INSERT INTO commerce_variant_options (tenant_id, variant_id, option_value_id)
-    SELECT $1, u.variant_id, u.value_id FROM unnest($2::uuid[], $3::uuid[]) AS u(variant_id, value_id)
-
--- name: import_prices_insert --
--- $1 tenant id, $2 ids, $3 variant ids, $4 currencies, $5 amounts, $6 min quantities
-INSERT INTO commerce_prices (id, tenant_id, variant_id, currency_code, amount, min_quantity)
-    SELECT u.id, $1, u.variant_id, u.currency, u.amount, u.min_quantity
-    FROM unnest($2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::int[])
-        AS u(id, variant_id, currency, amount, min_quantity)
-
--- name: import_items_insert --
--- Inventory items and their variant links. $1 tenant id, $2 item ids, $3 skus, $4 variant ids
-WITH items AS (
-    INSERT INTO commerce_inventory_items (id, tenant_id, sku)
-        SELECT u.id, $1, u.sku FROM unnest($2::uuid[], $3::text[]) AS u(id, sku)
-        RETURNING id)
-INSERT INTO commerce_variant_inventory (tenant_id, variant_id, inventory_item_id)
-    SELECT $1, u.variant_id, u.item_id FROM unnest($4::uuid[], $2::uuid[]) AS u(variant_id, item_id)
-    WHERE u.item_id IN (SELECT id FROM items)
-
--- name: import_levels_insert --
--- $1 tenant id, $2 ids, $3 item ids, $4 location ids, $5 stocked quantities
-INSERT INTO commerce_inventory_levels (id, tenant_id, inventory_item_id, location_id,
-                                       stocked_quantity)
-    SELECT u.id, $1, u.item_id, u.location_id, u.quantity
-    FROM unnest($2::uuid[], $3::uuid[], $4::uuid[], $5::int[]) AS u(id, item_id, location_id, quantity)
-
--- name: import_product_categories_insert --
--- $1 tenant id, $2 product ids, $3 category ids
-INSERT INTO commerce_product_categories (tenant_id, product_id, category_id)
-    SELECT $1, u.product_id, u.category_id FROM unnest($2::uuid[], $3::uuid[])
-        AS u(product_id, category_id)
-    ON CONFLICT DO NOTHING
+-- name: import_variants_metadata --
+-- The metadata of variants written by COPY (which leaves the default). $1 tenant id,
+-- $2 variant ids, $3 metadata
+UPDATE commerce_variants v SET metadata = u.metadata
+    FROM unnest($2::uuid[], $3::jsonb[]) AS u(id, metadata)
+    WHERE v.tenant_id = $1 AND v.id = u.id
 
 -- name: import_taggables_insert --
 -- $1 tenant id, $2 tag ids, $3 target type, $4 target ids
@@ -177,6 +167,18 @@ INSERT INTO categories (id, tenant_id, name, slug)
 -- name: import_node_tags_clear --
 -- Detach every tag from a node. $1 tenant id, $2 node id
 DELETE FROM taggables WHERE tenant_id = $1 AND target_type = 'node' AND target_id = $2
+
+-- name: import_planner_rows --
+-- The products in the planner's statistics (0 before the first ANALYZE)
+SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'commerce_products'::regclass
+
+-- name: import_analyze --
+-- The statistics of the tables an import writes and the indexer's document build reads (a
+-- role that does not own them gets a warning per table, not an error)
+ANALYZE commerce_products, commerce_options, commerce_option_values, commerce_variants,
+    commerce_variant_options, commerce_prices, commerce_inventory_items,
+    commerce_variant_inventory, commerce_inventory_levels, commerce_product_categories,
+    commerce_categories, commerce_stock_locations, tags, taggables
 
 -- name: import_job_create --
 -- $1 id, $2 tenant id, $3 requested by, $4 source, $5 total bytes, $6 source sha256

@@ -18,6 +18,8 @@ import asyncpg
 import pytest
 
 from core_write import bulk_import
+from core_write.db import translate_errors
+from core_write.errors import NotFound
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from tests.api_fixtures import Api, api_fixture  # noqa: F401 - the fixture
@@ -345,7 +347,11 @@ async def test_the_cli_resumes_after_a_kill_without_duplicates(
     job = await pool.fetchrow("SELECT * FROM import_jobs WHERE tenant_id = $1", tenant["id"])
     assert 0 < job["lines_done"] < total, "the kill came too late to test resuming"
     assert job["state"] == "running"
-    assert (await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted"
+
+    async def interrupted() -> bool:  # once the killed runner's connection is gone
+        return bool((await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted")
+
+    await wait_until(interrupted, timeout=30, what="the killed runner's lock released")
     assert (await counts(pool, tenant["id"]))["products"] == job["lines_done"]
 
     second = await asyncio.create_subprocess_exec(*command, "--resume", env=env,
@@ -374,3 +380,64 @@ async def test_the_cli_resumes_after_a_kill_without_duplicates(
     await pipeline.settle()
     assert await pool.fetchval("SELECT count(*) FROM index_products WHERE tenant_id = $1",
                                tenant["id"]) == total
+
+
+# ---- foreign keys checked per statement ----------------------------------------------------
+async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
+    pool: asyncpg.Pool, core: CoreWrite, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under session_replication_role = replica (the tests' role is a superuser) PostgreSQL's
+    per-row foreign key checks do not run: a part naming a missing parent is refused by the
+    per-statement check, and nothing of the batch stays. Without it the same rows go through
+    the row triggers; both write the same rows."""
+    assert await bulk_import.may_set_replica(pool)
+    tenant = await make_tenant(core)
+    line = bulk_import.parse_line(json.dumps(product("fk-probe")).encode())
+    assert isinstance(line, bulk_import.ProductLine)
+    async with pool.acquire() as conn:
+        refs = bulk_import._Refs(
+            categories={"jackets": uuid.uuid4(), "rain-gear": uuid.uuid4()},  # no such rows
+            tags={"new-in": uuid.uuid4(), "sale": uuid.uuid4()},
+            locations={"Default": uuid.uuid4(), "Berlin": uuid.uuid4()})
+        for replica in (True, False):
+            with pytest.raises(NotFound):
+                async with conn.transaction():
+                    with translate_errors():
+                        await bulk_import.write_products(
+                            conn, tenant["id"], [(1, line)], refs, replica=replica)
+            assert await conn.fetchval("SHOW session_replication_role") == "origin"
+        assert (await counts(pool, tenant["id"]))["products"] == 0
+    written = {}
+    for replica in (True, False):
+        other = await make_tenant(core)
+        job = await bulk_import.create_job(pool, other["id"], "test")
+        importer = bulk_import.Importer(pool, job)
+
+        async def fixed(_: asyncpg.Pool, value: bool = replica) -> bool:
+            return value
+        monkeypatch.setattr(bulk_import, "may_set_replica", fixed)
+        done = await importer.run(chunks(ndjson(*(product(f"p-{i}") for i in range(20))),
+                                         4096), "test")
+        assert (done["written"], done["failed"], importer.replica) == (20, 0, replica)
+        written[replica] = await counts(pool, other["id"])
+    assert written[True] == written[False]
+    assert written[True]["products"] == 20 and written[True]["levels"] == 40
+
+
+async def test_the_planner_statistics_follow_the_import(
+    pool: asyncpg.Pool, core: CoreWrite, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The import analyzes the product tables beside the writing once it has written
+    `ANALYZE_AFTER` products, so the indexer's build is not planned for a table a tenth of
+    its size."""
+    tenant = await make_tenant(core)
+    monkeypatch.setattr(bulk_import, "ANALYZE_AFTER", 15)
+    tables = ("commerce_products", "commerce_option_values", "taggables")
+    query = "SELECT relname, reltuples FROM pg_class WHERE relname = ANY($1::text[])"
+    assert all(r["reltuples"] < 15 for r in await pool.fetch(query, list(tables)))
+    done = await run_import(pool, tenant["id"], ndjson(*(product(f"s-{i}") for i in range(40))),
+                            chunk_lines=10)
+    assert done["written"] == 40
+    counted = {r["relname"]: r["reltuples"] for r in await pool.fetch(query, list(tables))}
+    assert counted["commerce_products"] >= 20, counted  # analyzed after 20, maybe after 40
+    assert counted["commerce_option_values"] >= 40 and counted["taggables"] >= 40, counted

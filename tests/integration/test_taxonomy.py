@@ -244,6 +244,34 @@ async def test_bad_tag_input_names_the_field(
     assert await events_after(pool, mark) == []
 
 
+async def test_multi_row_link_statements_count_each_link_once(
+    core: CoreWrite, pool: asyncpg.Pool,
+) -> None:
+    """The counter triggers run per statement (migration 0022): a statement linking or
+    unlinking many targets moves each tag's count by its number of links."""
+    tenant = await make_tenant(core)
+    first, second, idle = [await make_tag(core, tenant["id"]) for _ in range(3)]
+    targets = [new_id() for _ in range(5)]
+    await pool.execute(
+        """INSERT INTO taggables (tenant_id, tag_id, target_type, target_id)
+           SELECT $1, u.tag_id, 'product', u.target_id FROM unnest($2::uuid[], $3::uuid[])
+               AS u(tag_id, target_id)
+           ON CONFLICT DO NOTHING""",
+        tenant["id"], [first["id"]] * 5 + [second["id"]] * 2 + [first["id"]],
+        targets + targets[:2] + targets[:1])  # the last pair exists: not counted again
+    assert [await _use_count(pool, t["id"]) for t in (first, second, idle)] == [5, 2, 0]
+    deleted = await pool.execute(
+        "DELETE FROM taggables WHERE tenant_id = $1 AND target_id = ANY($2::uuid[])",
+        tenant["id"], targets[:3])
+    assert deleted == "DELETE 5"
+    assert [await _use_count(pool, t["id"]) for t in (first, second, idle)] == [2, 0, 0]
+    await pool.execute("DELETE FROM taggables WHERE tag_id = $1", second["id"])  # none left
+    await pool.execute("DELETE FROM tags WHERE id = $1", first["id"])  # its links by cascade
+    assert await pool.fetchval("SELECT count(*) FROM taggables WHERE tenant_id = $1",
+                               tenant["id"]) == 0
+    assert await _use_count(pool, second["id"]) == 0
+
+
 async def test_attach_and_detach_keep_use_count(core: CoreWrite, pool: asyncpg.Pool) -> None:
     tenant = await make_tenant(core)
     tag = await make_tag(core, tenant["id"])

@@ -6,7 +6,7 @@ import pytest
 from ulid import ULID
 
 from core_write.errors import InvalidId, ValidationFailed
-from core_write.ids import new_id, parse_id
+from core_write.ids import new_id, new_ids, parse_id
 from core_write.settings import Settings, SettingsError, load_settings
 
 
@@ -16,6 +16,18 @@ def test_new_ids_are_time_ordered_uuids() -> None:
     assert len(set(ids)) == 50
     stamps = [ULID.from_uuid(i).milliseconds for i in ids]
     assert stamps == sorted(stamps)
+
+
+def test_new_ids_in_bulk_are_ulids_like_new_id() -> None:
+    before = ULID.from_uuid(new_id()).timestamp
+    ids = new_ids(1000)
+    after = ULID.from_uuid(new_id()).timestamp
+    assert len(set(ids)) == 1000 and new_ids(0) == []
+    for value in ids[:3]:
+        assert isinstance(value, uuid.UUID)
+        assert uuid.UUID(str(value)) == value and hash(uuid.UUID(str(value))) == hash(value)
+        assert parse_id(str(ULID.from_uuid(value))) == value
+        assert before <= ULID.from_uuid(value).timestamp <= after
 
 
 def test_parse_id_accepts_ulid_uuid_text_and_uuid() -> None:
