@@ -2,7 +2,9 @@
 and document type (I/O: HTTP through meilisearch-python-sdk).
 
 Queries come from the pure `search_api.compile_meili`; one search is one multi-search round
-trip (the page, disjunctive facet counts, price buckets and price stats together).
+trip (the page with the facets, price buckets and stats counted under its filter, plus one
+counting query per other filter a facet ignores), and a second one only for price buckets over
+more distinct prices than Meilisearch counts.
 """
 
 from __future__ import annotations
@@ -53,6 +55,11 @@ class MeilisearchBackend:
         if responses is None:
             result = compile_meili.empty_result(query, self.name)
         else:
+            extra = compile_meili.bucket_fallback(plan, responses)
+            more = await self._multi_search(extra) if extra else None
+            if more is not None:  # more distinct prices among the hits than Meilisearch counts
+                plan = compile_meili.Plan(query, plan.uid, [*plan.requests, *extra])
+                responses += more
             result = compile_meili.result(plan, responses, self.name)
         return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
 
