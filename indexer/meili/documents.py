@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from indexer.model import DocType
-from indexer.model.text import price_fields
+from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN, price_fields
 
 SHAPE_VERSION = 1
 """Bump when the document shape changes: every index is rebuilt (behind a swap) on start."""
@@ -18,11 +18,13 @@ MAX_FACET_VALUES = 10_000
 """`faceting.maxValuesPerFacet`: facet counts are exact up to this many distinct values."""
 
 SEARCHABLE: dict[DocType, list[str]] = {
-    # attribute order is the attribute ranking rule: a title match outranks the rest
-    "product": ["title", "tags", "category_names", "subtitle", "meta_title", "description",
+    # the field tiers of the ranking (title > the short texts > the long ones), in the order
+    # Meilisearch's attributeRank rule ranks them (it ranks every attribute apart, so within
+    # a tier the first listed wins a tie the other backends leave to their score)
+    "product": ["title", "subtitle", "tags", "category_names", "description", "meta_title",
                 "meta_description"],
-    "content": ["title", "tags", "excerpt", "category_name", "author_name", "meta_title",
-                "body_preview", "meta_description"],
+    "content": ["title", "excerpt", "tags", "category_name", "author_name", "body_preview",
+                "meta_title", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
     "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us"],
@@ -33,9 +35,20 @@ _SORTABLE: dict[DocType, list[str]] = {
     "product": ["id", "title_sort", "created_at_us", "published_at_us"],
     "content": ["id", "title_sort", "created_at_us", "published_at_us"],
 }
-RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
-"""`sort` first: an explicit sort orders purely by value (then id), like the other backends;
-without a sort parameter the rule does nothing and relevance decides."""
+RANKING_RULES = ["sort", "words", "typo", "attributeRank", "exactness", "proximity",
+                 "wordPosition"]
+"""The relevance tiers every backend follows (typos, then the best field a word matched in,
+then exact > prefix), with proximity and word position as the engine's score after them.
+`words` decides nothing (every word must match: `matchingStrategy: all`). `sort` first: an
+explicit sort orders purely by value (then id), like the other backends; without a sort
+parameter the rule does nothing and relevance decides."""
+TYPO_TOLERANCE: dict[str, Any] = {
+    # Meilisearch's own rule is the one every backend follows (`indexer.model.text`): one
+    # typo from TYPO_ONE_MIN letters, two from TYPO_TWO_MIN, a typo on the first letter
+    # counts two. Identifiers (handle, SKUs) are not searchable attributes: never a typo.
+    "enabled": True,
+    "minWordSizeForTypos": {"oneTypo": TYPO_ONE_MIN, "twoTypos": TYPO_TWO_MIN},
+}
 
 
 def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, Any]:
@@ -51,11 +64,7 @@ def index_settings(doc_type: DocType, currencies: Iterable[str]) -> dict[str, An
         "filterableAttributes": sorted(filterable),
         "sortableAttributes": sorted(sortable),
         "rankingRules": RANKING_RULES,
-        "typoTolerance": {
-            # one typo from 5 letters (like the other backends' fuzzy titles), never two
-            "enabled": True,
-            "minWordSizeForTypos": {"oneTypo": 5, "twoTypos": 255},
-        },
+        "typoTolerance": TYPO_TOLERANCE,
         "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
     }

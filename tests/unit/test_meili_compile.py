@@ -18,6 +18,7 @@ from core_write.settings import Settings, SettingsError, load_settings
 from indexer.meili.config import NEXT, index_uid, parse_uid
 from indexer.meili.documents import MAX_FACET_VALUES, index_settings, settings_drift
 from indexer.model.engines import micros
+from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN
 from search_api.compile_meili import (
     Plan,
     any_of,
@@ -286,6 +287,14 @@ def test_index_settings_and_their_drift() -> None:
     desired = index_settings("product", CURRENCIES)
     assert {"price_min_usd", "price_max_eur", "status"} <= set(desired["filterableAttributes"])
     assert desired["rankingRules"][0] == "sort"
+    # the typo rules of every backend (indexer.model.text) and the field tiers
+    assert desired["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": TYPO_ONE_MIN,
+                                                               "twoTypos": TYPO_TWO_MIN}
+    assert desired["rankingRules"][1:5] == ["words", "typo", "attributeRank", "exactness"]
+    assert desired["searchableAttributes"][:2] == ["title", "subtitle"]
+    assert desired["searchableAttributes"].index("tags") < desired[
+        "searchableAttributes"].index("description")
+    assert "handle" not in desired["searchableAttributes"]  # identifiers: exact only
     current = {**desired, "filterableAttributes": desired["filterableAttributes"][::-1],
                "typoTolerance": {**desired["typoTolerance"], "disableOnWords": []},
                "synonyms": {}}
