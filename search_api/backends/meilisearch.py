@@ -27,6 +27,12 @@ from search_api.backends.highlight import mark_prefixes
 from search_api.model import SearchQuery, SearchResult, SearchScope, Suggestion
 
 
+def search_params(requests: list[compile_meili.Request]) -> list[SearchParams]:
+    """The SDK's query objects of compiled requests (unset values left to the server)."""
+    return [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
+            for r in requests]
+
+
 class MeilisearchBackend:
     """`SearchBackend` over a Meilisearch server."""
 
@@ -66,10 +72,8 @@ class MeilisearchBackend:
     async def _multi_search(self, requests: list[compile_meili.Request]
                             ) -> list[dict[str, Any]] | None:
         """The responses as dicts, or None when the tenant's index does not exist yet."""
-        params = [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
-                  for r in requests]
         try:
-            found = await self.client.multi_search(params)
+            found = await self.client.multi_search(search_params(requests))
         except MeilisearchApiError as exc:
             if meili.is_not_found(exc):
                 return None
