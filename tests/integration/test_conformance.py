@@ -234,7 +234,7 @@ async def _meilisearch(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Sett
     config = meili_config(settings)
     async with meili.open_client(config) as client:
         follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
-        for tenant_id, doc_type in await follower.start():
+        for tenant_id, doc_type in await follower.indexes.start():
             await follower.rebuild(tenant_id, doc_type)
         while await follower.drain_once():
             pass
