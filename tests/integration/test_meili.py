@@ -9,7 +9,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from indexer.meili.config import NEXT, MeiliConfig, index_uid, meili_config
 from indexer.meili.documents import index_settings
 from indexer.meili.engine import MeiliIds
 from indexer.meili.follower import MeiliFollower
+from indexer.model import DocType
 from indexer.relay import Relay
 from rustok_search.cli import build_parser, cmd_reindex
 from search_api.app import create_app
@@ -229,6 +231,31 @@ async def test_a_rebuild_swaps_in_a_complete_index(
     assert await _meili_versions(meili_settings, shop["id"]) == await _versions(core,
                                                                                 shop["id"])
     assert await follower.indexes.start() == []  # recorded with the current shape
+
+
+@needs_server
+async def test_a_rebuild_of_many_pages_loads_them_all_and_names_the_refused_one(
+    meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
+    follower: MeiliFollower, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    titles = [f"Linen shirt {i}" for i in range(11)]
+    shop = await _shop(core, redis_client, meili_settings, *titles)
+    await core.pool.execute("DELETE FROM engine_queue")
+    versions = await _versions(core, shop["id"])
+    bad = sorted(versions)[4]
+    build = follower.document
+
+    def document(doc_type: DocType, row: Mapping[str, Any]) -> dict[str, Any]:
+        doc = build(doc_type, row)
+        # Meilisearch fails the whole task of a document whose id it cannot take
+        return {**doc, "id": "not a valid id!"} if doc["id"] == bad else doc
+
+    monkeypatch.setattr(follower, "document", document)
+    monkeypatch.setattr(follower, "config", replace(follower.config, batch=2))
+    # six pages of two, up to four tasks ahead of the one waited for
+    assert await follower.rebuild(shop["id"], "product") == len(titles) - 1
+    got = await _meili_versions(meili_settings, shop["id"])
+    assert got == {k: v for k, v in versions.items() if k != bad}
 
 
 @needs_server
