@@ -19,6 +19,7 @@ Tantivy and Postgres backends.
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,6 @@ from search_api.model import (
     SearchQuery,
     SearchResult,
     SearchScope,
-    bucket_label,
 )
 
 PRE, POST = "\u27e6", "\u27e7"
@@ -304,7 +304,7 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
         if request.price is not None:
             stats = _price_stats(request.price, response.get("facetStats") or {})
             buckets = _price_buckets(query.price_buckets,
-                                     _facet_counts(distribution, request.price[0]))
+                                     (distribution or {}).get(request.price[0]) or {})
     if "price" in query.facets:
         facets["price"] = buckets if fallback is None else fallback
     return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
@@ -312,14 +312,15 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
                         facet_stats=stats, backend=backend)
 
 
-def _price_buckets(bounds: tuple[int, ...], prices: Mapping[str, int]) -> dict[str, int]:
-    """Hits per price bucket from hits per distinct low price (Meilisearch writes a number
-    facet value as its shortest decimal: `1500`, `1500.5`)."""
-    out: dict[str, int] = {}
+def _price_buckets(bounds: tuple[int, ...], prices: Mapping[str, Any]) -> dict[str, int]:
+    """Hits per price bucket (`bucket_ranges`) from hits per distinct low price (Meilisearch
+    writes a number facet value as its shortest decimal: `1500`, `1500.5`). A price falls in
+    the bucket after the bounds it reaches, as `model.bucket_label` says."""
+    counts = [0] * (len(bounds) + 1)
     for value, count in prices.items():
-        label = bucket_label(bounds, int(float(value)))
-        out[label] = out.get(label, 0) + count
-    return {label: out[label] for label, _, _ in bucket_ranges(bounds) if label in out}
+        counts[bisect.bisect_right(bounds, float(value))] += int(count)
+    return {label: n for (label, _, _), n in zip(bucket_ranges(bounds), counts, strict=True)
+            if n}
 
 
 def _price_stats(price: tuple[str, str], facet_stats: Mapping[str, Any]
