@@ -55,7 +55,7 @@ async def prepare(products: int, tenants: int) -> list[str]:
         if indexed != products or _tantivy_docs(settings) != products:
             print(f"indexing {products:,} products into {name} and {settings.tantivy_dir} ...",
                   file=sys.stderr)
-            await _index(pool, settings)
+            await index_products(pool, settings)
         if settings.meilisearch_url:
             await _meili_index(pool, settings, products)
         keys = [(await create_key(pool, f"demo-{t}", "search"))[0] for t in range(tenants)]
@@ -66,7 +66,9 @@ async def prepare(products: int, tenants: int) -> list[str]:
     return keys
 
 
-async def _index(pool: asyncpg.Pool, settings: Settings) -> None:
+async def index_products(pool: asyncpg.Pool, settings: Settings) -> None:
+    """The index tables and the Tantivy generation of every product of the database of
+    `pool`: a bulk reindex whose rows feed Tantivy, as the elected engine writer does."""
     redis = aioredis.Redis.from_url(REDIS_URL)
     follower = TantivyFollower(pool, redis, settings, tantivy_config(settings))
     try:

@@ -92,13 +92,36 @@ async def cmd_tenants_create(args: argparse.Namespace, settings: Settings) -> in
 
     try:
         spec = TenantCreate(slug=args.slug, name=args.name or args.slug,
-                            settings={"language": args.language},  # type: ignore[arg-type]
+                            settings={"language": args.language,  # type: ignore[arg-type]
+                                      "in_stock_first": args.in_stock_first},
                             modules=tuple(m for m in args.modules.split(",") if m))
     except ValidationError as exc:
         print(f"rustok-search tenants create: {from_validation(exc).detail}", file=sys.stderr)
         return 2
     async with open_resources(settings, redis_required=False) as res:
         tenant, _ = await add_tenant(CoreWrite(res.pool), spec)
+    _print_tenant(tenant)
+    return 0
+
+
+async def cmd_tenants_update(args: argparse.Namespace, settings: Settings) -> int:
+    from core_write.resources import open_resources
+    from core_write.services.tenants import TenantUpdate
+    from core_write.unit import CoreWrite
+    from search_api.accounts import change_tenant
+    from search_api.errors import from_validation
+
+    given = {name: value for name, value in (("language", args.language),
+                                             ("in_stock_first", args.in_stock_first))
+             if value is not None}
+    try:
+        spec = TenantUpdate(name=args.name,
+                            settings=given or None)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        print(f"rustok-search tenants update: {from_validation(exc).detail}", file=sys.stderr)
+        return 2
+    async with open_resources(settings, redis_required=False) as res:
+        tenant, _ = await change_tenant(CoreWrite(res.pool), args.tenant, spec)
     _print_tenant(tenant)
     return 0
 
@@ -127,6 +150,7 @@ async def cmd_tenants_show(args: argparse.Namespace, settings: Settings) -> int:
         keys = await list_keys(res.pool, str(tenant.id))
     for name, value in (("slug", tenant.slug), ("id", tenant.id), ("name", tenant.name),
                         ("language", tenant.language),
+                        ("stock first", "yes" if tenant.in_stock_first else "no"),
                         ("modules", ",".join(tenant.modules) or "-"),
                         ("created", _when(tenant.created_at)),
                         ("active keys", ", ".join(f"{k.role} {k.key_prefix}" for k in keys)
@@ -184,7 +208,7 @@ def _expiry_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_tenants_parser(sub: Any) -> None:
-    p = sub.add_parser("tenants", help="tenants: create, list, show")
+    p = sub.add_parser("tenants", help="tenants: create, update, list, show")
     tsub = p.add_subparsers(dest="action", required=True)
     tc = tsub.add_parser("create", help="create a tenant")
     tc.add_argument("slug", help="lowercase letters, digits and inner '-'")
@@ -193,7 +217,17 @@ def add_tenants_parser(sub: Any) -> None:
                     help="PostgreSQL text search configuration, e.g. english (default simple)")
     tc.add_argument("--modules", default="content,commerce",
                     help="comma-separated enabled modules (default content,commerce)")
+    tc.add_argument("--in-stock-first", action=argparse.BooleanOptionalAction, default=True,
+                    help="rank products in stock before those out of stock (default on)")
     tc.set_defaults(run=cmd_tenants_create)
+    tu = tsub.add_parser("update", help="change a tenant's name or settings (the settings "
+                                        "not given keep their values)")
+    tu.add_argument("tenant", metavar="SLUG", help="slug or id")
+    tu.add_argument("--name", help="display name")
+    tu.add_argument("--language", help="PostgreSQL text search configuration, e.g. english")
+    tu.add_argument("--in-stock-first", action=argparse.BooleanOptionalAction, default=None,
+                    help="rank products in stock before those out of stock")
+    tu.set_defaults(run=cmd_tenants_update)
     tl = tsub.add_parser("list", help="every tenant: slug, id, language, modules, name")
     tl.set_defaults(run=cmd_tenants_list)
     ts = tsub.add_parser("show", help="one tenant with its active keys")

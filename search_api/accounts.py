@@ -13,7 +13,7 @@ import asyncpg
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from core_write.errors import Conflict, NotFound, ValidationFailed
-from core_write.services.tenants import TenantCreate, create_tenant
+from core_write.services.tenants import TenantCreate, TenantUpdate, create_tenant, update_tenant
 from core_write.unit import CoreWrite
 from search_api.auth import Role, create_key
 from search_api.queries import QUERIES
@@ -99,6 +99,7 @@ class TenantInfo(BaseModel):
     slug: str
     name: str
     language: str
+    in_stock_first: bool
     modules: list[str]
     created_at: datetime
 
@@ -119,6 +120,14 @@ async def add_tenant(core: CoreWrite, spec: TenantCreate) -> tuple[TenantInfo, i
     """Create a tenant through `core_write` (its event reaches the outbox) and return it with
     the consistency token."""
     written = await core.call(create_tenant, spec)
+    return await show_tenant(core.pool, str(written.value["id"])), written.token
+
+
+async def change_tenant(core: CoreWrite, ref: str,
+                        spec: TenantUpdate) -> tuple[TenantInfo, int | None]:
+    """Update a tenant (slug or id) through `core_write`: the settings given replace theirs,
+    the others keep their values. Returns it with the consistency token."""
+    written = await core.call(update_tenant, await _tenant_id(core.pool, ref), spec)
     return await show_tenant(core.pool, str(written.value["id"])), written.token
 
 
@@ -180,6 +189,6 @@ def key_json(info: KeyInfo) -> dict[str, Any]:
     return {**info.model_dump(mode="json"), "state": info.state}
 
 
-__all__ = ["KeyCreate", "KeyInfo", "NewKey", "TenantInfo", "add_tenant", "get_key",
-           "issue_key", "key_json", "list_keys", "list_tenants", "parse_duration",
+__all__ = ["KeyCreate", "KeyInfo", "NewKey", "TenantInfo", "add_tenant", "change_tenant",
+           "get_key", "issue_key", "key_json", "list_keys", "list_tenants", "parse_duration",
            "revoke_key", "rotate_key", "show_tenant"]

@@ -42,6 +42,9 @@ class ApiKey:
     tenant_id: uuid.UUID | None
     role: Role
     expires_at: datetime | None = None
+    in_stock_first: bool = True
+    """The tenant's `in_stock_first` setting (read with the key, so a change reaches a
+    process within API_KEY_CACHE_SECONDS)."""
 
     def expired(self, now: datetime | None = None) -> bool:
         return self.expires_at is not None and self.expires_at <= (now or datetime.now(UTC))
@@ -50,7 +53,8 @@ class ApiKey:
         """What this key may search: its tenant, drafts for admin keys only."""
         if self.tenant_id is None:
             raise Problem(403, "operator keys do not search; use a search or admin key")
-        return SearchScope(tenant_id=self.tenant_id, include_drafts=self.role == "admin")
+        return SearchScope(tenant_id=self.tenant_id, include_drafts=self.role == "admin",
+                           in_stock_first=self.in_stock_first)
 
     def may_manage(self, tenant_id: uuid.UUID | None) -> bool:
         """May this key reindex or watch jobs of `tenant_id` (None: every tenant)?"""
@@ -105,7 +109,8 @@ async def lookup_key(pool: asyncpg.Pool, key: str) -> ApiKey | None:
     row = await pool.fetchrow(QUERIES["key_lookup"], hash_key(key))
     if row is None:
         return None
-    return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]), row["expires_at"])
+    return ApiKey(row["id"], row["tenant_id"], cast(Role, row["role"]), row["expires_at"],
+                  bool(row["in_stock_first"]))
 
 
 class KeyUsage:

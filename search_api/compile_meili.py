@@ -140,10 +140,16 @@ def _filter(named: Clauses, skip: str | None = None, extra: str | None = None) -
     return all_of(parts)
 
 
-def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None:
-    """Meilisearch `sort` for an explicit sort: the value (missing values last), then id."""
+def sort_spec(query: SearchQuery, currencies: Sequence[str],
+              scope: SearchScope | None = None) -> list[str] | None:
+    """Meilisearch `sort`: for an explicit sort the value (missing values last), then id;
+    with the tenant's `in_stock_first` (products) `in_stock:desc` before it, and alone for
+    relevance (the `sort` ranking rule comes first, the relevance rules then order each
+    part). None: relevance only."""
+    first = (["in_stock:desc"] if scope is not None and scope.in_stock_first
+             and query.doc_type == "product" else [])
     if query.sort == "relevance":
-        return None
+        return first or None
     name, direction = query.sort.split(":")
     if name == "price":
         attribute, _ = price_field_pair(query.price_currency, currencies, "currency")
@@ -151,7 +157,7 @@ def sort_spec(query: SearchQuery, currencies: Sequence[str]) -> list[str] | None
         attribute = "title_sort"
     else:
         attribute = f"{name}_us"
-    return [f"{attribute}:{direction}", "id:asc"]
+    return [*first, f"{attribute}:{direction}", "id:asc"]
 
 
 def _count_params(uid: str, query: SearchQuery, flt: str | None,
@@ -207,7 +213,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
     names, mine, facets = counted(full)
     main: dict[str, Any] = {
         "index_uid": uid, "query": query.q, "filter": full, "facets": facets or None,
-        "sort": sort_spec(query, currencies), "page": query.page,
+        "sort": sort_spec(query, currencies, scope), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
         "attributes_to_retrieve": list(SPECS[query.doc_type].model._fields),
         "show_ranking_score": bool(query.q),

@@ -178,7 +178,17 @@ def _content_filters(flt: ContentFilter, p: Params,
     return out
 
 
-def _order_by(query: SearchQuery, table: Table, p: Params) -> str:
+def _in_stock_first(query: SearchQuery, scope: SearchScope) -> str:
+    """Ranking tier 0: products in stock first (the tenant's `in_stock_first`), before the
+    relevance or the explicit sort."""
+    return "has_stock DESC, " if query.doc_type == "product" and scope.in_stock_first else ""
+
+
+def _order_by(query: SearchQuery, scope: SearchScope, table: Table, p: Params) -> str:
+    return _in_stock_first(query, scope) + _sort_order(query, table, p)
+
+
+def _sort_order(query: SearchQuery, table: Table, p: Params) -> str:
     key = table.key
     if query.sort == "relevance":
         return f"rank DESC, {key}"
@@ -207,7 +217,7 @@ def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
     table = table_of(query)
     p = Params()
     clauses, tsq, q = _where(query, scope, p)
-    order = _order_by(query, table, p)
+    order = _order_by(query, scope, table, p)
     limit, offset = p.add(query.per_page), p.add(query.offset)
     sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, count(*) OVER () AS total "
            f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "

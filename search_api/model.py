@@ -281,6 +281,10 @@ class SearchScope(_Strict):
 
     tenant_id: uuid.UUID
     include_drafts: bool = False
+    in_stock_first: bool = False
+    """Products in stock before those out of stock (ranking tier 0, relevance and explicit
+    sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
+    default); a scope built by hand ranks without it."""
 
     def statuses(self, query: SearchQuery) -> list[str] | None:
         """The statuses this search may see (None: any): `published` for search keys, what

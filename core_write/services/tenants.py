@@ -27,6 +27,9 @@ class TenantSettings(BaseModel):
     model_config = ConfigDict(extra="allow")
     language: str = Field(default="simple", max_length=63, pattern=r"^[a-z_]{1,63}$")
     low_stock_threshold: int = Field(default=5, ge=0)
+    in_stock_first: bool = True
+    """Products in stock rank before those out of stock, in relevance order and explicit
+    sorts alike (README, Ranking rules: tier 0)."""
 
     @model_validator(mode="after")
     def _json(self) -> TenantSettings:
@@ -108,8 +111,13 @@ async def update_tenant(
     if spec.name is not None:
         wanted["name"] = spec.name
     if spec.settings is not None:
-        await _check_language(unit, spec.settings.language)
-        wanted["settings"] = spec.settings.model_dump()
+        # the keys given replace the stored ones; the others keep their values (changing
+        # `in_stock_first` alone must not reset the language)
+        stored = _settings(current)
+        merged = {**stored, **spec.settings.model_dump(exclude_unset=True)}
+        checked = TenantSettings.model_validate(merged)
+        await _check_language(unit, checked.language)
+        wanted["settings"] = {**stored, **checked.model_dump()}
     changes = changed_fields(current, wanted)
     if not changes:
         return current
@@ -122,11 +130,15 @@ async def update_tenant(
     return row
 
 
-def _language(tenant: Mapping[str, Any]) -> str:
+def _settings(tenant: Mapping[str, Any]) -> dict[str, Any]:
     settings = tenant.get("settings") or {}
     if isinstance(settings, str):
         settings = json.loads(settings)
-    return str(settings.get("language") or "simple")
+    return dict(settings)
+
+
+def _language(tenant: Mapping[str, Any]) -> str:
+    return str(_settings(tenant).get("language") or "simple")
 
 
 @write_service()

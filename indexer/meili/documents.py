@@ -10,7 +10,7 @@ from typing import Any
 from indexer.model import DocType
 from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN, price_fields
 
-SHAPE_VERSION = 1
+SHAPE_VERSION = 2
 """Bump when the document shape changes: every index is rebuilt (behind a swap) on start."""
 MAX_TOTAL_HITS = 1_000_000
 """`pagination.maxTotalHits`: totals are exact up to this many hits."""
@@ -32,7 +32,7 @@ _FILTERABLE: dict[DocType, list[str]] = {
                 "created_at_us"],
 }
 _SORTABLE: dict[DocType, list[str]] = {
-    "product": ["id", "title_sort", "created_at_us", "published_at_us"],
+    "product": ["id", "title_sort", "created_at_us", "published_at_us", "in_stock"],
     "content": ["id", "title_sort", "created_at_us", "published_at_us"],
 }
 RANKING_RULES = ["sort", "words", "typo", "attributeRank", "exactness", "proximity",
@@ -41,7 +41,10 @@ RANKING_RULES = ["sort", "words", "typo", "attributeRank", "exactness", "proximi
 then exact > prefix), with proximity and word position as the engine's score after them.
 `words` decides nothing (every word must match: `matchingStrategy: all`). `sort` first: an
 explicit sort orders purely by value (then id), like the other backends; without a sort
-parameter the rule does nothing and relevance decides."""
+parameter the rule does nothing and relevance decides. The tenant's `in_stock_first`
+(ranking tier 0) is the sort parameter's first key, `in_stock:desc`, for relevance too
+(`search_api.compile_meili.sort_spec`), so the rules need no per-tenant settings and a
+changed setting needs no rebuild."""
 TYPO_TOLERANCE: dict[str, Any] = {
     # Meilisearch's own rule is the one every backend follows (`indexer.model.text`): one
     # typo from TYPO_ONE_MIN letters, two from TYPO_TWO_MIN, a typo on the first letter

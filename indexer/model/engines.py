@@ -162,6 +162,7 @@ def meili_document(doc_type: DocType, row: Mapping[str, Any],
     if doc_type == "product":
         categories = _json(row.get("categories"), f"{table}.categories") or []
         doc["category_names"] = [c["name"] for c in categories if c.get("name")]
+        doc["in_stock"] = 1 if doc["has_stock"] else 0  # Meilisearch sorts numbers, not booleans
         for cur in currencies:
             entry = doc["prices"].get(cur)
             if entry is not None:

@@ -76,15 +76,7 @@ class TantivyBackend:
         main = scoped(index.schema, scope, named)
         searcher = index.searcher()
         try:
-            if query.sort == "relevance":
-                found: Any = searcher.search(main, query.per_page, count=True,
-                                             offset=query.offset)
-                total = int(found.count or 0)
-                page = [(float(score), doc, _document(query.doc_type, doc, self.currencies))
-                        for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
-            else:
-                total, page = _sorted_page(searcher, index.schema, main, query,
-                                           self.currencies)
+            total, page = _page(searcher, index.schema, main, query, scope, self.currencies)
             facets, stats = self._aggregate(searcher, index.schema, query, scope, named, main)
         except ValueError as exc:
             raise ValidationFailed("q", f"cannot run this query: {exc}") from None
@@ -180,19 +172,69 @@ def _in_order(rows: list[Row], desc: bool) -> list[Row]:
     return present + [row for row in rows if row[1] is None]
 
 
+def _page(searcher: tantivy.Searcher, schema: tantivy.Schema, main: tantivy.Query,
+          query: SearchQuery, scope: SearchScope, currencies: Sequence[str],
+          ) -> tuple[int, Page]:
+    """The hits of the page in order and the total. With the tenant's `in_stock_first`
+    (ranking tier 0, products), the in-stock hits come first, then the others, each part in
+    the query's order: Tantivy orders by one key only (the score or a fast field), so the
+    two parts are searched apart (the stock clause scores 0: the same scores) and the page
+    is cut across their boundary by their counts."""
+    if query.doc_type != "product" or not scope.in_stock_first:
+        return _part_page(searcher, schema, main, query, currencies,
+                          query.offset, query.per_page)
+    in_stock = tantivy.Query.const_score_query(
+        tantivy.Query.term_query(schema, "has_stock", True), 0.0)
+    parts = [tantivy.Query.boolean_query([(tantivy.Occur.Must, main),
+                                          (tantivy.Occur.Must, in_stock)]),
+             tantivy.Query.boolean_query([(tantivy.Occur.Must, main),
+                                          (tantivy.Occur.MustNot, in_stock)])]
+    total, page = 0, Page()
+    for part in parts:
+        # before this part: `total` hits; the page still starts `offset - total` into it
+        start, want = max(0, query.offset - total), query.per_page - len(page)
+        if want > 0:
+            count, rows = _part_page(searcher, schema, part, query, currencies, start, want)
+        else:
+            # only its count: scoring it would cost as much again
+            counted: Any = searcher.search(tantivy.Query.const_score_query(part, 0.0), 1,
+                                           count=True)
+            count, rows = int(counted.count or 0), []
+        total += count
+        page += rows
+    return total, page
+
+
+def _part_page(searcher: tantivy.Searcher, schema: tantivy.Schema, query_obj: tantivy.Query,
+               query: SearchQuery, currencies: Sequence[str], offset: int,
+               limit: int) -> tuple[int, Page]:
+    """`limit` hits from `offset` in the query's order (relevance or its explicit sort)."""
+    if query.sort == "relevance":
+        found: Any = searcher.search(query_obj, limit, count=True, offset=offset)
+        return int(found.count or 0), [
+            (float(score), doc, _document(query.doc_type, doc, currencies))
+            for score, doc in ((s, searcher.doc(a)) for s, a in found.hits)]
+    return _sorted_page(searcher, schema, query_obj, query, currencies, offset, limit)
+
+
 def _sorted_page(searcher: tantivy.Searcher, schema: tantivy.Schema,
                  query_obj: tantivy.Query, query: SearchQuery,
-                 currencies: Sequence[str]) -> tuple[int, Page]:
-    """One page of hits ordered by the sort value (missing values last) then id ascending."""
+                 currencies: Sequence[str], offset: int | None = None,
+                 limit: int | None = None) -> tuple[int, Page]:
+    """One page of hits ordered by the sort value (missing values last) then id ascending:
+    `limit` hits from `offset` (by default the query's page)."""
+    offset = query.offset if offset is None else offset
+    limit = query.per_page if limit is None else limit
     if query.sort.startswith("price"):
         price_field_pair(query.price_currency, currencies, "currency")
     desc = query.sort.endswith(":desc")
     fast = fast_sort(query)
     if fast is not None:
-        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast, currencies)
+        total, rows = _fast_candidates(searcher, schema, query_obj, query, fast, currencies,
+                                       offset + limit)
     else:
         total, rows = _all_candidates(searcher, query_obj, query, currencies)
-    chosen = _in_order(rows, desc)[query.offset:query.offset + query.per_page]
+    chosen = _in_order(rows, desc)[offset:offset + limit]
     scores = _scores(searcher, schema, query_obj, query, chosen)
     return total, [(score, row[3], row[4]) for score, row in zip(scores, chosen, strict=True)]
 
@@ -214,13 +256,12 @@ def _all_candidates(searcher: tantivy.Searcher, query_obj: tantivy.Query,
 
 def _fast_candidates(searcher: tantivy.Searcher, schema: tantivy.Schema,
                      query_obj: tantivy.Query, query: SearchQuery,
-                     fast: tuple[str, tantivy.Order],
-                     currencies: Sequence[str]) -> tuple[int, list[Row]]:
-    """A superset of the first `offset + per_page` hits in the exact order: the top hits by
-    the fast field, plus every hit sharing the last one's key (ties are broken by id, which
-    Tantivy does not know). Only those hits are read from the store."""
+                     fast: tuple[str, tantivy.Order], currencies: Sequence[str],
+                     need: int) -> tuple[int, list[Row]]:
+    """A superset of the first `need` hits in the exact order: the top hits by the fast
+    field, plus every hit sharing the last one's key (ties are broken by id, which Tantivy
+    does not know). Only those hits are read from the store."""
     field, order = fast
-    need = query.offset + query.per_page
     found: Any = searcher.search(query_obj, need, count=True, order_by_field=field,
                                  order=order)
     total = int(found.count or 0)

@@ -7,9 +7,13 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 RETURNING id, tenant_id, role, created_at
 
 -- name: key_lookup --
--- The live (not revoked, not expired) key with this hash. $1 SHA-256 of the presented key
-SELECT id, tenant_id, role, expires_at FROM api_keys
-WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now())
+-- The live (not revoked, not expired) key with this hash, with the search settings of its
+-- tenant. $1 SHA-256 of the presented key
+SELECT k.id, k.tenant_id, k.role, k.expires_at,
+       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first
+FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id
+WHERE k.key_hash = $1 AND k.revoked_at IS NULL
+  AND (k.expires_at IS NULL OR k.expires_at > now())
 
 -- name: key_touch --
 -- Record that key $1 was used, unless that was recorded less than a minute ago (so a busy
@@ -38,9 +42,10 @@ FROM api_keys k LEFT JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1
 UPDATE api_keys SET revoked_at = COALESCE(revoked_at, now()) WHERE id = $1 RETURNING id
 
 -- name: tenant_list --
--- Tenants by slug with their language and enabled modules. $1 one tenant (slug or id; NULL:
--- every tenant)
+-- Tenants by slug with their language, search settings and enabled modules. $1 one tenant
+-- (slug or id; NULL: every tenant)
 SELECT t.id, t.slug, t.name, COALESCE(t.settings->>'language', 'simple') AS language,
+       COALESCE((t.settings->>'in_stock_first')::boolean, true) AS in_stock_first,
        t.created_at,
        COALESCE(array_agg(m.module_slug ORDER BY m.module_slug)
                 FILTER (WHERE m.enabled), '{}') AS modules

@@ -18,7 +18,7 @@ from core_write.unit import CoreWrite
 from rustok_search.cli import build_parser
 from search_api.accounts import parse_duration
 from search_api.app import create_app
-from search_api.auth import ApiKey, KeyUsage, create_key
+from search_api.auth import ApiKey, KeyUsage, create_key, lookup_key
 from search_api.wiring import RESOURCES
 from tests.api_fixtures import CannedBackend, api_settings
 from tests.builders import make_tenant
@@ -211,6 +211,12 @@ async def test_cli_tenants_and_keys(settings: Settings, capsys: pytest.CaptureFi
     assert key.startswith("rsk_")
     shown = await _cli(settings, capsys, "tenants", "show", "cli-shop")
     assert "language:    english" in shown and f"search {key[:10]}" in shown
+    assert "stock first: yes" in shown  # on by default
+    await _cli(settings, capsys, "tenants", "update", "cli-shop", "--no-in-stock-first")
+    shown = await _cli(settings, capsys, "tenants", "show", "cli-shop")
+    assert "stock first: no" in shown and "language:    english" in shown  # language kept
+    found = await lookup_key(core.pool, key)
+    assert found is not None and found.scope().in_stock_first is False
     listed = await _cli(settings, capsys, "keys", "list", "--tenant", "cli-shop")
     key_id = listed.splitlines()[1].split()[0]
     assert "active" in listed and "web" in listed

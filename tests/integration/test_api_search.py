@@ -33,6 +33,7 @@ async def test_get_search_parses_the_query_string_into_one_query(api: Api) -> No
     assert query.facets == ["tags", "price"] and query.page == 2 and query.per_page == 5
     assert query.highlight is True
     assert scope.tenant_id == api.tenants["a"]["id"] and scope.include_drafts is False
+    assert scope.in_stock_first is True  # the tenant's setting, on by default
 
 
 async def test_post_search_content_takes_the_json_query(api: Api) -> None:

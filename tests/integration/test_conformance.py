@@ -465,3 +465,87 @@ async def test_the_other_tenant_sees_only_its_own(world: World, backend: str) ->
     result = await world.backends[backend].search(SearchQuery(q="leather"), scope)
     assert {h.id for h in result.hits} <= world.other_ids and result.total == 3
     assert await world.backends[backend].ready()
+
+
+# ---- ranking tier 0: in stock first (the tenant's `in_stock_first`) ------------------------
+# In stock: Leather wallet, Leather boots, Wool hat, Straw hat. Out of stock: Canvas sneakers,
+# Feather pillow, Bag of marbles.
+IN_STOCK_BY_PRICE = ["Leather wallet", "Wool hat", "Straw hat", "Leather boots",
+                     "Canvas sneakers", "Feather pillow", "Bag of marbles"]
+STOCK_CASES = [
+    Case("stock-price-asc", {"sort": "price:asc", "currency": "EUR"}, IN_STOCK_BY_PRICE),
+    Case("stock-price-page-2", {"sort": "price:asc", "currency": "EUR", "per_page": 3,
+                                "page": 2}, IN_STOCK_BY_PRICE[3:6], total=7),
+    Case("stock-price-page-3", {"sort": "price:asc", "currency": "EUR", "per_page": 3,
+                                "page": 3}, IN_STOCK_BY_PRICE[6:], total=7),
+    Case("stock-price-desc", {"sort": "price:desc", "currency": "EUR"},
+         ["Leather boots", "Wool hat", "Straw hat", "Leather wallet", "Canvas sneakers",
+          "Feather pillow", "Bag of marbles"]),
+    Case("stock-title", {"sort": "title:asc"},
+         ["Leather boots", "Leather wallet", "Straw hat", "Wool hat", "Bag of marbles",
+          "Canvas sneakers", "Feather pillow"]),
+    Case("stock-title-page-2", {"sort": "title:asc", "per_page": 3, "page": 2},
+         ["Wool hat", "Bag of marbles", "Canvas sneakers"], total=7),
+    Case("stock-filtered", {"sort": "created_at:desc", "filter": {"categories": ["Shoes"]}},
+         ["Leather boots", "Canvas sneakers"]),
+]
+
+
+def _stock_scope(world: World, on: bool = True) -> SearchScope:
+    return SearchScope(tenant_id=world.tenant, in_stock_first=on)
+
+
+async def _run_stock(world: World, backend: str, case: Case, on: bool = True) -> SearchResult:
+    raw = dict(case.query)
+    if "filter" in raw:
+        raw["filter"] = {k: [str(world.ids[n]) for n in v] if k == "categories" else v
+                         for k, v in raw["filter"].items()}
+    return await world.backends[backend].search(SearchQuery.model_validate(raw),
+                                                 _stock_scope(world, on))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", STOCK_CASES, ids=[c.id for c in STOCK_CASES])
+async def test_in_stock_first_orders_explicit_sorts(world: World, backend: str,
+                                                    case: Case) -> None:
+    result = await _run_stock(world, backend, case)
+    assert world.titles(result) == case.hits
+    assert result.total == (case.total if case.total is not None else len(case.hits))
+
+
+@pytest.mark.parametrize("engine", BACKENDS[1:])
+@pytest.mark.parametrize("case", STOCK_CASES, ids=[c.id for c in STOCK_CASES])
+async def test_in_stock_first_backends_agree(world: World, case: Case, engine: str) -> None:
+    pg, other = [await _run_stock(world, name, case) for name in ("postgres", engine)]
+    assert [h.id for h in pg.hits] == [h.id for h in other.hits]
+    assert pg.total == other.total
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_in_stock_first_puts_an_exact_match_out_of_stock_after_typos_in_stock(
+    world: World, backend: str
+) -> None:
+    """"feather": the pillow matches exactly but is out of stock; the leather goods match
+    with a typo and are in stock. Relevance orders within each part."""
+    search = world.backends[backend].search
+    on = world.titles(await search(SearchQuery(q="feather"), _stock_scope(world)))
+    assert set(on[:2]) == {"Leather wallet", "Leather boots"} and on[2] == "Feather pillow"
+    leather = world.titles(await search(SearchQuery(q="leather"), _stock_scope(world)))
+    assert set(leather[:2]) == {"Leather wallet", "Leather boots"}
+    assert leather[2:] == ["Canvas sneakers", "Feather pillow"]
+    pages = [world.titles(await search(SearchQuery(q="feather", per_page=1, page=page),
+                                       _stock_scope(world))) for page in (1, 2, 3, 4)]
+    assert pages[2] == ["Feather pillow"] and pages[3] == []  # page 3 is past the boundary
+    assert {pages[0][0], pages[1][0]} == {"Leather wallet", "Leather boots"}
+    off = world.titles(await search(SearchQuery(q="feather"), _stock_scope(world, on=False)))
+    assert off[0] == "Feather pillow"  # the setting off: the exact match first again
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_in_stock_first_off_restores_the_sort_order(world: World, backend: str) -> None:
+    by_price = next(c for c in CASES if c.id == "price-asc")
+    result = await _run_stock(world, backend, by_price, on=False)
+    assert world.titles(result) == by_price.hits
+    content = await world.backends[backend].search(
+        SearchQuery(doc_type="content", sort="title:asc"), _stock_scope(world))
+    assert world.titles(content) == ["About us", "Leather care guide", "Summer news"]

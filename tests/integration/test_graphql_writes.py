@@ -357,5 +357,8 @@ async def test_updates_and_deletes(live: Live) -> None:
     renamed = await run(op, """mutation { updateTenant(tenant: "temp", input: {name: "Tmp"})
       { record } }""")
     assert renamed["updateTenant"]["record"]["name"] == "Tmp"
+    settled = await run(op, """mutation { updateTenant(tenant: "temp",
+      input: {settings: {inStockFirst: false}}) { record } }""")
+    assert settled["updateTenant"]["record"]["settings"]["in_stock_first"] is False
     gone = await run(op, """mutation { deleteTenant(tenant: "temp") { record } }""")
     assert gone["deleteTenant"]["record"] == {"slug": "temp"}

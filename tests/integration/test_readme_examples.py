@@ -1,5 +1,7 @@
 """README's requests and the ones `./run demo` prints find documents in the demo data: each
-`curl` of README's shell blocks runs (with a demo-0 key) against a small demo catalog."""
+`curl` of README's shell blocks, and each request README shows the demo printing, runs (with
+a demo-0 key) against a small demo catalog on the Tantivy and the Postgres backend, and must
+return hits."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import re
 import shlex
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from rustok_search.demo import EXAMPLES, welcome
 from tests.demo_fixtures import DemoApi, demo_api_fixture  # noqa: F401 - the fixture
@@ -32,13 +36,24 @@ def readme_requests() -> list[tuple[str, dict[str, Any] | None]]:
     return found
 
 
+def readme_printed_requests() -> list[str]:
+    """Paths of the requests README shows `./run demo` printing (a key `rsk_...`, outside
+    the shell blocks)."""
+    return [url.removeprefix(HOST) for url in re.findall(
+        r"curl -H 'Authorization: Bearer rsk_[^']*' '(http://127\.0\.0\.1:8080/[^']*)'",
+        README.read_text())]
+
+
 def hits(answer: dict[str, Any]) -> int:
     return int(answer["total"]) if "total" in answer else len(answer["suggestions"])
 
 
+@pytest.mark.parametrize("demo_api", ["tantivy", "postgres"], indirect=True)
 async def test_readme_and_demo_examples_find_documents(demo_api: DemoApi) -> None:
     examples = readme_requests()
     assert len(examples) >= 3, "README lost its examples"
+    printed = readme_printed_requests()
+    assert printed and set(printed) <= set(EXAMPLES), "README shows what the demo prints"
     for path, body in examples:
         if body is None:
             answer = await demo_api.get(path)

@@ -101,3 +101,19 @@ async def test_a_language_change_rebuilds_the_body_vectors(
     assert await vectors(other) == ["'running':1 'shoes':2"]  # another tenant is untouched
     await core.call(tenants.update_tenant, tenant["id"], {"name": "renamed"})
     assert await vectors(tenant) == ["'run':1 'shoe':2"]
+
+
+async def test_in_stock_first_is_on_by_default_and_a_settings_update_keeps_the_rest(
+    core: CoreWrite, pool: asyncpg.Pool
+) -> None:
+    tenant = await make_tenant(core)
+    await core.call(tenants.update_tenant, tenant["id"], {"settings": {"language": "english"}})
+    row = (await core.call(tenants.get_tenant, tenant["id"])).value
+    assert row["settings"]["in_stock_first"] is True
+    await core.call(tenants.update_tenant, tenant["id"], {"settings": {"in_stock_first": False}})
+    row = (await core.call(tenants.get_tenant, tenant["id"])).value
+    assert row["settings"]["in_stock_first"] is False
+    assert row["settings"]["language"] == "english"  # not reset to the default
+    with pytest.raises(ValidationFailed):
+        await core.call(tenants.update_tenant, tenant["id"],
+                        {"settings": {"in_stock_first": "maybe"}})

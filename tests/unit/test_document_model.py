@@ -193,5 +193,7 @@ def test_a_product_document_carries_the_hit_document_and_engine_fields() -> None
     assert doc["title_sort"] == "leather boots"
     assert doc["created_at_us"] == micros(row["created_at"]) == 1704196800123456
     assert doc["category_names"] == ["Shoes"] and doc["version"] == 7
+    assert doc["in_stock"] == (1 if row["has_stock"] else 0)  # sortable: a number
+    assert meili_document("product", {**row, "has_stock": False}, CURRENCIES)["in_stock"] == 0
     with pytest.raises(ValidationFailed, match="version"):
         meili_document("product", _product_row(version=None), CURRENCIES)

@@ -146,6 +146,19 @@ def test_sorts_break_ties_by_id() -> None:
         sort_spec(SearchQuery(sort="price:asc", currency="XAF"), CURRENCIES)
 
 
+def test_in_stock_first_is_the_first_sort_key_of_products() -> None:
+    stock = SearchScope(tenant_id=TENANT, in_stock_first=True)
+    assert sort_spec(SearchQuery(), CURRENCIES, stock) == ["in_stock:desc"]
+    assert sort_spec(SearchQuery(sort="price:asc", currency="EUR"), CURRENCIES, stock) == [
+        "in_stock:desc", "price_min_eur:asc", "id:asc"]
+    assert sort_spec(SearchQuery(doc_type="content"), CURRENCIES, stock) is None
+    assert sort_spec(SearchQuery(sort="title:asc"), CURRENCIES, SCOPE) == [
+        "title_sort:asc", "id:asc"]  # the setting off: the explicit sort alone
+    assert _main(SearchQuery(q="boots"), stock)["sort"] == ["in_stock:desc"]
+    assert _main(SearchQuery(q="boots"))["sort"] is None
+    assert "in_stock" in index_settings("product", CURRENCIES)["sortableAttributes"]
+
+
 def test_pages_are_exact_and_highlights_use_private_delimiters() -> None:
     main = _main(SearchQuery(q="boots", page=3, per_page=7, highlight=True))
     assert (main["page"], main["hits_per_page"], main["matching_strategy"]) == (3, 7, "all")

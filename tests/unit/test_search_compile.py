@@ -45,6 +45,20 @@ def test_the_tenant_comes_from_the_scope_and_only_published_by_default() -> None
     assert ["draft"] not in ignored.params and ["published"] in ignored.params
 
 
+def test_in_stock_first_is_the_first_order_key_of_products() -> None:
+    stock = SearchScope(tenant_id=TENANT, in_stock_first=True)
+
+    def order(query: SearchQuery, scope: SearchScope) -> str:
+        return compile_hits(query, scope).sql.rsplit("ORDER BY ", 1)[1]
+
+    assert order(q(q="boots"), stock).startswith("has_stock DESC, rank DESC, product_id")
+    assert order(q(sort="price:asc", currency="EUR"), stock).startswith(
+        "has_stock DESC, (prices->")
+    assert order(q(q="boots", highlight=True), stock).startswith("has_stock DESC, rank DESC")
+    assert order(q(q="boots"), SCOPE).startswith("rank DESC")  # the setting off
+    assert "has_stock" not in order(q(doc_type="content", q="guide"), stock)
+
+
 def test_user_text_travels_only_as_parameters() -> None:
     text = "'; DROP TABLE index_products; --"
     compiled = compile_hits(q(q=text, highlight=True), SCOPE)
