@@ -27,6 +27,7 @@ import aiohttp
 import asyncpg
 import tantivy
 
+from indexer.meili.client import IDENTITY
 from indexer.meili.config import MeiliConfig
 from indexer.tantivy.reader import TantivyReader
 from search_api import compile_meili
@@ -148,7 +149,7 @@ async def meili_engine(config: MeiliConfig,
         bodies.append(json.dumps({"queries": [
             p.model_dump(by_alias=True, exclude_none=True)
             for p in search_params(plan.requests)]}).encode())
-    headers = {"Content-Type": "application/json"}
+    headers = {"Content-Type": "application/json", **IDENTITY}  # as the backend asks
     if config.api_key:
         headers["Authorization"] = f"Bearer {config.api_key}"
     connector = aiohttp.TCPConnector(limit=concurrency)
