@@ -32,7 +32,7 @@ from indexer.meili.config import MeiliConfig
 from indexer.tantivy.reader import TantivyReader
 from search_api import compile_meili
 from search_api.auth import lookup_key
-from search_api.backends.meilisearch import search_params
+from search_api.backends.meilisearch import search_bodies
 from search_api.backends.postgres import SET_FUZZY_THRESHOLD
 from search_api.compile_pg import (
     FUZZY_THRESHOLD,
@@ -146,9 +146,7 @@ async def meili_engine(config: MeiliConfig,
     bodies = []
     for query, scope in queries:
         plan = compile_meili.plan(query, scope, config.prefix, config.currencies)
-        bodies.append(json.dumps({"queries": [
-            p.model_dump(by_alias=True, exclude_none=True)
-            for p in search_params(plan.requests)]}).encode())
+        bodies.append(json.dumps({"queries": search_bodies(plan.requests)}).encode())
     headers = {"Content-Type": "application/json", **IDENTITY}  # as the backend asks
     if config.api_key:
         headers["Authorization"] = f"Bearer {config.api_key}"

@@ -14,7 +14,7 @@ import uuid
 from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
-from meilisearch_python_sdk.errors import MeilisearchApiError, MeilisearchError
+from meilisearch_python_sdk.errors import MeilisearchError
 from meilisearch_python_sdk.models.search import SearchParams
 
 from core_write.errors import Unavailable
@@ -27,10 +27,11 @@ from search_api.backends.highlight import mark_prefixes
 from search_api.model import SearchQuery, SearchResult, SearchScope, Suggestion
 
 
-def search_params(requests: list[compile_meili.Request]) -> list[SearchParams]:
-    """The SDK's query objects of compiled requests (unset values left to the server)."""
-    return [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
-            for r in requests]
+def search_bodies(requests: list[compile_meili.Request]) -> list[dict[str, Any]]:
+    """The JSON queries of compiled requests (the SDK's names and defaults, unset values left
+    to the server)."""
+    return [SearchParams(**{k: v for k, v in r.params.items() if v is not None}
+                         ).model_dump(by_alias=True, exclude_none=True) for r in requests]
 
 
 class MeilisearchBackend:
@@ -41,6 +42,7 @@ class MeilisearchBackend:
     def __init__(self, config: MeiliConfig, client: AsyncClient | None = None) -> None:
         self.config = config
         self.client = client or meili.open_client(config)
+        self.searcher = meili.Searcher(config)
         self.currencies = tuple(config.currencies)
 
     async def __aenter__(self) -> MeilisearchBackend:
@@ -50,6 +52,7 @@ class MeilisearchBackend:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self.searcher.close()
         await self.client.aclose()
 
     async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
@@ -71,22 +74,18 @@ class MeilisearchBackend:
 
     async def _multi_search(self, requests: list[compile_meili.Request]
                             ) -> list[dict[str, Any]] | None:
-        """The responses as dicts, or None when the tenant's index does not exist yet."""
+        """The responses, or None when the tenant's index does not exist yet."""
         try:
-            found = await self.client.multi_search(search_params(requests))
-        except MeilisearchApiError as exc:
-            if meili.is_not_found(exc):
+            return await self.searcher.multi_search(search_bodies(requests))
+        except meili.SearchRefused as exc:
+            if exc.code == meili.NOT_FOUND:
                 return None
             # every user value was validated before compiling: a refusal means the index
             # does not match the code (settings not applied yet) and is ours, not the user's
             raise Unavailable(f"meilisearch refused the query ({exc.code}): {exc.message}"
                               ) from None
-        except MeilisearchError as exc:
+        except meili.MeiliUnavailable as exc:
             raise Unavailable(f"meilisearch: {exc}") from None
-        assert isinstance(found, list)
-        return [{"hits": r.hits, "totalHits": r.total_hits,
-                 "facetDistribution": r.facet_distribution, "facetStats": r.facet_stats}
-                for r in found]
 
     async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
                       limit: int = 8) -> list[Suggestion]:

@@ -17,6 +17,7 @@ import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from core_write.errors import Unavailable
 from core_write.services import catalog
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
@@ -58,6 +59,17 @@ async def test_an_unreachable_url_is_named() -> None:
         with pytest.raises(meili.MeiliUnavailable,
                            match=f"cannot reach Meilisearch at MEILISEARCH_URL={url}"):
             await meili.check(client, config)
+
+
+async def test_a_search_against_an_unreachable_url_is_unavailable_and_says_where() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    backend = MeilisearchBackend(MeiliConfig(url=url, timeout_ms=1000))
+    try:
+        with pytest.raises(Unavailable, match=f"cannot reach Meilisearch at MEILISEARCH_URL="
+                                              f"{url}"):
+            await backend.search(SearchQuery(q="boots"), SearchScope(tenant_id=uuid.uuid4()))
+    finally:
+        await backend.__aexit__()
 
 
 async def test_the_api_serves_from_postgres_when_told_to_fall_back(
@@ -186,6 +198,26 @@ async def test_a_wrong_key_is_named(meili_settings: Settings) -> None:
     async with meili.open_client(config) as client:
         with pytest.raises(meili.MeiliUnavailable, match="MEILISEARCH_API_KEY is not accepted"):
             await meili.check(client, config)
+
+
+@needs_server
+async def test_a_search_with_a_refused_key_is_unavailable_with_the_servers_reason(
+    meili_settings: Settings,
+) -> None:
+    if not meili_settings.meilisearch_api_key:
+        pytest.skip("the server runs without a master key: every key is accepted")
+    backend = MeilisearchBackend(MeiliConfig(url=MEILISEARCH_URL, api_key="wrong-key"))
+    try:
+        with pytest.raises(Unavailable, match=r"refused the query \(invalid_api_key\)"):
+            await backend.search(SearchQuery(q="boots"), SearchScope(tenant_id=uuid.uuid4()))
+        # an index that does not exist yet (nothing indexed for the tenant) is no error
+        right = MeilisearchBackend(meili_config(meili_settings))
+        empty = await right.search(SearchQuery(q="boots", facets=["tags"]),
+                                   SearchScope(tenant_id=uuid.uuid4()))
+        assert (empty.total, empty.facets) == (0, {"tags": {}})
+        await right.__aexit__()
+    finally:
+        await backend.__aexit__()
 
 
 @needs_server
