@@ -327,6 +327,8 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace,
                "--workers", str(args.workers), "--baseline-products",
                str(args.baseline_products), "--start", args.start, *extra]
     env = dict(os.environ, RUSTOK_LOG_LEVEL="WARNING")
+    if mode != "meilisearch":  # MEILISEARCH_URL would add Meilisearch to the engines fed
+        env.pop("MEILISEARCH_URL", None)
     try:  # a child past its time is killed, not waited for forever
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                               check=False, timeout=args.child_timeout,
