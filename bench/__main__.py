@@ -4,7 +4,7 @@ every benchmark; each prints a Markdown table and writes JSON to bench/results/.
 Scenarios: catalog (bulk-load the demo catalog), reindex (ours vs the per-entity baseline vs
 raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness,
 capture_latency, search, graphql (the same search over GraphQL and REST), recovery, relevance
-(the relevance test set on every backend).
+(the relevance test set on every backend), import (bulk import to searchable).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "graphql": ("bench.graphql", "the same product search over GraphQL and REST"),
     "recovery": ("bench.recovery", "convergence after an indexer is SIGKILLed under writes"),
     "relevance": ("bench.relevance", "recall@10 and MRR of the relevance set per backend"),
+    "import": ("bench.bulk_import", "bulk import (NDJSON) to searchable vs per-row writes"),
 }
 
 

@@ -61,7 +61,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "categories": ("id", "tenant_id", "parent_id", "name", "slug", "depth"),
     "tags": ("id", "tenant_id", "name", "slug"),
     "commerce_products": ("id", "tenant_id", "title", "subtitle", "handle", "description",
-                          "status", "published_at"),
+                          "status", "published_at", "thumbnail"),
     "commerce_options": ("id", "tenant_id", "product_id", "title", "position"),
     "commerce_option_values": ("id", "tenant_id", "option_id", "value", "position"),
     "commerce_variants": ("id", "tenant_id", "product_id", "title", "sku", "manage_inventory",
@@ -170,7 +170,7 @@ def product_rows(plan: ProductPlan, ids: TenantIds, new_id: UlidIds, now: dateti
     t, pid = ids.tenant, new_id()
     into["commerce_products"].append((
         pid, t, plan.title, plan.subtitle, plan.handle, plan.description, plan.status,
-        now if plan.status == "published" else None))
+        now if plan.status == "published" else None, plan.thumbnail))
     option = new_id()
     into["commerce_options"].append((option, t, pid, plan.option_title, 0))
     value_ids: dict[str, uuid.UUID] = {}

@@ -63,6 +63,24 @@ class InvalidId(ValidationFailed):
         self.value = value
 
 
+class ImportLineRefused(ValidationFailed):
+    """A bulk import line is refused (`field`: the path in the line, "" for the whole line)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        reason = reason.removeprefix("Value error, ")  # pydantic's prefix for a check's error
+        RustokError.__init__(self, f"{field}: {reason}" if field else reason, field=field)
+        self.field, self.reason = field, reason
+
+
+class ImportTooLarge(RustokError):
+    """The import is longer than its byte limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the import is longer than {limit} bytes (IMPORT_MAX_BYTES)",
+                         field="body")
+        self.limit = limit
+
+
 class TenantMismatch(RustokError):
     """The entity belongs to another tenant."""
 

@@ -433,6 +433,10 @@ class OrderDeleted(OrderEvent):
     type: Literal["OrderDeleted"] = "OrderDeleted"
 
 
+REINDEX_IDS_MAX = 500
+"""Documents one `ReindexRequested` may name (the capture triggers' CHUNK as well)."""
+
+
 class ReindexRequested(Event):
     aggregate_type: ClassVar[str] = "reindex"
     aggregate_field: ClassVar[str] = "request_id"
@@ -440,6 +444,9 @@ class ReindexRequested(Event):
     request_id: uuid.UUID
     target_type: Literal["products", "content"]
     target_id: uuid.UUID | None = None
+    target_ids: list[uuid.UUID] = Field(default_factory=list, max_length=REINDEX_IDS_MAX)
+    """Several documents at once (a bulk import's chunk: one event for up to
+    `REINDEX_IDS_MAX` documents instead of one per row); with neither id, the whole tenant."""
 
 
 class RowChanged(Event):

@@ -161,10 +161,17 @@ class ApiSettings(SettingsPart):
                                     alias="API_MAX_BODY_BYTES")
     api_max_query_bytes: int = Field(default=4096, ge=256, le=65_536,
                                      alias="API_MAX_QUERY_BYTES")
+    api_import_max_bytes: int = Field(default=1 << 30, ge=1024, le=1 << 40,
+                                      alias="IMPORT_MAX_BYTES")
+    """Bytes of one `POST /v1/admin/import` body (read as a stream, never held whole)."""
     api_shutdown_grace_seconds: float = Field(default=10.0, ge=0, le=300,
                                               alias="API_SHUTDOWN_GRACE_SECONDS")
     api_key_cache_seconds: float = Field(default=5.0, ge=0, le=3600,
                                          alias="API_KEY_CACHE_SECONDS")
+    relevance_cache_seconds: float = Field(default=2.0, ge=0, le=300,
+                                           alias="RELEVANCE_CACHE_SECONDS")
+    """How long an API process uses a tenant's relevance settings and rules before reading
+    them again: a change is live on every replica within this delay."""
     search_backend: Literal["tantivy", "postgres", "meilisearch"] = Field(
         default="tantivy", alias="SEARCH_BACKEND")
     search_backend_fallback: Literal["", "postgres"] = Field(

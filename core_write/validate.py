@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from functools import cache
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -39,6 +40,8 @@ JSON_MAX_BYTES = 64 * 1024
 """UTF-8 bytes of one JSON value (metadata, settings, addresses, structured data), serialized."""
 JSON_MAX_DEPTH = 16
 """Levels of nesting of one JSON value (`{}` is one level, `{"a": []}` two)."""
+URL_MAX = 2048
+"""Characters of a URL (a product thumbnail: VARCHAR(2048))."""
 TAG_SLUG_MAX, TENANT_SLUG_MAX = 100, 64
 """Characters of a tag slug (VARCHAR(100)) and of a tenant slug (it names the tenant in URLs
 and keys)."""
@@ -159,6 +162,16 @@ def check_slug(value: str) -> str:
     return value
 
 
+def check_http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, no spaces or control characters."""
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must be a URL without spaces or control characters")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
 def slugify(name: str, limit: int = NAME_MAX) -> str:
     """A slug derived from a display name: 'Rust & Go!' → 'rust-go' ('' if nothing is left)."""
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:limit].rstrip("-")
@@ -185,6 +198,10 @@ JsonObject = Annotated[dict[str, Any], AfterValidator(check_json)]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3),
                      AfterValidator(check_currency)]
 Slug = Annotated[str, StringConstraints(max_length=NAME_MAX), AfterValidator(check_slug)]
+HttpUrl = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=URL_MAX),
+                    AfterValidator(check_http_url)]
+"""An absolute http(s) URL (a product thumbnail), at most `URL_MAX` characters."""
 """A slug or handle (the one rule: `SLUG_RE`)."""
 TagSlug = Annotated[str, StringConstraints(max_length=TAG_SLUG_MAX), AfterValidator(check_slug)]
 TenantSlug = Annotated[str, StringConstraints(max_length=TENANT_SLUG_MAX),

@@ -112,8 +112,10 @@ def targets_of(event: ev.Event) -> list[Target]:
             return [Docs("product", (pid,))]
         case ev.RowChanged():
             return row_targets(event)
-        case ev.ReindexRequested(target_type=kind, target_id=target, request_id=_):
+        case ev.ReindexRequested(target_type=kind, target_id=target, target_ids=many):
             doc_type = BY_SECTION[kind]
+            if many:
+                return [Docs(doc_type, (*many, *([target] if target else [])))]
             if target is not None:
                 return [Docs(doc_type, (target,))]
             return [Lookup(f"tenant_{kind}", ())]
@@ -148,8 +150,9 @@ ROW_KINDS: dict[str, DocType] = {"product": "product", "node": "content"}
 # document (tables missing here count every column)
 ROW_COLUMNS: dict[str, frozenset[str]] = {
     "commerce_products": frozenset({"tenant_id", "title", "subtitle", "handle", "description",
-                                    "status", "created_at", "published_at"}),
-    "commerce_variants": frozenset({"product_id", "manage_inventory", "allow_backorder"}),
+                                    "status", "created_at", "published_at", "thumbnail"}),
+    "commerce_variants": frozenset({"product_id", "manage_inventory", "allow_backorder", "sku",
+                                    "barcode", "position"}),
     "commerce_prices": frozenset({"variant_id", "amount", "currency_code", "price_list_id",
                                   "min_quantity"}),
     "commerce_inventory_levels": frozenset({"inventory_item_id", "stocked_quantity",

@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 from core_write.errors import RustokError
 from core_write.settings import Settings, SettingsError, load_settings
 from rustok_search.accounts_cli import add_keys_parser, add_tenants_parser
+from rustok_search.import_cli import add_import_parser
 from rustok_search.logs import configure_logging
+from rustok_search.relevance_cli import add_relevance_parsers
 
 if TYPE_CHECKING:
     import asyncpg
@@ -278,13 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_keys_parser(sub)
     add_tenants_parser(sub)
+    add_import_parser(sub, _positive)
+    add_relevance_parsers(sub)
 
     from rustok_search.demo import add_parser as add_demo_parser
 
     add_demo_parser(sub, _positive, _non_negative)
 
     p = sub.add_parser("bench", help="run a benchmark: catalog, reindex, scale, write_path, "
-                       "freshness, search (python -m bench)", add_help=False)
+                       "freshness, search, import (python -m bench)", add_help=False)
     p.add_argument("scenario", nargs=argparse.REMAINDER, help="SCENARIO [options]")
     p.set_defaults(run=None)
     return parser

@@ -52,6 +52,8 @@ TAGS = ("new", "bestseller", "sale", "eco", "limited", "gift", "bundle", "classi
         "handmade", "winter", "summer")
 CURRENCIES = ("EUR", "USD", "GBP")
 LANGUAGES = ("english", "simple", "german")
+THUMBNAIL_BASE = "https://images.example.com/demo/products"
+"""Where the demo products' placeholder thumbnails point (example.com: nothing is served)."""
 
 
 def vocabulary() -> tuple[str, ...]:
@@ -83,6 +85,12 @@ class ProductPlan:
     option_title: str
     variants: tuple[VariantPlan, ...]
     meta_title: str | None
+
+    @property
+    def thumbnail(self) -> str:
+        """A deterministic placeholder image URL (from the handle: draws nothing from the
+        RNG, so the rest of the plan is what it was before thumbnails)."""
+        return f"{THUMBNAIL_BASE}/{self.handle}.jpg"
 
 
 @dataclass(frozen=True)

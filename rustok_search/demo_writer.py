@@ -109,6 +109,7 @@ async def _write_product(unit: Unit, ids: TenantIds, plan: ProductPlan) -> None:
     tenant = ids.tenant
     product = await catalog.create_product(unit, tenant, {
         "title": plan.title, "subtitle": plan.subtitle, "handle": plan.handle,
+        "thumbnail": plan.thumbnail,
         "description": plan.description, "status": plan.status})
     values = sorted({v for variant in plan.variants for v in variant.option_values})
     await catalog.create_option(unit, tenant, product["id"],

@@ -127,11 +127,11 @@ async def change_tenant(core: CoreWrite, ref: str,
                         spec: TenantUpdate) -> tuple[TenantInfo, int | None]:
     """Update a tenant (slug or id) through `core_write`: the settings given replace theirs,
     the others keep their values. Returns it with the consistency token."""
-    written = await core.call(update_tenant, await _tenant_id(core.pool, ref), spec)
+    written = await core.call(update_tenant, await tenant_id_of(core.pool, ref), spec)
     return await show_tenant(core.pool, str(written.value["id"])), written.token
 
 
-async def _tenant_id(pool: asyncpg.Pool, ref: str) -> uuid.UUID:
+async def tenant_id_of(pool: asyncpg.Pool, ref: str) -> uuid.UUID:
     row = await pool.fetchrow(QUERIES["tenant_by_ref"], ref)
     if row is None:
         raise NotFound("tenant", ref)
@@ -142,7 +142,7 @@ async def _tenant_id(pool: asyncpg.Pool, ref: str) -> uuid.UUID:
 async def list_keys(pool: asyncpg.Pool, tenant: str | None = None,
                     include_inactive: bool = False) -> list[KeyInfo]:
     """Keys of `tenant` (slug or id; None: every key), live ones only unless asked."""
-    tenant_id = await _tenant_id(pool, tenant) if tenant else None
+    tenant_id = await tenant_id_of(pool, tenant) if tenant else None
     return [KeyInfo.model_validate(dict(r)) for r in
             await pool.fetch(QUERIES["key_list"], tenant_id, include_inactive)]
 
@@ -191,4 +191,5 @@ def key_json(info: KeyInfo) -> dict[str, Any]:
 
 __all__ = ["KeyCreate", "KeyInfo", "NewKey", "TenantInfo", "add_tenant", "change_tenant",
            "get_key", "issue_key", "key_json", "list_keys", "list_tenants", "parse_duration",
+           "tenant_id_of",
            "revoke_key", "rotate_key", "show_tenant"]

@@ -26,13 +26,24 @@ from search_api.errors import Problem, problem_middleware
 from search_api.freshness import backlog_ctx
 from search_api.graphql.schema import add_graphql
 from search_api.protocol import ApiRunner
+from search_api.relevance_store import RelevanceCache
 from search_api.routes_accounts import routes as account_routes
 from search_api.routes_admin import routes as admin_routes
 from search_api.routes_health import READY_STATE
 from search_api.routes_health import routes as health_routes
+from search_api.routes_import import IMPORT_PATH
+from search_api.routes_import import routes as import_routes
 from search_api.routes_preview import routes as preview_routes
+from search_api.routes_relevance import routes as relevance_routes
 from search_api.routes_search import routes as search_routes
-from search_api.wiring import RESOURCES, SETTINGS, BackendFactory, make_backend, resources_ctx
+from search_api.wiring import (
+    RELEVANCE,
+    RESOURCES,
+    SETTINGS,
+    BackendFactory,
+    make_backend,
+    resources_ctx,
+)
 
 CLOSE_RESERVE_SECONDS = 3.0
 """Of the shutdown grace, kept for closing the backend and the pools (at most half of it)."""
@@ -134,7 +145,9 @@ def cors_middleware(origins: tuple[str, ...]) -> Middleware:
 
 
 def limits_middleware(settings: Settings) -> Middleware:
-    """Query-string length and the per-request deadline (503 problem when it passes)."""
+    """Query-string length and the per-request deadline (503 problem when it passes). An
+    import streams its body for as long as it takes: it has no deadline but the shutdown's
+    (it is resumable)."""
     timeout = settings.api_request_timeout_ms / 1000
 
     @web.middleware
@@ -145,7 +158,8 @@ def limits_middleware(settings: Settings) -> Middleware:
                           errors=[{"field": "query", "message": "too long"}])
         deadlines = request.app[DEADLINES]
         try:
-            async with asyncio.timeout(timeout) as deadline:
+            unbounded = request.method == "POST" and request.path == IMPORT_PATH
+            async with asyncio.timeout(None if unbounded else timeout) as deadline:
                 with deadlines.track(deadline):
                     return await handler(request)
         except TimeoutError:
@@ -177,6 +191,7 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
                      limits_middleware(settings), auth_middleware])
     app[SETTINGS] = settings
     app[KEY_CACHE] = KeyCache(settings.api_key_cache_seconds)
+    app[RELEVANCE] = RelevanceCache(settings.relevance_cache_seconds)
     app[READY_STATE] = {}
     app[KEY_USAGE] = KeyUsage()
     app[DEADLINES] = Deadlines()
@@ -184,9 +199,11 @@ def create_app(settings: Settings, backend_factory: BackendFactory = make_backen
     app.cleanup_ctx.append(backlog_ctx)
     app.add_routes(search_routes)
     app.add_routes(admin_routes)
+    app.add_routes(import_routes)
     app.add_routes(account_routes)
     app.add_routes(health_routes)
     app.add_routes(preview_routes)
+    app.add_routes(relevance_routes)
     add_graphql(app)
     return app
 

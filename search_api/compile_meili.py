@@ -13,7 +13,7 @@ the distribution and stats of the currency's price fields over the query without
 filter, in the same grouping (the page's query when no price filter is set): a bucket is the
 sum of the counts of the distinct prices in it. Only when a price field has more distinct
 values in the hits than Meilisearch counts (`MAX_FACET_VALUES`) do the buckets take a second
-round trip, one counting query per bucket (`bucket_fallback`). The same semantics as the
+round trip, one counting query per bucket (`followup`). The same semantics as the
 Tantivy and Postgres backends.
 """
 
@@ -29,7 +29,7 @@ from indexer.meili.config import index_uid
 from indexer.meili.documents import MAX_FACET_VALUES
 from indexer.model import SPECS, DocType
 from indexer.model.engines import micros
-from indexer.model.text import price_field_pair
+from indexer.model.text import identifier_key, price_field_pair
 from search_api.backends.highlight import marked_headline
 from search_api.model import (
     OWN_FILTER,
@@ -40,13 +40,15 @@ from search_api.model import (
     SearchQuery,
     SearchResult,
     SearchScope,
+    hit_document,
+    option_groups,
 )
 
 PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""
 CROP_WORDS = 30
 
-Role = Literal["main", "count", "bucket"]
+Role = Literal["main", "count", "bucket", "identified", "identified_text"]
 Clauses = list[tuple[str, str]]
 
 
@@ -98,6 +100,10 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
     statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of("status", statuses)))
+    if scope.only_ids is not None:
+        out.append(("ids", any_of("id", sorted(scope.only_ids))))
+    if scope.exclude_ids:
+        out.append(("not_ids", f"NOT ({any_of('id', sorted(scope.exclude_ids))})"))
     if isinstance(flt, ProductFilter):
         if flt.categories:
             out.append(("categories", any_of("category_ids", flt.categories)))
@@ -114,6 +120,9 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
             out.append(("price", " AND ".join(parts)))
         if flt.has_stock is not None:
             out.append(("has_stock", f"has_stock = {'true' if flt.has_stock else 'false'}"))
+        if flt.options:
+            out.append(("options", " AND ".join(
+                f"({any_of('option_values', group)})" for group in option_groups(flt.options))))
     elif isinstance(flt, ContentFilter):
         if flt.kind:
             out.append(("kind", any_of("kind", flt.kind)))
@@ -131,6 +140,22 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
                 parts.append(f"published_at_us <= {micros(flt.published.lte)}")
             out.append(("published", " AND ".join(parts)))
     return out
+
+
+IDENTIFIER_ATTRIBUTE: dict[DocType, str] = {"product": "identifiers", "content": "slug"}
+"""The filterable attribute holding a document's identifiers (product: lowercased handle,
+SKUs, barcodes; content: its slug)."""
+
+
+def identifier_match(query: SearchQuery) -> str | None:
+    """The filter of the documents the whole query identifies (exactly, case-insensitively:
+    `text.identifier_key`); None without text. Meilisearch cannot OR a filter with the text
+    match, so `plan` asks for these documents in a query of their own and `result` puts them
+    first (relevance order only)."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    return f"{IDENTIFIER_ATTRIBUTE[query.doc_type]} = {quote(key)}"
 
 
 def _filter(named: Clauses, skip: str | None = None, extra: str | None = None) -> str | None:
@@ -224,6 +249,7 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
                     highlight_post_tag=POST, attributes_to_crop=[marked[1]],
                     crop_length=CROP_WORDS, crop_marker="\u2026")
     requests = [Request("main", main, names, mine)]
+    requests += _identified(query, uid, named, main)
     for flt in groups:
         if flt != full:
             names, mine, facets = counted(flt)
@@ -232,10 +258,20 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
     return Plan(query, uid, requests)
 
 
-def bucket_fallback(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list[Request]:
-    """The counting queries, one per price bucket, a second round trip needs when the price
-    distribution of the first may have been cut at `MAX_FACET_VALUES` distinct prices (more
-    distinct prices than that among the hits); none otherwise."""
+def followup(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list[Request]:
+    """The queries a second round trip needs, mostly none: how many of the documents the
+    query identified the text matches too (only when it identified any: identifiers are
+    rarely typed), and one counting query per price bucket when the price distribution of
+    the first may have been cut at `MAX_FACET_VALUES` distinct prices."""
+    out = []
+    for request, response in zip(plan_.requests, responses, strict=True):
+        if request.role == "identified" and int(response.get("totalHits") or 0):
+            out.append(Request("identified_text", _count_params(
+                plan_.uid, plan_.query, request.params["filter"])))
+    return out + _bucket_fallback(plan_, responses)
+
+
+def _bucket_fallback(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list[Request]:
     if "price" not in plan_.query.facets:
         return []
     for request, response in zip(plan_.requests, responses, strict=True):
@@ -255,6 +291,23 @@ def bucket_fallback(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list
                                bucket=label))
         return out
     return []
+
+
+def _identified(query: SearchQuery, uid: str, named: Clauses,
+                main: dict[str, Any]) -> list[Request]:
+    """With text and relevance order: the documents the whole query identifies (first page
+    of them, with every filter; no text search, a lookup). How many of them the text matches
+    too (so the total counts them once) is asked only when there are some (`followup`)."""
+    ident = identifier_match(query)
+    if ident is None or query.sort != "relevance":
+        return []
+    flt = _filter(named, extra=ident)
+    found = {**main, "query": None, "filter": flt, "facets": None, "sort": None, "page": 1,
+             "hits_per_page": query.per_page, "show_ranking_score": False}
+    for name in ("attributes_to_highlight", "highlight_pre_tag", "highlight_post_tag",
+                 "attributes_to_crop", "crop_length", "crop_marker"):
+        found.pop(name, None)
+    return [Request("identified", found)]
 
 
 # ---- responses → SearchResult -------------------------------------------------------------
@@ -277,14 +330,14 @@ def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
     score = raw.get("_rankingScore")
     return Hit(id=uuid.UUID(document.id),
                score=float(score) if query.q and score is not None else None,
-               document=document._asdict(),
+               document=hit_document(document, query),
                highlights=_highlights(query.doc_type, raw.get("_formatted"))
                if query.highlight and query.q else {})
 
 
 def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) -> SearchResult:
     """The common result from the multi-search responses (in `plan_.requests` order, those of
-    `bucket_fallback` requests appended to both when it asked for any).
+    the `followup` requests appended to both when it asked for any).
     Responses are dicts with `hits`, `totalHits`, `facetDistribution`, `facetStats`."""
     query = plan_.query
     facets: dict[str, dict[str, int]] = {}
@@ -292,13 +345,21 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
     fallback: dict[str, int] | None = None
     stats: dict[str, FacetStats] = {}
     hits: list[Hit] = []
+    identified: list[Hit] = []
     total = 0
     fields = SPECS[query.doc_type].facet_fields
     for request, response in zip(plan_.requests, responses, strict=True):
         distribution = response.get("facetDistribution")
         if request.role == "main":
             hits = [hit(query, raw) for raw in response.get("hits") or []]
-            total = int(response.get("totalHits") or 0)
+            total += int(response.get("totalHits") or 0)
+        elif request.role == "identified":
+            identified = [hit(query, raw) for raw in response.get("hits") or []]
+            total += int(response.get("totalHits") or 0)
+            continue
+        elif request.role == "identified_text":  # counted by both queries above
+            total -= int(response.get("totalHits") or 0)
+            continue
         if request.role == "bucket" and request.bucket is not None:
             fallback = fallback or {}
             count = int(response.get("totalHits") or 0)
@@ -313,9 +374,22 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
                                      (distribution or {}).get(request.price[0]) or {})
     if "price" in query.facets:
         facets["price"] = buckets if fallback is None else fallback
+    if identified:
+        hits = identified_first(query, identified, hits)
     return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                         facets={name: facets.get(name, {}) for name in query.facets},
                         facet_stats=stats, backend=backend)
+
+
+def identified_first(query: SearchQuery, identified: list[Hit], hits: list[Hit]) -> list[Hit]:
+    """The page with the identified documents first (page 1) and never twice. Later pages are
+    the text matches' pages: shifted by the identified documents the text does not match
+    (Meilisearch cannot rank a filter match, so this backend approximates the first tier)."""
+    ids = {h.id for h in identified}
+    rest = [h for h in hits if h.id not in ids]
+    if query.page != 1:
+        return rest
+    return (identified + rest)[:query.per_page]
 
 
 def _price_buckets(bounds: tuple[int, ...], prices: Mapping[str, Any]) -> dict[str, int]:

@@ -13,8 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, query_words
-from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
+from indexer.model.text import FUZZY_MIN_LETTERS, TITLE_SORT_SQL, identifier_key, query_words
+from search_api.model import (
+    OWN_FILTER,
+    ContentFilter,
+    ProductFilter,
+    SearchQuery,
+    SearchScope,
+    option_groups,
+)
 
 FUZZY_THRESHOLD = 0.4
 """`pg_trgm.word_similarity_threshold` for the fuzzy branch. One deleted letter in a 5-letter
@@ -45,7 +52,8 @@ class Table:
         return cls(spec.table, spec.key, spec.hit_columns, spec.highlight, facet_columns)
 
 
-PRODUCTS = Table.of("product", "category_ids, tags, currencies, has_stock, prices")
+PRODUCTS = Table.of("product",
+                    "category_ids, tags, currencies, has_stock, prices, option_values")
 CONTENT = Table.of("content", "kind, category_id, tags, author_id")
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
@@ -60,6 +68,8 @@ _FACET_SQL: dict[tuple[str, str], str] = {
     ("product", "currencies"): "SELECT 'currencies', v, count(*) FROM {m}, unnest(currencies) v "
                                "GROUP BY 2",
     ("product", "has_stock"): "SELECT 'has_stock', has_stock::text, count(*) FROM {m} GROUP BY 2",
+    ("product", "options"): "SELECT 'options', v, count(*) FROM {m}, unnest(option_values) v "
+                            "GROUP BY 2",
     ("product", "price"): "SELECT 'price', (prices->{cur}->>'min'), count(*) FROM {m} "
                           "WHERE prices ? {cur} GROUP BY 2",
     ("product", PRICE_STATS): f"SELECT '{PRICE_STATS}', "
@@ -99,6 +109,17 @@ def table_of(query: SearchQuery) -> Table:
     return PRODUCTS if query.doc_type == "product" else CONTENT
 
 
+def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]]:
+    """The scope's merchandising bounds: only some documents (a pin lookup), or not some."""
+    out = []
+    if scope.only_ids is not None:
+        out.append(("ids", f"{key} = ANY({p.add(sorted(scope.only_ids))}::uuid[])"))
+    if scope.exclude_ids:
+        out.append(("not_ids",
+                     f"NOT ({key} = ANY({p.add(sorted(scope.exclude_ids))}::uuid[]))"))
+    return out
+
+
 def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None = None,
            ) -> tuple[list[tuple[str, str]], str | None, str | None]:
     """Named WHERE clauses but `skip`, the tsquery expression and the parameter of the user
@@ -109,6 +130,7 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     statuses = scope.statuses(query)
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
+    clauses += _id_clauses(table_of(query).key, scope, p)
     tsq = q = None
     if query.q:
         q = p.add(query.q) + "::text"
@@ -129,12 +151,37 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
                 fuzzy.append(f"({exact} OR {w} <% title)" if len(word) >= FUZZY_MIN_LETTERS
                              else exact)
             text = f"({text} OR ({' AND '.join(fuzzy)}))"
-        clauses.append(("text", text))
+        ident = identifier_match(query, p)
+        clauses.append(("text", text if ident is None else f"({text} OR {ident})"))
     if isinstance(flt, ProductFilter):
         clauses += _product_filters(flt, p, skip)
     elif isinstance(flt, ContentFilter):
         clauses += _content_filters(flt, p, skip)
     return clauses, tsq, q
+
+
+IDENTIFIER_SQL: dict[DocType, str] = {
+    "product": "identifiers @> ARRAY[{key}]",
+    "content": "lower(slug) = {key}",
+}
+"""A document whose identifier (product: lowercased handle, SKUs, barcodes; content: slug)
+is the query key; both use an index (GIN on `identifiers`, `(tenant_id, lower(slug))`)."""
+
+
+def identifier_match(query: SearchQuery, p: Params) -> str | None:
+    """The condition that the whole query is one of the document's identifiers (exactly,
+    case-insensitively: `text.identifier_key`), OR'ed with the text match; None without
+    text."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    return IDENTIFIER_SQL[query.doc_type].format(key=p.add(key) + "::text")
+
+
+def _identifier_rank(query: SearchQuery, p: Params) -> str:
+    """1 for a document the whole query identifies, else 0: the first relevance tier."""
+    ident = identifier_match(query, p)
+    return "0" if ident is None else f"({ident})::int"
 
 
 def _product_filters(flt: ProductFilter, p: Params,
@@ -154,6 +201,9 @@ def _product_filters(flt: ProductFilter, p: Params,
         out.append(("price", " AND ".join(parts)))
     if flt.has_stock is not None and skip != "has_stock":
         out.append(("has_stock", f"has_stock = {p.add(flt.has_stock)}"))
+    if flt.options and skip != "options":
+        out.append(("options", " AND ".join(f"option_values && {p.add(group)}::text[]"
+                                            for group in option_groups(flt.options))))
     return out
 
 
@@ -191,7 +241,7 @@ def _order_by(query: SearchQuery, scope: SearchScope, table: Table, p: Params) -
 def _sort_order(query: SearchQuery, table: Table, p: Params) -> str:
     key = table.key
     if query.sort == "relevance":
-        return f"rank DESC, {key}"
+        return f"ident DESC, rank DESC, {key}"
     name, direction = query.sort.split(":")
     desc = direction == "desc"
     if name == "price":
@@ -219,7 +269,9 @@ def compile_hits(query: SearchQuery, scope: SearchScope) -> Compiled:
     clauses, tsq, q = _where(query, scope, p)
     order = _order_by(query, scope, table, p)
     limit, offset = p.add(query.per_page), p.add(query.offset)
-    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, count(*) OVER () AS total "
+    ident = _identifier_rank(query, p)
+    sql = (f"SELECT {table.columns}, {_rank(tsq, q)} AS rank, {ident} AS ident, "
+           f"count(*) OVER () AS total "
            f"FROM {table.name} WHERE {' AND '.join(c for _, c in clauses)} "
            f"ORDER BY {order} LIMIT {limit} OFFSET {offset}")
     if query.highlight and tsq is not None:

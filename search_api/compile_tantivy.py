@@ -15,11 +15,29 @@ from typing import Any
 import tantivy
 
 from indexer.model import SPECS, DocType
-from indexer.model.text import FUZZY_MIN_LETTERS, price_field_pair, price_fields, query_words
+from indexer.model.text import (
+    FUZZY_MIN_LETTERS,
+    identifier_key,
+    price_field_pair,
+    price_fields,
+    query_words,
+)
 from indexer.tantivy.query import tenant_scoped, text_query
-from search_api.model import OWN_FILTER, ContentFilter, ProductFilter, SearchQuery, SearchScope
+from search_api.model import (
+    OWN_FILTER,
+    ContentFilter,
+    ProductFilter,
+    SearchQuery,
+    SearchScope,
+    option_groups,
+)
 
 EXACT_BOOST = 10.0
+IDENTIFIER_BOOST = 1e6
+"""The score of a document the whole query identifies: above any text score (first tier)."""
+IDENTIFIER_FIELD: dict[DocType, str] = {"product": "identifiers", "content": "slug"}
+"""The raw field holding a document's identifiers (product: lowercased handle, SKUs,
+barcodes; content: its slug, lowercase by the slug rule)."""
 TERMS_SIZE = 65000
 """Terms aggregation size: large enough that facet counts are exact, not top-k."""
 STATS_LOW, STATS_HIGH = "price_stats_low", "price_stats_high"
@@ -73,13 +91,35 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
     statuses = scope.statuses(query)
     if statuses is not None:
         out.append(("status", any_of(schema, "status", statuses)))
+    if scope.only_ids is not None:
+        out.append(("ids", any_of(schema, "id", sorted(scope.only_ids))))
+    if scope.exclude_ids:
+        out.append(("not_ids", tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.all_query()),
+             (tantivy.Occur.MustNot, any_of(schema, "id", sorted(scope.exclude_ids)))])))
     if query.q:
-        out.append(("text", user_text(index, query.doc_type, query.q)))
+        text = user_text(index, query.doc_type, query.q)
+        ident = identifier_match(schema, query)
+        if ident is not None:
+            text = tantivy.Query.boolean_query([(tantivy.Occur.Should, text),
+                                                (tantivy.Occur.Should, ident)])
+        out.append(("text", text))
     if isinstance(flt, ProductFilter):
         out += _product_filters(schema, flt, currencies)
     elif isinstance(flt, ContentFilter):
         out += _content_filters(schema, flt)
     return out
+
+
+def identifier_match(schema: tantivy.Schema, query: SearchQuery) -> tantivy.Query | None:
+    """Documents the whole query identifies (exactly, case-insensitively:
+    `text.identifier_key`), scored `IDENTIFIER_BOOST`; OR'ed with the text match. None
+    without text."""
+    key = identifier_key(query.q)
+    if key is None:
+        return None
+    term = tantivy.Query.term_query(schema, IDENTIFIER_FIELD[query.doc_type], key)
+    return tantivy.Query.const_score_query(term, IDENTIFIER_BOOST)
 
 
 def any_of(schema: tantivy.Schema, field: str, values: Sequence[Any]) -> tantivy.Query:
@@ -111,6 +151,9 @@ def _product_filters(schema: tantivy.Schema, flt: ProductFilter,
         out.append(("price", _all(parts)))
     if flt.has_stock is not None:
         out.append(("has_stock", tantivy.Query.term_query(schema, "has_stock", flt.has_stock)))
+    if flt.options:
+        out.append(("options", _all([any_of(schema, "option_values", group)
+                                     for group in option_groups(flt.options)])))
     return out
 
 

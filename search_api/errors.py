@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
 _TITLES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
            405: "Method Not Allowed", 409: "Conflict", 413: "Content Too Large",
+           415: "Unsupported Media Type",
            414: "URI Too Long", 422: "Unprocessable Content", 500: "Internal Server Error",
            503: "Service Unavailable"}
 
@@ -69,13 +70,24 @@ def field_error(field: str, message: str, status: int = 422) -> Problem:
                                                            "message": message}])
 
 
+def _union_member(part: object) -> bool:
+    """A location part pydantic adds for the member of a union it tried (a model's class
+    name, e.g. `ProductFilter`): our fields and keys are lowercase, never such a name."""
+    return isinstance(part, str) and part[:1].isupper() and part.isalnum()
+
+
 def from_validation(exc: ValidationError, prefix: str = "") -> Problem:
-    """Pydantic's report as a 422, one entry per bad field (dotted path)."""
-    errors = []
+    """Pydantic's report as a 422, one entry per bad field (dotted path; the members of a
+    union it tried are left out of the path, and an error both members report is listed
+    once)."""
+    errors: list[dict[str, str]] = []
     for err in exc.errors(include_url=False):
-        path = ".".join(str(part) for part in err["loc"] if part != "__root__")
+        path = ".".join(str(part) for part in err["loc"]
+                        if part != "__root__" and not _union_member(part))
         field = ".".join(p for p in (prefix, path) if p) or prefix or "body"
-        errors.append({"field": field, "message": err["msg"]})
+        entry = {"field": field, "message": err["msg"]}
+        if entry not in errors:
+            errors.append(entry)
     detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
     return Problem(422, detail or "invalid input", errors=errors, slug="validation")
 

@@ -18,6 +18,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    SkipValidation,
     Strict,
     WithJsonSchema,
     field_validator,
@@ -27,7 +28,9 @@ from pydantic import (
 from core_write.currencies import ISO_4217
 from core_write.errors import ValidationFailed
 from core_write.validate import BIGINT_MAX
-from indexer.model import BY_SECTION, SPECS, DocType
+from indexer.model import BY_SECTION, SPECS, DocType, Document, ProductDoc
+from indexer.model.relevance import DEFAULT_TEXT_RULES, LOCALE, TextRules
+from indexer.model.text import split_option
 
 DOC_TYPES: Mapping[str, DocType] = BY_SECTION
 """The public document type names (URLs, `type=`, the CLI, OpenAPI) and the internal ones
@@ -36,7 +39,7 @@ DOC_TYPES: Mapping[str, DocType] = BY_SECTION
 PUBLIC_DOC_TYPES: dict[DocType, str] = {dt: spec.section for dt, spec in SPECS.items()}
 ProductStatus = Literal["draft", "proposed", "published", "rejected"]
 ContentStatus = Literal["draft", "published", "archived"]
-ProductFacet = Literal["categories", "tags", "currencies", "has_stock", "price"]
+ProductFacet = Literal["categories", "tags", "currencies", "has_stock", "price", "options"]
 ContentFacet = Literal["kind", "categories", "tags", "author"]
 PRODUCT_SORTS = frozenset({"relevance", "price:asc", "price:desc", "created_at:asc",
                            "created_at:desc", "title:asc", "title:desc"})
@@ -45,7 +48,7 @@ CONTENT_SORTS = frozenset({"relevance", "published_at:asc", "published_at:desc",
 DEFAULT_PRICE_BUCKETS = (1000, 2500, 5000, 10000, 25000, 50000)
 OWN_FILTER: dict[str, str] = {"categories": "categories", "tags": "tags",
                               "has_stock": "has_stock", "price": "price", "kind": "kind",
-                              "author": "author"}
+                              "author": "author", "options": "options"}
 """Which filter a facet ignores (disjunctive faceting: a facet whose own filter is set is
 counted with every other filter, so ticking a category keeps the other ones visible)."""
 _ISO_4217 = frozenset(ISO_4217)
@@ -80,6 +83,9 @@ Amount = Annotated[int, Strict(), Ge(0), Le(BIGINT_MAX), INTEGRAL]
 """Minor units as stored (a PostgreSQL bigint): 0 to 2^63-1."""
 Bucket = Annotated[int, Strict(), Ge(1), Le(BIGINT_MAX), INTEGRAL]
 TagName = Annotated[str, Field(min_length=1, max_length=100, pattern=NO_NUL)]
+OPTION_VALUE = r"^[^:\x00]+:[^\x00]+$"
+"""An option facet value: the option's name, ':', the value ("Colour:red")."""
+OptionValue = Annotated[str, Field(min_length=3, max_length=511, pattern=OPTION_VALUE)]
 DATE_YEARS = (1700, 2199)
 """Dates a filter may name (as written, any offset): inside what every backend represents
 (Tantivy stores i64 nanoseconds: 1677-09-21 to 2262-04-11)."""
@@ -156,8 +162,21 @@ class ProductFilter(_Strict):
     price: PriceRange | None = None
     """Products with a variant priced inside the range (their [min, max] overlaps it)."""
     has_stock: Boolean | None = None
+    options: list[OptionValue] = Field(default_factory=list, max_length=50)
+    """Option values as the `options` facet names them ("Colour:red"): products with a
+    variant of any of the values given for an option, for every option named (red or navy,
+    and size M)."""
     status: list[ProductStatus] | None = Field(default=None, max_length=4)
     """Admin keys only for anything but `published`; search keys always see `published`."""
+
+
+def option_groups(values: list[str]) -> list[list[str]]:
+    """Option filter values grouped by option name, in the order names first appear: every
+    group must match (AND), any value of a group (OR)."""
+    groups: dict[str, list[str]] = {}
+    for value in values:
+        groups.setdefault(split_option(value)[0], []).append(value)
+    return list(groups.values())
 
 
 class ContentFilter(_Strict):
@@ -189,6 +208,9 @@ class SearchQuery(_Strict):
     page: Annotated[int, Strict(), Ge(1), Le(500), INTEGRAL] = 1
     per_page: Annotated[int, Strict(), Ge(1), Le(100), INTEGRAL] = 20
     highlight: Boolean = False
+    locale: str | None = Field(default=None, pattern=LOCALE, max_length=12)
+    """The shopper's language or locale (`de`, `en-GB`): synonyms and stop words scoped to it
+    apply besides the unscoped ones."""
     min_token: Token | None = Field(default=None, exclude=True,
                                     description=MIN_TOKEN_DESCRIPTION)
 
@@ -281,10 +303,17 @@ class SearchScope(_Strict):
 
     tenant_id: uuid.UUID
     include_drafts: bool = False
+    only_ids: frozenset[uuid.UUID] | None = None
+    """Merchandising: the search sees only these documents (a pin's lookup)."""
+    exclude_ids: frozenset[uuid.UUID] = frozenset()
+    """Merchandising: documents this search never sees (hidden by a rule, or pinned)."""
     in_stock_first: bool = False
     """Products in stock before those out of stock (ranking tier 0, relevance and explicit
     sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by
     default); a scope built by hand ranks without it."""
+    text_rules: Annotated[TextRules, SkipValidation] = DEFAULT_TEXT_RULES
+    """The tenant's synonyms, stop words and typo settings (the API fills them from its
+    relevance settings for the search's `locale`)."""
 
     def statuses(self, query: SearchQuery) -> list[str] | None:
         """The statuses this search may see (None: any): `published` for search keys, what
@@ -295,17 +324,72 @@ class SearchScope(_Strict):
         return list(flt.status) if flt is not None and flt.status else None
 
 
+HIT_DOCUMENT = (
+    "the document. Products: id, title, subtitle, handle, description, status, prices "
+    "({currency: {min, max}}, minor units), currencies, has_stock, total_stock, category_ids, "
+    "tags, created_at, published_at, thumbnail (URL or null), categories ([{id, name, "
+    "handle}]), skus (by variant position), options ([{option, values}]: the values some "
+    "variant carries), price_min and price_max (in the request's `currency`, else the price "
+    "filter's; null without one). Content: id, kind, title, slug, excerpt, body_preview, "
+    "status, author_id, author_name, category_id, tags, created_at, published_at")
+
+
 class Hit(_Strict):
     id: uuid.UUID
     score: float | None = None
-    document: dict[str, Any]
+    document: dict[str, Any] = Field(description=HIT_DOCUMENT)
     highlights: dict[str, str] = Field(default_factory=dict)
     """Field -> fragment with matches wrapped in <mark></mark>."""
+
+
+def hit_document(document: Document, query: SearchQuery) -> dict[str, Any]:
+    """The `document` of a hit: the document's fields, and for products `price_min` /
+    `price_max` in the request's price currency (`currency`, else the price filter's; null
+    without one or when the product has no price in it). Every backend builds hits so."""
+    out = document._asdict()
+    if isinstance(document, ProductDoc):
+        currency = query.price_currency
+        price = document.prices.get(currency) if currency is not None else None
+        out["price_min"] = price["min"] if price is not None else None
+        out["price_max"] = price["max"] if price is not None else None
+    return out
 
 
 class FacetStats(_Strict):
     min: int
     max: int
+
+
+class FacetValue(_Strict):
+    """One value of a facet as a facet list renders it."""
+
+    value: str
+    """What a filter takes (a category id, a tag name, "Colour:red", a price bucket)."""
+    count: int
+    """Matching documents (products, for option values: not variants)."""
+    label: str
+    """What a storefront shows: the category or author name, the option value, else the
+    value itself."""
+    handle: str | None = None
+    """The category's handle (content: its slug)."""
+    option: str | None = None
+    """The option's name, for `options` values."""
+
+
+def facet_order(name: str, counts: Mapping[str, int],
+                labels: Mapping[str, str] | None = None) -> dict[str, int]:
+    """A facet's values in the documented order: price buckets by amount; every other facet
+    by count (most first), then label (casefolded: an option's value, the category or author
+    name of `labels`, else the value itself), then value. Every backend's facets come out so,
+    and the API orders them again once it has the names of id values (pure)."""
+    if name == "price":
+        def amount(bucket: str) -> int:
+            head = bucket.split("-")[0].rstrip("+")
+            return int(head) if head.isdigit() else 0
+        return dict(sorted(counts.items(), key=lambda kv: (amount(kv[0]), kv[0])))
+    names = labels or ({v: split_option(v)[1] for v in counts} if name == "options" else {})
+    return dict(sorted(counts.items(), key=lambda kv: (
+        -kv[1], (names.get(kv[0]) or kv[0]).casefold(), kv[0])))
 
 
 class SearchResult(_Strict):
@@ -314,13 +398,28 @@ class SearchResult(_Strict):
     page: int
     per_page: int
     facets: dict[str, dict[str, int]] = Field(default_factory=dict)
+    """facet → value → count, each facet's values in `facet_order`."""
     facet_stats: dict[str, FacetStats] = Field(default_factory=dict)
     facet_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
     """facet → value → the name a storefront shows, for the facets whose values are ids
     (`categories`, `author`)."""
+    facet_values: dict[str, list[FacetValue]] = Field(default_factory=dict)
+    """facet → its values as a list a facet list renders (value, count, label, category
+    handle, option name), in the order of `facets` (the API fills it in)."""
     took_ms: float = 0.0
     backend: str
     stale: bool = False
+    applied_rules: list[uuid.UUID] = Field(default_factory=list)
+    """The merchandising rules that shaped this answer, in evaluation order."""
+    redirect: str | None = None
+    """A rule's redirect: the client should send the shopper to this URL."""
+    banners: list[dict[str, Any]] = Field(default_factory=list)
+    """The payloads of the applied rules' banners, in rule order."""
+
+    @field_validator("facets")
+    @classmethod
+    def _in_facet_order(cls, value: dict[str, dict[str, int]]) -> dict[str, dict[str, int]]:
+        return {name: facet_order(name, counts) for name, counts in value.items()}
 
 
 class Suggestion(_Strict):

@@ -13,6 +13,7 @@ from pydantic.json_schema import models_json_schema
 
 from core_write.validate import BIGINT_MAX
 from indexer.model import DocType
+from indexer.model.relevance import LOCALE
 from search_api.model import (
     CONTENT_SORTS,
     CURRENCY_SCHEMA,
@@ -49,6 +50,7 @@ PROBLEMS = {code: {"description": text, "content": {
     "400": "malformed JSON or query-string syntax", "401": "missing or unknown API key",
     "403": "the key's role or tenant does not allow this",
     "413": "the body is larger than API_MAX_BODY_BYTES", "414": "the query string is too long",
+    "415": "the body is not of the media type the operation reads",
     "422": "a parameter is invalid (`errors` names it)",
     "503": "a dependency is unavailable or the request timed out"}.items()}
 
@@ -78,6 +80,9 @@ UUID = {"type": "string", "format": "uuid"}
 TAG = {"type": "string", "minLength": 1, "maxLength": 100,
        "pattern": r"^[^\x00,]*[^\x00,\s][^\x00,]*$"}
 """A tag name in a query string: no comma (the separator), not blank."""
+OPTION = {"type": "string", "minLength": 3, "maxLength": 511,
+          "pattern": r"^[^\x00,:]+:[^\x00,]+$"}
+"""An option value in a query string (`Colour:red`): no comma (the separator)."""
 
 
 def _int(low: int, high: int = BIGINT_MAX) -> dict[str, Any]:
@@ -106,6 +111,9 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
         _param("highlight", "wrap matches in <mark> (true/false, yes/no, on/off, 1/0)",
                BOOLEAN),
         _int_param("min_token", MIN_TOKEN_DESCRIPTION, TOKEN_MIN, TOKEN_MAX),
+        _param("locale", "the shopper's language or locale (`de`, `en-GB`): the tenant's "
+                         "synonyms and stop words scoped to it apply besides the others",
+               {"type": "string", "pattern": LOCALE, "maxLength": 12}),
         _list_param("filter[categories]", "any of these category ids", UUID, 50),
         _list_param("filter[tags]", "any of these tag names", TAG, 50),
         _param("currency", "ISO 4217 currency of price sort, facet and stats, and the "
@@ -122,6 +130,9 @@ def search_params(doc_type: DocType) -> list[dict[str, Any]]:
             _int_param("filter[price][min]", "lowest price, minor units", 0),
             _int_param("filter[price][max]", "highest price, minor units", 0),
             _param("filter[has_stock]", "in stock or not", BOOLEAN),
+            _list_param("filter[options]", "option values as the `options` facet names "
+                                           "them (`Colour:red`): any value of an option, "
+                                           "every option named", OPTION, 50),
             _list_param("filter[status]", "statuses (admin keys; search keys: published)",
                         {"enum": list(ProductStatus.__args__)}, 4),  # type: ignore[attr-defined]
         ]
@@ -246,6 +257,8 @@ def _paths() -> dict[str, Any]:
                 "text/css": {"schema": {"type": "string"}}}},
                 "404": {"description": "no such file"}}}},
         **_account_paths(admin),
+        **_import_paths(get),
+        **_relevance_paths(admin),
         "/graphql": {
             "get": {"summary": "GraphQL query (not mutation) as `query`, `variables` (JSON) and "
                                "`operationName` parameters; schema: `{ _service { sdl } }`",
@@ -270,6 +283,64 @@ def _paths() -> dict[str, Any]:
             "description": "OK", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
         "/openapi.json": {"get": {"summary": "This document",
                                   "responses": {"200": _json({"type": "object"})}}},
+    }
+
+
+def _import_paths(get: tuple[str, ...]) -> dict[str, Any]:
+    """Bulk import (admin: own tenant; operator: `?tenant=`)."""
+    from core_write.bulk_import import CHUNK_LINES, LINE_MAX_BYTES
+    from search_api.routes_admin import DOC_ID, TENANT_REF
+    from search_api.routes_import import CONTENT_TYPES, IMPORT_PATH, MAX_LIST
+
+    tenant = _param("tenant", "tenant slug or id (operator keys: required to import; admin "
+                              "keys: their own only)", {"type": "string", "pattern": TENANT_REF})
+    import_id = {"type": "string", "pattern": DOC_ID}
+    job = _json(_obj(**{"import": _ref("ImportJob")}))
+    lines = {"type": "string", "description": (
+        "NDJSON: one JSON object per line, `ImportProductLine` (`type` `product` or absent) "
+        f"or `ImportNodeLine` (`type` `node`); at most {LINE_MAX_BYTES} bytes a line, "
+        "IMPORT_MAX_BYTES (default 1 GiB) in all, read as a stream")}
+    return {
+        IMPORT_PATH: {"get": {
+            "summary": "Import jobs, newest first (admin: own tenant; operator: any)",
+            "security": SECURITY,
+            "parameters": [tenant, _int_param("limit", "jobs", 1, MAX_LIST)],
+            "responses": {"200": _json(_obj(imports={"type": "array",
+                                                     "items": _ref("ImportJob")})),
+                          **_errors(*get)}}, "post": {
+            "summary": "Import products and content nodes from an NDJSON body",
+            "description": (
+                f"Lines are validated one by one and written {CHUNK_LINES} per transaction; "
+                "a refused line is reported (`errors`: line, field, reason) and the others "
+                "are written, each line whole or not at all. A product's `handle` (a node's "
+                "`kind` and `slug`) is its idempotency key: an existing product is replaced "
+                "with the line's fields and parts, never duplicated. Answers when the body is "
+                "imported; `GET /v1/admin/import/{id}` shows the progress meanwhile. `id` "
+                "names the job: an existing id of this tenant resumes it (the same body "
+                "again: its committed part is skipped after a hash check, 409 if it "
+                "differs); a new one starts it."),
+            "security": SECURITY,
+            "parameters": [tenant, _param("id", "the import's id (new: start; existing: "
+                                                "resume)", import_id)],
+            "requestBody": {"required": True, "content": {
+                kind: {"schema": lines} for kind in CONTENT_TYPES}},
+            "responses": {"200": job | {"headers": {"Location": {
+                "description": "the job's URL", "schema": {"type": "string"}}}},
+                "404": PROBLEMS["422"] | {"description": "no such import (of this tenant)"},
+                "409": PROBLEMS["422"] | {"description": "the import runs elsewhere, or the "
+                                                         "body differs from its committed "
+                                                         "part"},
+                **_errors("400", "401", "403", "413", "414", "415", "422", "503")}}},
+        IMPORT_PATH + "/{id}": {"get": {
+            "summary": "An import's progress and its first refused lines",
+            "description": "`state`: running, interrupted (its runner died: post the same "
+                           "body with this `id` to resume), succeeded or failed.",
+            "security": SECURITY,
+            "parameters": [{"name": "id", "in": "path", "required": True,
+                            "schema": import_id},
+                           _int_param("errors", "refused lines listed", 0, 1000)],
+            "responses": {"200": job, "404": PROBLEMS["422"] | {
+                "description": "no such import (of this tenant)"}, **_errors(*get)}}},
     }
 
 
@@ -329,6 +400,79 @@ def _account_paths(admin: tuple[str, ...]) -> dict[str, Any]:
                 "description": "the key is revoked or expired"}, **not_found,
                 **_errors(*admin)}}},
     }
+def _relevance_paths(admin: tuple[str, ...]) -> dict[str, Any]:
+    """Relevance settings, synonyms and merchandising rules (admin keys: their own tenant;
+    operator keys: `?tenant=`)."""
+    from search_api.routes_admin import TENANT_REF
+
+    tenant = [_param("tenant", "the tenant (slug or id): required for operator keys, "
+                               "an admin key's own tenant otherwise",
+                     {"type": "string", "pattern": TENANT_REF})]
+    rule_path = [*tenant, {"name": "rule", "in": "path", "required": True,
+                           "schema": {"type": "string", "format": "uuid"}}]
+    settings = _json(_obj(version={"type": "integer"}, settings=_ref("SettingsBody"),
+                          live_within_seconds={"type": "number"}))
+    synonyms = _json(_obj(version={"type": "integer"}, groups={"type": "array"},
+                          one_way={"type": "array"}))
+    rule = _obj(version={"type": "integer"}, rule={"type": "object"})
+    not_found = {"404": PROBLEMS["422"] | {"description": "no such tenant or rule"}}
+    get = ("400", "401", "403", "414", "422", "503")
+
+    def body(model: str) -> dict[str, Any]:
+        return {"required": True, "content": {"application/json": {"schema": _ref(model)}}}
+
+    def write(summary: str, model: str, answer: dict[str, Any],
+              created: bool = False) -> dict[str, Any]:
+        extra = {"409": PROBLEMS["422"] | {"description": "the tenant has MAX_RULES rules"}} \
+            if created else {}
+        return {"summary": summary, "security": SECURITY, "parameters": tenant,
+                "requestBody": body(model), "responses": {
+                    "201" if created else "200": answer, **not_found, **extra,
+                    **_errors(*admin)}}
+
+    return {
+        "/v1/admin/settings": {
+            "get": {"summary": "The tenant's relevance settings and version",
+                    "security": SECURITY, "parameters": tenant,
+                    "responses": {"200": settings, **not_found, **_errors(*get)}},
+            "put": write("Replace the relevance settings", "SettingsBody", settings),
+            "patch": write("Change some relevance settings (objects merge one level deep)",
+                           "SearchSettingsPatch", settings)},
+        "/v1/admin/settings/audit": {"get": {
+            "summary": "Who changed the settings and rules, when, before and after",
+            "security": SECURITY, "parameters": [*tenant, _int_param(
+                "limit", "how many changes, newest first", 1, 200)],
+            "responses": {"200": _json(_obj(changes={"type": "array"})), **not_found,
+                          **_errors(*get)}}},
+        "/v1/admin/synonyms": {
+            "get": {"summary": "The tenant's synonyms", "security": SECURITY,
+                    "parameters": tenant,
+                    "responses": {"200": synonyms, **not_found, **_errors(*get)}},
+            "put": write("Replace every synonym", "Synonyms", synonyms),
+            "post": write("Add synonym groups and one-way rules", "Synonyms", synonyms),
+            "delete": {"summary": "Remove every synonym", "security": SECURITY,
+                       "parameters": tenant,
+                       "responses": {"200": synonyms, **not_found, **_errors(*get)}}},
+        "/v1/admin/rules": {
+            "get": {"summary": "The tenant's merchandising rules in evaluation order",
+                    "security": SECURITY, "parameters": tenant, "responses": {
+                        "200": _json(_obj(version={"type": "integer"},
+                                          rules={"type": "array"})),
+                        **not_found, **_errors(*get)}},
+            "post": write("Create a rule", "RuleSpec", _json(rule, "created"), created=True)},
+        "/v1/admin/rules/{rule}": {
+            "get": {"summary": "One rule", "security": SECURITY, "parameters": rule_path,
+                    "responses": {"200": _json(rule), **not_found, **_errors(*get)}},
+            "put": {**write("Replace a rule", "RuleSpec", _json(rule)),
+                    "parameters": rule_path},
+            "delete": {"summary": "Delete a rule", "security": SECURITY,
+                       "parameters": rule_path, "responses": {
+                           "200": _json(_obj(version={"type": "integer"},
+                                             deleted={"type": "boolean"})),
+                           **not_found, **_errors(*get)}}},
+    }
+
+
 def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
     """The body one search route accepts: `SearchQuery` narrowed to its document type's
     filter, facet and sort names."""
@@ -351,20 +495,27 @@ def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
 
 @cache
 def build_document() -> dict[str, Any]:
+    from core_write.bulk_import import NodeLine, ProductLine
     from core_write.services.tenants import TenantCreate
+    from indexer.model.relevance import Synonyms
     from search_api.accounts import KeyCreate, KeyInfo, TenantInfo
     from search_api.routes_accounts import KeyRotate
     from search_api.routes_admin import ReindexRequest, ReplayRequest
+    from search_api.routes_relevance import SettingsBody
+    from search_api.rules import RuleSpec
 
     _, defs = models_json_schema(
         [(m, "validation") for m in (SearchQuery, ReindexRequest, ReplayRequest, TenantCreate,
-                                     KeyCreate, KeyRotate)]
+                                     KeyCreate, KeyRotate, ProductLine, NodeLine,
+                                     SettingsBody, Synonyms, RuleSpec)]
         + [(m, "serialization") for m in (SearchResult, Suggestion, KeyInfo, TenantInfo)],
         ref_template=REF)
     schemas: dict[str, Any] = dict(defs.get("$defs", {}))
     for doc_type in ("product", "content"):
         schemas[f"{doc_type.title()}SearchQuery"] = _search_body(schemas["SearchQuery"],
                                                                  doc_type)
+    schemas["SearchSettingsPatch"] = {**deepcopy(schemas["SettingsBody"]),
+                                      "title": "SearchSettingsPatch"}
     schemas["Problem"] = {"type": "object", "required": ["type", "title", "status"],
                           "properties": {
                               "type": {"type": "string"}, "title": {"type": "string"},
@@ -390,6 +541,19 @@ def build_document() -> dict[str, Any]:
     schemas["Job"]["properties"]["type"]["enum"] = ["products", "content", None]
     schemas["Job"]["properties"]["doc_type"].update(
         deprecated=True, description="the internal name (`product`); use `type`")
+    schemas["ImportProductLine"] = schemas.pop("ProductLine")
+    schemas["ImportNodeLine"] = schemas.pop("NodeLine")
+    schemas["ImportJob"] = _obj(**{name: {"type": kind} for name, kind in {
+        "id": "string", "tenant_id": "string", "requested_by": "string", "source": "string",
+        "source_sha256": ["string", "null"], "total_bytes": ["integer", "null"],
+        "lines_done": "integer", "bytes_done": "integer", "written": "integer",
+        "failed": "integer", "rate": "number", "error": ["string", "null"],
+        "consistency_token": ["integer", "null"],
+        "started_at": "string", "updated_at": "string", "finished_at": ["string", "null"],
+        "progress": ["number", "null"]}.items()}, state={"enum": [
+            "running", "interrupted", "succeeded", "failed"]}, errors={
+        "type": "array", "items": _obj(line={"type": "integer"}, field={"type": "string"},
+                                       reason={"type": "string"})})
     return {
         "openapi": "3.1.0",
         "info": {"title": "RusToK Search API", "version": "1"},

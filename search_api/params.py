@@ -16,7 +16,7 @@ from typing import Any
 from search_api.errors import Problem, field_error
 from search_api.model import TOKEN_MAX, TOKEN_MIN, schema_regex
 
-SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight"})
+SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight", "locale"})
 INTEGERS = frozenset({"page", "per_page"})
 FILTER_INTEGERS = frozenset({("price", "min"), ("price", "max")})
 INTEGER = r"^(?:0|[1-9][0-9]{0,18})$"
@@ -26,7 +26,7 @@ BOOLEAN = (r"^(?:[Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|[Oo
            r"|[Oo][Ff][Ff]|1|0)?$")
 """A query-string flag: true/false, yes/no, on/off (any case), 1/0; empty means true."""
 LISTS = frozenset({"facets", "price_buckets"})
-FILTER_LISTS = frozenset({"categories", "tags", "kind", "author", "status"})
+FILTER_LISTS = frozenset({"categories", "tags", "kind", "author", "status", "options"})
 CONTROL = frozenset({"min_token"})
 _INTEGER = schema_regex(INTEGER)
 _BOOLEAN = schema_regex(BOOLEAN)

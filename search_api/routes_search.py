@@ -4,6 +4,7 @@ searched within the key's own scope (I/O: the backend, PostgreSQL for read-your-
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -11,11 +12,13 @@ from pydantic import ValidationError
 
 from core_write.errors import RustokError
 from indexer.model import DocType
-from search_api import metrics
+from indexer.model.relevance import SearchSettings
+from search_api import metrics, rules
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.facet_labels import facet_labels
+from search_api.facet_labels import facet_names, labelled
 from search_api.freshness import BACKLOG, engine_of, wait_indexed
+from search_api.merchandising import search_with_plan
 from search_api.model import (
     DOC_TYPES,
     PUBLIC_DOC_TYPES,
@@ -27,7 +30,7 @@ from search_api.model import (
     schema_regex,
 )
 from search_api.params import parse_int, parse_search_params, parse_token
-from search_api.wiring import BACKEND, RESOURCES, SETTINGS
+from search_api.wiring import BACKEND, RELEVANCE, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()
 JSON = "application/json"
@@ -72,6 +75,17 @@ def _query(data: dict[str, Any], doc_type: DocType, key: ApiKey) -> SearchQuery:
     return query
 
 
+def with_default_sort(query: SearchQuery, settings: SearchSettings) -> SearchQuery:
+    """The tenant's default sort for a search that names none (a price sort only when the
+    search has a currency to sort by)."""
+    if "sort" in query.model_fields_set:
+        return query
+    sort = getattr(settings.default_sort, PUBLIC_DOC_TYPES[query.doc_type])
+    if sort == query.sort or (sort.startswith("price") and query.price_currency is None):
+        return query
+    return query.model_copy(update={"sort": sort})
+
+
 async def run_search(request: web.Request, doc_type: DocType, data: dict[str, Any],
                      token: int | None) -> web.Response:
     key = require_role(request, "search", "admin")
@@ -95,18 +109,29 @@ async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dic
                                        engine_of(backend), budget) or stale
     if stale:
         metrics.STALE_ANSWERS.labels(backend.name).inc()
+    relevance = await app[RELEVANCE].get(app[RESOURCES].pool, scope.tenant_id)
+    query = with_default_sort(query, relevance.settings)
+    rules_of_text = relevance.text_rules(query.locale)
+    if not rules_of_text.plain:
+        scope = scope.model_copy(update={"text_rules": rules_of_text})
+    plan = rules.plan(relevance.rules, query, datetime.now(UTC)) if relevance.rules \
+        else rules.Plan()
     try:
-        result: SearchResult = await backend.search(query, scope)
+        result: SearchResult = await search_with_plan(backend, query, scope, plan)
     except (RustokError, TimeoutError) as exc:
         metrics.SEARCH_ERRORS.labels(backend.name, type(exc).__name__).inc()
         raise
     except Exception:
         metrics.SEARCH_ERRORS.labels(backend.name, "internal").inc()
         raise
-    labels = await facet_labels(app[RESOURCES].pool, scope.tenant_id, query.doc_type,
-                                result.facets)
-    if stale or labels:
-        result = result.model_copy(update={"stale": stale, "facet_labels": labels})
+    if result.facets:
+        names = await facet_names(app[RESOURCES].pool, scope.tenant_id, query.doc_type,
+                                  result.facets)
+        result = labelled(result, names)
+    if stale or plan.applied:
+        result = result.model_copy(update={
+            "stale": stale, "applied_rules": list(plan.applied), "redirect": plan.redirect,
+            "banners": list(plan.banners)})
     return result
 
 

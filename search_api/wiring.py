@@ -16,10 +16,13 @@ from core_write.errors import RustokError
 from core_write.resources import Resources, open_resources
 from core_write.settings import Settings
 from search_api.model import SearchBackend
+from search_api.relevance_store import RelevanceCache
 
 SETTINGS = web.AppKey("settings", Settings)
 RESOURCES = web.AppKey("resources", Resources)
 BACKEND = web.AppKey("backend", SearchBackend)
+RELEVANCE = web.AppKey("relevance", RelevanceCache)
+"""Each tenant's relevance settings and rules, as this process last read them."""
 
 log = logging.getLogger(__name__)
 BACKEND_CLOSE_SECONDS = 2.0

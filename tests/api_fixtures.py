@@ -38,6 +38,8 @@ class CannedBackend:
         self.fail: BaseException | None = None
         self.delay = 0.0
         self.is_ready = True
+        self.facets: dict[str, dict[str, int]] = {}
+        """Facet counts the canned result carries (for the labelled facet shape)."""
 
     async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
         self.calls.append((query, scope))
@@ -48,7 +50,7 @@ class CannedBackend:
         hit = Hit(id=uuid.UUID(int=1), score=1.0,
                   document={"title": "Canned", "tenant_id": str(scope.tenant_id)})
         return SearchResult(hits=[hit], total=1, page=query.page, per_page=query.per_page,
-                            backend=self.name)
+                            facets=self.facets, backend=self.name)
 
     async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
                       limit: int = 8) -> list[Suggestion]:

@@ -21,6 +21,7 @@ from core_write.validate import (
     INT_MAX,
     Currency,
     Description,
+    HttpUrl,
     Id,
     IdLike,
     JsonObject,
@@ -47,6 +48,8 @@ class ProductUpdate(BaseModel):
     subtitle: str | None = Field(default=None, max_length=255)
     handle: Slug | None = None
     description: Description | None = None
+    thumbnail: HttpUrl | None = None
+    """The image a product card shows: an absolute http(s) URL (null clears it)."""
     discountable: bool | None = None
     metadata: JsonObject | None = None
 
@@ -146,7 +149,8 @@ async def update_product(unit: Unit, tenant_id: uuid.UUID, product_id: IdLike,
     spec = parse_input(ProductUpdate, data)
     pid = parse_id(product_id, "product_id")
     current = await fetch_owned(unit.conn, PRODUCTS, tenant_id, pid, lock=True)
-    changes = changed_fields(current, given(spec, frozenset({"subtitle", "description"})))
+    changes = changed_fields(current, given(spec, frozenset({"subtitle", "description",
+                                                              "thumbnail"})))
     if not changes:
         return current
     row = await update(unit.conn, PRODUCTS, tenant_id, pid, changes)

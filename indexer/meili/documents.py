@@ -21,15 +21,16 @@ SEARCHABLE: dict[DocType, list[str]] = {
     # the field tiers of the ranking (title > the short texts > the long ones), in the order
     # Meilisearch's attributeRank rule ranks them (it ranks every attribute apart, so within
     # a tier the first listed wins a tie the other backends leave to their score)
-    "product": ["title", "subtitle", "tags", "category_names", "description", "meta_title",
-                "meta_description"],
+    "product": ["title", "subtitle", "tags", "category_names", "options.values",
+                "description", "meta_title", "meta_description"],
     "content": ["title", "excerpt", "tags", "category_name", "author_name", "body_preview",
                 "meta_title", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
-    "product": ["status", "category_ids", "tags", "currencies", "has_stock", "created_at_us"],
-    "content": ["status", "kind", "category_id", "tags", "author_id", "published_at_us",
-                "created_at_us"],
+    "product": ["id", "status", "category_ids", "tags", "currencies", "has_stock",
+                "created_at_us", "option_values", "identifiers"],
+    "content": ["id", "status", "kind", "category_id", "tags", "author_id", "published_at_us",
+                "created_at_us", "slug"],
 }
 _SORTABLE: dict[DocType, list[str]] = {
     "product": ["id", "title_sort", "created_at_us", "published_at_us", "in_stock"],

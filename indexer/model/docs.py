@@ -48,6 +48,30 @@ def _price_columns(currencies: tuple[str, ...]) -> tuple[tuple[str, str, str], .
     return tuple((cur, *price_fields(cur)) for cur in sorted(currencies))
 
 
+def _loaded(value: Any) -> Any:
+    """A JSON column as asyncpg returns it (text) or as a test row gives it (a value)."""
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def card_categories(value: Any) -> list[dict[str, str]]:
+    """The `categories` of an index row (`[{id, name, handle}]`, JSON text or a list) as a
+    hit carries them: ids as strings, in the row's order (by name)."""
+    return [{"id": str(c.get("id")), "name": c.get("name"), "handle": c.get("handle")}
+            for c in _loaded(value) or []]
+
+
+def card_options(value: Any) -> list[dict[str, Any]]:
+    """The `options` of an index row (`[{option, values}]`, JSON text or a list)."""
+    return [{"option": o["option"], "values": list(o["values"])} for o in _loaded(value) or []]
+
+
+def card_json(categories: list[dict[str, str]], options: list[dict[str, Any]]) -> bytes:
+    """The card fields an engine stores as one JSON value (Tantivy's stored `card` field):
+    they are nested, and Tantivy stores flat values only."""
+    return json.dumps({"categories": categories, "options": options},
+                      separators=(",", ":"), ensure_ascii=False).encode()
+
+
 class ProductDoc(NamedTuple):
     id: str
     title: str | None
@@ -63,13 +87,19 @@ class ProductDoc(NamedTuple):
     tags: list[str]
     created_at: str | None
     published_at: str | None
+    thumbnail: str | None
+    categories: list[dict[str, str]]
+    """`[{id, name, handle}]` by name: what a card names its categories with."""
+    skus: list[str]
+    """The variants' SKUs, by variant position."""
+    options: list[dict[str, Any]]
+    """`[{"option": "Colour", "values": ["red", "navy"]}]`: the option values some variant
+    carries, by option and value position."""
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> ProductDoc:
         """From an `index_products` row (prices as JSON text or a dict)."""
-        prices = row["prices"]
-        if isinstance(prices, str):
-            prices = json.loads(prices)
+        prices = _loaded(row["prices"])
         return cls(
             str(row["product_id"]), row["title"], row["subtitle"], row["handle"],
             row["description"], row["status"],
@@ -77,7 +107,9 @@ class ProductDoc(NamedTuple):
              for cur, v in sorted((prices or {}).items())},
             sorted(row["currencies"] or []), bool(row["has_stock"]), int(row["total_stock"]),
             [str(c) for c in row["category_ids"] or []], list(row["tags"] or []),
-            _iso(row["created_at"]), _iso(row["published_at"]))
+            _iso(row["created_at"]), _iso(row["published_at"]), row.get("thumbnail"),
+            card_categories(row.get("categories")), list(row.get("skus") or []),
+            card_options(row.get("options")))
 
     @classmethod
     def from_tantivy(cls, stored: Mapping[str, list[Any]],
@@ -89,6 +121,7 @@ class ProductDoc(NamedTuple):
             lows = stored.get(low)
             if lows:
                 prices[cur] = {"min": int(lows[0]), "max": int(stored[high][0])}
+        card = _loaded(_first(stored, "card")) or {}
         return cls(
             str(stored["id"][0]), _first(stored, "title"), _first(stored, "subtitle"),
             _first(stored, "handle"), _first(stored, "description"),
@@ -96,7 +129,9 @@ class ProductDoc(NamedTuple):
             bool(_first(stored, "has_stock")), int(_first(stored, "total_stock") or 0),
             [str(c) for c in stored.get("category_ids") or ()],
             list(stored.get("tags") or ()), _iso(_first(stored, "created_at")),
-            _iso(_first(stored, "published_at")))
+            _iso(_first(stored, "published_at")), _first(stored, "thumbnail"),
+            card.get("categories") or [], list(stored.get("skus") or ()),
+            card.get("options") or [])
 
     @classmethod
     def from_meili(cls, hit: Mapping[str, Any]) -> ProductDoc:
@@ -107,7 +142,8 @@ class ProductDoc(NamedTuple):
             str(hit["id"]), get("title"), get("subtitle"), get("handle"), get("description"),
             get("status"), get("prices") or {}, get("currencies") or [],
             bool(get("has_stock")), int(get("total_stock") or 0), get("category_ids") or [],
-            get("tags") or [], get("created_at"), get("published_at"))
+            get("tags") or [], get("created_at"), get("published_at"), get("thumbnail"),
+            get("categories") or [], get("skus") or [], get("options") or [])
 
 
 class ContentDoc(NamedTuple):

@@ -54,11 +54,11 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         0x50524F44,
         "product_id, tenant_id, title, subtitle, handle, description, status, prices, "
         "currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids, "
-        "meta_title, meta_description, created_at, published_at, version, position, "
-        "indexed_at",
+        "meta_title, meta_description, created_at, published_at, thumbnail, skus, options, "
+        "option_values, identifiers, version, position, indexed_at",
         ProductDoc, ("title", "description"),
         {"categories": "category_ids", "tags": "tags", "currencies": "currencies",
-         "has_stock": "has_stock"}),
+         "has_stock": "has_stock", "options": "option_values"}),
     "content": DocTypeSpec(
         "content", "content", "index_content", "node_id", "nodes", 0x434F4E54,
         "node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id, "

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core_write.errors import ValidationFailed
-from indexer.model.docs import ContentDoc, ProductDoc
+from indexer.model.docs import ContentDoc, ProductDoc, card_categories, card_json, card_options
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
 from indexer.model.text import price_fields, title_sort_key
 
@@ -36,6 +36,7 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         category_handles=[c["handle"] for c in categories if c.get("handle")],
         currencies=list(row.get("currencies") or []),
         has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
+        **_card_values(row),
     )
     prices = _json(row.get("prices"), f"{table}.prices") or {}
     for cur in currencies:
@@ -46,6 +47,20 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         doc[low] = _minor_units(entry.get("min"), f"{table}.prices.{cur}.min")
         doc[high] = _minor_units(entry.get("max"), f"{table}.prices.{cur}.max")
     return _compact(doc)
+
+
+def _card_values(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The product card fields (thumbnail, SKUs, `card` JSON of categories and options), the
+    option facet values and the exact-match identifiers of a Tantivy product document."""
+    return {
+        "thumbnail": row.get("thumbnail"), "skus": list(row.get("skus") or []),
+        "option_values": list(row.get("option_values") or []),
+        "option_words": [value for option in card_options(row.get("options"))
+                         for value in option["values"]],
+        "identifiers": list(row.get("identifiers") or []),
+        "card": card_json(card_categories(row.get("categories")),
+                          card_options(row.get("options"))),
+    }
 
 
 def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -163,6 +178,8 @@ def meili_document(doc_type: DocType, row: Mapping[str, Any],
         categories = _json(row.get("categories"), f"{table}.categories") or []
         doc["category_names"] = [c["name"] for c in categories if c.get("name")]
         doc["in_stock"] = 1 if doc["has_stock"] else 0  # Meilisearch sorts numbers, not booleans
+        doc["option_values"] = list(row.get("option_values") or [])
+        doc["identifiers"] = list(row.get("identifiers") or [])
         for cur in currencies:
             entry = doc["prices"].get(cur)
             if entry is not None:

@@ -62,6 +62,26 @@ _SIMPLE_LOWER = str.maketrans({"\u0130": "i", "\u03a3": "\u03c3"})
 İ (to i + combining dot) and Σ (to final ς at the end of a word)."""
 
 
+def identifier_key(q: str | None) -> str | None:
+    """What a whole query matches identifiers by (product handles, variant SKUs and barcodes,
+    content slugs: exactly, no stemming, typos or prefixes): the trimmed text lowercased as
+    PostgreSQL's `lower()` lowercases the stored identifiers (`indexer/sql/documents.sql`);
+    None for blank text."""
+    key = (q or "").strip().translate(_SIMPLE_LOWER).lower()
+    return key or None
+
+
+OPTION_SEPARATOR = ":"
+"""Between an option's name and its value in an option facet or filter value: "Colour:red"
+(the name is everything before the first separator)."""
+
+
+def split_option(value: str) -> tuple[str, str]:
+    """("Colour", "red") of "Colour:red"; ("", value) when there is no separator."""
+    name, sep, rest = value.partition(OPTION_SEPARATOR)
+    return (name, rest) if sep else ("", value)
+
+
 def title_sort_key(title: str | None) -> str | None:
     """The key titles sort by in every engine: what `TITLE_SORT_SQL` computes."""
     return None if title is None else title.strip(" ").translate(_SIMPLE_LOWER).lower()

@@ -3,9 +3,20 @@
 -- existing product ($2: include unpublished products). Composed into the write and verify
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
 -- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
--- the weight-B text (subtitle, tags, category names) to 10 000; `truncated` says so.
+-- the weight-B text (subtitle, tags, category names, option values) to 10 000;
+-- `truncated` says so. Card fields: the thumbnail, the variants' SKUs (by variant position),
+-- the option values some variant carries (`options` [{option, values}] by option and value
+-- position, flat as `option_values` "Option:value" for facets and filters) and the
+-- identifiers a whole query matches exactly (handle, SKUs, barcodes, lowercased).
 SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
-           left(p.description, 100000) AS description,
+           left(p.description, 100000) AS description, p.thumbnail,
+           COALESCE(va.skus, '{}') AS skus, COALESCE(op.options, '[]'::jsonb) AS options,
+           COALESCE(string_to_array(array_to_string(op.flats, E'\x1f'), E'\x1f'), '{}')
+               AS option_values,
+           ARRAY(SELECT DISTINCT lower(i)
+                 FROM unnest(ARRAY[p.handle] || COALESCE(va.skus, '{}')
+                             || COALESCE(va.barcodes, '{}')) AS i
+                 ORDER BY 1) AS identifiers,
            p.status, COALESCE(pr.prices, '{}'::jsonb) AS prices,
            COALESCE(pr.currencies, '{}') AS currencies,
            COALESCE(st.total_stock, 0) AS total_stock, COALESCE(st.has_stock, false) AS has_stock,
@@ -75,10 +86,35 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
         FROM taggables ta JOIN tags tg ON tg.id = ta.tag_id
         WHERE ta.tenant_id = p.tenant_id AND ta.target_type = 'product' AND ta.target_id = p.id
     ) tg ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(v.sku ORDER BY v.position, v.id) FILTER (WHERE v.sku IS NOT NULL)
+                   AS skus,
+               array_agg(v.barcode ORDER BY v.position, v.id)
+                   FILTER (WHERE v.barcode IS NOT NULL) AS barcodes
+        FROM commerce_variants v WHERE v.product_id = p.id
+    ) va ON true
+    LEFT JOIN LATERAL (
+        SELECT jsonb_agg(jsonb_build_object('option', g.title, 'values', g.vals)
+                         ORDER BY g.position, g.title, g.id) AS options,
+               array_agg(g.flats ORDER BY g.position, g.title, g.id) AS flats,
+               string_agg(g.words, ' ' ORDER BY g.position, g.title, g.id) AS words
+        FROM (SELECT o.id, o.title, o.position,
+                     jsonb_agg(ov.value ORDER BY ov.position, ov.value) AS vals,
+                     string_agg(o.title || ':' || ov.value, E'\x1f'
+                                ORDER BY ov.position, ov.value) AS flats,
+                     string_agg(ov.value, ' ' ORDER BY ov.position, ov.value) AS words
+              FROM commerce_options o
+              JOIN commerce_option_values ov ON ov.option_id = o.id
+              WHERE o.product_id = p.id
+                AND EXISTS (SELECT 1 FROM commerce_variant_options vo
+                            WHERE vo.option_value_id = ov.id)
+              GROUP BY o.id, o.title, o.position) g
+    ) op ON true
     LEFT JOIN meta m
         ON m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
     CROSS JOIN LATERAL (
-        SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names) AS related
+        SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names, op.words)
+                   AS related
     ) tx
     WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
 
@@ -91,11 +127,12 @@ up AS (
     INSERT INTO index_products AS ip (
         product_id, tenant_id, title, subtitle, handle, description, status, prices, currencies,
         total_stock, has_stock, categories, category_ids, tags, tag_ids, meta_title,
-        meta_description, search_vector, created_at, published_at, version, position,
-        indexed_at)
+        meta_description, search_vector, created_at, published_at, thumbnail, skus, options,
+        option_values, identifiers, version, position, indexed_at)
     SELECT product_id, tenant_id, title, subtitle, handle, description, status, prices,
            currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids,
            meta_title, meta_description, search_vector, created_at, published_at,
+           thumbnail, skus, options, option_values, identifiers,
            (extract(epoch FROM statement_timestamp()) * 1000000)::bigint,
            nextval('index_position_seq'), clock_timestamp()
     FROM built
@@ -108,6 +145,8 @@ up AS (
         tags = EXCLUDED.tags, tag_ids = EXCLUDED.tag_ids, meta_title = EXCLUDED.meta_title,
         meta_description = EXCLUDED.meta_description, search_vector = EXCLUDED.search_vector,
         created_at = EXCLUDED.created_at, published_at = EXCLUDED.published_at,
+        thumbnail = EXCLUDED.thumbnail, skus = EXCLUDED.skus, options = EXCLUDED.options,
+        option_values = EXCLUDED.option_values, identifiers = EXCLUDED.identifiers,
         version = EXCLUDED.version, position = EXCLUDED.position,
         indexed_at = EXCLUDED.indexed_at
     WHERE ip.version <= EXCLUDED.version

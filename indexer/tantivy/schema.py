@@ -21,7 +21,7 @@ from core_write.process_settings import DEFAULT_CURRENCIES
 from indexer.model import DocType
 from indexer.model.text import price_fields
 
-FieldKind = Literal["text", "raw", "i64", "bool", "date"]
+FieldKind = Literal["text", "raw", "i64", "bool", "date", "bytes"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,13 @@ _PRODUCT_FIELDS = (
     _raw("category_handles", multi=True),
     _raw("currencies", fast=True, multi=True),
     _num("has_stock", "bool"), _num("total_stock"),
+    _raw("thumbnail"), _raw("skus", multi=True),
+    # "Option:value" terms (facets, filters); lowercased handle, SKUs and barcodes: what a
+    # whole query matches exactly (`compile_tantivy.identifier_match`)
+    _raw("option_values", fast=True, multi=True, stored=False),
+    _raw("identifiers", multi=True, stored=False),
+    _text("option_words", multi=True, stored=False),  # option values, searchable text
+    FieldSpec("card", "bytes"),  # categories and options as JSON (`docs.card_json`)
     *_COMMON_TAIL,
 )
 _CONTENT_FIELDS = (
@@ -75,7 +82,8 @@ _CONTENT_FIELDS = (
 )
 
 SEARCH_FIELDS: dict[DocType, dict[str, float]] = {
-    "product": {"title": 3.0, "tags_text": 2.0, "category_names": 1.5, "subtitle": 1.5,
+    "product": {"title": 3.0, "tags_text": 2.0, "category_names": 1.5, "option_words": 1.5,
+                "subtitle": 1.5,
                 "meta_title": 1.0, "description": 1.0, "meta_description": 1.0},
     "content": {"title": 3.0, "tags_text": 2.0, "excerpt": 1.5, "category_name": 1.5,
                 "author_name": 1.0, "meta_title": 1.0, "body_preview": 1.0,
@@ -106,6 +114,8 @@ def build_schema(
         elif spec.kind == "i64":
             builder.add_integer_field(spec.name, stored=spec.stored, indexed=True,
                                       fast=spec.fast)
+        elif spec.kind == "bytes":  # stored only: nothing searches it
+            builder.add_bytes_field(spec.name, stored=spec.stored, indexed=False)
         elif spec.kind == "bool":
             builder.add_boolean_field(spec.name, stored=spec.stored, indexed=True,
                                       fast=spec.fast)

@@ -3,8 +3,9 @@ and document type (I/O: HTTP through meilisearch-python-sdk).
 
 Queries come from the pure `search_api.compile_meili`; one search is one multi-search round
 trip (the page with the facets, price buckets and stats counted under its filter, plus one
-counting query per other filter a facet ignores), and a second one only for price buckets over
-more distinct prices than Meilisearch counts.
+counting query per other filter a facet ignores, and a lookup of the documents the whole query
+identifies), and a second one only when it identified some (how many the text matches too) or
+for price buckets over more distinct prices than Meilisearch counts.
 """
 
 from __future__ import annotations
@@ -64,9 +65,9 @@ class MeilisearchBackend:
         if responses is None:
             result = compile_meili.empty_result(query, self.name)
         else:
-            extra = compile_meili.bucket_fallback(plan, responses)
+            extra = compile_meili.followup(plan, responses)
             more = await self._multi_search(extra) if extra else None
-            if more is not None:  # more distinct prices among the hits than Meilisearch counts
+            if more is not None:  # an identifier matched, or too many distinct prices
                 plan = compile_meili.Plan(query, plan.uid, [*plan.requests, *extra])
                 responses += more
             result = compile_meili.result(plan, responses, self.name)

@@ -34,6 +34,7 @@ from search_api.model import (
     SearchScope,
     Suggestion,
     bucket_label,
+    hit_document,
 )
 
 SET_FUZZY_THRESHOLD = "SELECT set_config('pg_trgm.word_similarity_threshold', $1, true)"
@@ -65,7 +66,7 @@ class PostgresBackend:
         table = table_of(query)
         model = SPECS[query.doc_type].model
         hits = [Hit(id=row[table.key], score=float(row["rank"]) if query.q else None,
-                    document=model.from_row(row)._asdict(),
+                    document=hit_document(model.from_row(row), query),
                     highlights=_highlights(row, table.highlight)) for row in rows]
         facet_stats = {}
         for facet, low, high in facet_rows:

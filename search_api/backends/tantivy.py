@@ -37,7 +37,15 @@ from search_api.compile_tantivy import (
     scoped,
     user_text,
 )
-from search_api.model import FacetStats, Hit, SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.model import (
+    FacetStats,
+    Hit,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    Suggestion,
+    hit_document,
+)
 
 
 class TantivyBackend:
@@ -90,7 +98,7 @@ class TantivyBackend:
                 if ranges:
                     marks[field] = mark_ranges(snippet.fragment(), ranges)
             hits.append(Hit(id=uuid.UUID(document.id), score=score if query.q else None,
-                            document=document._asdict(), highlights=marks))
+                            document=hit_document(document, query), highlights=marks))
         return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
                             facets=facets, facet_stats=stats, backend=self.name)
 

@@ -33,7 +33,12 @@ class FacetValue:
     value: str
     count: int
     label: str = strawberry.field(description="what a storefront shows: the category or "
-                                              "author name for ids, else the value")
+                                              "author name for ids, the option value, else "
+                                              "the value")
+    handle: str | None = strawberry.field(default=None, description="the category's handle "
+                                                                   "(content: its slug)")
+    option: str | None = strawberry.field(default=None, description="the option's name "
+                                                                   "(`options` facet)")
 
 
 @strawberry.type
@@ -63,15 +68,14 @@ class SearchResult:
 
     @classmethod
     def of(cls, result: model.SearchResult) -> SearchResult:
-        labels = result.facet_labels
         return cls(
             total=result.total, page=result.page, per_page=result.per_page,
             hits=[Hit(id=strawberry.ID(str(h.id)), score=h.score, document=h.document,
                       highlights=h.highlights) for h in result.hits],
             facets=[Facet(name=name, values=[
-                FacetValue(value=v, count=c, label=labels.get(name, {}).get(v) or v)
-                for v, c in counts.items()])
-                    for name, counts in result.facets.items()],
+                FacetValue(value=v.value, count=v.count, label=v.label, handle=v.handle,
+                           option=v.option) for v in values])
+                    for name, values in result.facet_values.items()],
             facet_stats=[PriceStats(name=name, min=s.min, max=s.max)
                          for name, s in result.facet_stats.items()],
             took_ms=result.took_ms, backend=result.backend, stale=result.stale)
@@ -107,6 +111,9 @@ class Product:
     tags: list[str] | None = None
     created_at: datetime | None = None
     published_at: datetime | None = None
+    thumbnail: str | None = None
+    skus: list[str] | None = None
+    options: Json | None = None
 
     @classmethod
     def of(cls, row: dict[str, Any]) -> Product:
@@ -116,7 +123,9 @@ class Product:
                    prices=row.get("prices"), currencies=row.get("currencies"),
                    total_stock=row.get("total_stock"), has_stock=row.get("has_stock"),
                    categories=row.get("categories"), tags=row.get("tags"),
-                   created_at=row.get("created_at"), published_at=row.get("published_at"))
+                   created_at=row.get("created_at"), published_at=row.get("published_at"),
+                   thumbnail=row.get("thumbnail"), skus=row.get("skus"),
+                   options=row.get("options"))
 
     @classmethod
     async def resolve_reference(cls, info: Info, id: strawberry.ID) -> Product | None:

@@ -89,19 +89,20 @@ ORDER BY created_at DESC, id DESC LIMIT $3
 -- a name only inside every document of its category, and reading it there took a GIN scan
 -- of the category's documents (10 ms for 14 categories at 7k products), the key lookups
 -- take well under one. $1 tenant, $2 ids (text[]; values that are not ids are left out)
-SELECT id::text AS value, name AS label FROM commerce_categories
+SELECT id::text AS value, name AS label, handle FROM commerce_categories
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: content_category_labels --
 -- Names of content category ids (as product_category_labels). $1 tenant, $2 ids (text[])
-SELECT id::text AS value, name AS label FROM categories
+SELECT id::text AS value, name AS label, slug AS handle FROM categories
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))
 
 -- name: author_labels --
 -- Display names of author ids, as content documents name them (display name, else email).
 -- $1 tenant, $2 ids (text[])
-SELECT id::text AS value, COALESCE(display_name, email) AS label FROM users
+SELECT id::text AS value, COALESCE(display_name, email) AS label, NULL::text AS handle
+FROM users
 WHERE tenant_id = $1 AND id = ANY(ARRAY(SELECT v::uuid FROM unnest($2::text[]) AS v
                                         WHERE v ~ '^[0-9a-f-]{36}$'))

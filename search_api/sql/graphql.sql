@@ -2,7 +2,8 @@
 -- One product document of a tenant by id or handle. $1 tenant, $2 id (or NULL), $3 handle
 -- (or NULL), $4 include unpublished
 SELECT product_id, title, subtitle, handle, description, status, prices, currencies,
-       total_stock, has_stock, categories, tags, created_at, published_at
+       total_stock, has_stock, categories, tags, created_at, published_at, thumbnail, skus,
+       options
 FROM index_products
 WHERE tenant_id = $1 AND (product_id = $2 OR handle = $3) AND ($4 OR status = 'published')
 LIMIT 1

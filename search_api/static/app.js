@@ -6,7 +6,7 @@
 const PER_PAGE = 10;
 const TYPES = {
   products: {
-    facets: ["categories", "tags", "has_stock", "price"],
+    facets: ["categories", "options", "tags", "has_stock", "price"],
     sorts: [["relevance", "relevance"], ["price:asc", "price ↑"], ["price:desc", "price ↓"],
             ["title:asc", "title A–Z"], ["created_at:desc", "newest"]],
   },
@@ -18,7 +18,7 @@ const TYPES = {
 };
 const FACET_TITLES = { has_stock: "stock", price: "price range" };
 const $ = (id) => document.getElementById(id);
-const state = { type: "products", page: 1, ticked: {}, seq: 0, labels: {} };
+const state = { type: "products", page: 1, ticked: {}, seq: 0, labels: {}, values: {} };
 
 function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -40,6 +40,8 @@ function facetLabel(facet, value) {
     const cur = $("currency").value;
     return high ? `${money(+low, cur)} – ${money(+high, cur)}` : `${money(+low, cur)} and more`;
   }
+  const shown = (state.values[facet] || []).find((v) => v.value === value);
+  if (shown && shown.option) return `${shown.option}: ${shown.label}`;
   const label = (state.labels[facet] || {})[value];
   if (label) return label;
   // an id the index has no name for: its distinct end (ULIDs share their time prefix), the
@@ -132,6 +134,7 @@ function render(body) {
   $("prev").disabled = body.page <= 1;
   $("next").disabled = body.page >= pages;
   state.labels = body.facet_labels || {};
+  state.values = body.facet_values || {};
   renderFacets(body.facets || {});
 }
 
@@ -142,12 +145,18 @@ function productHit(hit) {
   const shown = price ? (price.min === price.max ? money(price.min, cur)
     : `${money(price.min, cur)} – ${money(price.max, cur)}`) : `no ${cur} price`;
   const text = hit.highlights.description || escapeHtml(doc.description);
+  // the card fields: category names and option values (the thumbnail URL is not loaded:
+  // this page loads nothing from elsewhere)
+  const categories = (doc.categories || []).map((c) => escapeHtml(c.name)).join(", ");
+  const options = (doc.options || []).map((o) =>
+    `${escapeHtml(o.option)}: ${o.values.map(escapeHtml).join(" / ")}`).join(" · ");
   return `<li class="hit" data-id="${doc.id}">
     <div class="hit-title">${marked(hit.highlights.title || escapeHtml(doc.title))}</div>
     <div class="text">${marked(text)}</div>
     <div class="meta"><span class="price" data-min="${price ? price.min : ""}">${shown}</span>
       <span class="badge ${doc.has_stock ? "" : "out"}">${doc.has_stock ? "in stock"
         : "out of stock"}</span>
+      <span class="categories">${categories}</span><span class="options">${options}</span>
       <span>${doc.tags.map(escapeHtml).join(", ")}</span></div></li>`;
 }
 
@@ -166,9 +175,10 @@ function contentHit(hit) {
 function renderFacets(facets) {
   const boxes = TYPES[state.type].facets.filter((name) => name in facets).map((name) => {
     const ticked = state.ticked[name] || new Set();
-    const values = Object.entries(facets[name]).sort(name === "price"
-      ? (a, b) => parseInt(a[0], 10) - parseInt(b[0], 10) // buckets by their lower bound
-      : (a, b) => b[1] - a[1]);
+    // the API's order (price buckets by amount, other values by count, then name), from the
+    // list: an object's integer-like keys would come out in numeric order
+    const values = state.values[name] ? state.values[name].map((v) => [v.value, v.count])
+      : Object.entries(facets[name]);
     const rows = values.map(([value, count]) => `<label title="${escapeHtml(value)}">
       <input type="checkbox" data-facet="${name}" value="${escapeHtml(value)}"
         ${ticked.has(value) ? "checked" : ""}>

@@ -10,6 +10,7 @@ test."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,13 @@ EXAMPLES = 400
 """Requests per backend (positive and negative cases drawn across every operation)."""
 CROSS_FIELD_RULES = ("filter.price.currency: Field required", "min must not exceed max",
                      "strictly increasing", "price sorting and the price facet need `currency`",
-                     "reindexing one document needs its type", "is not indexed by this engine")
+                     "reindexing one document needs its type", "is not indexed by this engine",
+                     # relevance settings and rules
+                     "a group needs two different terms", "groups and one-way rules in all",
+                     "two_typos_min must not be below one_typo_min",
+                     "a rule needs at least one consequence", "must be after starts_at",
+                     "two pins at one position", "a document pinned twice",
+                     "do not apply to")
 """Rules between fields that JSON Schema cannot state; the document states them in the
 operations' descriptions, and a schema-valid request may be refused (422) for them only."""
 
@@ -56,11 +63,16 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance, negative_data_rejection,
           positive_data_acceptance_but_cross_field, ignored_auth, unsupported_method]
 CONFIG = schemathesis.Config.from_dict({"checks": {
-    # a drawn job id or tenant rarely exists
-    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404"]},
-    # a long enough list is refused for its length first (API_MAX_QUERY_BYTES)
+    # a drawn job id or tenant rarely exists; a drawn import id drawn again names an import
+    # of another body (409)
+    "positive_data_acceptance": {"expected-statuses": ["2xx", "401", "403", "404", "409"]},
+    # a long enough list is refused for its length first (API_MAX_QUERY_BYTES); a body of a
+    # media type the operation does not read is a 415
     "negative_data_rejection": {"expected-statuses": ["400", "401", "403", "404", "405",
-                                                      "413", "414", "422"]}}})
+                                                      "409", "413", "414", "415", "422"]}}})
+# an import body (NDJSON) is text: sent as it is drawn
+schemathesis.serializer.alias(["application/x-ndjson", "application/jsonl",
+                               "application/x-jsonlines"], "text/plain")
 
 
 def fuzz(url: str, keys: dict[str, str]) -> int:
@@ -95,7 +107,29 @@ async def test_every_backend_answers_as_its_document_says(
     keys = await indexed_catalog(conf, core, pipeline, redis_client)
     env = {"TANTIVY_DIR": conf.tantivy_dir, "API_REQUEST_TIMEOUT_MS": "10000"}
     sent = {}
-    for backend in ("postgres", "tantivy"):
-        async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
-            sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    # the indexer runs, as in a deployment: writes the fuzz makes (a tenant's in_stock_first
+    # through the relevance settings) are indexed, so /readyz stays ready
+    stop = asyncio.Event()
+    indexing = asyncio.create_task(_index_until(conf, core, pipeline, redis_client, stop))
+    try:
+        for backend in ("postgres", "tantivy"):
+            async with api_process(settings, SEARCH_BACKEND=backend, **env) as api:
+                sent[backend] = await asyncio.to_thread(fuzz, api.url, keys)
+    finally:
+        stop.set()
+        await indexing
     assert sent == {"postgres": EXAMPLES, "tantivy": EXAMPLES}
+
+
+async def _index_until(conf: Settings, core: CoreWrite, pipeline: Pipeline,
+                       redis: aioredis.Redis, stop: asyncio.Event) -> None:
+    """The indexer and the Tantivy follower, until `stop`."""
+    from indexer.tantivy.engine import tantivy_config
+    from indexer.tantivy.follower import TantivyFollower
+
+    async with TantivyFollower(core.pool, redis, conf, tantivy_config(conf)) as follower:
+        while not stop.is_set():
+            await pipeline.settle()
+            await follower.drain_once()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.2)

@@ -180,3 +180,39 @@ async def test_cors_for_configured_origins_only(api: Api) -> None:
     resp = await api.client.get("/v1/search/products",
                                 headers={**api.auth("a.search"), "Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in resp.headers
+
+
+async def test_facets_come_labelled_in_the_documented_order(api: Api) -> None:
+    """Every facet value as a list a storefront renders: value, count, label (option value,
+    category name), category handle, option name; most documents first, then by label."""
+    api.backend.facets = {
+        "tags": {"b": 1, "sale": 3, "A": 1},
+        "options": {"Size:M": 2, "Colour:red": 2, "Colour:navy": 5},
+        "price": {"50000+": 1, "0-1000": 2, "1000-2500": 2},
+        "categories": {str(uuid.uuid4()): 1}}
+    resp = await api.client.get("/v1/search/products?facets=tags,options,price,categories"
+                                "&currency=EUR", headers=api.auth("a.search"))
+    assert resp.status == 200, await resp.text()
+    body = await resp.json()
+    assert list(body["facets"]["tags"]) == ["sale", "A", "b"]
+    assert list(body["facets"]["options"]) == ["Colour:navy", "Size:M", "Colour:red"]
+    assert list(body["facets"]["price"]) == ["0-1000", "1000-2500", "50000+"]
+    assert body["facet_values"]["options"][0] == {
+        "value": "Colour:navy", "count": 5, "label": "navy", "handle": None,
+        "option": "Colour"}
+    assert [v["label"] for v in body["facet_values"]["tags"]] == ["sale", "A", "b"]
+    # an id no category of the tenant has keeps its value as its label
+    [unknown] = body["facet_values"]["categories"]
+    assert unknown["label"] == unknown["value"] and unknown["handle"] is None
+
+
+async def test_option_filters_parse_from_query_strings(api: Api) -> None:
+    resp = await api.client.get("/v1/search/products?filter.options=Colour:red,Size:M",
+                                headers=api.auth("a.search"))
+    assert resp.status == 200, await resp.text()
+    query, _ = api.backend.calls[-1]
+    assert query.filter.options == ["Colour:red", "Size:M"]  # type: ignore[union-attr]
+    resp = await api.client.get("/v1/search/products?filter.options=red",
+                                headers=api.auth("a.search"))
+    assert resp.status == 422
+    assert (await resp.json())["errors"][0]["field"].startswith("filter.options")

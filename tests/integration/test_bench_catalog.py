@@ -26,7 +26,8 @@ PRODUCT_DOCS = """
            d.currencies, d.total_stock, d.has_stock,
            ARRAY(SELECT c->>'handle' FROM jsonb_array_elements(d.categories) c) AS categories,
            d.tags, d.meta_title, d.meta_description, d.search_vector::text,
-           d.published_at IS NULL AS unpublished
+           d.published_at IS NULL AS unpublished, d.thumbnail, d.skus, d.options,
+           d.option_values, d.identifiers
     FROM index_products d JOIN tenants t ON t.id = d.tenant_id"""
 CONTENT_DOCS = """
     SELECT t.slug AS tenant, d.kind, d.title, d.slug, d.excerpt, d.body_preview, d.status,

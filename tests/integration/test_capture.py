@@ -35,7 +35,7 @@ from tests.builders import (
 from tests.pipeline import Pipeline
 
 VOLATILE = {"product_id", "node_id", "handle", "slug", "version", "position", "indexed_at",
-            "created_at", "published_at", "search_vector"}
+            "created_at", "published_at", "search_vector", "skus", "identifiers"}
 
 
 @pytest.fixture(autouse=True)
@@ -115,6 +115,10 @@ async def test_direct_updates_to_every_table_kind_are_indexed(
     await sql.execute("UPDATE bodies SET body = 'second thoughts' WHERE node_id = $1", w["post"])
     await sql.execute("UPDATE users SET display_name = 'Grace' WHERE id = $1", w["author"])
     await sql.execute("UPDATE categories SET name = 'Updates' WHERE id = $1", w["category"])
+    await sql.execute("UPDATE commerce_products SET thumbnail = 'https://img.example/t.jpg' "
+                      "WHERE id = $1", w["pid"])  # a column of migration 0018: captured too
+    await sql.execute("UPDATE commerce_variants SET sku = 'TRAIL-9' WHERE id = $1",
+                      w["variant"]["id"])
     new_pid = uuid.uuid4()
     await sql.execute("INSERT INTO commerce_products (id, tenant_id, title, handle, status) "
                       "VALUES ($1, $2, 'Made in psql', 'made-in-psql', 'published')",
@@ -127,6 +131,8 @@ async def test_direct_updates_to_every_table_kind_are_indexed(
     assert product["total_stock"] == 9
     assert [c["name"] for c in product["categories"]] == ["Shoes"]
     assert product["tags"] == ["clearance"] and product["meta_title"] == "Runners | Shop"
+    assert product["thumbnail"] == "https://img.example/t.jpg" and product["skus"] == ["TRAIL-9"]
+    assert "trail-9" in product["identifiers"]
     post = await doc(pool, "content", w["post"])
     assert post is not None
     assert post["body_preview"] == "second thoughts" and post["author_name"] == "Grace"

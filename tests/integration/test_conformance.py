@@ -84,7 +84,8 @@ PRODUCTS: list[dict[str, Any]] = [
 ]
 NODES: list[dict[str, Any]] = [
     {"title": "Leather care guide", "body": "How to clean leather boots", "kind": "post",
-     "author": "Ann", "category": "Guides", "tags": ["eco"], "published": "2024-01-10"},
+     "author": "Ann", "category": "Guides", "tags": ["eco"], "published": "2024-01-10",
+     "slug": "care-101"},
     {"title": "Summer news", "body": "New hats arrived", "kind": "post", "author": "Bob",
      "category": "News", "tags": [], "published": "2024-03-05"},
     {"title": "About us", "body": "We sell leather goods", "kind": "page", "author": "Ann",
@@ -94,15 +95,54 @@ NODES: list[dict[str, Any]] = [
 ]
 
 
+CARDS: dict[str, dict[str, Any]] = {
+    # title -> option name -> the value of each variant (in variant order); the option words
+    # are chosen to appear in no other case's query
+    "Leather wallet": {"Colour": ["Ochre"]},
+    "Leather boots": {"Colour": ["Ochre", "Teal"], "Size": ["42", "42"]},
+    "Canvas sneakers": {"Colour": ["Indigo"]},
+    "Wool hat": {"Colour": ["Ochre"]},
+}
+"""Option values of the products' variants (the card and option facet cases)."""
+SKU_WORDS = {"Straw hat": "GLASS"}
+"""Variant SKUs that are a word of another product's text: an identifier match ranks first."""
+
+
+def sku(title: str, index: int) -> str:
+    """The SKU of a product's variant: `LEATHER-BOOTS-1`, or its `SKU_WORDS` one."""
+    return SKU_WORDS.get(title) or f"{title.upper().replace(' ', '-')}-{index}"
+
+
+def thumbnail(handle: str) -> str | None:
+    return None if handle == "bag-of-marbles" else f"https://img.example.com/{handle}.jpg"
+
+
+async def _options(core: CoreWrite, tenant: uuid.UUID, product_id: Any,
+                   options: dict[str, list[str]]) -> list[list[uuid.UUID]]:
+    """Create the options; the value ids of each variant, in variant order."""
+    per_variant: list[list[uuid.UUID]] = []
+    for position, (name, picks) in enumerate(options.items()):
+        option = (await core.call(catalog.create_option, tenant, product_id, {
+            "title": name, "position": position, "values": sorted(set(picks))})).value
+        ids = {v["value"]: v["id"] for v in option["values"]}
+        for index, pick in enumerate(picks):
+            if len(per_variant) <= index:
+                per_variant.append([])
+            per_variant[index].append(ids[pick])
+    return per_variant
+
+
 async def _product(core: CoreWrite, tenant: uuid.UUID, spec: dict[str, Any],
                    refs: dict[str, uuid.UUID], location: uuid.UUID) -> uuid.UUID:
     handle = spec["title"].lower().replace(" ", "-")
     product = (await core.call(catalog.create_product, tenant, {
         "title": spec["title"], "handle": handle, "description": spec["description"],
-        "status": spec.get("status", "published")})).value
+        "status": spec.get("status", "published"), "thumbnail": thumbnail(handle)})).value
+    values = await _options(core, tenant, product["id"], CARDS.get(spec["title"], {}))
     for index, prices in enumerate(spec["variants"]):
         variant = (await core.call(catalog.create_variant, tenant, product["id"], {
-            "title": f"V{index}", "sku": f"{handle}-{index}-{uuid.uuid4().hex[:4]}"})).value
+            "title": f"V{index}", "sku": sku(spec["title"], index),
+            "option_value_ids": values[index] if index < len(values) else []})).value
         for currency, amount in prices.items():
             await core.call(catalog.set_price, tenant, variant["id"], currency, amount)
         item = (await core.call(inventory.create_inventory_item, tenant,
@@ -142,6 +182,7 @@ async def _write_tenant(core: CoreWrite, tenant: uuid.UUID, ids: dict[str, uuid.
         category = spec["category"]
         node = (await core.call(content.create_node, tenant, {
             "kind": spec["kind"], "title": spec["title"], "author_id": ids[spec["author"]],
+            "slug": spec.get("slug"),
             "category_id": refs[f"nc:{category}"] if category else None,
             "status": "published" if spec["published"] else "draft",
             "body": {"body": spec["body"], "format": "plain"}})).value
@@ -549,3 +590,80 @@ async def test_in_stock_first_off_restores_the_sort_order(world: World, backend:
     content = await world.backends[backend].search(
         SearchQuery(doc_type="content", sort="title:asc"), _stock_scope(world))
     assert world.titles(content) == ["About us", "Leather care guide", "Summer news"]
+# ---- product cards, option facets, identifiers (issue 13 point 5) ------------------------
+CARD_CASES = [
+    Case("options-facet-counts-products", {"facets": ["options"]}, PUBLISHED,
+         facets={"options": {"Colour:Ochre": 3, "Size:42": 1, "Colour:Indigo": 1,
+                             "Colour:Teal": 1}}),
+    Case("options-filter-any-value-of-an-option",
+         {"filter": {"options": ["Colour:Teal", "Colour:Indigo"]}, "facets": ["options"]},
+         ["Leather boots", "Canvas sneakers"],
+         facets={"options": {"Colour:Ochre": 3, "Size:42": 1, "Colour:Indigo": 1,
+                             "Colour:Teal": 1}}),
+    Case("options-filter-every-option", {"filter": {"options": ["Colour:Ochre", "Size:42"]},
+                                         "facets": ["categories"]},
+         ["Leather boots"], facets={"categories": {"Shoes": 1}}),
+    Case("option-values-are-text", {"q": "ochre"},
+         ["Leather wallet", "Leather boots", "Wool hat"]),
+    Case("sku", {"q": "LEATHER-BOOTS-1"}, ["Leather boots"]),
+    Case("sku-any-case", {"q": "  leather-boots-0 "}, ["Leather boots"]),
+    Case("no-sku-typo", {"q": "leather-boots-2"}, []),
+    Case("sku-of-a-draft-stays-hidden", {"q": "leather-belt-0"}, []),
+    Case("handle", {"q": "Wool-Hat"}, ["Wool hat"]),
+    Case("sku-with-filters", {"q": "leather-boots-1", "filter": {"has_stock": False}}, []),
+    Case("slug", {"doc_type": C, "q": "CARE-101"}, ["Leather care guide"]),
+    Case("sku-sorted", {"q": "glass", "sort": "title:asc"}, ["Bag of marbles", "Straw hat"]),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("case", CARD_CASES, ids=[c.id for c in CARD_CASES])
+async def test_card_case(world: World, backend: str, case: Case) -> None:
+    await test_case(world, backend, case)
+    if case.facets is not None:  # the documented order: count, then label, then value
+        result = await _run(world, backend, case)
+        names = {str(v): k for k, v in world.ids.items()}
+        for facet, counts in case.facets.items():
+            got = [names.get(value, value) for value in result.facets[facet]]
+            assert got == list(counts), facet
+
+
+@pytest.mark.parametrize("engine", BACKENDS[1:])
+@pytest.mark.parametrize("case", CARD_CASES, ids=[c.id for c in CARD_CASES])
+async def test_card_backends_agree(world: World, case: Case, engine: str) -> None:
+    await test_backends_agree(world, case, engine)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_an_identifier_match_ranks_first(world: World, backend: str) -> None:
+    """"glass" is the SKU of Straw hat and a word of Bag of marbles' description: the
+    identifier match comes first, the text match after it."""
+    result = await world.backends[backend].search(SearchQuery(q="Glass"), _scope(world))
+    assert world.titles(result) == ["Straw hat", "Bag of marbles"]
+    assert result.total == 2
+    page = await world.backends[backend].search(SearchQuery(q="glass", per_page=1),
+                                                _scope(world))
+    assert world.titles(page) == ["Straw hat"] and page.total == 2
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_hits_carry_what_a_product_card_renders(world: World, backend: str) -> None:
+    query = SearchQuery.model_validate({"q": "boots", "currency": "EUR"})
+    result = await world.backends[backend].search(query, _scope(world))
+    doc = next(h.document for h in result.hits if h.id == world.ids["Leather boots"])
+    assert doc["thumbnail"] == "https://img.example.com/leather-boots.jpg"
+    assert doc["categories"] == [{"id": str(world.ids["Shoes"]), "name": "Shoes",
+                                  "handle": "shoes"}]
+    assert doc["skus"] == ["LEATHER-BOOTS-0", "LEATHER-BOOTS-1"]
+    assert doc["options"] == [{"option": "Colour", "values": ["Ochre", "Teal"]},
+                              {"option": "Size", "values": ["42"]}]
+    assert (doc["price_min"], doc["price_max"]) == (8900, 9900)
+    usd = await world.backends[backend].search(
+        SearchQuery(q="hat", currency="USD", sort="title:asc"), _scope(world))
+    prices = {world.titles(usd)[i]: (h.document["price_min"], h.document["price_max"])
+              for i, h in enumerate(usd.hits)}
+    assert prices == {"Wool hat": (2700, 2700), "Straw hat": (None, None)}
+    plain = await world.backends[backend].search(SearchQuery(q="marbles"), _scope(world))
+    marbles = plain.hits[0].document
+    assert marbles["thumbnail"] is None and marbles["skus"] == [] and marbles["options"] == []
+    assert marbles["price_min"] is None and marbles["categories"] == []

@@ -69,3 +69,6 @@ async def test_the_getting_started_guide_runs(settings: Settings, pipeline: Pipe
     assert '"code":"VALIDATION","field":"input.handle"' in text
     assert '"title": "Storm lantern"' in text and '"stale": false' in text
     assert text.count("revoked") >= 1
+    assert "2 written, 1 refused" in text and "line 3: handle: must be" in text
+    assert '"state":"succeeded","lines_done":3,"written":2,"failed":1' in text
+    assert '{"total":1,"stale":false,"title":"Enamel trail mug"}' in text

@@ -88,7 +88,8 @@ async def test_a_mutation_then_a_search_with_its_token_finds_the_product(live: L
 async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     run, admin = live.run, live.admin
     product = (await run(admin, """mutation { createProduct(input: {title: "Camp stove",
-      handle: "camp-stove", status: "published"}) { product { id } } }"""))[
+      handle: "camp-stove", status: "published",
+      thumbnail: "https://img.example.com/stove.jpg"}) { product { id } } }"""))[
         "createProduct"]["product"]["id"]
     variant = (await run(admin, """mutation($p: ID!) { createVariant(productId: $p,
       input: {title: "Default", sku: "STOVE-1"}) { id record consistencyToken } }""",
@@ -122,6 +123,10 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     doc = found["hits"][0]["document"]
     assert doc["has_stock"] is True and doc["tags"] == ["Outdoor"]
     assert doc["category_ids"] == [category] and doc["currencies"] == ["EUR"]
+    # what a product card renders (issue 13)
+    assert doc["thumbnail"] == "https://img.example.com/stove.jpg" and doc["skus"] == ["STOVE-1"]
+    assert doc["categories"] == [{"id": category, "name": "Cooking", "handle": "cooking"}]
+    assert (doc["price_min"], doc["price_max"]) == (4999, 4999)
     assert {f["name"] for f in found["facets"]} == {"categories", "tags"}
     by_name = {f["name"]: f["values"] for f in found["facets"]}
     assert by_name["categories"] == [{"value": category, "count": 1, "label": "Cooking"}]
@@ -134,6 +139,11 @@ async def test_every_mutation_writes_and_is_searchable(live: Live) -> None:
     body = await rest.json()
     assert body["facets"]["categories"] == {category: 1}
     assert body["facet_labels"] == {"categories": {category: "Cooking"}}
+    assert body["facet_values"]["categories"] == [
+        {"value": category, "count": 1, "label": "Cooking", "handle": "cooking", "option": None}]
+    by_sku = await live.client.get("/v1/search/products", params={"q": "stove-1"},
+                                   headers={"Authorization": f"Bearer {live.search}"})
+    assert [h["id"] for h in (await by_sku.json())["hits"]] == [product]
 
     # content: a category, a node with its body, an edit, a publication, a new body
     folder = (await run(admin, """mutation { createCategory(input: {name: "Guides"})

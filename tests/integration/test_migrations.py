@@ -27,7 +27,8 @@ EXPECTED_TABLES = {
     "commerce_stock_locations", "commerce_inventory_levels", "commerce_variant_inventory",
     "commerce_orders", "commerce_order_items", "index_products", "index_content", "outbox",
     "relay_state", "schema_migrations", "engine_queue", "index_jobs", "api_keys",
-    "engine_indexes", "tenant_counters", "currencies",
+    "engine_indexes", "tenant_counters", "currencies", "import_jobs", "import_errors",
+    "search_settings", "search_rules", "search_relevance_audit",
 }
 
 

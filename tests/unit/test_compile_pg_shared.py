@@ -19,7 +19,8 @@ def test_one_match_serves_every_facet_and_the_stats_without_filters() -> None:
     assert compiled.sql.count("MATERIALIZED") == 1
     assert compiled.sql.count("search_vector @@") == compiled.sql.split(
         " UNION ALL ")[0].count("search_vector @@")  # the text is matched in the CTE only
-    assert compiled.params.count("leather boots") == 1
+    # once as the text, once as the identifier key (`identifier_match`), both in the CTE
+    assert compiled.params.count("leather boots") == 2
     assert f"'{PRICE_STATS}'" in compiled.sql
 
 

@@ -62,7 +62,8 @@ def test_documents_have_one_shape_from_rows_and_stored_values() -> None:
     doc = ProductDoc.from_row(row)._asdict()
     assert tuple(doc) == ("id", "title", "subtitle", "handle", "description", "status",
                           "prices", "currencies", "has_stock", "total_stock", "category_ids",
-                          "tags", "created_at", "published_at")
+                          "tags", "created_at", "published_at", "thumbnail", "categories",
+                          "skus", "options")
     assert doc["prices"] == {"EUR": {"min": 1, "max": 2}, "SEK": {"min": 3, "max": 4}}
     assert doc["created_at"] == "2024-01-02T03:04:05+00:00" and doc["category_ids"] == [str(CAT)]
     stored = {"id": [str(pid)], "title": ["T"], "handle": ["t"], "description": ["d"],
@@ -197,3 +198,39 @@ def test_a_product_document_carries_the_hit_document_and_engine_fields() -> None
     assert meili_document("product", {**row, "has_stock": False}, CURRENCIES)["in_stock"] == 0
     with pytest.raises(ValidationFailed, match="version"):
         meili_document("product", _product_row(version=None), CURRENCIES)
+
+
+def test_card_fields_are_the_same_from_rows_tantivy_and_meilisearch() -> None:
+    """Thumbnail, categories with names and handles, SKUs and option values: what a product
+    card renders, read back alike from every backend's copy of one index row."""
+    pid = uuid.uuid4()
+    row = {"product_id": pid, "tenant_id": uuid.uuid4(), "title": "Boots", "subtitle": None,
+           "handle": "boots", "description": None, "status": "published", "prices": {},
+           "currencies": [], "has_stock": False, "total_stock": 0, "category_ids": [CAT],
+           "categories": f'[{{"id": "{CAT}", "name": "Shoes", "handle": "shoes"}}]',
+           "tags": [], "tag_ids": [], "created_at": datetime(2024, 1, 2, tzinfo=UTC),
+           "published_at": None, "version": 1, "thumbnail": "https://img.example/b.jpg",
+           "skus": ["B-1", "B-2"],
+           "options": '[{"option": "Colour", "values": ["red", "navy"]}]',
+           "option_values": ["Colour:red", "Colour:navy"], "identifiers": ["b-1", "b-2", "boots"]}
+    doc = ProductDoc.from_row(row)._asdict()
+    assert doc["thumbnail"] == "https://img.example/b.jpg"
+    assert doc["categories"] == [{"id": str(CAT), "name": "Shoes", "handle": "shoes"}]
+    assert doc["skus"] == ["B-1", "B-2"]
+    assert doc["options"] == [{"option": "Colour", "values": ["red", "navy"]}]
+    values = tantivy_values("product", row, ("EUR",))
+    assert values["identifiers"] == ["b-1", "b-2", "boots"]
+    assert values["option_values"] == ["Colour:red", "Colour:navy"]
+    assert values["option_words"] == ["red", "navy"]
+    stored = {name: value if isinstance(value, list) else [value]
+              for name, value in values.items()
+              if name not in ("identifiers", "option_values", "option_words", "tags_text")}
+    assert ProductDoc.from_tantivy(stored, ("EUR",))._asdict() == doc
+    meili = meili_document("product", row, ("EUR",))
+    assert meili["identifiers"] == ["b-1", "b-2", "boots"]
+    assert meili["option_values"] == ["Colour:red", "Colour:navy"]
+    assert ProductDoc.from_meili(meili)._asdict() == doc
+    bare = {k: v for k, v in row.items()
+            if k not in ("thumbnail", "skus", "options", "option_values", "identifiers")}
+    empty = ProductDoc.from_row(bare)
+    assert (empty.thumbnail, empty.skus, empty.options) == (None, [], [])

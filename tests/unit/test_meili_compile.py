@@ -21,9 +21,10 @@ from indexer.model.engines import micros
 from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN
 from search_api.compile_meili import (
     Plan,
+    Request,
     any_of,
-    bucket_fallback,
     bucket_ranges,
+    followup,
     plan,
     quote,
     result,
@@ -168,11 +169,16 @@ def test_pages_are_exact_and_highlights_use_private_delimiters() -> None:
 
 
 # ---- facets -------------------------------------------------------------------------------
+def _text_searches(built: Plan) -> list[Request]:
+    """The queries that run the text search (the identifier lookup does not: a filter)."""
+    return [r for r in built.requests if r.role != "identified"]
+
+
 def test_a_facet_ignores_its_own_filter_in_its_own_query() -> None:
     query = SearchQuery.model_validate({
         "filter": {"tags": ["sale"], "has_stock": True},
         "facets": ["tags", "categories", "has_stock", "price"], "currency": "EUR"})
-    requests = plan(query, SCOPE, "shop", CURRENCIES).requests
+    requests = _text_searches(plan(query, SCOPE, "shop", CURRENCIES))
     assert [r.role for r in requests] == ["main", "count", "count"]
     main = requests[0]
     # no price filter: the price stats and buckets are counted under the page's filter
@@ -188,19 +194,19 @@ def test_a_facet_ignores_its_own_filter_in_its_own_query() -> None:
 def test_facets_counted_under_the_same_filter_share_one_query() -> None:
     no_filter = SearchQuery(q="boots", facets=["tags", "categories", "has_stock", "price"],
                             currency="EUR")
-    requests = plan(no_filter, SCOPE, "shop", CURRENCIES).requests
+    requests = _text_searches(plan(no_filter, SCOPE, "shop", CURRENCIES))
     assert len(requests) == 1 and requests[0].facets == ("tags", "categories", "has_stock")
     assert requests[0].params["facets"] == ["tags", "category_ids", "has_stock",
                                             "price_min_eur", "price_max_eur"]
     # a filter no requested facet ignores keeps everything in the page's query
     in_stock = SearchQuery.model_validate({"q": "boots", "filter": {"has_stock": True},
                                            "facets": ["tags", "price"], "currency": "EUR"})
-    assert len(plan(in_stock, SCOPE, "shop", CURRENCIES).requests) == 1
+    assert len(_text_searches(plan(in_stock, SCOPE, "shop", CURRENCIES))) == 1
     # a price filter: stats and buckets without it, in their own counting query
     priced = SearchQuery.model_validate({
         "q": "boots", "filter": {"price": {"currency": "EUR", "max": 5000}},
         "facets": ["tags", "price"]})
-    main, count = plan(priced, SCOPE, "shop", CURRENCIES).requests
+    main, count = _text_searches(plan(priced, SCOPE, "shop", CURRENCIES))
     assert (main.facets, main.price) == (("tags",), None)
     assert count.price == ("price_min_eur", "price_max_eur") and count.facets == ()
     assert count.params["filter"] == '(status IN ["published"])'
@@ -215,15 +221,15 @@ def test_facets_counted_under_the_same_filter_share_one_query() -> None:
 
 
 def test_price_buckets_sum_the_distinct_prices_and_fall_back_when_cut() -> None:
-    query = SearchQuery(q="hat", facets=["price"], currency="EUR",
-                        price_buckets=(1000, 5000))
+    query = SearchQuery(q="hat", facets=["price"], currency="EUR", sort="price:asc",
+                        price_buckets=(1000, 5000))  # sorted: no identifier lookup
     built = plan(query, SCOPE, "shop", CURRENCIES)
     response = {"totalHits": 6, "hits": [], "facetDistribution": {
         "price_min_eur": {"999": 1, "1000": 2, "4999.5": 1, "70000": 2},
         "price_max_eur": {"1200": 3, "80000": 3}},
         "facetStats": {"price_min_eur": {"min": 999, "max": 70000},
                        "price_max_eur": {"min": 1200, "max": 80000}}}
-    assert bucket_fallback(built, [response]) == []
+    assert followup(built, [response]) == []
     got = result(built, [response], "meilisearch")
     assert got.facets["price"] == {"0-1000": 1, "1000-5000": 3, "5000+": 2}
     assert list(got.facets["price"]) == ["0-1000", "1000-5000", "5000+"]
@@ -231,7 +237,7 @@ def test_price_buckets_sum_the_distinct_prices_and_fall_back_when_cut() -> None:
     # as many distinct prices as Meilisearch counts: the distribution may be cut
     cut = {**response, "facetDistribution": {
         "price_min_eur": {str(n): 1 for n in range(MAX_FACET_VALUES)}}}
-    extra = bucket_fallback(built, [cut])
+    extra = followup(built, [cut])
     assert [r.bucket for r in extra] == ["0-1000", "1000-5000", "5000+"]
     assert tokenize(extra[1].params["filter"]) == (
         "((status IN [?])) AND (price_min_eur >= 1000 AND price_min_eur < 5000)",
@@ -242,8 +248,8 @@ def test_price_buckets_sum_the_distinct_prices_and_fall_back_when_cut() -> None:
     wide = result(Plan(query, built.uid, [*built.requests, *extra]), [cut, *counts],
                   "meilisearch")
     assert wide.facets["price"] == {"1000-5000": 7, "5000+": 11}
-    assert bucket_fallback(plan(SearchQuery(q="hat", currency="EUR"), SCOPE, "shop",
-                                CURRENCIES), [cut]) == []  # stats only: never cut
+    assert followup(plan(SearchQuery(q="hat", currency="EUR", sort="price:asc"), SCOPE,
+                         "shop", CURRENCIES), [cut]) == []  # stats only: never cut
 
 
 def test_bucket_ranges_match_the_labels_of_the_model() -> None:
@@ -338,3 +344,68 @@ def test_meilisearch_settings_are_validated() -> None:
     assert settings.meilisearch_url == "http://127.0.0.1:7700"
     assert settings.engines == ("tantivy", "meilisearch")
     assert settings.meili_prefix == "rustok_test-1-ab"
+
+
+# ---- identifiers and options (issue 13) ---------------------------------------------------
+def _roles(query: SearchQuery) -> dict[str, Request]:
+    return {r.role: r for r in plan(query, SCOPE, "shop", CURRENCIES).requests}
+
+
+def test_a_whole_query_is_also_looked_up_among_the_identifiers() -> None:
+    roles = _roles(SearchQuery.model_validate({"q": " T0-P0000006-0 ",
+                                               "filter": {"has_stock": True}}))
+    found = roles["identified"].params
+    assert tokenize(found["filter"]) == (
+        "(status IN [?]) AND (has_stock = true) AND (identifiers = ?)",
+        ["published", "t0-p0000006-0"])
+    assert found["query"] is None and found["page"] == 1 and found["sort"] is None
+    assert "identified_text" not in roles  # asked only when something was identified
+    built = plan(SearchQuery(q=" T0-P0000006-0 "), SCOPE, "shop", CURRENCIES)
+    responses = [{"totalHits": 1 if r.role == "identified" else 0, "hits": []}
+                 for r in built.requests]
+    (overlap_request,) = followup(built, responses)
+    overlap = overlap_request.params
+    assert overlap_request.role == "identified_text"
+    assert overlap["query"] == "T0-P0000006-0" and overlap["page"] == 0  # counts only
+    assert overlap["filter"] == built.requests[1].params["filter"]
+    assert followup(built, [{"totalHits": 0} for _ in built.requests]) == []
+    slug = _roles(SearchQuery(doc_type="content", q="Care-101"))["identified"].params
+    assert tokenize(slug["filter"])[1][-1] == "care-101" and "slug = " in slug["filter"]
+    assert "identified" not in _roles(SearchQuery(q="x", sort="title:asc"))
+    assert "identified" not in _roles(SearchQuery())
+
+
+def test_identified_documents_come_first_and_count_once() -> None:
+    query = SearchQuery(q="glass", per_page=3)
+    built = plan(query, SCOPE, "shop", CURRENCIES)
+    a, b, c, d = (str(uuid.uuid4()) for _ in range(4))
+    by_role = {"main": {"totalHits": 5, "hits": [{"id": a}, {"id": b}, {"id": d}]},
+               "identified": {"totalHits": 2, "hits": [{"id": c}, {"id": a}]},
+               "identified_text": {"totalHits": 1, "hits": []}}
+    first = [by_role[r.role] for r in built.requests]
+    built = Plan(query, built.uid, [*built.requests, *followup(built, first)])
+    got = result(built, [by_role[r.role] for r in built.requests], "meilisearch")
+    assert [str(h.id) for h in got.hits] == [c, a, b]
+    assert got.total == 6  # 5 text matches, 2 identified, 1 of them both
+    later = plan(query.model_copy(update={"page": 2}), SCOPE, "shop", CURRENCIES)
+    first = [by_role[r.role] for r in later.requests]
+    later = Plan(later.query, later.uid, [*later.requests, *followup(later, first)])
+    page2 = result(later, [by_role[r.role] for r in later.requests], "meilisearch")
+    assert [str(h.id) for h in page2.hits] == [b, d]  # never an identified one twice
+
+
+def test_option_filters_and_facets() -> None:
+    query = SearchQuery.model_validate({
+        "filter": {"options": ["Colour:red", "Size:M", "Colour:navy"]}, "facets": ["options"]})
+    roles = _roles(query)
+    skeleton, literals = tokenize(roles["main"].params["filter"])
+    assert skeleton == ("(status IN [?]) AND ((option_values IN [?, ?]) AND "
+                        "(option_values IN [?]))")
+    assert literals == ["published", "Colour:red", "Colour:navy", "Size:M"]
+    counted = roles["count"].params  # the option facet ignores the option filter
+    assert counted["facets"] == ["option_values"] and "option_values" not in counted["filter"]
+    settings = index_settings("product", CURRENCIES)
+    assert {"option_values", "identifiers"} <= set(settings["filterableAttributes"])
+    assert "options.values" in settings["searchableAttributes"]
+    assert "identifiers" not in settings["searchableAttributes"]  # exact matches only
+    assert "slug" in index_settings("content", CURRENCIES)["filterableAttributes"]

@@ -51,11 +51,13 @@ def test_in_stock_first_is_the_first_order_key_of_products() -> None:
     def order(query: SearchQuery, scope: SearchScope) -> str:
         return compile_hits(query, scope).sql.rsplit("ORDER BY ", 1)[1]
 
-    assert order(q(q="boots"), stock).startswith("has_stock DESC, rank DESC, product_id")
+    assert order(q(q="boots"), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC, product_id")
     assert order(q(sort="price:asc", currency="EUR"), stock).startswith(
         "has_stock DESC, (prices->")
-    assert order(q(q="boots", highlight=True), stock).startswith("has_stock DESC, rank DESC")
-    assert order(q(q="boots"), SCOPE).startswith("rank DESC")  # the setting off
+    assert order(q(q="boots", highlight=True), stock).startswith(
+        "has_stock DESC, ident DESC, rank DESC")
+    assert order(q(q="boots"), SCOPE).startswith("ident DESC, rank DESC")  # the setting off
     assert "has_stock" not in order(q(doc_type="content", q="guide"), stock)
 
 
@@ -137,3 +139,26 @@ def test_marks_escape_html() -> None:
     assert mark_prefixes("Leather wallet & co", ["leat", "w"]) == (
         "<mark>Leat</mark>her <mark>w</mark>allet &amp; co")
     assert marked_headline("\u27e6Red\u27e7 <i>") == "<mark>Red</mark> &lt;i&gt;"
+
+
+def test_identifiers_match_the_whole_query_lowercased_and_rank_first() -> None:
+    compiled = compile_hits(q(q="  T0-P0000006-0 "), SCOPE)
+    assert "t0-p0000006-0" in compiled.params and "T0-P0000006-0" not in compiled.sql
+    assert "identifiers @> ARRAY[" in compiled.sql
+    assert "ORDER BY ident DESC, rank DESC, product_id" in compiled.sql
+    sorted_ = compile_hits(q(q="x", sort="title:asc"), SCOPE)
+    assert "ident DESC" not in sorted_.sql  # explicit sorts: the sort key decides
+    content = compile_hits(q(doc_type="content", q="Care-101"), SCOPE)
+    assert "lower(slug) = " in content.sql and "care-101" in content.params
+    assert "identifiers" not in compile_hits(q(), SCOPE).sql
+
+
+def test_option_filters_are_any_value_within_an_option_and_every_option() -> None:
+    compiled = compile_count(q(filter={"options": ["Colour:red", "Size:M", "Colour:navy"]}),
+                             SCOPE)
+    assert compiled.sql.count("option_values && ") == 2
+    assert ["Colour:red", "Colour:navy"] in compiled.params and ["Size:M"] in compiled.params
+    with pytest.raises(ValueError):
+        q(filter={"options": ["red"]})  # a value without its option's name
+    facets = compile_facets(q(filter={"options": ["Colour:red"]}, facets=["options"]), SCOPE)
+    assert facets is not None and "option_values &&" not in facets.sql  # its own filter

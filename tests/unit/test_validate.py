@@ -22,6 +22,7 @@ from core_write.validate import (
     INPUT_MAX_DEPTH,
     JSON_MAX_BYTES,
     JSON_MAX_DEPTH,
+    URL_MAX,
     check_input,
     check_json,
     currency_codes,
@@ -168,3 +169,20 @@ def _byte_limited(model: type[BaseModel], name: str) -> bool:
     info = model.model_fields[name]
     annotations = [info.annotation, *info.metadata]
     return any("max_bytes" in repr(item) for item in annotations)
+
+
+@pytest.mark.parametrize("url", ["https://img.example.com/a.jpg", "http://cdn.test:8080/x?y=1",
+                                 "  https://img.example.com/padded.png "])
+def test_a_thumbnail_is_an_absolute_http_url(url: str) -> None:
+    product = parse_input(ProductCreate, title="t", handle="h", thumbnail=url)
+    assert product.thumbnail == url.strip()
+
+
+@pytest.mark.parametrize("url", ["ftp://img.example.com/a.jpg", "/images/a.jpg",
+                                 "javascript:alert(1)", "https://", "https://a b.example/x",
+                                 "https://img.example.com/\x01", "",
+                                 "https://img.example.com/" + "a" * URL_MAX])
+def test_other_thumbnails_are_refused(url: str) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        parse_input(ProductCreate, title="t", handle="h", thumbnail=url)
+    assert info.value.field == "thumbnail"

@@ -1,0 +1,376 @@
+"""Bulk import (core_write/bulk_import.py, POST /v1/admin/import, `rustok-search import`):
+good and bad lines, nothing half-written, idempotent by handle, the auth matrix, a kill in the
+middle resumed without duplicates, and the documents searchable through per-chunk events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from core_write import bulk_import
+from core_write.settings import Settings
+from core_write.unit import CoreWrite
+from tests.api_fixtures import Api, api_fixture  # noqa: F401 - the fixture
+from tests.builders import make_tenant
+from tests.pipeline import Pipeline
+from tests.waiting import wait_until
+
+
+def product(handle: str, **overrides: Any) -> dict[str, Any]:
+    line: dict[str, Any] = {
+        "title": f"Import {handle.replace('-', ' ')}", "handle": handle, "status": "published",
+        "description": "Imported in bulk", "subtitle": "from a file",
+        "options": [{"title": "Size", "values": ["S", "M"]}],
+        "variants": [
+            {"sku": f"{handle}-s", "options": {"Size": "S"}, "prices": {"EUR": 1000, "USD": 1100},
+             "stock": 3},
+            {"sku": f"{handle}-m", "options": {"Size": "M"},
+             "prices": [{"currency_code": "EUR", "amount": 1200}], "stock": {"Berlin": 0}},
+        ],
+        "categories": ["jackets", {"handle": "rain-gear", "name": "Rain gear"}],
+        "tags": ["New in", "sale"],
+    }
+    line.update(overrides)
+    return line
+
+
+def ndjson(*lines: dict[str, Any] | str) -> bytes:
+    return b"".join((line if isinstance(line, str) else json.dumps(line)).encode() + b"\n"
+                    for line in lines)
+
+
+async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
+    """The input cut at odd places (lines span chunks)."""
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+async def run_import(pool: asyncpg.Pool, tenant_id: uuid.UUID, data: bytes,
+                     chunk_lines: int = 500, job: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
+    job = job or await bulk_import.create_job(pool, tenant_id, "test", total_bytes=len(data))
+    done = await bulk_import.Importer(pool, job, chunk_lines=chunk_lines).run(
+        chunks(data), "test", len(data))
+    return await bulk_import.job_view(pool, done, errors=1000)
+
+
+async def counts(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> dict[str, int]:
+    row = await pool.fetchrow(
+        """SELECT (SELECT count(*) FROM commerce_products WHERE tenant_id = $1) AS products,
+                  (SELECT count(*) FROM commerce_variants WHERE tenant_id = $1) AS variants,
+                  (SELECT count(*) FROM commerce_prices WHERE tenant_id = $1) AS prices,
+                  (SELECT count(*) FROM commerce_options WHERE tenant_id = $1) AS options,
+                  (SELECT count(*) FROM commerce_inventory_items WHERE tenant_id = $1) AS items,
+                  (SELECT count(*) FROM commerce_inventory_levels WHERE tenant_id = $1) AS levels,
+                  (SELECT count(*) FROM commerce_product_categories WHERE tenant_id = $1)
+                      AS category_links,
+                  (SELECT count(*) FROM taggables WHERE tenant_id = $1) AS tag_links,
+                  (SELECT count(*) FROM commerce_categories WHERE tenant_id = $1) AS categories,
+                  (SELECT count(*) FROM tags WHERE tenant_id = $1) AS tags,
+                  (SELECT count(*) FROM commerce_stock_locations WHERE tenant_id = $1)
+                      AS locations""", tenant_id)
+    return dict(row)
+
+
+async def test_good_lines_are_written_and_bad_ones_reported_by_line_and_field(
+    pool: asyncpg.Pool, core: CoreWrite, pipeline: Pipeline,
+) -> None:
+    tenant = await make_tenant(core)
+    before = await pool.fetchval("SELECT COALESCE(max(seq), 0) FROM outbox")
+    data = ndjson(
+        product("rain-jacket"),                                                  # 1
+        "{not json",                                                             # 2
+        product("bad-option", variants=[{"sku": "x-1", "options": {"Size": "XL"}}]),  # 3
+        "",                                                                      # 4
+        {"type": "node", "kind": "post", "title": "How we import", "slug": "how-we-import",
+         "status": "published", "body": {"body": "Rain jackets arrive in bulk"},
+         "category": "journal", "tags": ["New in"]},                             # 5
+        product("sku-thief", variants=[{"sku": "rain-jacket-s", "prices": {"EUR": 5}}]),  # 6
+        product("bad-currency", variants=[{"sku": "bc-1", "prices": {"EURO": 5}}]),  # 7
+        product("wool-hat", title="Wool hat", categories=["hats"], tags=[]),     # 8
+        {"type": "comment", "title": "?"},                                       # 9
+        product("Not A Handle"),                                                 # 10
+    )
+    job = await run_import(pool, tenant["id"], data)
+
+    assert job["state"] == "succeeded"
+    assert (job["lines_done"], job["bytes_done"], job["total_bytes"]) == (10, len(data),
+                                                                           len(data))
+    assert (job["written"], job["failed"]) == (3, 6)
+    errors = {e["line"]: (e["field"], e["reason"]) for e in job["errors"]}
+    assert sorted(errors) == [2, 3, 6, 7, 9, 10]
+    assert errors[2][0] == "" and "not valid JSON" in errors[2][1]
+    assert errors[3] == ("variants.0.options.Size", "'XL' is not a value of the option")
+    assert errors[6][0] == "sku" and "already exists" in errors[6][1]
+    assert errors[7][0].startswith("variants.0.prices.0.currency_code")
+    assert errors[9][0] == "type"
+    assert errors[10][0] == "handle"
+
+    handles = {r["handle"] for r in await pool.fetch(
+        "SELECT handle FROM commerce_products WHERE tenant_id = $1", tenant["id"])}
+    assert handles == {"rain-jacket", "wool-hat"}  # the SKU thief left nothing behind
+    got = await counts(pool, tenant["id"])
+    assert got == {"products": 2, "variants": 4, "prices": 6, "options": 2, "items": 4,
+                   "levels": 4, "category_links": 3, "tag_links": 3, "categories": 3,
+                   "tags": 2, "locations": 2}
+    level = await pool.fetchrow(
+        """SELECT l.stocked_quantity, s.name FROM commerce_inventory_levels l
+           JOIN commerce_stock_locations s ON s.id = l.location_id
+           JOIN commerce_inventory_items i ON i.id = l.inventory_item_id
+           WHERE i.sku = 'rain-jacket-s'""")
+    assert (level["stocked_quantity"], level["name"]) == (3, bulk_import.DEFAULT_LOCATION)
+    assert await pool.fetchval("SELECT name FROM commerce_categories WHERE handle = 'rain-gear'"
+                               " AND tenant_id = $1", tenant["id"]) == "Rain gear"
+
+    # one event per chunk and document type (plus the categories, tags and locations made),
+    # not one per row
+    events = [r["event_type"] for r in await pool.fetch(
+        "SELECT event_type FROM outbox WHERE seq > $1 ORDER BY seq", before)]
+    assert events.count("ReindexRequested") == 2
+    assert not {"ProductCreated", "VariantCreated", "PriceChanged", "NodeCreated"} & set(events)
+
+    await pipeline.settle()
+    docs = {r["handle"]: dict(r) for r in await pool.fetch(
+        "SELECT * FROM index_products WHERE tenant_id = $1", tenant["id"])}
+    assert set(docs) == {"rain-jacket", "wool-hat"}
+    doc = docs["rain-jacket"]
+    assert (doc["title"], doc["status"], doc["total_stock"], doc["has_stock"]) == \
+        ("Import rain jacket", "published", 3, True)
+    assert doc["prices"] == {"EUR": {"min": 1000, "max": 1200}, "USD": {"min": 1100,
+                                                                         "max": 1100}}
+    assert sorted(doc["tags"]) == ["New in", "sale"]
+    assert sorted(c["handle"] for c in doc["categories"]) == ["jackets", "rain-gear"]
+    assert await pool.fetchval(
+        "SELECT title FROM index_content WHERE tenant_id = $1 AND slug = 'how-we-import'",
+        tenant["id"]) == "How we import"
+
+
+async def test_a_line_again_updates_its_product_never_duplicates_it(
+    pool: asyncpg.Pool, core: CoreWrite, pipeline: Pipeline,
+) -> None:
+    tenant = await make_tenant(core)
+    node = {"type": "node", "kind": "page", "title": "About", "slug": "about",
+            "status": "published", "body": {"body": "first"}}
+    first = ndjson(product("rain-jacket"), product("wool-hat"), node)
+    await run_import(pool, tenant["id"], first)
+    once = await counts(pool, tenant["id"])
+    changed = product("rain-jacket", title="Rain jacket, new season",
+                      variants=[{"sku": "rain-jacket-s", "options": {"Size": "S"},
+                                 "prices": {"EUR": 900}, "stock": 1}])
+    job = await run_import(pool, tenant["id"], ndjson(changed, product("wool-hat"),
+                                                      {**node, "title": "About us"}))
+    assert (job["written"], job["failed"]) == (3, 0), job["errors"]
+    twice = await counts(pool, tenant["id"])
+    assert twice == {**once, "variants": once["variants"] - 1, "prices": once["prices"] - 2,
+                     "items": once["items"] - 1, "levels": once["levels"] - 1}
+    assert await pool.fetchval("SELECT count(*) FROM nodes WHERE tenant_id = $1",
+                               tenant["id"]) == 1
+    await pipeline.settle()
+    rows = await pool.fetch("SELECT title FROM index_products WHERE tenant_id = $1 "
+                            "ORDER BY 1", tenant["id"])
+    assert [r["title"] for r in rows] == ["Import wool hat", "Rain jacket, new season"]
+    assert await pool.fetchval("SELECT title FROM index_content WHERE tenant_id = $1",
+                               tenant["id"]) == "About us"
+
+
+async def test_lines_of_a_disabled_module_are_refused_and_the_rest_written(
+    pool: asyncpg.Pool, core: CoreWrite,
+) -> None:
+    from core_write.services import tenants
+
+    tenant = await make_tenant(core)
+    await core.call(tenants.set_module, tenant["id"], "commerce", False)
+    node = {"type": "node", "kind": "page", "title": "About", "slug": "about",
+            "category": "company", "tags": [{"name": "Team", "slug": "people"}]}
+    job = await run_import(pool, tenant["id"], ndjson(product("mug"), node))
+    assert (job["written"], job["failed"]) == (1, 1)
+    assert job["errors"] == [{"line": 1, "field": "type",
+                              "reason": "the tenant's commerce module is disabled"}]
+    row = await pool.fetchrow(
+        """SELECT c.slug AS category, t.slug AS tag FROM nodes n
+           JOIN categories c ON c.id = n.category_id
+           JOIN taggables g ON g.target_id = n.id AND g.target_type = 'node'
+           JOIN tags t ON t.id = g.tag_id WHERE n.tenant_id = $1""", tenant["id"])
+    assert (row["category"], row["tag"]) == ("company", "people")
+    assert await pool.fetchval("SELECT count(*) FROM commerce_products WHERE tenant_id = $1",
+                               tenant["id"]) == 0
+
+
+async def test_a_resumed_import_skips_the_committed_prefix_and_refuses_other_input(
+    pool: asyncpg.Pool, core: CoreWrite,
+) -> None:
+    tenant = await make_tenant(core)
+    data = ndjson(*(product(f"item-{i}") for i in range(12)))
+    half = b"".join(data.splitlines(keepends=True)[:6])  # a run that stopped after 6 lines
+    job = await run_import(pool, tenant["id"], half, chunk_lines=4)
+    assert (job["lines_done"], job["written"]) == (6, 6)
+    mark = await pool.fetchval("SELECT max(seq) FROM outbox")
+    again = await run_import(pool, tenant["id"], data, chunk_lines=4,
+                             job=await bulk_import.get_job(pool, job["id"]))
+    assert (again["lines_done"], again["written"], again["bytes_done"]) == (12, 12, len(data))
+    assert await pool.fetchval(  # only lines 7..12 were written again
+        "SELECT sum(jsonb_array_length(payload->'event'->'target_ids')) FROM outbox "
+        "WHERE seq > $1 AND event_type = 'ReindexRequested'", mark) == 6
+    assert (await counts(pool, tenant["id"]))["products"] == 12
+    other = data.replace(b"item-0", b"item-x")
+    with pytest.raises(bulk_import.Conflict, match="differs from the part"):
+        await run_import(pool, tenant["id"], other,
+                         job=await bulk_import.get_job(pool, job["id"]))
+
+
+# ---- over HTTP -----------------------------------------------------------------------------
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+async def test_import_over_http_and_its_auth_matrix(api: Api, pool: asyncpg.Pool) -> None:
+    client = api.client
+    a, b = api.tenants["a"], api.tenants["b"]
+    body = ndjson(product("http-jacket"), "[1, 2]")
+
+    resp = await client.post("/v1/admin/import", data=body,
+                             headers={**api.auth("a.search"), **NDJSON})
+    assert resp.status == 403
+    resp = await client.post("/v1/admin/import", data=body,
+                             headers={**api.auth("a.admin"), "Content-Type": "application/json"})
+    assert resp.status == 415
+    assert resp.content_type == "application/problem+json"
+    resp = await client.post(f"/v1/admin/import?tenant={b['slug']}", data=body,
+                             headers={**api.auth("a.admin"), **NDJSON})
+    assert resp.status == 403
+    resp = await client.post("/v1/admin/import", data=body,
+                             headers={**api.auth("operator"), **NDJSON})
+    assert resp.status == 422
+    assert (await resp.json())["errors"][0]["field"] == "tenant"
+
+    resp = await client.post("/v1/admin/import", data=body,
+                             headers={**api.auth("a.admin"), **NDJSON})
+    assert resp.status == 200, await resp.text()
+    done = (await resp.json())["import"]
+    assert (done["state"], done["written"], done["failed"], done["progress"]) == \
+        ("succeeded", 1, 1, 1.0)
+    assert done["errors"] == [{"line": 2, "field": "",
+                               "reason": "must be a JSON object, not list"}]
+    assert resp.headers["Location"] == f"/v1/admin/import/{done['id']}"
+    assert await pool.fetchval("SELECT tenant_id FROM commerce_products WHERE handle = "
+                               "'http-jacket'") == a["id"]
+
+    resp = await client.post(f"/v1/admin/import?tenant={b['slug']}", data=body,
+                             headers={**api.auth("operator"), **NDJSON})
+    assert resp.status == 200
+    assert await pool.fetchval("SELECT count(*) FROM commerce_products WHERE handle = "
+                               "'http-jacket' AND tenant_id = $1", b["id"]) == 1
+
+    # progress: the owner and operators see the job; another tenant's admin does not
+    path = f"/v1/admin/import/{done['id']}"
+    assert (await client.get(path, headers=api.auth("b.admin"))).status == 404
+    assert (await client.get(path, headers=api.auth("a.search"))).status == 403
+    seen = await client.get(path, headers=api.auth("operator"))
+    assert (await seen.json())["import"]["lines_done"] == 2
+    listed = await client.get("/v1/admin/import", headers=api.auth("a.admin"))
+    assert [job["id"] for job in (await listed.json())["imports"]] == [done["id"]]
+
+    # the same id again: the committed body is skipped, a different one refused
+    resp = await client.post(f"/v1/admin/import?id={done['id']}", data=body,
+                             headers={**api.auth("a.admin"), **NDJSON})
+    assert resp.status == 200
+    assert (await resp.json())["import"]["written"] == 1
+    resp = await client.post(f"/v1/admin/import?id={done['id']}", data=b"{}\n" + body,
+                             headers={**api.auth("a.admin"), **NDJSON})
+    assert resp.status == 409
+
+
+async def test_an_import_body_over_the_limit_is_refused(api: Api, settings: Settings) -> None:
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from search_api.app import create_app
+    from tests.api_fixtures import api_settings
+
+    app = create_app(api_settings(settings, api_import_max_bytes=2048),
+                     lambda _s, _r: api.backend, backend_name="canned")  # type: ignore[arg-type,return-value]
+    client: TestClient[Any, Any] = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        body = ndjson(*(product(f"big-{i}") for i in range(10)))
+        resp = await client.post("/v1/admin/import", data=body,
+                                 headers={**api.auth("a.admin"), **NDJSON})
+        assert resp.status == 413
+        assert resp.content_type == "application/problem+json"
+
+        async def stream() -> AsyncIterator[bytes]:  # no Content-Length: counted as read
+            yield body
+
+        resp = await client.post("/v1/admin/import", data=stream(),
+                                 headers={**api.auth("a.admin"), **NDJSON})
+        assert resp.status == 413
+    finally:
+        await client.close()
+
+
+# ---- the CLI, killed in the middle ---------------------------------------------------------
+async def test_the_cli_resumes_after_a_kill_without_duplicates(
+    pool: asyncpg.Pool, core: CoreWrite, pipeline: Pipeline, settings: Settings,
+    tmp_path: Path,
+) -> None:
+    tenant = await make_tenant(core)
+    total = 2000
+    source = tmp_path / "catalog.ndjson"
+    source.write_bytes(ndjson(*(product(f"p-{i}", tags=[], categories=["jackets"])
+                                for i in range(total)), "oops"))
+    env = dict(os.environ, DATABASE_URL=settings.database_url, RUSTOK_LOG_LEVEL="WARNING")
+    command = [sys.executable, "-m", "rustok_search.cli", "import", str(source),
+               "--tenant", tenant["slug"], "--chunk", "10"]
+    first = await asyncio.create_subprocess_exec(*command, env=env,
+                                                 stdout=asyncio.subprocess.PIPE,
+                                                 stderr=asyncio.subprocess.PIPE)
+
+    async def committed() -> bool:
+        return bool(await pool.fetchval(
+            "SELECT lines_done FROM import_jobs WHERE tenant_id = $1", tenant["id"]))
+
+    try:
+        await wait_until(committed, timeout=60, what="a first committed chunk")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        await first.communicate()
+    job = await pool.fetchrow("SELECT * FROM import_jobs WHERE tenant_id = $1", tenant["id"])
+    assert 0 < job["lines_done"] < total, "the kill came too late to test resuming"
+    assert job["state"] == "running"
+    assert (await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted"
+    assert (await counts(pool, tenant["id"]))["products"] == job["lines_done"]
+
+    second = await asyncio.create_subprocess_exec(*command, "--resume", env=env,
+                                                  stdout=asyncio.subprocess.PIPE,
+                                                  stderr=asyncio.subprocess.PIPE)
+    out, err = await second.communicate()
+    assert second.returncode == 1, err.decode()  # the last line is refused
+    text = out.decode()
+    assert f"resuming import {job['id']} after line {job['lines_done']}" in err.decode()
+    assert f"import {job['id']} succeeded: {total + 1:,} lines, {total:,} written, 1 refused" \
+        in text
+    assert f"this run {total + 1 - job['lines_done']:,} lines" in text
+    assert f"line {total + 1}: not valid JSON" in text
+    assert await pool.fetchval("SELECT count(*) FROM import_jobs WHERE tenant_id = $1",
+                               tenant["id"]) == 1
+    got = await counts(pool, tenant["id"])
+    assert (got["products"], got["variants"], got["prices"], got["category_links"]) == \
+        (total, 2 * total, 3 * total, total)
+    # the chunk the kill interrupted was rolled back and written once by the second run
+    ids = await pool.fetchval(
+        "SELECT count(*) FROM (SELECT jsonb_array_elements_text(payload->'event'->'target_ids')"
+        " FROM outbox WHERE event_type = 'ReindexRequested' AND tenant_id = $1) t",
+        tenant["id"])
+    assert ids == total
+
+    await pipeline.settle()
+    assert await pool.fetchval("SELECT count(*) FROM index_products WHERE tenant_id = $1",
+                               tenant["id"]) == total
