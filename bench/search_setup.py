@@ -86,22 +86,19 @@ async def index_products(pool: asyncpg.Pool, settings: Settings) -> None:
 
 async def _meili_index(pool: asyncpg.Pool, settings: Settings, products: int) -> None:
     """The tenants' Meilisearch product indexes hold every product in the current document
-    shape: what the queue holds drained, then any index missing or built with an older shape
-    rebuilt, then any whose count still differs from the index table rebuilt (a reused
-    catalog indexed before)."""
+    shape and nothing is queued for them: the queue drained, then any index missing or built
+    with an older shape rebuilt, then any whose count still differs from the index table
+    rebuilt (a reused catalog indexed before)."""
     config = meili_config(settings)
     redis = aioredis.Redis.from_url(REDIS_URL)
     try:
         async with meili.open_client(config) as client:
             follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
-            needed = await follower.indexes.start()  # also brings the settings in line
-            counts = await follower.indexes.count_documents()
-            if not needed and sum(counts.values()) == products:
-                return
-            print(f"indexing {products:,} products into Meilisearch at {config.url} "
-                  f"(prefix {config.prefix}) ...", file=sys.stderr)
-            while await follower.drain_once():
-                pass
+            print(f"indexing into Meilisearch at {config.url} (prefix {config.prefix}) what "
+                  "it lacks ...", file=sys.stderr)
+            await follower.indexes.start()  # the server answers; settings brought in line
+            while await follower.drain_once():  # what a reindex queued (the API's readiness
+                pass                            # waits for it)
             for tenant_id, doc_type in await follower.indexes.start():
                 await follower.rebuild(tenant_id, doc_type)
             counts = await follower.indexes.count_documents()
