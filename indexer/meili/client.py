@@ -19,6 +19,7 @@ from meilisearch_python_sdk.errors import (
 from meilisearch_python_sdk.models.task import TaskInfo
 
 from core_write.errors import MeiliUnavailable as MeiliUnavailable  # re-exported: meili.X
+from core_write.errors import SearchRefused as SearchRefused
 from core_write.errors import TaskFailed as TaskFailed
 from indexer import metrics
 from indexer.meili.config import MeiliConfig
@@ -81,14 +82,6 @@ async def wait(client: AsyncClient, task: TaskInfo, kind: str, timeout_ms: int) 
     if result.status != "succeeded":
         metrics.MEILI_FAILED_TASKS.labels(kind).inc()
         raise TaskFailed(kind, result.error or result.status)
-
-
-class SearchRefused(Exception):
-    """Meilisearch answered a multi-search with an error (`code` as Meilisearch names it)."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.status, self.code, self.message = status, code, message
 
 
 class Searcher:
