@@ -2,10 +2,14 @@
 realistic mix (price and stock changes, renames, content edits, new products, deletes). The
 relay and the indexer (Tantivy engine) run as separate processes; a Tantivy reader in this
 process, the API's `TantivyReader`, checks after each of its reloads whether each pending
-write is visible. Also samples the consumer group's lag. Prints a Markdown table and writes
-JSON to bench/results/.
+write is visible. With `--engine meilisearch` (needs `MEILISEARCH_URL`, and
+`MEILISEARCH_API_KEY` for a server with a master key) the indexer feeds Meilisearch alone and
+the pending writes are looked up in the tenant's Meilisearch indexes every
+`MEILI_POLL_SECONDS`: commit to searchable through Meilisearch's task queue. Also samples the
+consumer group's lag. Prints a Markdown table and writes JSON to bench/results/.
 
     python -m bench.freshness [--rate 500] [--duration 60] [--products 1500] [--nodes 300]
+        [--engine tantivy|meilisearch]
         [--converge-timeout 60] [--extra-wait 60]
         [--name-prefix rustok_bench] [--metrics-port 0] [--set VAR=VALUE ...]
 
@@ -30,12 +34,14 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 import redis.asyncio as aioredis
 import tantivy
+from meilisearch_python_sdk.errors import MeilisearchApiError
 
 from bench import lifecycle
 from bench.fates import Fate, Ledger, stage_reached, verdict, write_rate
@@ -52,14 +58,17 @@ from bench.report import report
 from core_write.db import with_database
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
+from indexer.meili import client as meili
+from indexer.meili.config import index_uid, meili_config
 from indexer.model import DOC_TYPES, DocType
 from indexer.tantivy.config import commit_channel
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import stored_values
+from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchBackend, SearchQuery, SearchScope
 
 WRITERS = 16
 """Writes in flight at most, as many web requests would be."""
@@ -67,6 +76,8 @@ WRITE_GRACE_SECONDS = 30.0
 """How long the writes in flight at the end of the write window may take to finish."""
 CATALOG_LOAD_SECONDS = 180.0
 """How long the indexer may take to make the demo catalog searchable before the writes."""
+MEILI_POLL_SECONDS = 0.01
+"""How often the pending writes are looked up in Meilisearch (its documents, by id)."""
 
 
 def _stored(index: tantivy.Index | None, doc_type: DocType, tenant: uuid.UUID,
@@ -84,6 +95,34 @@ def _stored(index: tantivy.Index | None, doc_type: DocType, tenant: uuid.UUID,
         out.append(stored_values(doc_type, searcher.doc(hits[0][1]).to_dict()) if hits
                    else None)
     return out
+
+
+Stored = Callable[[DocType, uuid.UUID, list[uuid.UUID]],
+                  Awaitable[list[dict[str, Any] | None]]]
+"""The document of each id as the searches see it now (None: not there)."""
+
+
+def tantivy_stored(reader: TantivyReader) -> Stored:
+    async def stored(doc_type: DocType, tenant: uuid.UUID,
+                     ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
+        return await asyncio.to_thread(_stored, reader.index(doc_type), doc_type, tenant, ids)
+    return stored
+
+
+def meili_stored(backend: MeilisearchBackend) -> Stored:
+    """Documents by id from the tenant's live Meilisearch index (one request per type)."""
+    async def stored(doc_type: DocType, tenant: uuid.UUID,
+                     ids: list[uuid.UUID]) -> list[dict[str, Any] | None]:
+        index = backend.client.index(index_uid(backend.config.prefix, tenant, doc_type))
+        try:
+            found = await index.get_documents(ids=[str(i) for i in ids], limit=len(ids))
+        except MeilisearchApiError as exc:
+            if meili.is_not_found(exc):
+                return [None] * len(ids)
+            raise
+        by_id = {str(doc["id"]): doc for doc in found.results}
+        return [by_id.get(str(i)) for i in ids]
+    return stored
 
 
 def _cpu_seconds() -> float:
@@ -118,14 +157,13 @@ class Watch:
         self.ledger.commit(n, probe.committed)
         self.pending[n] = probe
 
-    async def check(self, reader: TantivyReader, at: float) -> None:
+    async def check(self, stored: Stored, at: float) -> None:
         """One pass over the pending writes; a write found now became visible at `at`."""
         for doc_type in DOC_TYPES:
             probes = [(n, p) for n, p in self.pending.items() if p.doc_type == doc_type]
             if not probes:
                 continue
-            docs = await asyncio.to_thread(_stored, reader.index(doc_type), doc_type,
-                                           self.targets.tenant, [p.doc_id for _, p in probes])
+            docs = await stored(doc_type, self.targets.tenant, [p.doc_id for _, p in probes])
             for (n, probe), doc in zip(probes, docs, strict=True):
                 if not probe.visible(doc):
                     continue
@@ -148,8 +186,15 @@ class Watch:
                 await asyncio.sleep(0.001)  # waiting for the reader's next reload
                 continue
             seen, last = reloads, time.perf_counter()
-            await self.check(reader, last)
+            await self.check(tantivy_stored(reader), last)
 
+    async def poll(self, stored: Stored) -> None:
+        """Check every MEILI_POLL_SECONDS (an engine that tells nobody when it commits), until
+        cancelled; a write found is counted visible at the start of the look-up that found
+        it."""
+        while True:
+            await self.check(stored, time.perf_counter())
+            await asyncio.sleep(MEILI_POLL_SECONDS)  # the polling interval
     async def drained(self, checker: asyncio.Task[None], timeout: float) -> bool:
         """Whether every committed write became visible within `timeout` seconds."""
         deadline = time.monotonic() + timeout
@@ -214,10 +259,10 @@ def _all_visible_after(watch: Watch) -> float | str:
     return round(max(0.0, last_visible - watch.ledger.last_commit), 2)
 
 
-async def _wait_catalog(reader: TantivyReader, tenant: uuid.UUID, products: int,
+async def _wait_catalog(backend: SearchBackend, tenant: uuid.UUID, products: int,
                         procs: list[asyncio.subprocess.Process]) -> None:
     deadline = time.monotonic() + CATALOG_LOAD_SECONDS
-    backend = TantivyBackend(reader)  # the API's view: every document of the tenant
+    # the API's view: every document of the tenant
     everything, scope = SearchQuery(per_page=1), SearchScope(tenant_id=tenant, include_drafts=True)
     while (await backend.search(everything, scope)).total < products:
         if any(proc.returncode is not None for proc in procs):
@@ -245,8 +290,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     metrics_port = args.metrics_port or free_port()
     env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
                RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
-               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
+               RUSTOK_ENGINES=args.engine, RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
                INDEXER_METRICS_PORT=str(metrics_port))
+    if args.engine == "tantivy":  # MEILISEARCH_URL would add Meilisearch to the engines
+        env.pop("MEILISEARCH_URL", None)
     env.update(item.split("=", 1) for item in args.set)
     # everything is undone in reverse order, whatever happens: the checker tasks, then the
     # reader, then its Redis client (a reader left following a closed client warns and
@@ -258,17 +305,51 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         procs = [await spawn_cli(command, env) for command in ("relay", "indexer")]
         for proc in procs:
             stack.push_async_callback(stop_process, proc)
-        reader = await stack.enter_async_context(
-            TantivyReader(tantivy_config(settings), redis, settings.stream_prefix))
-        await _wait_catalog(reader, targets.tenant,
+        backend: SearchBackend
+        if args.engine == "meilisearch":
+            meili_settings = settings.model_copy(update={
+                "meilisearch_url": os.environ["MEILISEARCH_URL"],
+                "meilisearch_api_key": os.environ.get("MEILISEARCH_API_KEY", "")})
+            meilisearch = await stack.enter_async_context(
+                MeilisearchBackend(meili_config(meili_settings)))
+            backend = meilisearch
+            engine = Engine(meili_stored(meilisearch), None, backend)
+        else:
+            reader = await stack.enter_async_context(
+                TantivyReader(tantivy_config(settings), redis, settings.stream_prefix))
+            backend = TantivyBackend(reader)
+            engine = Engine(tantivy_stored(reader), reader, backend)
+        await _wait_catalog(backend, targets.tenant,
                             await pool.fetchval("SELECT count(*) FROM commerce_products"), procs)
-        result = await _measure(args, settings, pool, redis, reader, targets, metrics_port,
+        result = await _measure(args, settings, pool, redis, engine, targets, metrics_port,
                                 stack)
-    return result
+        if args.engine == "meilisearch":
+            await _drop_meili_indexes(engine, settings)
+    return {"engine": args.engine, **result}
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Where the writes are looked for: a Tantivy reader (checked after each reload) or
+    Meilisearch (polled)."""
+
+    stored: Stored
+    reader: TantivyReader | None
+    backend: SearchBackend
+
+
+async def _drop_meili_indexes(engine: Engine, settings: Settings) -> None:
+    """The scratch tenants' Meilisearch indexes (this run's prefix) go with the database."""
+    assert isinstance(engine.backend, MeilisearchBackend)
+    client = engine.backend.client
+    prefix = meili_config(settings).prefix + "_"
+    for index in await client.get_indexes(limit=1000) or []:
+        if index.uid.startswith(prefix):
+            await client.index(index.uid).delete()
 
 
 async def _measure(args: argparse.Namespace, settings: Settings, pool: asyncpg.Pool,
-                   redis: aioredis.Redis, reader: TantivyReader, targets: Targets,
+                   redis: aioredis.Redis, engine: Engine, targets: Targets,
                    metrics_port: int, stack: contextlib.AsyncExitStack) -> dict[str, object]:
     watch = Watch(Ledger(int(args.rate * args.duration)), targets)
     announced: list[float] = []  # wall times of the engine writer's commit messages
@@ -292,7 +373,9 @@ async def _measure(args: argparse.Namespace, settings: Settings, pool: asyncpg.P
             await asyncio.sleep(1)  # sampling interval
 
     scraped_before = await asyncio.to_thread(_scrape, metrics_port)
-    checker = asyncio.create_task(watch.follow(reader), name="checker")
+    checker = asyncio.create_task(
+        watch.follow(engine.reader) if engine.reader is not None else watch.poll(engine.stored),
+        name="checker")
     listener = asyncio.create_task(listen(), name="listener")
     sampler = asyncio.create_task(sample_lag(), name="lag-sampler")
     stack.push_async_callback(stop_tasks, [checker, listener, sampler])
@@ -313,8 +396,9 @@ async def _measure(args: argparse.Namespace, settings: Settings, pool: asyncpg.P
         extra_from = time.perf_counter()
         await watch.drained(checker, args.extra_wait)
         extra_s = time.perf_counter() - extra_from
-        await reader.refresh(force=True)  # a last look, in case a reload was missed
-        await watch.check(reader, time.perf_counter())
+        if engine.reader is not None:
+            await engine.reader.refresh(force=True)  # a last look, in case a reload was missed
+        await watch.check(engine.stored, time.perf_counter())
     lost = list(watch.pending.values())
     stages = await _lost_stages(pool, lost)
     await stop_tasks([checker, listener])
@@ -352,7 +436,7 @@ async def _measure(args: argparse.Namespace, settings: Settings, pool: asyncpg.P
     for kind, _ in MIX:
         out[f"{kind}_p50_p99_ms"] = summary_ms([x for p, x in seen if p.kind == kind])
     out |= await stage_times(pool, seen, announced)
-    for backend in ("postgres", "tantivy"):
+    for backend in ("postgres", args.engine):
         if scraped_before is None or scraped_after is None:
             out[f"indexer_lag_{backend}_le_s"] = "metrics unavailable"
             continue
@@ -378,11 +462,15 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="database name and Tantivy directory /tmp/PREFIX_xxxxxxxx")
     parser.add_argument("--metrics-port", type=int, default=0,
                         help="the indexer's metrics port (0: any free one)")
+    parser.add_argument("--engine", choices=("tantivy", "meilisearch"), default="tantivy",
+                        help="the engine fed and checked (meilisearch: needs MEILISEARCH_URL)")
     parser.add_argument("--set", action="append", default=[], metavar="VAR=VALUE",
                         help="a setting for the relay and indexer processes")
     args = parser.parse_args(argv)
     if args.rate <= 0 or args.duration <= 0:
         parser.error("--rate and --duration must be positive")
+    if args.engine == "meilisearch" and not os.environ.get("MEILISEARCH_URL"):
+        parser.error("--engine meilisearch needs MEILISEARCH_URL")
     return args
 
 

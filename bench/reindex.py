@@ -1,8 +1,10 @@
 """Full product reindex: ours against the per-entity baseline and Tantivy alone (I/O).
 
 Ours (Postgres index tables + Tantivy), the manifest's per-entity indexer
-(bench/baseline_naive.py) and Tantivy's own bulk-load rate of the same documents, each in a
-child process that reports its peak RSS (VmHWM).
+(bench/baseline_naive.py), Tantivy's own bulk-load rate of the same documents and, with
+`MEILISEARCH_URL` set, the Meilisearch rebuild of every tenant's product index from the index
+tables (the follower's path: `{uid}__next` filled through the task queue, then swapped in),
+each in a child process that reports its peak RSS (VmHWM).
 
     python -m bench reindex [--products 100000] [--tenants 3] [--baseline-products 5000]
 
@@ -42,6 +44,9 @@ from core_write.process_settings import DEFAULT_CURRENCIES
 from core_write.settings import Settings
 from indexer import index_rows
 from indexer.engine_queue import backlog
+from indexer.meili import client as meili
+from indexer.meili.config import meili_config
+from indexer.meili.follower import MeiliFollower
 from indexer.model.engines import tantivy_values
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import tantivy_config
@@ -61,8 +66,11 @@ DRAIN_STALL_SECONDS = 120.0
 """How long engine_queue may stay the same size before the drain counts as stuck."""
 CHILD_TIMEOUT_SECONDS = 3600.0
 """How long one measurement's child process may run before it is killed."""
-MODES = ("ours", "queue", "in_place", "tantivy_raw", "baseline")
-"""In the order they run: Tantivy alone reads the rows the modes before it wrote."""
+MODES = ("ours", "queue", "in_place", "tantivy_raw", "meilisearch", "baseline")
+"""In the order they run: Tantivy alone and Meilisearch read the rows the modes before them
+wrote (or fill the index tables first, untimed)."""
+DEFAULT_MODES = tuple(m for m in MODES
+                      if m != "meilisearch" or os.environ.get("MEILISEARCH_URL"))
 
 
 # ---- the child processes -------------------------------------------------------------------
@@ -233,12 +241,53 @@ async def run_tantivy_raw(dsn: str, heap_mb: int) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb()}
 
 
+async def run_meili(dsn: str) -> dict[str, Any]:
+    """Every tenant's Meilisearch product index rebuilt from the index tables, one after the
+    other, as the elected follower does (indexes under a scratch prefix, deleted after)."""
+    settings = child_settings(dsn, "/tmp", 1).model_copy(update={
+        "meilisearch_url": os.environ["MEILISEARCH_URL"],
+        "meilisearch_api_key": os.environ.get("MEILISEARCH_API_KEY", ""),
+        "meilisearch_index_prefix": f"bench-reindex-{os.getpid()}"})
+    config = meili_config(settings)
+    pool = await create_pool(dsn, max_size=4)
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        if not await pool.fetchval("SELECT count(*) FROM index_products"):
+            untimed = settings.model_copy(update={"engines": ()})
+            await Reindexer(pool, untimed).run(Scope(doc_type="product"))
+        async with meili.open_client(config) as client:
+            follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
+            try:
+                await follower.indexes.start()  # the server answers, the key is accepted
+                tenants = [r["tenant_id"] for r in await pool.fetch(
+                    "SELECT DISTINCT tenant_id FROM index_products ORDER BY 1")]
+                started = time.perf_counter()
+                loaded = 0
+                for tenant in tenants:
+                    loaded += await follower.rebuild(tenant, "product")
+                seconds = time.perf_counter() - started
+                documents = sum((await follower.indexes.count_documents()).values())
+            finally:
+                for index in await client.get_indexes(limit=1000) or []:
+                    if index.uid.startswith(config.prefix + "_"):
+                        await follower.indexes.drop(index.uid)
+                await pool.execute("DELETE FROM engine_indexes WHERE engine = 'meilisearch' "
+                                   "AND uid LIKE $1", config.prefix + "\\_%")
+    finally:
+        await redis.aclose()
+        await pool.close()
+    return {"products": loaded, "seconds": seconds, "meili_documents": documents,
+            "batch": config.batch, "peak_rss_mb": peak_rss_mb()}
+
+
 def child_main(args: argparse.Namespace) -> None:
     if args.child == "baseline":
         result = lifecycle.run(run_baseline(args.dsn, args.baseline_products))
     elif args.child == "tantivy_raw":
         heap = child_settings(args.dsn, "/tmp", 1).tantivy_writer_heap_mb
         result = lifecycle.run(run_tantivy_raw(args.dsn, heap))
+    elif args.child == "meilisearch":
+        result = lifecycle.run(run_meili(args.dsn))
     else:
         result = lifecycle.run(run_ours(args.dsn, args.child, args.workers, args.start))
     print("RESULT " + json.dumps(result))
@@ -278,6 +327,8 @@ def run_child(mode: str, dsn: str, args: argparse.Namespace,
                "--workers", str(args.workers), "--baseline-products",
                str(args.baseline_products), "--start", args.start, *extra]
     env = dict(os.environ, RUSTOK_LOG_LEVEL="WARNING")
+    if mode != "meilisearch":  # MEILISEARCH_URL would add Meilisearch to the engines fed
+        env.pop("MEILISEARCH_URL", None)
     try:  # a child past its time is killed, not waited for forever
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True,
                               check=False, timeout=args.child_timeout,
@@ -324,6 +375,8 @@ def table(products: int, results: Mapping[str, Any], start: str) -> dict[str, ob
         "baseline": "baseline: manifest per-entity indexer (PG only, "
                     f"first {results.get('baseline', {}).get('products', 0):,} products)",
         "tantivy_raw": "Tantivy alone: add + commit of the same documents (prebuilt)",
+        "meilisearch": "Meilisearch: every tenant's index rebuilt from the index tables "
+                       "(task queue, swap)",
     }
     for mode, result in results.items():
         out[f"{labels[mode]}: products/s"] = f"{result['rate']:,.0f}" + (
@@ -336,6 +389,9 @@ def table(products: int, results: Mapping[str, Any], start: str) -> dict[str, ob
             out[f"{labels[mode]}: of which heap (RssAnon) / mapped files (RssFile) MB"] = \
                 f"{result['peak_anon_mb']:.0f} / {result['peak_file_mb']:.0f}"
         out[f"{labels[mode]}: machine load average"] = result["load_average"]
+        if "meili_documents" in result:
+            out[f"{labels[mode]}: documents in Meilisearch after"] = \
+                f"{result['meili_documents']:,}"
         if "postgres_seconds" in result:
             out[f"{labels[mode]}: Postgres part products/s"] = \
                 f"{result['products'] / result['postgres_seconds']:,.0f}"
@@ -371,7 +427,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "live index) when ours, queue and in_place start")
     parser.add_argument("--rounds", type=int, default=1,
                         help="run every mode this many times, taking turns; report medians")
-    parser.add_argument("--modes", default=",".join(MODES),
+    parser.add_argument("--modes", default=",".join(DEFAULT_MODES),
                         help=f"comma-separated subset of {','.join(MODES)}")
     parser.add_argument("--child-timeout", type=float, default=CHILD_TIMEOUT_SECONDS,
                         help="seconds one measurement may take before its child is killed")
@@ -391,6 +447,8 @@ def main() -> None:
     unknown = set(modes) - set(MODES)
     if unknown:
         parser.error(f"unknown modes {sorted(unknown)}")
+    if "meilisearch" in modes and not os.environ.get("MEILISEARCH_URL"):
+        parser.error("the meilisearch mode needs MEILISEARCH_URL (and MEILISEARCH_API_KEY)")
     modes = tuple(sorted(modes, key=MODES.index))
     name = args.database or f"bench_reindex_{args.products}"
     dsn = lifecycle.run(prepare_catalog(name, args.products, args.tenants))

@@ -2,8 +2,9 @@
 query mix as the HTTP load, without HTTP, against
 
 - the raw engine: precompiled queries straight into Tantivy (top hits or fast-field sort with
-  count, the page's stored documents, the facet/stats aggregations) on a thread per core, or
-  the compiled SQL statements on asyncpg connections: what the engine can do;
+  count, the page's stored documents, the facet/stats aggregations) on a thread per core,
+  the compiled SQL statements on asyncpg connections, or the compiled multi-search bodies
+  posted to Meilisearch (responses read, not parsed): what the engine can do;
 - the backend: `SearchBackend.search` on an event loop, i.e. ours minus HTTP, auth and JSON.
 
 Compared with the HTTP numbers of `bench.search_load`, they show where the time goes.
@@ -12,6 +13,7 @@ Compared with the HTTP numbers of `bench.search_load`, they show where the time 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import threading
 import time
@@ -20,11 +22,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import asyncpg
 import tantivy
 
+from indexer.meili.client import IDENTITY
+from indexer.meili.config import MeiliConfig
 from indexer.tantivy.reader import TantivyReader
+from search_api import compile_meili
 from search_api.auth import lookup_key
+from search_api.backends.meilisearch import search_bodies
 from search_api.compile_pg import compile_facets, compile_hits
 from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
 from search_api.model import SearchBackend, SearchQuery, SearchScope
@@ -125,6 +132,30 @@ async def postgres_engine(pool: asyncpg.Pool,
                 await conn.fetch(statement.sql, *statement.params)
 
     return await concurrent(one, duration, concurrency)
+
+
+async def meili_engine(config: MeiliConfig,
+                       queries: Sequence[tuple[SearchQuery, SearchScope]],
+                       duration: float, concurrency: int) -> Timings:
+    """The first multi-search of each query (what `MeilisearchBackend.search` sends, as JSON
+    prepared beforehand) posted on `concurrency` connections, responses read unparsed."""
+    bodies = []
+    for query, scope in queries:
+        plan = compile_meili.plan(query, scope, config.prefix, config.currencies)
+        bodies.append(json.dumps({"queries": search_bodies(plan.requests)}).encode())
+    headers = {"Content-Type": "application/json", **IDENTITY}  # as the backend asks
+    if config.api_key:
+        headers["Authorization"] = f"Bearer {config.api_key}"
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(config.url, connector=connector,
+                                     headers=headers) as http:
+        async def one(n: int) -> None:
+            async with http.post("/multi-search", data=bodies[n % len(bodies)]) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"meilisearch answered {response.status}")
+
+        return await concurrent(one, duration, concurrency)
 
 
 async def backend_search(backend: SearchBackend,

@@ -4,6 +4,8 @@ in-process through the backend and straight against the raw engine (`bench.searc
 table shows our overhead. Prints a Markdown table, writes JSON to bench/results/.
 
     python -m bench.search_load --products 100000 [--backends tantivy,postgres]   # sets up
+    MEILISEARCH_URL=... MEILISEARCH_API_KEY=... python -m bench.search_load --products 20000
+        # Meilisearch too: its indexes set up, its rows beside the others
     python -m bench.search_load --key KEY[,KEY...] [--backends tantivy,postgres]
         [--port 0] [--concurrency 16] [--duration 20] [--rounds 3] [--no-in-process]
     python -m bench.search_load --url http://127.0.0.1:8080 --key KEY   # a running API only
@@ -48,11 +50,13 @@ from bench.search import (
     backend_search,
     concurrent,
     key_scopes,
+    meili_engine,
     postgres_engine,
     tantivy_engine,
 )
 from core_write.db import create_pool
 from core_write.settings import Settings
+from indexer.meili.config import meili_config
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
 from rustok_search.demo_data import (
@@ -65,6 +69,7 @@ from rustok_search.demo_data import (
     SENTENCE_PARTS,
     TAGS,
 )
+from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
 from search_api.model import SearchQuery
@@ -74,6 +79,8 @@ MIX_SIZE = 2000
 REQUEST_TIMEOUT_SECONDS = 30.0
 """A request without an answer by then counts as an error (a stuck API cannot hang us)."""
 IN_PROCESS = "backend in-process (no HTTP)"
+DEFAULT_BACKENDS = "tantivy,postgres" + (",meilisearch" if os.environ.get("MEILISEARCH_URL")
+                                         else "")
 ENGINE = "engine"
 
 
@@ -268,6 +275,14 @@ async def in_process(backend: str, settings: Settings, keys: Sequence[str],
                 f"{ENGINE}: compiled SQL, {settings.db_pool_max} connections":
                     lambda s: postgres_engine(pool, queries, s, concurrency),
             }
+        elif backend == "meilisearch":
+            config = meili_config(settings)
+            async with MeilisearchBackend(config) as meilisearch:
+                yield {
+                    IN_PROCESS: lambda s: backend_search(meilisearch, queries, s, concurrency),
+                    f"{ENGINE}: compiled multi-search bodies over HTTP":
+                        lambda s: meili_engine(config, queries, s, concurrency),
+                }
         else:
             async with TantivyReader(tantivy_config(settings), redis,
                                      settings.stream_prefix) as reader:
@@ -431,7 +446,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--tenants", type=int, default=3, help="with --products")
     parser.add_argument("--url", help="benchmark this running API only (HTTP)")
     parser.add_argument("--label", default="api", help="with --url: the row's backend name")
-    parser.add_argument("--backends", default="tantivy,postgres")
+    parser.add_argument("--backends", default=DEFAULT_BACKENDS,
+                        help="comma-separated; default tantivy,postgres, plus meilisearch when "
+                             "MEILISEARCH_URL is set")
     parser.add_argument("--port", type=int, default=0,
                         help="the API children's port (0: a free one)")
     parser.add_argument("--concurrency", type=int, default=16)

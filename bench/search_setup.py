@@ -1,8 +1,11 @@
 """One-command set-up of the search benchmark (I/O: PostgreSQL, Redis, the index folder): a
 catalog of N demo products in `bench_search_<N>` (the bulk loader, reused when it is there),
 its index tables and Tantivy generation (a full reindex whose rows feed Tantivy, as the
-elected engine writer does; skipped when both already hold every product), one search key
-per tenant, and the environment that points the API children and the in-process runs at it.
+elected engine writer does; skipped when both already hold every product), with
+`MEILISEARCH_URL` set the tenants' Meilisearch indexes too (the reindex's queue rows drained
+by the Meilisearch follower, an index missing or incomplete rebuilt behind a swap, as the
+elected engine writer does), one search key per tenant, and the environment that points the
+API children and the in-process runs at it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from bench.reindex import REDIS_URL, prepare_catalog
 from core_write.db import create_pool
 from core_write.settings import Settings
 from indexer import index_rows
+from indexer.meili import client as meili
+from indexer.meili.config import index_uid, meili_config
+from indexer.meili.follower import MeiliFollower
 from indexer.model import DOC_TYPES
 from indexer.reindex import Reindexer, Scope
 from indexer.tantivy.engine import tantivy_config
@@ -53,6 +59,8 @@ async def prepare(products: int, tenants: int) -> list[str]:
     dsn = await prepare_catalog(name, products, tenants)
     settings = Settings(DATABASE_URL=dsn, REDIS_URL=REDIS_URL, RUSTOK_ENGINES=("tantivy",),
                         RUSTOK_STREAM_PREFIX=name, TANTIVY_DIR=f"/tmp/{name}-{schema_tag()}")
+    # with MEILISEARCH_URL set (from the environment), `meilisearch` joins the engines: the
+    # reindex queues its rows too
     pool = await create_pool(dsn, max_size=8)
     try:
         indexed = await pool.fetchval("SELECT count(*) FROM index_products")
@@ -66,6 +74,8 @@ async def prepare(products: int, tenants: int) -> list[str]:
             print(f"loading {products:,} products into {settings.tantivy_dir} ...",
                   file=sys.stderr)
             await _load_tantivy(pool, settings)
+        if settings.meilisearch_url:
+            await _meili_index(pool, settings, products)
         keys = [(await create_key(pool, f"demo-{t}", "search"))[0] for t in range(tenants)]
     finally:
         await pool.close()
@@ -100,4 +110,31 @@ async def index_products(pool: asyncpg.Pool, settings: Settings) -> None:
             pass
     finally:
         await follower.close()
+        await redis.aclose()
+
+
+async def _meili_index(pool: asyncpg.Pool, settings: Settings, products: int) -> None:
+    """The tenants' Meilisearch product indexes hold every product in the current document
+    shape and nothing is queued for them: the queue drained, then any index missing or built
+    with an older shape rebuilt, then any whose count still differs from the index table
+    rebuilt (a reused catalog indexed before)."""
+    config = meili_config(settings)
+    redis = aioredis.Redis.from_url(REDIS_URL)
+    try:
+        async with meili.open_client(config) as client:
+            follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
+            print(f"indexing into Meilisearch at {config.url} (prefix {config.prefix}) what "
+                  "it lacks ...", file=sys.stderr)
+            await follower.indexes.start()  # the server answers; settings brought in line
+            while await follower.drain_once():  # what a reindex queued (the API's readiness
+                pass                            # waits for it)
+            for tenant_id, doc_type in await follower.indexes.start():
+                await follower.rebuild(tenant_id, doc_type)
+            counts = await follower.indexes.count_documents()
+            for row in await pool.fetch("SELECT tenant_id, count(*) AS n FROM index_products "
+                                        "GROUP BY tenant_id"):
+                uid = index_uid(config.prefix, row["tenant_id"], "product")
+                if counts.get(uid) != row["n"]:
+                    await follower.rebuild(row["tenant_id"], "product")
+    finally:
         await redis.aclose()

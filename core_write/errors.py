@@ -178,6 +178,14 @@ class Deferred(RustokError):
     retryable = True
 
 
+class SearchRefused(RustokError):
+    """Meilisearch answered a search with an error (`code` as Meilisearch names it)."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message, code=code, status=status)
+        self.status, self.code = status, code
+
+
 class TaskFailed(RustokError):
     """A Meilisearch task ended in `failed` (the task's own error is the message)."""
 

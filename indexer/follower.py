@@ -318,13 +318,24 @@ class EngineFollower(ABC, Generic[K, T]):
             self._touched.pop(key, None)
             self._rebuilding.discard(key)
 
+    async def load_pages(self, target: T, doc_type: DocType, pages: AsyncIterable[Docs]
+                         ) -> AsyncIterator[tuple[Docs, Refused]]:
+        """Load pages of documents into a rebuild's `target`, yielding each page with the
+        documents refused. Here each page in turn; an engine may keep several in flight."""
+        async for docs in pages:
+            yield docs, await self.load(target, doc_type, docs)
+
+    async def _mapped(self, doc_type: DocType, pages: AsyncIterable[Rows]
+                      ) -> AsyncIterator[Docs]:
+        async for rows in pages:
+            yield [(doc["id"], doc) for row in rows
+                   if (doc := self._map(doc_type, row)) is not None]
+
     async def _load(self, target: T, doc_type: DocType, pages: AsyncIterable[Rows]) -> int:
         """Load every page of index rows into `target`; returns the documents loaded."""
         loaded = 0
-        async for rows in pages:
-            docs: Docs = [(doc["id"], doc) for row in rows
-                          if (doc := self._map(doc_type, row)) is not None]
-            refused = await self.load(target, doc_type, docs)
+        async for docs, refused in self.load_pages(target, doc_type,
+                                                   self._mapped(doc_type, pages)):
             for doc_id, error in refused.items():
                 log.error("rebuild of %s %s: document %s refused: %s", self.engine, doc_type,
                           doc_id, error, extra={"action": f"{self.label}_rebuild_refused"})

@@ -3,21 +3,30 @@ their responses back to the common `SearchResult` (pure: no I/O).
 
 The tenant is the index (`indexer.meili.config.index_uid`), never a filter, so no filter text
 can reach another tenant. User values only ever appear inside double-quoted filter strings,
-with `\\` and `"` escaped; numbers are formatted from validated ints. Facets ignore their own
-filter (disjunctive faceting) through extra queries in the same multi-search, price buckets
-are counted by one query per bucket, and `facet_stats` come from the price fields' facet
-stats over the query without its price filter — the same semantics as the Tantivy and
-Postgres backends.
+with `\\` and `"` escaped; numbers are formatted from validated ints.
+
+A search costs Meilisearch as few queries as the answer allows (each query of a multi-search
+runs the text search again): facets ignore their own filter (disjunctive faceting), so the
+facets are grouped by the filter they are counted under, and every group whose filter equals
+another's shares its query, the page's included. Price buckets and `facet_stats` come from
+the distribution and stats of the currency's price fields over the query without its price
+filter, in the same grouping (the page's query when no price filter is set): a bucket is the
+sum of the counts of the distinct prices in it. Only when a price field has more distinct
+values in the hits than Meilisearch counts (`MAX_FACET_VALUES`) do the buckets take a second
+round trip, one counting query per bucket (`followup`). The same semantics as the
+Tantivy and Postgres backends.
 """
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from indexer.meili.config import index_uid
+from indexer.meili.documents import MAX_FACET_VALUES
 from indexer.model import SPECS, DocType
 from indexer.model.engines import micros
 from indexer.model.text import identifier_key, price_field_pair
@@ -39,7 +48,7 @@ PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""
 CROP_WORDS = 30
 
-Role = Literal["main", "facets", "bucket", "stats", "identified", "identified_text"]
+Role = Literal["main", "count", "bucket", "identified", "identified_text"]
 Clauses = list[tuple[str, str]]
 
 
@@ -65,10 +74,15 @@ class Request:
     """One query of a multi-search, with what its response is for."""
 
     role: Role
+    """`main`: the page (and the facets counted under the full filter); `count`: facet counts
+    only; `bucket`: the number of hits in one price bucket (`bucket_fallback`)."""
     params: dict[str, Any]
     """SearchParams fields (snake_case, as `meilisearch_python_sdk.models.search`)."""
     facets: tuple[str, ...] = ()
-    """For `facets`/`main`: the query's facet names this response counts."""
+    """The query's facet names (not `price`) this response counts."""
+    price: tuple[str, str] | None = None
+    """The currency's (low, high) price fields this response counts: their stats are the
+    price `facet_stats`, the low field's distribution the price buckets."""
     bucket: str | None = None
 
 
@@ -173,8 +187,8 @@ def sort_spec(query: SearchQuery, currencies: Sequence[str],
 
 def _count_params(uid: str, query: SearchQuery, flt: str | None,
                   facets: list[str] | None = None) -> dict[str, Any]:
-    """A query that only counts: `page=0` returns no documents but exhaustive `totalHits`
-    and facet counts (Meilisearch's documented way)."""
+    """A query that only counts: `page=0` returns no documents (limit 0) but exhaustive
+    `totalHits` and facet counts (Meilisearch's documented way)."""
     return {"index_uid": uid, "query": query.q, "filter": flt, "facets": facets, "page": 0,
             "hits_per_page": 1, "matching_strategy": "all", "attributes_to_retrieve": ["id"]}
 
@@ -191,20 +205,39 @@ def bucket_ranges(bounds: Sequence[int]) -> list[tuple[str, int | None, int | No
 
 def plan(query: SearchQuery, scope: SearchScope, prefix: str,
          currencies: Sequence[str]) -> Plan:
-    """Every request one search needs, in one multi-search."""
+    """Every request one search needs, in one multi-search: the page's query, then one
+    counting query per other filter some facets are counted under."""
     uid = index_uid(prefix, scope.tenant_id, query.doc_type)
     named = clauses(query, scope, currencies)
     set_filters = {name for name, _ in named}
-    by_skip: dict[str | None, list[str]] = {}
+    full = _filter(named)
+    # filter → the facet names counted under it (the full filter's: in the page's query)
+    groups: dict[str | None, list[str]] = {full: []}
     for name in query.facets:
         if name == "price":
             continue
         own = OWN_FILTER.get(name)
-        by_skip.setdefault(own if own in set_filters else None, []).append(name)
-    main_facets = tuple(by_skip.pop(None, []))
+        groups.setdefault(_filter(named, own) if own in set_filters else full, []).append(name)
+    price: tuple[str, str] | None = None
+    price_filter: str | None = None
+    currency = query.price_currency
+    if query.doc_type == "product" and currency is not None:
+        if "price" in query.facets:  # refused for a currency without price fields
+            price_field_pair(currency, currencies, "currency")
+        if currency in currencies:
+            price = price_field_pair(currency, currencies, "currency")
+            price_filter = _filter(named, "price")
+            groups.setdefault(price_filter, [])
+    fields = SPECS[query.doc_type].facet_fields
+
+    def counted(flt: str | None) -> tuple[tuple[str, ...], tuple[str, str] | None, list[str]]:
+        names = tuple(groups[flt])
+        mine = price if price is not None and flt == price_filter else None
+        return names, mine, [fields[n] for n in names] + list(mine or ())
+
+    names, mine, facets = counted(full)
     main: dict[str, Any] = {
-        "index_uid": uid, "query": query.q, "filter": _filter(named),
-        "facets": [SPECS[query.doc_type].facet_fields[f] for f in main_facets] or None,
+        "index_uid": uid, "query": query.q, "filter": full, "facets": facets or None,
         "sort": sort_spec(query, currencies, scope), "page": query.page,
         "hits_per_page": query.per_page, "matching_strategy": "all",
         "attributes_to_retrieve": list(SPECS[query.doc_type].model._fields),
@@ -215,35 +248,56 @@ def plan(query: SearchQuery, scope: SearchScope, prefix: str,
         main.update(attributes_to_highlight=list(marked), highlight_pre_tag=PRE,
                     highlight_post_tag=POST, attributes_to_crop=[marked[1]],
                     crop_length=CROP_WORDS, crop_marker="\u2026")
-    requests = [Request("main", main, main_facets)]
+    requests = [Request("main", main, names, mine)]
     requests += _identified(query, uid, named, main)
-    for skip, names in by_skip.items():
-        fields = [SPECS[query.doc_type].facet_fields[f] for f in names]
-        requests.append(Request("facets", _count_params(uid, query, _filter(named, skip),
-                                                        fields), tuple(names)))
-    currency = query.price_currency
-    if query.doc_type == "product" and currency is not None:
-        priced = currency in currencies
-        if "price" in query.facets:
-            low, _ = price_field_pair(currency, currencies, "currency")
-            for label, start, stop in bucket_ranges(query.price_buckets):
-                bounds = [f"{low} >= {start}" if start is not None else f"{low} EXISTS"]
-                if stop is not None:
-                    bounds.append(f"{low} < {stop}")
-                requests.append(Request("bucket", _count_params(
-                    uid, query, _filter(named, "price", " AND ".join(bounds))), bucket=label))
-        if priced:
-            low, high = price_field_pair(currency, currencies, "currency")
-            requests.append(Request("stats", _count_params(
-                uid, query, _filter(named, "price"), [low, high])))
+    for flt in groups:
+        if flt != full:
+            names, mine, facets = counted(flt)
+            requests.append(Request("count", _count_params(uid, query, flt, facets), names,
+                                    mine))
     return Plan(query, uid, requests)
+
+
+def followup(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list[Request]:
+    """The queries a second round trip needs, mostly none: how many of the documents the
+    query identified the text matches too (only when it identified any: identifiers are
+    rarely typed), and one counting query per price bucket when the price distribution of
+    the first may have been cut at `MAX_FACET_VALUES` distinct prices."""
+    out = []
+    for request, response in zip(plan_.requests, responses, strict=True):
+        if request.role == "identified" and int(response.get("totalHits") or 0):
+            out.append(Request("identified_text", _count_params(
+                plan_.uid, plan_.query, request.params["filter"])))
+    return out + _bucket_fallback(plan_, responses)
+
+
+def _bucket_fallback(plan_: Plan, responses: Sequence[Mapping[str, Any]]) -> list[Request]:
+    if "price" not in plan_.query.facets:
+        return []
+    for request, response in zip(plan_.requests, responses, strict=True):
+        if request.price is None:
+            continue
+        low = request.price[0]
+        if len((response.get("facetDistribution") or {}).get(low) or {}) < MAX_FACET_VALUES:
+            return []
+        base = request.params["filter"]
+        out = []
+        for label, start, stop in bucket_ranges(plan_.query.price_buckets):
+            bounds = [f"{low} >= {start}" if start is not None else f"{low} EXISTS"]
+            if stop is not None:
+                bounds.append(f"{low} < {stop}")
+            flt = all_of([p for p in (base, " AND ".join(bounds)) if p is not None])
+            out.append(Request("bucket", _count_params(plan_.uid, plan_.query, flt),
+                               bucket=label))
+        return out
+    return []
 
 
 def _identified(query: SearchQuery, uid: str, named: Clauses,
                 main: dict[str, Any]) -> list[Request]:
     """With text and relevance order: the documents the whole query identifies (first page
-    of them, with every filter), and how many of them the text matches too (so the total
-    counts them once)."""
+    of them, with every filter; no text search, a lookup). How many of them the text matches
+    too (so the total counts them once) is asked only when there are some (`followup`)."""
     ident = identifier_match(query)
     if ident is None or query.sort != "relevance":
         return []
@@ -253,8 +307,7 @@ def _identified(query: SearchQuery, uid: str, named: Clauses,
     for name in ("attributes_to_highlight", "highlight_pre_tag", "highlight_post_tag",
                  "attributes_to_crop", "crop_length", "crop_marker"):
         found.pop(name, None)
-    return [Request("identified", found),
-            Request("identified_text", _count_params(uid, query, flt))]
+    return [Request("identified", found)]
 
 
 # ---- responses → SearchResult -------------------------------------------------------------
@@ -283,15 +336,18 @@ def hit(query: SearchQuery, raw: Mapping[str, Any]) -> Hit:
 
 
 def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) -> SearchResult:
-    """The common result from the multi-search responses (in `plan_.requests` order).
+    """The common result from the multi-search responses (in `plan_.requests` order, those of
+    the `followup` requests appended to both when it asked for any).
     Responses are dicts with `hits`, `totalHits`, `facetDistribution`, `facetStats`."""
     query = plan_.query
     facets: dict[str, dict[str, int]] = {}
     buckets: dict[str, int] = {}
+    fallback: dict[str, int] | None = None
     stats: dict[str, FacetStats] = {}
     hits: list[Hit] = []
     identified: list[Hit] = []
     total = 0
+    fields = SPECS[query.doc_type].facet_fields
     for request, response in zip(plan_.requests, responses, strict=True):
         distribution = response.get("facetDistribution")
         if request.role == "main":
@@ -300,20 +356,24 @@ def result(plan_: Plan, responses: Sequence[Mapping[str, Any]], backend: str) ->
         elif request.role == "identified":
             identified = [hit(query, raw) for raw in response.get("hits") or []]
             total += int(response.get("totalHits") or 0)
+            continue
         elif request.role == "identified_text":  # counted by both queries above
             total -= int(response.get("totalHits") or 0)
-        if request.role in ("main", "facets"):
-            for name in request.facets:
-                facets[name] = _facet_counts(distribution,
-                                             SPECS[query.doc_type].facet_fields[name])
-        elif request.role == "bucket" and request.bucket is not None:
+            continue
+        if request.role == "bucket" and request.bucket is not None:
+            fallback = fallback or {}
             count = int(response.get("totalHits") or 0)
             if count:
-                buckets[request.bucket] = count
-        elif request.role == "stats":
-            stats = _price_stats(request, response.get("facetStats") or {})
+                fallback[request.bucket] = count
+            continue
+        for name in request.facets:
+            facets[name] = _facet_counts(distribution, fields[name])
+        if request.price is not None:
+            stats = _price_stats(request.price, response.get("facetStats") or {})
+            buckets = _price_buckets(query.price_buckets,
+                                     (distribution or {}).get(request.price[0]) or {})
     if "price" in query.facets:
-        facets["price"] = buckets
+        facets["price"] = buckets if fallback is None else fallback
     if identified:
         hits = identified_first(query, identified, hits)
     return SearchResult(hits=hits, total=total, page=query.page, per_page=query.per_page,
@@ -332,8 +392,20 @@ def identified_first(query: SearchQuery, identified: list[Hit], hits: list[Hit])
     return (identified + rest)[:query.per_page]
 
 
-def _price_stats(request: Request, facet_stats: Mapping[str, Any]) -> dict[str, FacetStats]:
-    low, high = request.params["facets"]
+def _price_buckets(bounds: tuple[int, ...], prices: Mapping[str, Any]) -> dict[str, int]:
+    """Hits per price bucket (`bucket_ranges`) from hits per distinct low price (Meilisearch
+    writes a number facet value as its shortest decimal: `1500`, `1500.5`). A price falls in
+    the bucket after the bounds it reaches, as `model.bucket_label` says."""
+    counts = [0] * (len(bounds) + 1)
+    for value, count in prices.items():
+        counts[bisect.bisect_right(bounds, float(value))] += int(count)
+    return {label: n for (label, _, _), n in zip(bucket_ranges(bounds), counts, strict=True)
+            if n}
+
+
+def _price_stats(price: tuple[str, str], facet_stats: Mapping[str, Any]
+                 ) -> dict[str, FacetStats]:
+    low, high = price
     lows, highs = facet_stats.get(low), facet_stats.get(high)
     if not lows or not highs:
         return {}

@@ -1,10 +1,14 @@
 """Opening a Meilisearch client and telling an unreachable server from a wrong key, plus
-waiting on tasks with the metrics every caller records (I/O: HTTP to Meilisearch)."""
+waiting on tasks with the metrics every caller records, and the searches' own transport
+(I/O: HTTP to Meilisearch)."""
 
 from __future__ import annotations
 
+import json
 import time
+from typing import Any
 
+import aiohttp
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import (
     MeilisearchApiError,
@@ -15,6 +19,7 @@ from meilisearch_python_sdk.errors import (
 from meilisearch_python_sdk.models.task import TaskInfo
 
 from core_write.errors import MeiliUnavailable as MeiliUnavailable  # re-exported: meili.X
+from core_write.errors import SearchRefused as SearchRefused
 from core_write.errors import TaskFailed as TaskFailed
 from indexer import metrics
 from indexer.meili.config import MeiliConfig
@@ -23,9 +28,15 @@ AUTH_CODES = frozenset({"missing_authorization_header", "invalid_api_key"})
 NOT_FOUND = "index_not_found"
 
 
+IDENTITY = {"Accept-Encoding": "identity"}
+"""Asked of every response: Meilisearch gzips a response the client accepts gzipped (httpx
+asks by default), which cost a search 1 ms of the server's CPU and, streamed in chunks, ~35 ms
+of waiting on the connection (measured: 4.7 ms a search with it, 39 ms without)."""
+
+
 def open_client(config: MeiliConfig) -> AsyncClient:
     return AsyncClient(config.url, config.api_key or None,
-                       timeout=max(1, config.timeout_ms // 1000))
+                       timeout=max(1, config.timeout_ms // 1000), custom_headers=IDENTITY)
 
 
 def is_not_found(exc: BaseException) -> bool:
@@ -71,3 +82,52 @@ async def wait(client: AsyncClient, task: TaskInfo, kind: str, timeout_ms: int) 
     if result.status != "succeeded":
         metrics.MEILI_FAILED_TASKS.labels(kind).inc()
         raise TaskFailed(kind, result.error or result.status)
+
+
+class Searcher:
+    """`POST /multi-search` over one aiohttp session, the searches' transport: through the
+    SDK's httpx client a search cost the API process 0.98 ms of CPU, through aiohttp 0.46 ms
+    (measured on the search bench's mix), and searches are the hot path. Everything else
+    (tasks, settings, health) stays on the SDK client."""
+
+    def __init__(self, config: MeiliConfig) -> None:
+        self.config = config
+        self.url = f"{config.url}/multi-search"
+        self._session: aiohttp.ClientSession | None = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:  # made in the loop that searches
+            headers = {"Content-Type": "application/json", **IDENTITY}
+            if self.config.api_key:
+                headers["Authorization"] = f"Bearer {self.config.api_key}"
+            self._session = aiohttp.ClientSession(
+                headers=headers, connector=aiohttp.TCPConnector(limit=100),
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_ms / 1000))
+        return self._session
+
+    async def multi_search(self, queries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The results of `queries` (search parameters as Meilisearch's JSON names them), in
+        order. `SearchRefused` for an error answer, `MeiliUnavailable` when the server does
+        not answer in `MEILISEARCH_TIMEOUT_MS` or answers something else than JSON."""
+        try:
+            async with self._open().post(self.url, data=json.dumps({"queries": queries})
+                                         ) as response:
+                body = await response.read()
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise MeiliUnavailable(f"cannot reach Meilisearch at MEILISEARCH_URL="
+                                   f"{self.config.url}: {exc or type(exc).__name__}") from None
+        try:
+            data = json.loads(body)
+        except ValueError:
+            raise MeiliUnavailable(f"{self.config.url} answered a search with HTTP {status} "
+                                   "and no JSON: is MEILISEARCH_URL a Meilisearch server?"
+                                   ) from None
+        if status != 200:
+            raise SearchRefused(status, str(data.get("code")), str(data.get("message")))
+        results: list[dict[str, Any]] = data["results"]
+        return results
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -19,11 +19,13 @@ MAX_FACET_VALUES = 10_000
 """`faceting.maxValuesPerFacet`: facet counts are exact up to this many distinct values."""
 
 SEARCHABLE: dict[DocType, list[str]] = {
-    # attribute order is the attribute ranking rule: a title match outranks the rest
-    "product": ["title", "tags", "category_names", "options.values", "subtitle", "meta_title",
-                "description", "meta_description"],
-    "content": ["title", "tags", "excerpt", "category_name", "author_name", "meta_title",
-                "body_preview", "meta_description"],
+    # the field tiers of the ranking (title > the short texts > the long ones), in the order
+    # Meilisearch's attributeRank rule ranks them (it ranks every attribute apart, so within
+    # a tier the first listed wins a tie the other backends leave to their score)
+    "product": ["title", "subtitle", "tags", "category_names", "options.values",
+                "description", "meta_title", "meta_description"],
+    "content": ["title", "excerpt", "tags", "category_name", "author_name", "body_preview",
+                "meta_title", "meta_description"],
 }
 _FILTERABLE: dict[DocType, list[str]] = {
     "product": ["id", "status", "category_ids", "tags", "currencies", "has_stock",
@@ -35,12 +37,16 @@ _SORTABLE: dict[DocType, list[str]] = {
     "product": ["id", "title_sort", "created_at_us", "published_at_us", "in_stock"],
     "content": ["id", "title_sort", "created_at_us", "published_at_us"],
 }
-RANKING_RULES = ["sort", "words", "typo", "proximity", "attribute", "exactness"]
-"""`sort` first: an explicit sort orders purely by value (then id), like the other backends;
-without a sort parameter the rule does nothing and relevance decides. The tenant's
-`in_stock_first` (ranking tier 0) is the sort parameter's first key, `in_stock:desc`, for
-relevance too (`search_api.compile_meili.sort_spec`), so the rules need no per-tenant
-settings and a changed setting needs no rebuild."""
+RANKING_RULES = ["sort", "words", "typo", "attributeRank", "exactness", "proximity",
+                 "wordPosition"]
+"""The relevance tiers every backend follows (typos, then the best field a word matched in,
+then exact > prefix), with proximity and word position as the engine's score after them.
+`words` decides nothing (every word must match: `matchingStrategy: all`). `sort` first: an
+explicit sort orders purely by value (then id), like the other backends; without a sort
+parameter the rule does nothing and relevance decides. The tenant's `in_stock_first`
+(ranking tier 0) is the sort parameter's first key, `in_stock:desc`, for relevance too
+(`search_api.compile_meili.sort_spec`), so the rules need no per-tenant settings and a
+changed setting needs no rebuild."""
 
 
 def relevance_settings(settings: SearchSettings) -> dict[str, Any]:

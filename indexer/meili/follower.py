@@ -31,6 +31,7 @@ import json
 import logging
 import time
 import uuid
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,6 +43,7 @@ from meilisearch_python_sdk.errors import (
     MeilisearchCommunicationError,
     MeilisearchTimeoutError,
 )
+from meilisearch_python_sdk.models.task import TaskInfo
 
 from core_write.errors import MeiliUnavailable
 from indexer import index_rows, metrics
@@ -64,6 +66,10 @@ from indexer.model.engines import meili_document
 log = logging.getLogger(__name__)
 
 
+REBUILD_TASKS_AHEAD = 4
+"""Document tasks a rebuild enqueues before it waits for the oldest (at most this many pages
+of `MEILISEARCH_BATCH_SIZE` documents, each under `MAX_PAYLOAD_BYTES`, wait in the server's
+queue)."""
 MAX_PAYLOAD_BYTES = 20_000_000
 """The largest documents request sent (Meilisearch refuses requests above 100 MB by default,
 and long texts make a batch of documents that large): a batch above it goes in parts."""
@@ -305,17 +311,19 @@ class MeiliFollower(EngineFollower[Key, Target]):
 
     async def _write(self, target: Target, doc_type: DocType, docs: Docs) -> Refused:
         gone = [doc_id for doc_id, doc in docs if doc is None]
-        failed: Refused = {}
-        if gone:
+        # the deletion is enqueued first and waited for last: the server runs an index's
+        # tasks in order (often in one batch), so the wait costs nothing more
+        deletion = await target.server.client.index(target.uid).delete_documents(
+            [str(i) for i in gone]) if gone else None
+        failed = await self.load(target, doc_type,
+                                 [(i, doc) for i, doc in docs if doc is not None])
+        if deletion is not None:
             try:
-                await target.server.indexes.task(
-                    target.server.client.index(target.uid).delete_documents(
-                        [str(i) for i in gone]), "delete")
+                await meili.wait(target.server.client, deletion, "delete",
+                                 self.config.task_timeout_ms)
                 self.stats.deletes += len(gone)
             except meili.TaskFailed as exc:
                 failed.update((doc_id, exc.message) for doc_id in gone)
-        failed.update(await self.load(target, doc_type,
-                                      [(i, doc) for i, doc in docs if doc is not None]))
         return failed
 
     async def load(self, target: Target, doc_type: DocType, docs: Docs) -> Refused:
@@ -340,6 +348,35 @@ class MeiliFollower(EngineFollower[Key, Target]):
         return {}
 
     # ---- rebuild --------------------------------------------------------------------------
+    async def load_pages(self, target: Target, doc_type: DocType, pages: AsyncIterable[Docs]
+                         ) -> AsyncIterator[tuple[Docs, Refused]]:
+        """A rebuild's pages enqueued up to `REBUILD_TASKS_AHEAD` tasks ahead of the one
+        waited for: Meilisearch indexes the additions queued meanwhile in one batch instead
+        of one indexing run per page. A page whose task failed is sent again on its own
+        (halved until the refused document is alone): after the later pages, which is safe as
+        a rebuild sends each id once."""
+        ahead: deque[tuple[Docs, TaskInfo]] = deque()
+
+        async def settle() -> tuple[Docs, Refused]:
+            docs, task = ahead.popleft()
+            try:
+                await meili.wait(target.server.client, task, "documents",
+                                 self.config.task_timeout_ms)
+            except meili.TaskFailed:
+                return docs, await self.load(target, doc_type, docs)
+            self.stats.docs_applied += len(docs)
+            return docs, {}
+
+        async for page in pages:
+            for docs in payload_parts(page) if page else []:
+                task = await target.server.client.index(target.uid).add_documents(
+                    [doc for _, doc in docs if doc is not None], primary_key="id")
+                ahead.append((docs, task))
+                if len(ahead) > REBUILD_TASKS_AHEAD:
+                    yield await settle()
+        while ahead:
+            yield await settle()
+
     async def rebuild(self, tenant_id: uuid.UUID, doc_type: DocType) -> int:
         """Build a tenant's index anew in `{uid}__next` on its instance and swap it in;
         returns the number of documents loaded. Searches keep using the old index until the

@@ -2,7 +2,10 @@
 and document type (I/O: HTTP through meilisearch-python-sdk).
 
 Queries come from the pure `search_api.compile_meili`; one search is one multi-search round
-trip (the page, disjunctive facet counts, price buckets and price stats together).
+trip (the page with the facets, price buckets and stats counted under its filter, plus one
+counting query per other filter a facet ignores, and a lookup of the documents the whole query
+identifies), and a second one only when it identified some (how many the text matches too) or
+for price buckets over more distinct prices than Meilisearch counts.
 
 With several instances (`MEILISEARCH_INSTANCES`) each search goes to the instance the
 tenant's placement names (`indexer.meili.placement`, cached for the placement TTL and
@@ -24,7 +27,6 @@ from typing import Any
 
 from meilisearch_python_sdk import AsyncClient
 from meilisearch_python_sdk.errors import (
-    MeilisearchApiError,
     MeilisearchCommunicationError,
     MeilisearchError,
     MeilisearchTimeoutError,
@@ -52,6 +54,13 @@ UNREACHABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError,
                asyncio.TimeoutError)
 
 
+def search_bodies(requests: list[compile_meili.Request]) -> list[dict[str, Any]]:
+    """The JSON queries of compiled requests (the SDK's names and defaults, unset values left
+    to the server)."""
+    return [SearchParams(**{k: v for k, v in r.params.items() if v is not None}
+                         ).model_dump(by_alias=True, exclude_none=True) for r in requests]
+
+
 class MeilisearchBackend:
     """`SearchBackend` over one or several Meilisearch servers."""
 
@@ -71,6 +80,8 @@ class MeilisearchBackend:
         self.client = next(iter(self.clients.values()))
         self.placements = placements
         self.fallback = fallback
+        self.searchers = {name: meili.Searcher(config.on(name)) for name in self.clients}
+        """Searches go over aiohttp (`meili.Searcher`), one per instance."""
         self.currencies = tuple(config.currencies)
         self.down: dict[str, asyncio.Task[None]] = {}
         """The instances found unreachable, each with the probe that clears it."""
@@ -132,6 +143,9 @@ class MeilisearchBackend:
         await self._close_clients()
 
     async def _close_clients(self) -> None:
+        for searcher in self.searchers.values():
+            with contextlib.suppress(Exception):
+                await searcher.close()
         for client in self.clients.values():
             with contextlib.suppress(Exception):
                 await client.aclose()
@@ -163,16 +177,20 @@ class MeilisearchBackend:
         if responses is None:
             result = compile_meili.empty_result(query, self.name)
         else:
+            extra = compile_meili.followup(plan, responses)
+            assert instance is not None
+            more = await self._multi_search(extra, instance) if extra else None
+            if more is not None:  # an identifier matched, or too many distinct prices
+                plan = compile_meili.Plan(query, plan.uid, [*plan.requests, *extra])
+                responses += more
             result = compile_meili.result(plan, responses, self.name)
         return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
 
     async def _multi_search(self, requests: list[compile_meili.Request], instance: str,
                             ) -> list[dict[str, Any]] | None:
-        """The responses as dicts, or None when the tenant's index does not exist yet."""
-        params = [SearchParams(**{k: v for k, v in r.params.items() if v is not None})
-                  for r in requests]
-        client = self.clients.get(instance)
-        if client is None:
+        """The responses, or None when the tenant's index does not exist yet."""
+        searcher = self.searchers.get(instance)
+        if searcher is None:
             raise Unavailable(f"the tenant's indexes are on meilisearch instance {instance}, "
                               f"which this process does not know (MEILISEARCH_INSTANCES "
                               f"names {', '.join(self.clients)})")
@@ -180,23 +198,17 @@ class MeilisearchBackend:
         if instance in self.down:
             raise InstanceDown(instance, url, "it did not answer, probing it")
         try:
-            found = await client.multi_search(params)
-        except UNREACHABLE as exc:
+            return await searcher.multi_search(search_bodies(requests))
+        except meili.MeiliUnavailable as exc:
             self._mark_down(instance)
             raise InstanceDown(instance, url, exc) from None
-        except MeilisearchApiError as exc:
-            if meili.is_not_found(exc):
+        except meili.SearchRefused as exc:
+            if exc.code == meili.NOT_FOUND:
                 return None
             # every user value was validated before compiling: a refusal means the index
             # does not match the code (settings not applied yet) and is ours, not the user's
             raise Unavailable(f"meilisearch refused the query ({exc.code}): {exc.message}"
                               ) from None
-        except MeilisearchError as exc:
-            raise Unavailable(f"meilisearch: {exc}") from None
-        assert isinstance(found, list)
-        return [{"hits": r.hits, "totalHits": r.total_hits,
-                 "facetDistribution": r.facet_distribution, "facetStats": r.facet_stats}
-                for r in found]
 
     async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
                       limit: int = 8) -> list[Suggestion]:

@@ -362,6 +362,9 @@ class Case:
     """Expected facets; category and author values are names (mapped to ids)."""
     stats: dict[str, dict[str, int]] | None = None
     drafts: bool = False
+    departures: dict[str, str] = field(default_factory=dict)
+    """Backend → why it answers this case differently (documented in README); the case must
+    still fail there, so a fixed departure is noticed and its entry removed."""
 
     @property
     def ordered(self) -> bool:
@@ -466,6 +469,14 @@ async def _run(world: World, backend: str, case: Case) -> SearchResult:
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 async def test_case(world: World, backend: str, case: Case) -> None:
+    if backend in case.departures:
+        with pytest.raises(AssertionError):
+            await _check_case(world, backend, case)
+        return
+    await _check_case(world, backend, case)
+
+
+async def _check_case(world: World, backend: str, case: Case) -> None:
     result = await _run(world, backend, case)
     titles = world.titles(result)
     assert not {hit.id for hit in result.hits} & world.other_ids, "another tenant's document"
@@ -487,6 +498,14 @@ async def test_case(world: World, backend: str, case: Case) -> None:
 @pytest.mark.parametrize("engine", BACKENDS[1:])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 async def test_backends_agree(world: World, case: Case, engine: str) -> None:
+    if engine in case.departures:
+        with pytest.raises(AssertionError):
+            await _check_agree(world, case, engine)
+        return
+    await _check_agree(world, case, engine)
+
+
+async def _check_agree(world: World, case: Case, engine: str) -> None:
     pg, tv = [await _run(world, name, case) for name in ("postgres", engine)]
     assert pg.total == tv.total
     assert {h.id for h in pg.hits} == {h.id for h in tv.hits}
@@ -822,7 +841,10 @@ CARD_CASES = [
     Case("handle", {"q": "Wool-Hat"}, ["Wool hat"]),
     Case("sku-with-filters", {"q": "leather-boots-1", "filter": {"has_stock": False}}, []),
     Case("slug", {"doc_type": C, "q": "CARE-101"}, ["Leather care guide"]),
-    Case("sku-sorted", {"q": "glass", "sort": "title:asc"}, ["Bag of marbles", "Straw hat"]),
+    Case("sku-sorted", {"q": "glass", "sort": "title:asc"}, ["Bag of marbles", "Straw hat"],
+         departures={"meilisearch": "with an explicit sort identifiers are not matched: "
+                                    "Meilisearch cannot OR a filter with its text match, and "
+                                    "merging a lookup into a sorted page is not done"}),
 ]
 
 

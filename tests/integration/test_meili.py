@@ -9,13 +9,15 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
 
+from core_write.errors import Unavailable
 from core_write.services import catalog
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
@@ -25,6 +27,7 @@ from indexer.meili.config import NEXT, MeiliConfig, index_uid, meili_config
 from indexer.meili.documents import index_settings
 from indexer.meili.engine import MeiliIds
 from indexer.meili.follower import MeiliFollower
+from indexer.model import DocType
 from indexer.relay import Relay
 from rustok_search.cli import build_parser, cmd_reindex
 from search_api.app import create_app
@@ -56,6 +59,17 @@ async def test_an_unreachable_url_is_named() -> None:
         with pytest.raises(meili.MeiliUnavailable,
                            match=f"cannot reach Meilisearch at MEILISEARCH_URL={url}"):
             await meili.check(client, config)
+
+
+async def test_a_search_against_an_unreachable_url_is_unavailable_and_says_where() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    backend = MeilisearchBackend(MeiliConfig(url=url, timeout_ms=1000))
+    try:
+        with pytest.raises(Unavailable, match=f"cannot reach Meilisearch at MEILISEARCH_URL="
+                                              f"{url}"):
+            await backend.search(SearchQuery(q="boots"), SearchScope(tenant_id=uuid.uuid4()))
+    finally:
+        await backend.__aexit__()
 
 
 async def test_the_api_serves_from_postgres_when_told_to_fall_back(
@@ -187,6 +201,26 @@ async def test_a_wrong_key_is_named(meili_settings: Settings) -> None:
 
 
 @needs_server
+async def test_a_search_with_a_refused_key_is_unavailable_with_the_servers_reason(
+    meili_settings: Settings,
+) -> None:
+    if not meili_settings.meilisearch_api_key:
+        pytest.skip("the server runs without a master key: every key is accepted")
+    backend = MeilisearchBackend(MeiliConfig(url=MEILISEARCH_URL, api_key="wrong-key"))
+    try:
+        with pytest.raises(Unavailable, match=r"refused the query \(invalid_api_key\)"):
+            await backend.search(SearchQuery(q="boots"), SearchScope(tenant_id=uuid.uuid4()))
+        # an index that does not exist yet (nothing indexed for the tenant) is no error
+        right = MeilisearchBackend(meili_config(meili_settings))
+        empty = await right.search(SearchQuery(q="boots", facets=["tags"]),
+                                   SearchScope(tenant_id=uuid.uuid4()))
+        assert (empty.total, empty.facets) == (0, {"tags": {}})
+        await right.__aexit__()
+    finally:
+        await backend.__aexit__()
+
+
+@needs_server
 async def test_the_follower_converges_per_tenant_and_deletes(
     meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
     follower: MeiliFollower,
@@ -229,6 +263,31 @@ async def test_a_rebuild_swaps_in_a_complete_index(
     assert await _meili_versions(meili_settings, shop["id"]) == await _versions(core,
                                                                                 shop["id"])
     assert await follower.indexes.start() == []  # recorded with the current shape
+
+
+@needs_server
+async def test_a_rebuild_of_many_pages_loads_them_all_and_names_the_refused_one(
+    meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
+    follower: MeiliFollower, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    titles = [f"Linen shirt {i}" for i in range(11)]
+    shop = await _shop(core, redis_client, meili_settings, *titles)
+    await core.pool.execute("DELETE FROM engine_queue")
+    versions = await _versions(core, shop["id"])
+    bad = sorted(versions)[4]
+    build = follower.document
+
+    def document(doc_type: DocType, row: Mapping[str, Any]) -> dict[str, Any]:
+        doc = build(doc_type, row)
+        # Meilisearch fails the whole task of a document whose id it cannot take
+        return {**doc, "id": "not a valid id!"} if doc["id"] == bad else doc
+
+    monkeypatch.setattr(follower, "document", document)
+    monkeypatch.setattr(follower, "config", replace(follower.config, batch=2))
+    # six pages of two, up to four tasks ahead of the one waited for
+    assert await follower.rebuild(shop["id"], "product") == len(titles) - 1
+    got = await _meili_versions(meili_settings, shop["id"])
+    assert got == {k: v for k, v in versions.items() if k != bad}
 
 
 @needs_server

@@ -16,13 +16,15 @@ from hypothesis import strategies as st
 from core_write.errors import ValidationFailed
 from core_write.settings import Settings, SettingsError, load_settings
 from indexer.meili.config import NEXT, index_uid, parse_uid
-from indexer.meili.documents import index_settings, settings_drift
+from indexer.meili.documents import MAX_FACET_VALUES, index_settings, settings_drift
 from indexer.model.engines import micros
+from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN
 from search_api.compile_meili import (
     Plan,
     Request,
     any_of,
     bucket_ranges,
+    followup,
     plan,
     quote,
     result,
@@ -167,25 +169,87 @@ def test_pages_are_exact_and_highlights_use_private_delimiters() -> None:
 
 
 # ---- facets -------------------------------------------------------------------------------
+def _text_searches(built: Plan) -> list[Request]:
+    """The queries that run the text search (the identifier lookup does not: a filter)."""
+    return [r for r in built.requests if r.role != "identified"]
+
+
 def test_a_facet_ignores_its_own_filter_in_its_own_query() -> None:
     query = SearchQuery.model_validate({
         "filter": {"tags": ["sale"], "has_stock": True},
         "facets": ["tags", "categories", "has_stock", "price"], "currency": "EUR"})
-    requests = plan(query, SCOPE, "shop", CURRENCIES).requests
-    by_role: dict[str, list[Request]] = {}
-    for request in requests:
-        by_role.setdefault(request.role, []).append(request)
-    assert by_role["main"][0].facets == ("categories",)
-    assert by_role["main"][0].params["facets"] == ["category_ids"]
-    facet_queries = {r.facets: r.params for r in by_role["facets"]}
-    assert "tags IN" not in facet_queries[("tags",)]["filter"]
-    assert "has_stock" in facet_queries[("tags",)]["filter"]
-    assert "has_stock" not in facet_queries[("has_stock",)]["filter"]
-    assert all(p["page"] == 0 for p in facet_queries.values())  # counts only
-    assert [r.bucket for r in by_role["bucket"]] == [
-        bucket_label(query.price_buckets, a) for a in (0, 1000, 2500, 5000, 10000, 25000,
-                                                       50000)]
-    assert by_role["stats"][0].params["facets"] == ["price_min_eur", "price_max_eur"]
+    requests = _text_searches(plan(query, SCOPE, "shop", CURRENCIES))
+    assert [r.role for r in requests] == ["main", "count", "count"]
+    main = requests[0]
+    # no price filter: the price stats and buckets are counted under the page's filter
+    assert (main.facets, main.price) == (("categories",), ("price_min_eur", "price_max_eur"))
+    assert main.params["facets"] == ["category_ids", "price_min_eur", "price_max_eur"]
+    counts = {r.facets: r for r in requests[1:]}
+    assert "tags IN" not in counts[("tags",)].params["filter"]
+    assert "has_stock" in counts[("tags",)].params["filter"]
+    assert "has_stock" not in counts[("has_stock",)].params["filter"]
+    assert all(r.params["page"] == 0 and r.price is None for r in requests[1:])  # counts only
+
+
+def test_facets_counted_under_the_same_filter_share_one_query() -> None:
+    no_filter = SearchQuery(q="boots", facets=["tags", "categories", "has_stock", "price"],
+                            currency="EUR")
+    requests = _text_searches(plan(no_filter, SCOPE, "shop", CURRENCIES))
+    assert len(requests) == 1 and requests[0].facets == ("tags", "categories", "has_stock")
+    assert requests[0].params["facets"] == ["tags", "category_ids", "has_stock",
+                                            "price_min_eur", "price_max_eur"]
+    # a filter no requested facet ignores keeps everything in the page's query
+    in_stock = SearchQuery.model_validate({"q": "boots", "filter": {"has_stock": True},
+                                           "facets": ["tags", "price"], "currency": "EUR"})
+    assert len(_text_searches(plan(in_stock, SCOPE, "shop", CURRENCIES))) == 1
+    # a price filter: stats and buckets without it, in their own counting query
+    priced = SearchQuery.model_validate({
+        "q": "boots", "filter": {"price": {"currency": "EUR", "max": 5000}},
+        "facets": ["tags", "price"]})
+    main, count = _text_searches(plan(priced, SCOPE, "shop", CURRENCIES))
+    assert (main.facets, main.price) == (("tags",), None)
+    assert count.price == ("price_min_eur", "price_max_eur") and count.facets == ()
+    assert count.params["filter"] == '(status IN ["published"])'
+    assert count.params["facets"] == ["price_min_eur", "price_max_eur"]
+    # stats without the price facet; no price fields without a currency
+    stats = plan(SearchQuery(sort="price:asc", currency="USD"), SCOPE, "shop", CURRENCIES)
+    assert stats.requests[0].params["facets"] == ["price_min_usd", "price_max_usd"]
+    assert plan(SearchQuery(q="x"), SCOPE, "shop", CURRENCIES).requests[0].params[
+        "facets"] is None
+    with pytest.raises(ValidationFailed, match="currency"):
+        plan(SearchQuery(facets=["price"], currency="XAF"), SCOPE, "shop", CURRENCIES)
+
+
+def test_price_buckets_sum_the_distinct_prices_and_fall_back_when_cut() -> None:
+    query = SearchQuery(q="hat", facets=["price"], currency="EUR", sort="price:asc",
+                        price_buckets=(1000, 5000))  # sorted: no identifier lookup
+    built = plan(query, SCOPE, "shop", CURRENCIES)
+    response = {"totalHits": 6, "hits": [], "facetDistribution": {
+        "price_min_eur": {"999": 1, "1000": 2, "4999.5": 1, "70000": 2},
+        "price_max_eur": {"1200": 3, "80000": 3}},
+        "facetStats": {"price_min_eur": {"min": 999, "max": 70000},
+                       "price_max_eur": {"min": 1200, "max": 80000}}}
+    assert followup(built, [response]) == []
+    got = result(built, [response], "meilisearch")
+    assert got.facets["price"] == {"0-1000": 1, "1000-5000": 3, "5000+": 2}
+    assert list(got.facets["price"]) == ["0-1000", "1000-5000", "5000+"]
+    assert got.facet_stats["price"].model_dump() == {"min": 999, "max": 80000}
+    # as many distinct prices as Meilisearch counts: the distribution may be cut
+    cut = {**response, "facetDistribution": {
+        "price_min_eur": {str(n): 1 for n in range(MAX_FACET_VALUES)}}}
+    extra = followup(built, [cut])
+    assert [r.bucket for r in extra] == ["0-1000", "1000-5000", "5000+"]
+    assert tokenize(extra[1].params["filter"]) == (
+        "((status IN [?])) AND (price_min_eur >= 1000 AND price_min_eur < 5000)",
+        ["published"])
+    assert extra[0].params["filter"].endswith("(price_min_eur EXISTS AND price_min_eur < 1000)")
+    assert all(r.params["page"] == 0 for r in extra)
+    counts = [{"totalHits": n, "hits": []} for n in (0, 7, 11)]
+    wide = result(Plan(query, built.uid, [*built.requests, *extra]), [cut, *counts],
+                  "meilisearch")
+    assert wide.facets["price"] == {"1000-5000": 7, "5000+": 11}
+    assert followup(plan(SearchQuery(q="hat", currency="EUR", sort="price:asc"), SCOPE,
+                         "shop", CURRENCIES), [cut]) == []  # stats only: never cut
 
 
 def test_bucket_ranges_match_the_labels_of_the_model() -> None:
@@ -210,17 +274,13 @@ def test_responses_map_to_the_common_result() -> None:
                 "_rankingScore": 0.9, "tags": ["sale"],
                 "_formatted": {"title": "\u27e6Leather\u27e7 <b>",
                                "description": "no match here"}}],
-                "facetDistribution": {"has_stock": {"true": 30, "false": 11}}})
-        elif request.role == "facets":
+                "facetDistribution": {"has_stock": {"true": 30, "false": 11},
+                                      "price_min_eur": {"1200": 12, "5000": 29}},
+                "facetStats": {"price_min_eur": {"min": 1200, "max": 9000},
+                               "price_max_eur": {"min": 1500, "max": 12000}}})
+        else:
             responses.append({"totalHits": 0, "hits": [],
                               "facetDistribution": {"tags": {"sale": 41, "new": 3, "x": 0}}})
-        elif request.role == "bucket":
-            count = {"0-1000": 0, "1000-5000": 12, "5000+": 29}[request.bucket or ""]
-            responses.append({"totalHits": count, "hits": []})
-        else:
-            responses.append({"totalHits": 0, "hits": [], "facetStats": {
-                "price_min_eur": {"min": 1200, "max": 9000},
-                "price_max_eur": {"min": 1500, "max": 12000}}})
     got = result(built, responses, "meilisearch")
     assert got.total == 41 and got.backend == "meilisearch"
     assert got.facets == {"tags": {"sale": 41, "new": 3}, "has_stock": {"true": 30, "false": 11},
@@ -246,6 +306,14 @@ def test_index_settings_and_their_drift() -> None:
     desired = index_settings("product", CURRENCIES)
     assert {"price_min_usd", "price_max_eur", "status"} <= set(desired["filterableAttributes"])
     assert desired["rankingRules"][0] == "sort"
+    # the typo rules of every backend (indexer.model.text) and the field tiers
+    assert desired["typoTolerance"]["minWordSizeForTypos"] == {"oneTypo": TYPO_ONE_MIN,
+                                                               "twoTypos": TYPO_TWO_MIN}
+    assert desired["rankingRules"][1:5] == ["words", "typo", "attributeRank", "exactness"]
+    assert desired["searchableAttributes"][:2] == ["title", "subtitle"]
+    assert desired["searchableAttributes"].index("tags") < desired[
+        "searchableAttributes"].index("description")
+    assert "handle" not in desired["searchableAttributes"]  # identifiers: exact only
     current = {**desired, "filterableAttributes": desired["filterableAttributes"][::-1],
                "typoTolerance": {**desired["typoTolerance"], "disableOnWords": []},
                "synonyms": {}}
@@ -295,6 +363,16 @@ def test_a_whole_query_is_also_looked_up_among_the_identifiers() -> None:
     # the trailing space stays (the last word is finished: no prefix, in every engine)
     assert overlap["query"] == "T0-P0000006-0 " and overlap["filter"] == found["filter"]
     assert overlap["page"] == 0  # counts only
+    assert "identified_text" not in roles  # asked only when something was identified
+    built = plan(SearchQuery(q=" T0-P0000006-0 "), SCOPE, "shop", CURRENCIES)
+    responses = [{"totalHits": 1 if r.role == "identified" else 0, "hits": []}
+                 for r in built.requests]
+    (overlap_request,) = followup(built, responses)
+    overlap = overlap_request.params
+    assert overlap_request.role == "identified_text"
+    assert overlap["query"] == "T0-P0000006-0" and overlap["page"] == 0  # counts only
+    assert overlap["filter"] == built.requests[1].params["filter"]
+    assert followup(built, [{"totalHits": 0} for _ in built.requests]) == []
     slug = _roles(SearchQuery(doc_type="content", q="Care-101"))["identified"].params
     assert tokenize(slug["filter"])[1][-1] == "care-101" and "slug = " in slug["filter"]
     assert "identified" not in _roles(SearchQuery(q="x", sort="title:asc"))
@@ -308,10 +386,14 @@ def test_identified_documents_come_first_and_count_once() -> None:
     by_role = {"main": {"totalHits": 5, "hits": [{"id": a}, {"id": b}, {"id": d}]},
                "identified": {"totalHits": 2, "hits": [{"id": c}, {"id": a}]},
                "identified_text": {"totalHits": 1, "hits": []}}
+    first = [by_role[r.role] for r in built.requests]
+    built = Plan(query, built.uid, [*built.requests, *followup(built, first)])
     got = result(built, [by_role[r.role] for r in built.requests], "meilisearch")
     assert [str(h.id) for h in got.hits] == [c, a, b]
     assert got.total == 6  # 5 text matches, 2 identified, 1 of them both
     later = plan(query.model_copy(update={"page": 2}), SCOPE, "shop", CURRENCIES)
+    first = [by_role[r.role] for r in later.requests]
+    later = Plan(later.query, later.uid, [*later.requests, *followup(later, first)])
     page2 = result(later, [by_role[r.role] for r in later.requests], "meilisearch")
     assert [str(h.id) for h in page2.hits] == [b, d]  # never an identified one twice
 
@@ -324,7 +406,7 @@ def test_option_filters_and_facets() -> None:
     assert skeleton == ("(status IN [?]) AND ((option_values IN [?, ?]) AND "
                         "(option_values IN [?]))")
     assert literals == ["published", "Colour:red", "Colour:navy", "Size:M"]
-    counted = roles["facets"].params  # the option facet ignores the option filter
+    counted = roles["count"].params  # the option facet ignores the option filter
     assert counted["facets"] == ["option_values"] and "option_values" not in counted["filter"]
     settings = index_settings("product", CURRENCIES)
     assert {"option_values", "identifiers"} <= set(settings["filterableAttributes"])
