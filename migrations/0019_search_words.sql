@@ -76,9 +76,19 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                prefix || ':*' || weights), '')::tsquery
 $$;
 
+-- x OR y, either may be NULL
+CREATE FUNCTION rustok_either(x tsquery, y tsquery) RETURNS tsquery
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN x IS NULL THEN y WHEN y IS NULL THEN x ELSE x || y END
+$$;
+
 -- The tsqueries of user text (compiled by search_api/compile_pg.py): `words` are the query
 -- words, `budgets` their typo budgets (text.typo_budget), `prefix` whether the last word also
--- matches as a prefix, `first_cost` what an edit of the first letter costs. Per word i:
+-- matches as a prefix, `first_cost` what an edit of the first letter costs, `alternatives` per
+-- word the tsquery text of the tenant's synonyms (`{w}` where the weights go; NULL or '' for
+-- none: a word with some matches as typed or as any of them, a synonym counting as a match
+-- without a typo; an empty word stands for a position made of its alternatives only). Per
+-- word i:
 --   whole[i]   its stems in the tenant's language (exact and stem matches);
 --   near[i]    whole[i], or for the prefix word also the stems it starts (no typo);
 --   one[i]     the stems of the words one typo away; two typos: only in match/title/related;
@@ -92,7 +102,7 @@ $$;
 -- other letters), the prefix completions by range, both only within the tenant.
 CREATE FUNCTION rustok_text_query(
     p_tenant uuid, p_doc_type text, p_cfg regconfig, p_words text[], p_budgets int[],
-    p_prefix boolean, p_first_cost int,
+    p_prefix boolean, p_first_cost int, p_alternatives text[] DEFAULT NULL,
     OUT cfg regconfig, OUT match tsquery, OUT title_match tsquery, OUT marks tsquery,
     OUT whole tsquery[], OUT near tsquery[], OUT one tsquery[], OUT title tsquery[],
     OUT related tsquery[], OUT near_title tsquery[], OUT near_related tsquery[],
@@ -111,6 +121,10 @@ DECLARE
     t_two text[];
     t_all text[];
     q tsquery;
+    alt text;
+    a0 tsquery;
+    a_title tsquery;
+    a_related tsquery;
 BEGIN
     cfg := p_cfg;
     whole := '{}'; near := '{}'; one := '{}'; title := '{}'; related := '{}';
@@ -120,6 +134,31 @@ BEGIN
         b := p_budgets[i];
         n := length(w);
         pfx := NULL;
+        -- the tenant's synonyms of this position: a tsquery text with `{w}` where the
+        -- weights go ('' for any field, ':A' titles, ':AB' titles and the middle tier)
+        alt := nullif(p_alternatives[i], '');
+        a0 := CASE WHEN alt IS NOT NULL THEN to_tsquery(p_cfg, replace(alt, '{w}', '')) END;
+        a_title := CASE WHEN alt IS NOT NULL THEN to_tsquery(p_cfg, replace(alt, '{w}', ':A'))
+                   END;
+        a_related := CASE WHEN alt IS NOT NULL
+                          THEN to_tsquery(p_cfg, replace(alt, '{w}', ':AB')) END;
+        IF w = '' THEN
+            -- a position made of its alternatives only (a multi-word term typed whole)
+            whole := whole || a0;
+            near := near || a0;
+            one := one || NULL::tsquery;
+            title := title || a_title;
+            related := related || a_related;
+            near_title := near_title || a_title;
+            near_related := near_related || a_related;
+            one_title := one_title || NULL::tsquery;
+            one_related := one_related || NULL::tsquery;
+            match := CASE WHEN match IS NULL THEN a0 ELSE match && a0 END;
+            marks := CASE WHEN marks IS NULL THEN a0 ELSE marks || a0 END;
+            title_match := CASE WHEN title_match IS NULL THEN a_title
+                                ELSE title_match && a_title END;
+            CONTINUE;
+        END IF;
         t_whole := ARRAY(SELECT quote_literal(l)
                          FROM unnest(tsvector_to_array(to_tsvector(p_cfg, w))) AS l);
         t_more := '{}';
@@ -139,7 +178,7 @@ BEGIN
                          unnest(tsvector_to_array(to_tsvector(p_cfg, s.word))) AS l
                     WHERE NOT starts_with(l, w));
             END IF;
-        ELSIF cardinality(t_whole) = 0 THEN
+        ELSIF cardinality(t_whole) = 0 AND a0 IS NULL THEN
             whole := whole || NULL::tsquery;
             near := near || NULL::tsquery;
             one := one || NULL::tsquery;
@@ -207,16 +246,19 @@ BEGIN
             END IF;
         END IF;
         t_all := t_whole || t_more || t_one || t_two;
-        whole := whole || rustok_terms(t_whole, NULL, '');
-        near := near || rustok_terms(t_whole || t_more, pfx, '');
+        -- a synonym matches as the typed word does without a typo (whole, near, every field)
+        whole := whole || rustok_either(rustok_terms(t_whole, NULL, ''), a0);
+        near := near || rustok_either(rustok_terms(t_whole || t_more, pfx, ''), a0);
         one := one || rustok_terms(t_one, NULL, '');
-        title := title || rustok_terms(t_all, pfx, 'A');
-        related := related || rustok_terms(t_all, pfx, 'AB');
-        near_title := near_title || rustok_terms(t_whole || t_more, pfx, 'A');
-        near_related := near_related || rustok_terms(t_whole || t_more, pfx, 'AB');
+        title := title || rustok_either(rustok_terms(t_all, pfx, 'A'), a_title);
+        related := related || rustok_either(rustok_terms(t_all, pfx, 'AB'), a_related);
+        near_title := near_title || rustok_either(rustok_terms(t_whole || t_more, pfx, 'A'),
+                                                  a_title);
+        near_related := near_related || rustok_either(
+            rustok_terms(t_whole || t_more, pfx, 'AB'), a_related);
         one_title := one_title || rustok_terms(t_one, NULL, 'A');
         one_related := one_related || rustok_terms(t_one, NULL, 'AB');
-        q := rustok_terms(t_all, pfx, '');
+        q := rustok_either(rustok_terms(t_all, pfx, ''), a0);
         match := CASE WHEN match IS NULL THEN q ELSE match && q END;
         marks := CASE WHEN marks IS NULL THEN q ELSE marks || q END;
         title_match := CASE WHEN title_match IS NULL THEN title[i] ELSE title_match && title[i] END;
