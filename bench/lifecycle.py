@@ -17,7 +17,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,3 +151,29 @@ async def scratch_catalog(stack: contextlib.AsyncExitStack, base: str, name: str
     stack.push_async_callback(close_pool, pool)
     await load_demo(pool, DemoSpec(products=products, nodes=nodes, tenants=1, seed=1))
     return redis, pool
+
+
+@contextlib.asynccontextmanager
+async def meili_indexes(pool: asyncpg.Pool, redis: aioredis.Redis,
+                        settings: Any) -> AsyncIterator[Any]:
+    """Every tenant's Meilisearch indexes built from the index tables and the queue drained,
+    through a `MeiliFollower` (yielded: searches, or its `run`, may follow); at exit the
+    indexes of the settings' prefix are deleted. For benches and tests with a server at
+    MEILISEARCH_URL."""
+    from indexer.meili import client as meili
+    from indexer.meili.config import meili_config
+    from indexer.meili.follower import MeiliFollower
+
+    config = meili_config(settings)
+    async with meili.open_client(config) as client:
+        follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
+        try:
+            for tenant_id, doc_type in await follower.indexes.start():
+                await follower.rebuild(tenant_id, doc_type)
+            while await follower.drain_once():
+                pass
+            yield follower
+        finally:
+            for index in await client.get_indexes(limit=1000) or []:
+                if index.uid.startswith(config.prefix + "_"):
+                    await client.index(index.uid).delete()

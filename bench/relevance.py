@@ -27,7 +27,7 @@ import asyncpg
 import redis.asyncio as aioredis
 
 from bench import lifecycle
-from bench.lifecycle import scratch_catalog
+from bench.lifecycle import meili_indexes, scratch_catalog
 from bench.relevance_set import Expected, mean, recall_at, reciprocal_rank, relevance_set
 from bench.report import report
 from bench.search_setup import index_products
@@ -35,9 +35,6 @@ from core_write.db import with_database
 from core_write.services.tenants import update_tenant
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
-from indexer.meili import client as meili
-from indexer.meili.config import meili_config
-from indexer.meili.follower import MeiliFollower
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
 from search_api.auth import create_key
@@ -114,21 +111,10 @@ async def backends(stack: contextlib.AsyncExitStack, pool: asyncpg.Pool, redis: 
     if not settings.meilisearch_url:
         yield found
         return
-    config = meili_config(settings)
-    async with meili.open_client(config) as client:
-        follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
-        for tenant_id, doc_type in await follower.indexes.start():
-            await follower.rebuild(tenant_id, doc_type)
-        while await follower.drain_once():
-            pass
-        try:
-            async with MeilisearchBackend(config) as engine:
-                found["meilisearch"] = engine
-                yield found
-        finally:
-            for index in await client.get_indexes(limit=1000) or []:
-                if index.uid.startswith(config.prefix + "_"):
-                    await client.index(index.uid).delete()
+    async with meili_indexes(pool, redis, settings) as follower, \
+            MeilisearchBackend(follower.config) as engine:
+        found["meilisearch"] = engine
+        yield found
 
 
 async def search_scope(pool: asyncpg.Pool) -> SearchScope:

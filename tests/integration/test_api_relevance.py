@@ -333,9 +333,7 @@ async def test_synonyms_over_http_on_meilisearch(
 ) -> None:
     """The same call with a Meilisearch backend and its follower running: the synonym
     becomes an index setting within seconds, and the admin API says which version is live."""
-    from indexer.meili import client as meili
-    from indexer.meili.config import meili_config
-    from indexer.meili.follower import MeiliFollower
+    from bench.lifecycle import meili_indexes
 
     conf = api_settings(settings, tantivy_dir=str(tmp_path)).model_copy(update={
         "meilisearch_url": MEILISEARCH_URL,
@@ -343,12 +341,8 @@ async def test_synonyms_over_http_on_meilisearch(
         "meilisearch_index_prefix": f"rel{uuid.uuid4().hex[:10]}"})
     keys = await indexed_catalog(conf, core, pipeline, redis_client)
     admin = {"Authorization": f"Bearer {keys['admin']}"}
-    config = meili_config(conf)
     stop = asyncio.Event()
-    async with meili.open_client(config) as client:
-        follower = MeiliFollower(core.pool, redis_client, client, config, conf.stream_prefix)
-        for tenant_id, doc_type in await follower.indexes.start():
-            await follower.rebuild(tenant_id, doc_type)
+    async with meili_indexes(core.pool, redis_client, conf) as follower:
         running = asyncio.create_task(follower.run(stop))
         api: TestClient[Any, Any] = TestClient(TestServer(create_app(
             conf.model_copy(update={"search_backend": "meilisearch"}))))
@@ -368,6 +362,3 @@ async def test_synonyms_over_http_on_meilisearch(
             await api.close()
             stop.set()
             await running
-            for index in await client.get_indexes(limit=1000) or []:
-                if index.uid.startswith(config.prefix + "_"):
-                    await client.index(index.uid).delete()

@@ -21,6 +21,7 @@ import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
+from bench.lifecycle import meili_indexes
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.services import (
     catalog,
@@ -33,9 +34,6 @@ from core_write.services import (
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.consumer import Consumer
-from indexer.meili import client as meili
-from indexer.meili.config import meili_config
-from indexer.meili.follower import MeiliFollower
 from indexer.relay import Relay
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.follower import TantivyFollower
@@ -335,20 +333,9 @@ async def _meilisearch(pool: asyncpg.Pool, redis: aioredis.Redis, settings: Sett
     if not MEILISEARCH_URL:
         yield None
         return
-    config = meili_config(settings)
-    async with meili.open_client(config) as client:
-        follower = MeiliFollower(pool, redis, client, config, settings.stream_prefix)
-        for tenant_id, doc_type in await follower.indexes.start():
-            await follower.rebuild(tenant_id, doc_type)
-        while await follower.drain_once():
-            pass
-        try:
-            async with MeilisearchBackend(config) as backend:
-                yield backend
-        finally:
-            for index in await client.get_indexes(limit=1000) or []:
-                if index.uid.startswith(config.prefix + "_"):
-                    await client.index(index.uid).delete()
+    async with meili_indexes(pool, redis, settings) as follower, \
+            MeilisearchBackend(follower.config) as backend:
+        yield backend
 
 
 # ---- the case table ----------------------------------------------------------------------
