@@ -56,6 +56,7 @@ from pydantic import (
     field_validator,
 )
 
+from core_write import copy_binary
 from core_write import events as ev
 from core_write.db import translate_errors
 from core_write.errors import (
@@ -69,7 +70,7 @@ from core_write.errors import (
     ValidationFailed,
 )
 from core_write.events import REINDEX_IDS_MAX
-from core_write.ids import new_id, new_ids
+from core_write.ids import new_id, new_ids, new_raw_ids
 from core_write.queries import QUERIES
 from core_write.services import content
 from core_write.services.catalog import OptionCreate, PriceSet, ProductCreate, VariantCreate
@@ -608,7 +609,8 @@ class Importer:
         its size (autovacuum analyzes after a minute at the earliest) PostgreSQL planned a
         scan of every option value per product: 3.4 ms of CPU a document instead of 0.16."""
         try:
-            async with self.pool.acquire() as conn:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.execute(QUERIES["import_analyze_sample"])
                 await conn.execute(QUERIES["import_analyze"])
         except (asyncpg.PostgresError, OSError) as exc:  # statistics only: the import goes on
             log.warning("import: analyze failed: %s", exc, extra={"action": "import_analyze"})
@@ -825,7 +827,7 @@ PART_COLUMNS: dict[str, tuple[str, ...]] = {
     "commerce_option_values": ("id", "tenant_id", "option_id", "value", "position"),
     "commerce_variants": ("id", "tenant_id", "product_id", "title", "sku", "barcode",
                           "manage_inventory", "allow_backorder", "weight", "length", "height",
-                          "width", "position"),
+                          "width", "position", "metadata"),
     "commerce_variant_options": ("tenant_id", "variant_id", "option_value_id"),
     "commerce_prices": ("id", "tenant_id", "variant_id", "currency_code", "amount",
                         "min_quantity"),
@@ -836,8 +838,121 @@ PART_COLUMNS: dict[str, tuple[str, ...]] = {
     "commerce_product_categories": ("tenant_id", "product_id", "category_id"),
 }
 """The part tables of a product line in the order they are written (parents first), with the
-columns the import sets (COPY fills the others with their defaults; a variant's metadata is
-set after, when given)."""
+columns the import sets (COPY fills the others with their defaults)."""
+
+
+@dataclass
+class PartRows:
+    """A chunk's part rows as binary COPY data (`core_write.copy_binary`), per table of
+    `PART_COLUMNS`, with what the writer checks and links besides."""
+
+    data: dict[str, bytearray]
+    """Each table's COPY data (header, rows, trailer)."""
+    rows: dict[str, int]
+    currencies: set[str]
+    locations: set[uuid.UUID]
+    """The stock locations the levels name (from `_Refs`)."""
+    categories: set[uuid.UUID]
+    tags: list[tuple[uuid.UUID, uuid.UUID]]
+    """(tag id, product id) links."""
+
+
+def part_rows(tenant: uuid.UUID, product_ids: list[uuid.UUID], specs: list[ProductLine],
+              refs: _Refs) -> PartRows:
+    """The part rows of product lines (pure but for the new ids): options and their values,
+    variants with their option values, prices, inventory items with their levels, category
+    links, encoded for a binary COPY into the `PART_COLUMNS`; the tag links as pairs. Each
+    id is a new ULID's 16 bytes; the values a row repeats (the tenant, its product, variant,
+    option, location, category) are encoded once."""
+    cb = copy_binary
+    u, r3, r5, r6, r14 = (cb.UUID_LEN, cb.row_start(3), cb.row_start(5), cb.row_start(6),
+                          cb.row_start(14))
+    int4, text, text_or_null = cb.int4, cb.text, cb.text_or_null
+    tenant_field = cb.uuid_field(tenant.bytes)
+    data = {table: bytearray(cb.HEADER) for table in PART_COLUMNS}
+    options, values = data["commerce_options"], data["commerce_option_values"]
+    variants, links = data["commerce_variants"], data["commerce_variant_options"]
+    prices, items = data["commerce_prices"], data["commerce_inventory_items"]
+    stocked, levels = data["commerce_variant_inventory"], data["commerce_inventory_levels"]
+    cats = data["commerce_product_categories"]
+    rows = dict.fromkeys(PART_COLUMNS, 0)
+    new = _raw_id_stream()
+    currency_fields: dict[str, bytes] = {}
+    location_fields: dict[str, bytes] = {}
+    category_fields: dict[uuid.UUID, bytes] = {}
+    locations: set[uuid.UUID] = set()
+    tags: list[tuple[uuid.UUID, uuid.UUID]] = []
+    n_options = n_values = n_variants = n_links = n_prices = n_items = n_levels = n_cats = 0
+    for product_id, spec in zip(product_ids, specs, strict=True):
+        product_field = cb.uuid_field(product_id.bytes)
+        value_fields: dict[tuple[str, str], bytes] = {}
+        for position, option in enumerate(spec.options):
+            option_field = u + next(new)
+            options += b"".join((r5, option_field, tenant_field, product_field,
+                                 text(option.title), int4(option.position or position)))
+            n_options += 1
+            for value_position, value in enumerate(option.values):
+                value_field = value_fields[option.title, value] = u + next(new)
+                values += b"".join((r5, value_field, tenant_field, option_field, text(value),
+                                    int4(value_position)))
+            n_values += len(option.values)
+        for position, variant in enumerate(spec.variants):
+            variant_field = u + next(new)
+            variants += b"".join((
+                r14, variant_field, tenant_field, product_field,
+                text(variant.title or " / ".join(variant.options.values()) or spec.title),
+                text_or_null(variant.sku), text_or_null(variant.barcode),
+                cb.boolean(variant.manage_inventory), cb.boolean(variant.allow_backorder),
+                cb.int4_or_null(variant.weight), cb.int4_or_null(variant.length),
+                cb.int4_or_null(variant.height), cb.int4_or_null(variant.width),
+                int4(variant.position or position), cb.jsonb(variant.metadata)))
+            n_variants += 1
+            for title, value in variant.options.items():
+                links += b"".join((r3, tenant_field, variant_field, value_fields[title, value]))
+            n_links += len(variant.options)
+            for price in variant.prices:
+                code = price.currency_code
+                currency = currency_fields.get(code)
+                if currency is None:
+                    currency = currency_fields[code] = text(code)
+                prices += b"".join((r6, u, next(new), tenant_field, variant_field, currency,
+                                    cb.int8(price.amount), int4(price.min_quantity)))
+            n_prices += len(variant.prices)
+            if variant.stock is not None:
+                item_field = u + next(new)
+                items += b"".join((r3, item_field, tenant_field, text_or_null(variant.sku)))
+                stocked += b"".join((r3, tenant_field, variant_field, item_field))
+                n_items += 1
+                for location, quantity in variant.stock.items():
+                    location_field = location_fields.get(location)
+                    if location_field is None:
+                        location_id = refs.locations[location]
+                        locations.add(location_id)
+                        location_field = location_fields[location] = cb.uuid_field(
+                            location_id.bytes)
+                    levels += b"".join((r5, u, next(new), tenant_field, item_field,
+                                        location_field, int4(quantity)))
+                n_levels += len(variant.stock)
+        for category_id in dict.fromkeys(refs.categories[c.handle] for c in spec.categories):
+            category_field = category_fields.get(category_id)
+            if category_field is None:
+                category_field = category_fields[category_id] = cb.uuid_field(
+                    category_id.bytes)
+            cats += b"".join((r3, tenant_field, product_field, category_field))
+            n_cats += 1
+        for tag in spec.tags:
+            tags.append((refs.tags[tag.slug or slugify(tag.name, TAG_SLUG_MAX)], product_id))
+    counts = (n_options, n_values, n_variants, n_links, n_prices, n_items, n_items, n_levels,
+              n_cats)
+    for table, count in zip(PART_COLUMNS, counts, strict=True):
+        rows[table] = count
+        data[table] += cb.TRAILER
+    return PartRows(data, rows, set(currency_fields), locations, set(category_fields), tags)
+
+
+def _raw_id_stream() -> Iterator[bytes]:
+    while True:
+        yield from new_raw_ids(1024)
 
 
 async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
@@ -846,17 +961,20 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
     """Write product lines with one statement per table (the caller's transaction): products
     by handle (replacing the parts of those that exist) and their tag links as multi-row
     INSERTs, their options and values, variants and their option values, prices, inventory
-    items with levels and category links as one COPY each (`PART_COLUMNS`). Returns the
+    items with levels and category links as one binary COPY each (`part_rows`). Returns the
     product ids in line order.
 
     With `replica` the parts are copied under `session_replication_role = replica`: the ~55
     per-row foreign key checks a product's parts fire (most of the import's database time)
-    do not run, and one statement checks them instead (`import_parents_check`: every parent
-    the parts name exists in the tenant). The parents outside the chunk are key-share locked
-    first, as the per-row checks lock them (the tenant and currencies here, categories, tags
-    and locations when `_refs` finds them); the chunk's own parents are invisible to other
-    transactions. Products and tag links keep their triggers (and the tag counters' statement
-    triggers, migration 0022). Without `replica` the per-row checks run as usual."""
+    do not run. Every parent a part names is either a row of the same chunk (its product,
+    option, value, variant or inventory item: ids this function made and copied in this
+    transaction, which no other transaction sees) or a row outside it (the tenant, the
+    currencies, the stock locations and categories): those are key-share locked, as the
+    per-row checks lock them, and one statement checks that they exist in the tenant
+    (`import_parents_lock` for the tenant and currencies here, `_refs` found the categories
+    and locations with `FOR KEY SHARE`, `import_parents_check` after the COPYs). Products and
+    tag links keep their triggers (and the tag counters' statement triggers, migration 0022).
+    Without `replica` the per-row checks run as usual."""
     handles = [line.handle for _, line in lines]
     existing = {r["handle"]: r["id"] for r in await conn.fetch(
         QUERIES["import_products_lock"], tenant, handles)}
@@ -878,80 +996,27 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         if returned.get(handle) != product_id:
             raise Conflict(f"product {handle!r} was written meanwhile by another writer; "
                            "import the line again", field="handle")
-    parts: dict[str, list[tuple[Any, ...]]] = {table: [] for table in PART_COLUMNS}
-    options, values = parts["commerce_options"], parts["commerce_option_values"]
-    variants, links = parts["commerce_variants"], parts["commerce_variant_options"]
-    prices, items = parts["commerce_prices"], parts["commerce_inventory_items"]
-    stocked, levels = parts["commerce_variant_inventory"], parts["commerce_inventory_levels"]
-    cats = parts["commerce_product_categories"]
-    metadata: tuple[list[uuid.UUID], list[Any]] = ([], [])
-    tags: tuple[list[uuid.UUID], list[uuid.UUID]] = ([], [])
-    for product_id, spec in zip(ids, specs, strict=True):
-        value_ids: dict[tuple[str, str], uuid.UUID] = {}
-        for position, option in enumerate(spec.options):
-            option_id = next(new)
-            options.append((option_id, tenant, product_id, option.title,
-                            option.position or position))
-            for value_position, value in enumerate(option.values):
-                value_id = value_ids[option.title, value] = next(new)
-                values.append((value_id, tenant, option_id, value, value_position))
-        for position, variant in enumerate(spec.variants):
-            variant_id = next(new)
-            variants.append((
-                variant_id, tenant, product_id,
-                variant.title or " / ".join(variant.options.values()) or spec.title,
-                variant.sku, variant.barcode, variant.manage_inventory, variant.allow_backorder,
-                variant.weight, variant.length, variant.height, variant.width,
-                variant.position or position))
-            if variant.metadata:
-                metadata[0].append(variant_id)
-                metadata[1].append(variant.metadata)
-            for title, value in variant.options.items():
-                links.append((tenant, variant_id, value_ids[title, value]))
-            for p in variant.prices:
-                prices.append((next(new), tenant, variant_id, p.currency_code, p.amount,
-                               p.min_quantity))
-            if variant.stock is not None:
-                item_id = next(new)
-                items.append((item_id, tenant, variant.sku))
-                stocked.append((tenant, variant_id, item_id))
-                for location, quantity in variant.stock.items():
-                    levels.append((next(new), tenant, item_id, refs.locations[location],
-                                   quantity))
-        for category_id in dict.fromkeys(refs.categories[c.handle] for c in spec.categories):
-            cats.append((tenant, product_id, category_id))
-        for tag in spec.tags:
-            tags[0].append(refs.tags[tag.slug or slugify(tag.name, TAG_SLUG_MAX)])
-            tags[1].append(product_id)
-    currencies = sorted({row[3] for row in prices})
+    parts = part_rows(tenant, ids, specs, refs)
+    currencies = sorted(parts.currencies)
     if await conn.fetchval(QUERIES["import_parents_lock"], tenant, currencies) \
             != 1 + len(currencies):
         raise NotFound("referenced entity", "", "the tenant or a currency does not exist")
     if replica:
         await conn.execute(QUERIES["import_replica_on"])
-    for table, rows in parts.items():
-        if rows:
-            status = await conn.copy_records_to_table(table, records=rows,
-                                                      columns=PART_COLUMNS[table])
-            if status != f"COPY {len(rows)}":
-                raise Conflict(f"{table}: {status}, not {len(rows)} rows", field="")
-    if metadata[0]:  # binary COPY has no jsonb encoder here (the pool's json codec is text)
-        await conn.execute(QUERIES["import_variants_metadata"], tenant, *metadata)
+    for table, count in parts.rows.items():
+        if count:
+            status = await conn.copy_to_table(table, source=parts.data[table],
+                                              columns=PART_COLUMNS[table], format="binary")
+            if status != f"COPY {count}":
+                raise Conflict(f"{table}: {status}, not {count} rows", field="")
     if replica:
         await conn.execute(QUERIES["import_replica_off"])
-        if not await conn.fetchval(
-                QUERIES["import_parents_check"], tenant,
-                list({*(r[2] for r in options), *(r[2] for r in variants),
-                      *(r[1] for r in cats)}),
-                list({r[2] for r in values}), list({r[2] for r in links}),
-                list({*(r[1] for r in links), *(r[2] for r in prices),
-                      *(r[1] for r in stocked)}),
-                list({*(r[2] for r in stocked), *(r[2] for r in levels)}),
-                list({r[3] for r in levels}), list({r[2] for r in cats})):
+        if not await conn.fetchval(QUERIES["import_parents_check"], tenant,
+                                   list(parts.locations), list(parts.categories)):
             raise NotFound("referenced entity", "", "a part of a line references a row "
                            "that does not exist")
-    if tags[0]:  # in tag order: the links' counter triggers lock the tags in one order
-        pairs = sorted(zip(*tags, strict=True))
+    if parts.tags:  # in tag order: the links' counter triggers lock the tags in one order
+        pairs = sorted(parts.tags)
         await conn.execute(QUERIES["import_taggables_insert"], tenant, [p[0] for p in pairs],
                            "product", [p[1] for p in pairs])
     return ids

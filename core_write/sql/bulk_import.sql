@@ -45,27 +45,17 @@ SELECT (SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE)
                                 ORDER BY code FOR KEY SHARE) c)
 
 -- name: import_parents_check --
--- The foreign keys of a chunk's part rows, checked per statement (under
--- session_replication_role = replica PostgreSQL's per-row checks do not run): the parent
--- rows (distinct ids) each kind of reference names, counted in the tenant. The chunk's own
--- rows cannot go meanwhile (no other transaction sees them); the categories and locations
--- were key-share locked when found, the tenant and currencies by import_parents_lock.
--- $1 tenant id, $2 products, $3 options, $4 option values, $5 variants, $6 inventory items,
--- $7 stock locations, $8 commerce categories: true when each exists
-SELECT (SELECT count(*) FROM commerce_products WHERE tenant_id = $1 AND id = ANY($2::uuid[]))
-           = cardinality($2::uuid[])
-   AND (SELECT count(*) FROM commerce_options WHERE tenant_id = $1 AND id = ANY($3::uuid[]))
+-- The parents outside the chunk that its part rows name, checked per statement (under
+-- session_replication_role = replica PostgreSQL's per-row checks do not run): the stock
+-- locations and commerce categories (distinct ids, key-share locked when _refs found them),
+-- counted in the tenant. The parents inside the chunk (its products, options, values,
+-- variants and inventory items) are rows the same transaction wrote with the ids the parts
+-- name; the tenant and currencies were locked and counted by import_parents_lock.
+-- $1 tenant id, $2 stock locations, $3 commerce categories: true when each exists
+SELECT (SELECT count(*) FROM commerce_stock_locations
+        WHERE tenant_id = $1 AND id = ANY($2::uuid[])) = cardinality($2::uuid[])
+   AND (SELECT count(*) FROM commerce_categories WHERE tenant_id = $1 AND id = ANY($3::uuid[]))
            = cardinality($3::uuid[])
-   AND (SELECT count(*) FROM commerce_option_values
-        WHERE tenant_id = $1 AND id = ANY($4::uuid[])) = cardinality($4::uuid[])
-   AND (SELECT count(*) FROM commerce_variants WHERE tenant_id = $1 AND id = ANY($5::uuid[]))
-           = cardinality($5::uuid[])
-   AND (SELECT count(*) FROM commerce_inventory_items
-        WHERE tenant_id = $1 AND id = ANY($6::uuid[])) = cardinality($6::uuid[])
-   AND (SELECT count(*) FROM commerce_stock_locations
-        WHERE tenant_id = $1 AND id = ANY($7::uuid[])) = cardinality($7::uuid[])
-   AND (SELECT count(*) FROM commerce_categories WHERE tenant_id = $1 AND id = ANY($8::uuid[]))
-           = cardinality($8::uuid[])
 
 -- name: import_replica_on --
 -- The chunk's part rows are written with the foreign key triggers off (as pg_restore and
@@ -135,13 +125,6 @@ INSERT INTO commerce_products AS p (id, tenant_id, title, subtitle, handle, desc
         updated_at = now()
     RETURNING id, handle
 
--- name: import_variants_metadata --
--- The metadata of variants written by COPY (which leaves the default). $1 tenant id,
--- $2 variant ids, $3 metadata
-UPDATE commerce_variants v SET metadata = u.metadata
-    FROM unnest($2::uuid[], $3::jsonb[]) AS u(id, metadata)
-    WHERE v.tenant_id = $1 AND v.id = u.id
-
 -- name: import_taggables_insert --
 -- $1 tenant id, $2 tag ids, $3 target type, $4 target ids
 INSERT INTO taggables (tenant_id, tag_id, target_type, target_id)
@@ -172,13 +155,24 @@ DELETE FROM taggables WHERE tenant_id = $1 AND target_type = 'node' AND target_i
 -- The products in the planner's statistics (0 before the first ANALYZE)
 SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = 'commerce_products'::regclass
 
+-- name: import_analyze_sample --
+-- The statistics target of the next ANALYZE in this transaction: a sample of 300 x 10 rows
+-- a table instead of 300 x 100 (row counts and the keys' distinct counts are what the
+-- document build's plan needs; autovacuum's ANALYZE later takes the full sample)
+SELECT set_config('default_statistics_target', '10', true)
+
 -- name: import_analyze --
--- The statistics of the tables an import writes and the indexer's document build reads (a
--- role that does not own them gets a warning per table, not an error)
-ANALYZE commerce_products, commerce_options, commerce_option_values, commerce_variants,
-    commerce_variant_options, commerce_prices, commerce_inventory_items,
-    commerce_variant_inventory, commerce_inventory_levels, commerce_product_categories,
-    commerce_categories, commerce_stock_locations, tags, taggables
+-- The statistics of the tables an import writes and the indexer's document build reads: the
+-- row counts, and the columns the build joins and filters on (a role that does not own the
+-- tables gets a warning per table, not an error)
+ANALYZE commerce_products (id, tenant_id, status), commerce_options (id, product_id),
+    commerce_option_values (id, option_id), commerce_variants (id, product_id),
+    commerce_variant_options (variant_id, option_value_id),
+    commerce_prices (variant_id, price_list_id, min_quantity, currency_code),
+    commerce_inventory_items (id), commerce_variant_inventory (variant_id, inventory_item_id),
+    commerce_inventory_levels (inventory_item_id, location_id),
+    commerce_product_categories (product_id, category_id), commerce_categories (id),
+    commerce_stock_locations (id), tags (id), taggables (tenant_id, target_type, target_id, tag_id)
 
 -- name: import_job_create --
 -- $1 id, $2 tenant id, $3 requested by, $4 source, $5 total bytes, $6 source sha256

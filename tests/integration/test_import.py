@@ -441,3 +441,60 @@ async def test_the_planner_statistics_follow_the_import(
     counted = {r["relname"]: r["reltuples"] for r in await pool.fetch(query, list(tables))}
     assert counted["commerce_products"] >= 20, counted  # analyzed after 20, maybe after 40
     assert counted["commerce_option_values"] >= 40 and counted["taggables"] >= 40, counted
+
+
+async def test_the_binary_copy_writes_each_value_of_a_line(
+    pool: asyncpg.Pool, core: CoreWrite,
+) -> None:
+    """The parts go in as binary COPY data the import encodes itself: every column it sets
+    reads back as the line gave it (non-ASCII text, NULLs, booleans, integers, a bigint
+    amount, jsonb metadata), and the columns it leaves get their defaults."""
+    tenant = await make_tenant(core)
+    line = product("binary-probe", options=[
+        {"title": "Größe", "values": ["S", "M – mittel"], "position": 2}], variants=[
+        {"title": "Klein ☂", "sku": None, "barcode": "4006381333931", "options": {"Größe": "S"},
+         "manage_inventory": False, "allow_backorder": True, "weight": 250, "length": 0,
+         "height": 2**31 - 1, "width": None, "position": 7,
+         "metadata": {"colour": "grün", "tags": [1, 2.5, None, True]},
+         "prices": [{"currency_code": "JPY", "amount": 2**63 - 1, "min_quantity": 10},
+                    {"currency_code": "EUR", "amount": 0}],
+         "stock": {"Köln": 2**31 - 1, "Default": 0}},
+        {"sku": "binary-m", "options": {"Größe": "M – mittel"}}])
+    done = await run_import(pool, tenant["id"], ndjson(line))
+    assert (done["written"], done["failed"]) == (1, 0), done["errors"]
+    t = tenant["id"]
+    option = await pool.fetchrow("SELECT title, position FROM commerce_options "
+                                 "WHERE tenant_id = $1", t)
+    assert dict(option) == {"title": "Größe", "position": 2}
+    assert [tuple(r) for r in await pool.fetch(
+        "SELECT value, position FROM commerce_option_values WHERE tenant_id = $1 "
+        "ORDER BY position", t)] == [("S", 0), ("M – mittel", 1)]
+    variants = [dict(r) for r in await pool.fetch(
+        """SELECT v.title, v.sku, v.barcode, v.manage_inventory, v.allow_backorder, v.weight,
+                  v.length, v.height, v.width, v.position, v.metadata, ov.value,
+                  v.created_at IS NOT NULL AS stamped
+           FROM commerce_variants v
+           JOIN commerce_variant_options vo ON vo.variant_id = v.id
+           JOIN commerce_option_values ov ON ov.id = vo.option_value_id
+           WHERE v.tenant_id = $1 ORDER BY v.position""", t)]
+    assert variants == [
+        {"title": "M – mittel", "sku": "binary-m", "barcode": None, "manage_inventory": True,
+         "allow_backorder": False, "weight": None, "length": None, "height": None,
+         "width": None, "position": 1, "metadata": {}, "value": "M – mittel", "stamped": True},
+        {"title": "Klein ☂", "sku": None, "barcode": "4006381333931",
+         "manage_inventory": False, "allow_backorder": True, "weight": 250, "length": 0,
+         "height": 2**31 - 1, "width": None, "position": 7,
+         "metadata": {"colour": "grün", "tags": [1, 2.5, None, True]}, "value": "S",
+         "stamped": True}]
+    assert sorted(tuple(r) for r in await pool.fetch(
+        "SELECT currency_code, amount, min_quantity, price_list_id FROM commerce_prices "
+        "WHERE tenant_id = $1", t)) == [("EUR", 0, 1, None), ("JPY", 2**63 - 1, 10, None)]
+    assert sorted(tuple(r) for r in await pool.fetch(
+        """SELECT i.sku, i.requires_shipping, vi.required_quantity, s.name,
+                  l.stocked_quantity, l.reserved_quantity
+           FROM commerce_inventory_items i
+           JOIN commerce_variant_inventory vi ON vi.inventory_item_id = i.id
+           JOIN commerce_inventory_levels l ON l.inventory_item_id = i.id
+           JOIN commerce_stock_locations s ON s.id = l.location_id
+           WHERE i.tenant_id = $1""", t)) == [
+        (None, True, 1, "Default", 0, 0), (None, True, 1, "Köln", 2**31 - 1, 0)]
