@@ -8,6 +8,13 @@ it: `--baseline` products (a smaller N) written one unit of work per product thr
 core_write services, as `demo load` writes them (4 writers), through the same pipeline.
 `import_cpu_of_this_process_s`: the CPU the import took in this process (reading, parsing and
 validating lines, building the rows and encoding them); the rest of its time is PostgreSQL's.
+`cpu_us_per_product_*`: CPU per imported product by stage, from the import's start until a
+Tantivy search counts every product (Linux /proc; PostgreSQL on this machine): the importer
+(this process, until the import returned), PostgreSQL's backends of the import's pool (the
+write, until the import returned: its ANALYZE included), the relay and the indexer processes
+(the indexer with its Tantivy engine), PostgreSQL's other backends of the database (the
+relay's and the indexer's connections: the document build; autovacuum), and their total,
+with the products/s that total allows on this machine's cores.
 The bench's role is a superuser, so the import copies the parts under
 `session_replication_role = replica` with their foreign keys checked per statement.
 Prints a Markdown table and writes JSON to bench/results/.
@@ -33,6 +40,7 @@ import asyncpg
 from bench import lifecycle
 from bench.lifecycle import scratch_catalog, spawn_cli, stop_process
 from bench.report import report
+from bench.search_load import cpu_seconds
 from core_write import bulk_import
 from core_write.db import with_database
 from core_write.settings import Settings
@@ -123,6 +131,43 @@ async def _tenant_ids(pool: asyncpg.Pool, tenant: uuid.UUID) -> TenantIds:
     return ids
 
 
+def _process_cpu(pids: list[int]) -> dict[int, float]:
+    """CPU seconds of each process still running (a backend may have ended)."""
+    out: dict[int, float] = {}
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            out[pid] = cpu_seconds(pid)
+    return out
+
+
+async def _backends(pool: asyncpg.Pool) -> tuple[list[int], list[int]]:
+    """The server pids of the pool's connections (all opened), and of the database's other
+    backends (the relay's, the indexer's, autovacuum's)."""
+    conns = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        own = [conn.get_server_pid() for conn in conns]
+        others = [r["pid"] for r in await conns[0].fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> ALL($1::int[])", own)]
+    finally:
+        for conn in conns:
+            await pool.release(conn)
+    return own, others
+
+
+def _used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two samples (a process first seen in `after` from its start)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _stage_cpu(count: int, stages: dict[str, float]) -> dict[str, object]:
+    per = {name: round(seconds / count * 1e6) for name, seconds in stages.items()}
+    total = sum(stages.values()) / count * 1e6
+    return {**per, "total": round(total),
+            "cap_per_s_on_cores": f"{(os.cpu_count() or 1) * 1e6 / total:,.0f} "
+                                  f"({os.cpu_count()} cores)"}
+
+
 def _rates(count: int, written: float, table: float, engine: float) -> dict[str, float]:
     return {"written_per_s": round(count / written), "to_index_table_per_s": round(count / table),
             "to_tantivy_per_s": round(count / engine), "written_s": round(written, 2),
@@ -153,8 +198,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         stack.callback(source.unlink, missing_ok=True)
         result["file_mb"] = round(write_file(source, plans.products[:args.products],
                                              locations) / 1e6, 1)
+        children = {}
         for command in ("relay", "indexer"):
-            stack.push_async_callback(stop_process, await spawn_cli(command, env))
+            children[command] = await spawn_cli(command, env)
+            stack.push_async_callback(stop_process, children[command])
         reader = await stack.enter_async_context(
             TantivyReader(tantivy_config(settings), redis, settings.stream_prefix))
         backend = TantivyBackend(reader)
@@ -178,15 +225,28 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
         job_row = await bulk_import.create_job(pool, tenant, "bench", source=str(source))
         importer = bulk_import.Importer(pool, job_row, chunk_lines=args.chunk)
+        own, others = await _backends(pool)
+        child_pids = {name: [proc.pid] for name, proc in children.items()}
+        before = {name: _process_cpu(pids) for name, pids in
+                  {"own": own, "others": others, **child_pids}.items()}
         started, cpu = time.perf_counter(), time.process_time()
         done = await importer.run(_file(source), "bench")
         written = time.perf_counter() - started
-        result["import_cpu_of_this_process_s"] = round(time.process_time() - cpu, 1)
+        importer_cpu = time.process_time() - cpu
+        import_pg = _used(before["own"], _process_cpu(own))
+        result["import_cpu_of_this_process_s"] = round(importer_cpu, 1)
         if done["failed"]:
             raise RuntimeError(f"{done['failed']} lines refused: "
                                f"{(await bulk_import.job_view(pool, done, 3))['errors']}")
         table, engine = await _searchable(pool, backend, tenant, args.baseline + args.products,
                                           started)
+        _, others_now = await _backends(pool)
+        result.update({f"cpu_us_per_product_{stage}": value for stage, value in _stage_cpu(
+            args.products, {
+            "importer": importer_cpu, "postgres_import": import_pg,
+            "relay": _used(before["relay"], _process_cpu(child_pids["relay"])),
+            "indexer": _used(before["indexer"], _process_cpu(child_pids["indexer"])),
+            "postgres_others": _used(before["others"], _process_cpu(others_now))}).items()})
         rates = _rates(args.products, written, table, engine)
         result.update({f"import_{k}": v for k, v in rates.items()})
         if args.baseline:
