@@ -45,6 +45,7 @@ import time
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import asyncpg
@@ -838,6 +839,9 @@ def _field_of(exc: RustokError) -> str:
     return str(found) if found else ""
 
 
+PRODUCT_COLUMNS = ("id", "tenant_id", "title", "subtitle", "handle", "description", "status",
+                   "discountable", "metadata", "thumbnail", "published_at")
+"""The columns of a product the import copies (the others get their defaults)."""
 PART_COLUMNS: dict[str, tuple[str, ...]] = {
     "commerce_options": ("id", "tenant_id", "product_id", "title", "position"),
     "commerce_option_values": ("id", "tenant_id", "option_id", "value", "position"),
@@ -966,6 +970,26 @@ def part_rows(tenant: uuid.UUID, product_ids: list[uuid.UUID], specs: list[Produ
     return PartRows(data, rows, set(currency_fields), locations, set(category_fields), tags)
 
 
+def product_rows(tenant: uuid.UUID, products: list[tuple[uuid.UUID, ProductLine]],
+                 now: datetime) -> bytearray:
+    """New products as binary COPY data into the `PRODUCT_COLUMNS` (pure); `now` is the
+    transaction's timestamp, a published product's `published_at` (as the upsert sets it)."""
+    cb = copy_binary
+    start, tenant_field = cb.row_start(len(PRODUCT_COLUMNS)), cb.uuid_field(tenant.bytes)
+    text, text_or_null = cb.text, cb.text_or_null
+    published_at = cb.timestamptz(now)
+    data = bytearray(cb.HEADER)
+    for product_id, spec in products:
+        data += b"".join((
+            start, cb.uuid_field(product_id.bytes), tenant_field, text(spec.title),
+            text_or_null(spec.subtitle), text(spec.handle), text_or_null(spec.description),
+            text(spec.status), cb.boolean(spec.discountable), cb.jsonb(spec.metadata),
+            text_or_null(spec.thumbnail),
+            published_at if spec.status == "published" else cb.NULL))
+    data += cb.TRAILER
+    return data
+
+
 def _raw_id_stream() -> Iterator[bytes]:
     while True:
         yield from new_raw_ids(1024)
@@ -974,22 +998,24 @@ def _raw_id_stream() -> Iterator[bytes]:
 async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
                          lines: list[tuple[int, ProductLine]], refs: _Refs, *,
                          replica: bool = False) -> list[uuid.UUID]:
-    """Write product lines with one statement per table (the caller's transaction): products
-    by handle (replacing the parts of those that exist) and their tag links as multi-row
-    INSERTs, their options and values, variants and their option values, prices, inventory
-    items with levels and category links as one binary COPY each (`part_rows`). Returns the
+    """Write product lines with one statement per table (the caller's transaction): the
+    products whose handle is new, their options and values, variants and their option values,
+    prices, inventory items with levels and category links as one binary COPY each
+    (`product_rows`, `part_rows`); the products whose handle exists (their parts deleted
+    first) as one multi-row upsert, and the tag links as one multi-row INSERT. Returns the
     product ids in line order.
 
-    With `replica` the parts are copied under `session_replication_role = replica`: the ~55
-    per-row foreign key checks a product's parts fire (most of the import's database time)
-    do not run. Every parent a part names is either a row of the same chunk (its product,
-    option, value, variant or inventory item: ids this function made and copied in this
+    With `replica` the products and parts are written under `session_replication_role =
+    replica`: the per-row foreign key checks (a product's ~55, most of the import's database
+    time) do not run. Every parent a row names is either a row of the same chunk (its product,
+    option, value, variant or inventory item: ids this function made and wrote in this
     transaction, which no other transaction sees) or a row outside it (the tenant, the
     currencies, the stock locations and categories): those are key-share locked, as the
-    per-row checks lock them, and one statement checks that they exist in the tenant
-    (`import_parents_lock` for the tenant and currencies here, `_refs` found the categories
-    and locations with `FOR KEY SHARE`, `import_parents_check` after the COPYs). Products and
-    tag links keep their triggers (and the tag counters' statement triggers, migration 0022).
+    per-row checks lock them, and checked to exist in the tenant (`import_parents_lock` for
+    the tenant and currencies here, `_refs` found the categories and locations with
+    `FOR KEY SHARE`, `import_parents_check` after the COPYs). The products' other triggers
+    are the capture's (off in the import's transactions). The tag links keep their triggers
+    (the tag counters' statement triggers, migration 0022, and the foreign key to the tag).
     Without `replica` the per-row checks run as usual."""
     handles = [line.handle for _, line in lines]
     existing = {r["handle"]: r["id"] for r in await conn.fetch(
@@ -1002,29 +1028,33 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
     new = _id_stream()
     ids = [existing.get(h) or next(new) for h in handles]
     specs = [line for _, line in lines]
-    rows = await conn.fetch(
-        QUERIES["import_products_upsert"], tenant, ids, [s.title for s in specs],
-        [s.subtitle for s in specs], handles, [s.description for s in specs],
-        [s.status for s in specs], [s.discountable for s in specs],
-        [s.metadata for s in specs])
-    returned = {r["handle"]: r["id"] for r in rows}
-    for handle, product_id in zip(handles, ids, strict=True):
-        if returned.get(handle) != product_id:
-            raise Conflict(f"product {handle!r} was written meanwhile by another writer; "
-                           "import the line again", field="handle")
     parts = part_rows(tenant, ids, specs, refs)
     currencies = sorted(parts.currencies)
-    if await conn.fetchval(QUERIES["import_parents_lock"], tenant, currencies) \
-            != 1 + len(currencies):
+    parents = await conn.fetchrow(QUERIES["import_parents_lock"], tenant, currencies)
+    if parents is None or parents["found"] != 1 + len(currencies):
         raise NotFound("referenced entity", "", "the tenant or a currency does not exist")
     if replica:
         await conn.execute(QUERIES["import_replica_on"])
+    fresh = [(i, spec) for i, spec in zip(ids, specs, strict=True) if spec.handle not in existing]
+    if fresh:
+        await _copy(conn, "commerce_products", product_rows(tenant, fresh, parents["now"]),
+                    PRODUCT_COLUMNS, len(fresh))
+    if existing:
+        kept = [spec for spec in specs if spec.handle in existing]
+        rows = await conn.fetch(
+            QUERIES["import_products_upsert"], tenant, [existing[s.handle] for s in kept],
+            [s.title for s in kept], [s.subtitle for s in kept], [s.handle for s in kept],
+            [s.description for s in kept], [s.status for s in kept],
+            [s.discountable for s in kept], [s.metadata for s in kept],
+            [s.thumbnail for s in kept])
+        returned = {r["handle"]: r["id"] for r in rows}
+        for spec in kept:
+            if returned.get(spec.handle) != existing[spec.handle]:
+                raise Conflict(f"product {spec.handle!r} was written meanwhile by another "
+                               "writer; import the line again", field="handle")
     for table, count in parts.rows.items():
         if count:
-            status = await conn.copy_to_table(table, source=parts.data[table],
-                                              columns=PART_COLUMNS[table], format="binary")
-            if status != f"COPY {count}":
-                raise Conflict(f"{table}: {status}, not {count} rows", field="")
+            await _copy(conn, table, parts.data[table], PART_COLUMNS[table], count)
     if replica:
         await conn.execute(QUERIES["import_replica_off"])
         if not await conn.fetchval(QUERIES["import_parents_check"], tenant,
@@ -1036,3 +1066,11 @@ async def write_products(conn: asyncpg.Connection, tenant: uuid.UUID,
         await conn.execute(QUERIES["import_taggables_insert"], tenant, [p[0] for p in pairs],
                            "product", [p[1] for p in pairs])
     return ids
+
+
+async def _copy(conn: asyncpg.Connection, table: str, data: bytearray, columns: tuple[str, ...],
+                count: int) -> None:
+    """Binary COPY data into `table`; `Conflict` unless it wrote `count` rows."""
+    status = await conn.copy_to_table(table, source=data, columns=columns, format="binary")
+    if status != f"COPY {count}":
+        raise Conflict(f"{table}: {status}, not {count} rows", field="")

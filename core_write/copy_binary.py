@@ -7,12 +7,14 @@ the column types bulk writes use, so a writer builds a table's rows as bytes wit
 Field encodings (PostgreSQL's `*_recv` functions): a 4-byte length, then the value; NULL is
 length -1. uuid: its 16 bytes; integer / bigint: big-endian; boolean: one byte; text,
 varchar and char: UTF-8 (the server's encoding; varchar(n) and char(n) lengths are checked by
-the server as for text COPY); jsonb: version byte 1, then the JSON text."""
+the server as for text COPY); jsonb: version byte 1, then the JSON text; timestamptz: the
+microseconds since 2000-01-01 UTC."""
 
 from __future__ import annotations
 
 import json
 import struct
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -24,6 +26,8 @@ FALSE = b"\x00\x00\x00\x01\x00"
 UUID_LEN = b"\x00\x00\x00\x10"
 """The length word of a uuid field (its 16 bytes follow)."""
 EMPTY_JSONB = b"\x00\x00\x00\x03\x01{}"
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 
 _INT4 = struct.Struct(">ii").pack
 _INT8 = struct.Struct(">iq").pack
@@ -72,3 +76,8 @@ def jsonb(value: dict[str, Any]) -> bytes:
         return EMPTY_JSONB
     data = json.dumps(value).encode("utf-8")
     return _LEN(len(data) + 1) + b"\x01" + data
+
+
+def timestamptz(value: datetime) -> bytes:
+    """An aware datetime (as PostgreSQL returns a timestamptz)."""
+    return _INT8(8, (value - _EPOCH) // _MICROSECOND)

@@ -38,11 +38,13 @@ SELECT l.id, l.name FROM commerce_stock_locations l
 
 -- name: import_parents_lock --
 -- The parents outside the chunk its rows reference but _refs does not lock: the tenant and
--- the currencies (key-share locked, as a foreign key check locks them); how many exist.
+-- the currencies (key-share locked, as a foreign key check locks them); how many exist, and
+-- the transaction's now() (a copied product's published_at, as the upsert sets it).
 -- $1 tenant id, $2 currency codes
 SELECT (SELECT count(*) FROM (SELECT 1 FROM tenants WHERE id = $1 FOR KEY SHARE) t)
        + (SELECT count(*) FROM (SELECT 1 FROM currencies WHERE code = ANY($2::text[])
-                                ORDER BY code FOR KEY SHARE) c)
+                                ORDER BY code FOR KEY SHARE) c) AS found,
+       now() AS now
 
 -- name: import_parents_check --
 -- The parents outside the chunk that its part rows name, checked per statement (under
@@ -106,20 +108,23 @@ DELETE FROM taggables WHERE tenant_id = $1 AND target_type = 'product'
     AND target_id = ANY($2::uuid[])
 
 -- name: import_products_upsert --
--- Insert products, or update those whose handle exists (published_at: kept while published).
+-- Update the products whose handle exists (published_at: kept while published), or insert
+-- them when they went meanwhile (the import copies the products it did not find).
 -- $1 tenant id, $2 ids, $3 titles, $4 subtitles, $5 handles, $6 descriptions, $7 statuses,
--- $8 discountable, $9 metadata
+-- $8 discountable, $9 metadata, $10 thumbnails
 INSERT INTO commerce_products AS p (id, tenant_id, title, subtitle, handle, description, status,
-                                    discountable, metadata, published_at)
+                                    discountable, metadata, thumbnail, published_at)
     SELECT u.id, $1, u.title, u.subtitle, u.handle, u.description, u.status, u.discountable,
-           u.metadata, CASE WHEN u.status = 'published' THEN now() END
+           u.metadata, u.thumbnail, CASE WHEN u.status = 'published' THEN now() END
     FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                $8::bool[], $9::jsonb[])
-        AS u(id, title, subtitle, handle, description, status, discountable, metadata)
+                $8::bool[], $9::jsonb[], $10::text[])
+        AS u(id, title, subtitle, handle, description, status, discountable, metadata,
+             thumbnail)
     ON CONFLICT (tenant_id, handle) DO UPDATE SET
         title = EXCLUDED.title, subtitle = EXCLUDED.subtitle,
         description = EXCLUDED.description, status = EXCLUDED.status,
         discountable = EXCLUDED.discountable, metadata = EXCLUDED.metadata,
+        thumbnail = EXCLUDED.thumbnail,
         published_at = CASE WHEN EXCLUDED.status = 'published'
                             THEN COALESCE(p.published_at, now()) END,
         updated_at = now()

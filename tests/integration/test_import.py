@@ -450,7 +450,9 @@ async def test_the_binary_copy_writes_each_value_of_a_line(
     reads back as the line gave it (non-ASCII text, NULLs, booleans, integers, a bigint
     amount, jsonb metadata), and the columns it leaves get their defaults."""
     tenant = await make_tenant(core)
-    line = product("binary-probe", options=[
+    line = product("binary-probe", thumbnail="https://img.example/ß.png", subtitle=None,
+                   description="Ünïcode\ttext", metadata={"origin": "Köln", "n": 1},
+                   options=[
         {"title": "Größe", "values": ["S", "M – mittel"], "position": 2}], variants=[
         {"title": "Klein ☂", "sku": None, "barcode": "4006381333931", "options": {"Größe": "S"},
          "manage_inventory": False, "allow_backorder": True, "weight": 250, "length": 0,
@@ -463,6 +465,15 @@ async def test_the_binary_copy_writes_each_value_of_a_line(
     done = await run_import(pool, tenant["id"], ndjson(line))
     assert (done["written"], done["failed"]) == (1, 0), done["errors"]
     t = tenant["id"]
+    row = await pool.fetchrow(
+        "SELECT title, subtitle, handle, description, status, discountable, metadata, "
+        "thumbnail, published_at = created_at AS published_now FROM commerce_products "
+        "WHERE tenant_id = $1", t)
+    assert dict(row) == {
+        "title": "Import binary probe", "subtitle": None, "handle": "binary-probe",
+        "description": "Ünïcode\ttext", "status": "published", "discountable": True,
+        "metadata": {"origin": "Köln", "n": 1}, "thumbnail": "https://img.example/ß.png",
+        "published_now": True}  # the transaction's now(), as the services set it
     option = await pool.fetchrow("SELECT title, position FROM commerce_options "
                                  "WHERE tenant_id = $1", t)
     assert dict(option) == {"title": "Größe", "position": 2}
@@ -498,3 +509,11 @@ async def test_the_binary_copy_writes_each_value_of_a_line(
            JOIN commerce_stock_locations s ON s.id = l.location_id
            WHERE i.tenant_id = $1""", t)) == [
         (None, True, 1, "Default", 0, 0), (None, True, 1, "Köln", 2**31 - 1, 0)]
+
+    # imported again as a draft without a thumbnail: the upsert path writes the same fields
+    again = await run_import(pool, t, ndjson(product("binary-probe", status="draft")))
+    assert (again["written"], again["failed"]) == (1, 0), again["errors"]
+    row = await pool.fetchrow("SELECT subtitle, status, thumbnail, published_at, metadata "
+                              "FROM commerce_products WHERE tenant_id = $1", t)
+    assert dict(row) == {"subtitle": "from a file", "status": "draft", "thumbnail": None,
+                         "published_at": None, "metadata": {}}
