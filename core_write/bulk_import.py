@@ -6,14 +6,16 @@ categories and tags) or one content node each, written in set-based chunks as a 
   the checks across its parts); a refused line is reported with its number, the field path
   and the reason, and the other lines go on.
 - The lines of a chunk (`CHUNK_LINES`) are written in one transaction: products with one
-  multi-row statement each for the products and their tag links and one COPY per part table
-  (options, values, variants, prices, stock, category links), all inside a savepoint; when
-  PostgreSQL refuses one line's data (a SKU another product uses), the chunk is halved until
-  that line is alone, so a line is written whole or not at all and every other line is
-  written. The parts' foreign keys are checked per statement (`write_products`): where the
-  role may, the per-row foreign key triggers are off for those COPYs
-  (`session_replication_role = replica`), which was most of the import's database time.
-  Nodes go through the content services, one savepoint each.
+  binary COPY per table (the new products, options, values, variants, prices, stock,
+  category links: rows the importer encodes, `core_write.copy_binary`), an upsert for the
+  products whose handle exists and a multi-row INSERT for their tag links, all inside a
+  savepoint; when PostgreSQL refuses one line's data (a SKU another product uses), the chunk
+  is halved until that line is alone, so a line is written whole or not at all and every
+  other line is written. Where the role may, the per-row foreign key triggers are off for
+  the products and parts (`session_replication_role = replica`), which was most of the
+  import's database time: the parents outside the chunk are locked and checked per
+  statement instead (`write_products`). Nodes go through the content services, one
+  savepoint each. While a chunk is written the next one is read and validated.
 - Handles (products) and kind + slug (nodes) are the idempotency keys: a line whose handle
   exists replaces that product's fields, options, variants (with prices and stock),
   categories and tags, so re-running a line never makes a duplicate.
