@@ -626,7 +626,9 @@ class Importer:
         """Refresh the planner's statistics of the product tables, beside the writing: the
         indexer's document build joins them, and with the statistics of a table a tenth of
         its size (autovacuum analyzes after a minute at the earliest) PostgreSQL planned a
-        scan of every option value per product: 3.4 ms of CPU a document instead of 0.16."""
+        scan of every option value per product: 3.4 ms of CPU a document instead of 0.16.
+        A sample of 3,000 rows a table (`import_analyze_sample`) gives the build the same plan
+        as the full 30,000 at a sixth of the CPU."""
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 await conn.execute(QUERIES["import_analyze_sample"])
