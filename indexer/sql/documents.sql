@@ -120,8 +120,13 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
                             WHERE vo.option_value_id = ov.id)
               GROUP BY o.id, o.title, o.position) g
     ) op ON true
-    LEFT JOIN meta m
-        ON m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+    -- a lookup per product: as a join, the generic plan of a prepared statement (what the
+    -- indexer runs after five executions) hashed the whole meta table for every batch
+    LEFT JOIN LATERAL (
+        SELECT m.title, m.description FROM meta m
+        WHERE m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+        OFFSET 0
+    ) m ON true
     CROSS JOIN LATERAL (
         SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names, op.words)
                    AS related
