@@ -24,12 +24,11 @@ class TantivyConfig:
     """Commit as soon as this many documents wait, whatever the time."""
     commit_bulk_docs: int = 500
     """A window that applied this many documents makes the next one a bulk window: one that
-    keeps reading while the queue holds rows, up to `commit_bulk_interval_ms` or
+    keeps reading, through the gaps between bursts, for `commit_bulk_interval_ms` or up to
     `commit_max_docs` (a commit costs tens of ms of CPU whatever its size: per 500 documents
     that is more than indexing them)."""
     commit_bulk_interval_ms: int = 1000
-    """How long a bulk window may gather before its commit (the queue drained ends it
-    sooner)."""
+    """How long a bulk window gathers before its commit (less once `commit_max_docs` wait)."""
     batch: int = 2000
     """Queue rows read (and index rows fetched) per round trip."""
     currencies: tuple[str, ...] = DEFAULT_CURRENCIES
