@@ -122,6 +122,10 @@ class TantivySettings(SettingsPart):
                                             alias="TANTIVY_COMMIT_INTERVAL_MS")
     tantivy_commit_max_docs: int = Field(default=5000, ge=1, le=1_000_000,
                                          alias="TANTIVY_COMMIT_MAX_DOCS")
+    tantivy_commit_bulk_docs: int = Field(default=500, ge=1, le=1_000_000,
+                                          alias="TANTIVY_COMMIT_BULK_DOCS")
+    tantivy_commit_bulk_interval_ms: int = Field(default=1000, ge=1, le=60_000,
+                                                 alias="TANTIVY_COMMIT_BULK_INTERVAL_MS")
     tantivy_batch: int = Field(default=2000, ge=1, le=100_000, alias="TANTIVY_BATCH")
     tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
                                           alias="TANTIVY_POLL_INTERVAL_MS")

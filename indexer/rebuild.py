@@ -42,7 +42,7 @@ import asyncpg
 
 from core_write.errors import Interrupted
 from indexer import engine_queue
-from indexer.documents import build_statement, count_truncated, isolating, words_cte
+from indexer.documents import NO_JIT, build_statement, count_truncated, isolating, words_cte
 from indexer.model import SPECS, DocType
 from indexer.queries import QUERIES
 
@@ -142,7 +142,8 @@ class Rebuild:
             self._loading.result()  # the loader failed: raise its error here
 
     async def _build(self, ids: list[uuid.UUID]) -> None:
-        async with self.pool.acquire() as conn:
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(NO_JIT)
             rows = await conn.fetch(self._insert, ids, self.index_drafts)
         count_truncated(self.doc_type, [r[0] for r in rows if r[1]])
         self.result.built += len(rows)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from indexer.digest import Copy
-from indexer.documents import apply_documents, build_statement, isolating
+from indexer.documents import NO_JIT, apply_documents, build_statement, isolating
 from indexer.engine_queue import enqueue
 from indexer.index_rows import stream_rows
 from indexer.model import DOC_TYPES, SPECS, DocType
@@ -122,7 +122,10 @@ async def verify_postgres(
         after = ids[-1]
 
         async def compare(part: list[uuid.UUID]) -> None:
-            for row in await pool.fetch(COMPARE[doc_type], part, index_drafts):
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(NO_JIT)
+                compared = await conn.fetch(COMPARE[doc_type], part, index_drafts)
+            for row in compared:
                 (drift.missing if row["missing"] else drift.stale).append(row["id"])
 
         await isolating(doc_type, ids, compare, drift.failed)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import operator
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -77,7 +77,7 @@ def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
             "stems": " ".join(stems)}
 
 
-def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[str, Any]:
+def product_values(row: Mapping[str, Any], currencies: Collection[str]) -> dict[str, Any]:
     """Field values of one `index_products` row; prices of currencies without fields are
     dropped (the `currencies` field still lists them)."""
     table = _PRODUCTS.table
@@ -98,9 +98,9 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
         [row.get("description"), row.get("meta_title"), row.get("meta_description")],
     ), row.get("language")))
     prices = _json(row.get("prices"), f"{table}.prices") or {}
-    for cur in currencies:
-        entry = prices.get(cur)
-        if entry is None:
+    # a product has prices in a currency or two of the (up to 183) with fields: look those up
+    for cur, entry in prices.items():
+        if entry is None or cur not in currencies:
             continue
         low, high = price_fields(cur)
         doc[low] = _minor_units(entry.get("min"), f"{table}.prices.{cur}.min")
@@ -111,14 +111,13 @@ def product_values(row: Mapping[str, Any], currencies: Iterable[str]) -> dict[st
 def _card_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """The product card fields (thumbnail, SKUs, `card` JSON of categories and options), the
     option facet values and the exact-match identifiers of a Tantivy product document."""
+    options = card_options(row.get("options"))
     return {
         "thumbnail": row.get("thumbnail"), "skus": list(row.get("skus") or []),
         "option_values": list(row.get("option_values") or []),
-        "option_words": [value for option in card_options(row.get("options"))
-                         for value in option["values"]],
+        "option_words": [value for option in options for value in option["values"]],
         "identifiers": list(row.get("identifiers") or []),
-        "card": card_json(card_categories(row.get("categories")),
-                          card_options(row.get("options"))),
+        "card": card_json(card_categories(row.get("categories")), options),
     }
 
 
@@ -142,7 +141,7 @@ def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def tantivy_values(doc_type: DocType, row: Mapping[str, Any],
-                   currencies: Iterable[str]) -> dict[str, Any]:
+                   currencies: Collection[str]) -> dict[str, Any]:
     """The Tantivy field values of one index row (`tantivy.Document(**values)`)."""
     if doc_type == "product":
         return product_values(row, currencies)

@@ -39,8 +39,11 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
     FROM commerce_products p
     JOIN tenants t ON t.id = p.tenant_id
     CROSS JOIN LATERAL (
+        -- OFFSET 0 keeps this a subquery evaluated once per row: pulled up, its lookup
+        -- would run again for each of the four vectors below
         SELECT COALESCE((SELECT c.oid::regconfig FROM pg_ts_config c
                          WHERE c.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+        OFFSET 0
     ) lang
     LEFT JOIN LATERAL (
         SELECT jsonb_object_agg(x.currency_code, jsonb_build_object('min', x.lo, 'max', x.hi))
@@ -75,6 +78,7 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
                                  WHERE l.inventory_item_id = vi.inventory_item_id) lv
                              WHERE vi.variant_id = v.id), 0) AS available
             FROM commerce_variants v WHERE v.product_id = p.id
+            OFFSET 0  -- not pulled up: `available` is used three times, computed once
         ) va
     ) st ON true
     LEFT JOIN LATERAL (
@@ -116,8 +120,13 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
                             WHERE vo.option_value_id = ov.id)
               GROUP BY o.id, o.title, o.position) g
     ) op ON true
-    LEFT JOIN meta m
-        ON m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+    -- a lookup per product: as a join, the generic plan of a prepared statement (what the
+    -- indexer runs after five executions) hashed the whole meta table for every batch
+    LEFT JOIN LATERAL (
+        SELECT m.title, m.description FROM meta m
+        WHERE m.tenant_id = p.tenant_id AND m.target_type = 'product' AND m.target_id = p.id
+        OFFSET 0
+    ) m ON true
     CROSS JOIN LATERAL (
         SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names, op.words)
                    AS related
@@ -218,6 +227,7 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     CROSS JOIN LATERAL (
         SELECT COALESCE((SELECT cf.oid::regconfig FROM pg_ts_config cf
                          WHERE cf.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+        OFFSET 0  -- once per row, not once per vector (as for products)
     ) lang
     LEFT JOIN bodies b ON b.tenant_id = n.tenant_id AND b.node_id = n.id
     LEFT JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.author_id

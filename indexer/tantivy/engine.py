@@ -37,7 +37,10 @@ def tantivy_config(settings: Settings) -> TantivyConfig:
     return TantivyConfig(
         index_dir=settings.tantivy_dir, writer_heap_mb=settings.tantivy_writer_heap_mb,
         commit_interval_ms=settings.tantivy_commit_interval_ms,
-        commit_max_docs=settings.tantivy_commit_max_docs, batch=settings.tantivy_batch,
+        commit_max_docs=settings.tantivy_commit_max_docs,
+        commit_bulk_docs=settings.tantivy_commit_bulk_docs,
+        commit_bulk_interval_ms=settings.tantivy_commit_bulk_interval_ms,
+        batch=settings.tantivy_batch,
         currencies=settings.tantivy_currencies,
         poll_interval_ms=settings.tantivy_poll_interval_ms,
     )

@@ -7,6 +7,13 @@ Why it is built this way:
   `commit_interval_ms` old, when applied work has waited `commit_interval_ms`, or when
   `commit_max_docs` docs wait. An isolated change after a quiet spell is committed at once;
   a trickle is grouped, so there is never one commit per document under load.
+- Bulk work (a bulk import, a storm): after a window of at least `commit_bulk_docs` docs, the
+  next one gathers for `commit_bulk_interval_ms` (or up to `commit_max_docs`), through the
+  gaps between the bursts the indexer writes. A commit costs tens of ms of CPU whatever its
+  size (measured: 500 product docs per commit cost 2.7x the CPU per doc of one commit per
+  10 000), so small windows under a backlog spend more on commits than on indexing. A
+  trickle never reaches the threshold; the window after a bulk one that stays small ends
+  bulk mode (a change arriving then waits at most `commit_bulk_interval_ms`).
 - Within one commit window the queue is read with `seq > highest seq read`; every window
   starts again from the lowest seq, so a row that commits late with a lower seq (sequences are
   handed out at insert, not commit) is picked up by the next window, never skipped.
@@ -63,6 +70,8 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
         self.document_counts = self.live.document_counts
         """Documents per live generation (blocking: call it in a thread)."""
         self._last_commit = 0.0
+        self._bulk = False
+        """The last window was bulk-sized: this one may gather longer."""
 
     async def open(self) -> None:
         """Take the writer lock of each live generation; raises `WriterLocked` when another
@@ -100,6 +109,16 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
 
     async def gather(self, window: Window[DocType], got: bool) -> bool:
         interval = self.config.commit_interval
+        if self._bulk and window.entries:
+            # bulk work arrives in bursts (a chunk of an import at a time): keep gathering
+            # through the gaps between them, until the bulk interval or the size bound
+            left = self.config.commit_bulk_interval - window.age
+            if window.docs >= self.config.commit_max_docs or left <= 0:
+                return False
+            if not got:
+                await pause(min(self.config.poll_interval, left), self._wake)
+                self._wake.clear()
+            return True
         if got:
             return window.docs < self.config.commit_max_docs and window.age < interval
         since_commit = time.monotonic() - self._last_commit
@@ -113,6 +132,7 @@ class TantivyFollower(EngineFollower[DocType, tantivy.IndexWriter]):
     async def commit(self, window: Window[DocType]) -> None:
         await asyncio.to_thread(self.live.commit, window.keys)
         self._last_commit = time.monotonic()
+        self._bulk = window.docs >= self.config.commit_bulk_docs
         self.stats.commits += 1
         await self._notify(window.keys)
 

@@ -6,6 +6,7 @@ the single-writer lock."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import uuid
@@ -296,6 +297,58 @@ async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
     finally:
         stop.set()
         await asyncio.wait_for(runner, timeout=5)
+
+
+async def test_after_a_bulk_sized_window_the_next_gathers_longer(
+    pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings,
+    config: TantivyConfig, stream_prefix: str,
+) -> None:
+    # a bulk import's rows arrive in bursts: after a window of at least commit_bulk_docs, the
+    # next keeps reading, through the gaps, instead of committing every batch
+    bulk = dataclasses.replace(config, batch=3, commit_interval_ms=1, commit_bulk_docs=3,
+                               commit_bulk_interval_ms=2000, commit_max_docs=7)
+
+    async def put(n: int, title: str) -> None:
+        for i in range(n):
+            await put_product(pool, product_row(title=f"{title} {i}"))
+
+    async with TantivyFollower(pool, redis_client, settings, bulk) as follower, \
+            TantivyReader(bulk, redis_client, stream_prefix) as reader:
+        await put(2, "Small")
+        assert await follower.drain_once() == 2  # below commit_bulk_docs
+        await put(3, "Edge")
+        assert await follower.drain_once() == 3  # one batch (the interval passed): bulk-sized
+        await put(8, "Bulk")
+        assert await follower.drain_once() == 8  # three batches, until commit_max_docs
+        assert follower.stats.commits == 3
+
+        # through a gap: the window waits for the next burst instead of committing
+        await put(2, "Burst")
+        applied = follower.stats.docs_applied
+        draining = asyncio.create_task(follower.drain_once())
+
+        async def read_first_burst() -> bool:
+            return follower.stats.docs_applied >= applied + 2
+
+        await wait_until(read_first_burst, timeout=5, interval=0.005, what="the first burst")
+        await put(5, "Second burst")
+        assert await asyncio.wait_for(draining, timeout=5) == 7
+        assert follower.stats.commits == 4
+
+        # a small window ends bulk mode (after the bulk interval): batches commit alone again
+        await put(1, "Tail")
+        started = time.monotonic()
+        assert await follower.drain_once() == 1
+        assert time.monotonic() - started >= bulk.commit_bulk_interval * 0.9
+        await put(5, "Trickle")
+        assert await follower.drain_once() == 3
+        assert await follower.drain_once() == 2
+        assert follower.stats.commits == 7
+
+        async def all_found() -> bool:
+            return await count(reader, A) == 26
+
+        await wait_until(all_found, timeout=10, interval=0.01, what="every document")
 
 
 async def test_a_reader_without_redis_still_follows_commits_and_generations(
