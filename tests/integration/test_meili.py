@@ -29,8 +29,8 @@ from indexer.meili.documents import index_settings
 from indexer.meili.engine import MeiliIds
 from indexer.meili.follower import MeiliFollower
 from indexer.model import DocType
-from indexer.relay import Relay
 from indexer.model.relevance import SearchSettings
+from indexer.relay import Relay
 from rustok_search.cli import build_parser, cmd_reindex, cmd_verify
 from search_api import relevance_store as store
 from search_api.app import create_app
