@@ -43,6 +43,10 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
         ("PATCH", "/v1/admin/settings", {"default_sort": {"products": "cheapest"}},
          "default_sort.products"),
         ("PATCH", "/v1/admin/settings", {"bogus": 1}, "bogus"),
+        ("PATCH", "/v1/admin/settings", {"field_weights": {"products": {"price": 1}}},
+         "field_weights.products.price"),
+        ("PUT", "/v1/admin/settings", {"field_weights": {"content": {"body": 0}}},
+         "field_weights.content.body"),
         ("PUT", "/v1/admin/synonyms", {"groups": [["alone"]]}, "groups.0.terms"),
         ("POST", "/v1/admin/synonyms", {"one_way": [{"from": "a"}]}, "one_way.0.to"),
         ("POST", "/v1/admin/rules", {"condition": {"query": "x"}, "consequences": {}},
@@ -57,6 +61,33 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
     # nothing was written by the refused changes
     got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
     assert got["version"] == 0 and got["settings"]["in_stock_first"] is True
+
+
+async def test_field_weights_queue_a_reindex_and_say_when_they_are_live(api: Api) -> None:
+    admin = api.auth("a.admin")
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is True and got["field_weights_job"] is None
+    assert got["settings"]["field_weights"]["products"] == {
+        "title": 1, "subtitle": 2, "tags": 2, "categories": 2, "options": 2,
+        "description": 3, "meta": 3}
+    resp = await api.client.patch("/v1/admin/settings", headers=admin, json={
+        "field_weights": {"products": {"description": 1}}})
+    assert resp.status == 200, await resp.text()
+    got = await resp.json()
+    assert got["settings"]["field_weights"]["products"]["description"] == 1
+    assert got["field_weights_live"] is False
+    job = got["field_weights_job"]
+    assert job["state"] == "queued"
+    queued = await api.client.get(f"/v1/admin/reindex/{job['id']}", headers=admin)
+    assert (await queued.json())["job"]["doc_type"] == "product"  # content is unchanged
+    # other settings leave the weights (and the job) alone
+    resp = await api.client.patch("/v1/admin/settings", headers=admin,
+                                  json={"stop_words": ["the"]})
+    assert (await resp.json())["field_weights_job"]["id"] == job["id"]
+    # the other tenant is untouched
+    other = await (await api.client.get("/v1/admin/settings",
+                                        headers=api.auth("b.admin"))).json()
+    assert other["field_weights_live"] is True and other["field_weights_job"] is None
 
 
 async def test_auth_matrix(api: Api) -> None:
