@@ -293,9 +293,18 @@ async def test_the_cli_writes_what_the_api_reads(api: Api, tmp_path: Path,
     assert code == 0
     code, out, _ = await cli("rules", "list", "--tenant", slug)
     assert json.loads(out) == []
+    # field weights: the answer says they wait for the reindex they queued
+    weights = tmp_path / "weights.json"
+    weights.write_text(json.dumps({"field_weights": {"content": {"body": 1}}}))
+    code, out, err = await cli("settings", "patch", str(weights), "--tenant", slug)
+    answer = json.loads(out)
+    assert code == 0 and answer["field_weights_live"] is False and "field_weights" in err
+    got = await (await api.client.get("/v1/admin/settings", headers=api.auth("a.admin"))).json()
+    assert got["field_weights_job"]["id"] == answer["field_weights_job"]["id"]
+    assert got["settings"]["field_weights"]["content"]["body"] == 1
     changes = (await (await api.client.get("/v1/admin/settings/audit",
                                            headers=api.auth("a.admin"))).json())["changes"]
-    assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 3
+    assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 4
 
 
 async def test_the_default_sort_applies_to_searches_that_name_none(
