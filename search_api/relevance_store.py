@@ -122,14 +122,16 @@ async def _write(conn: asyncpg.Connection, tenant_id: uuid.UUID, before: SearchS
 
 
 async def weights_state(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> dict[str, Any]:
-    """Whether the tenant's field weights are live (`field_weights_live`: no change is
-    waiting for its reindex job) and that job (`field_weights_job`: null when none ran)."""
+    """Whether the tenant's field weights are live (`field_weights_live`: the reindex job
+    their last change queued, or a later one of the same documents, has succeeded) and that
+    job (`field_weights_job`: null when none ran)."""
     row = await pool.fetchrow(QUERIES["relevance_weights_state"], tenant_id)
-    job = None if row is None else {
-        "id": str(row["id"]), "state": row["state"], "done": row["done"],
-        "total": row["total"], "error": row["error"]}
-    return {"field_weights_live": job is None or job["state"] == "succeeded",
-            "field_weights_job": job}
+    if row is None:
+        return {"field_weights_live": True, "field_weights_job": None}
+    return {"field_weights_live": row["covered"],
+            "field_weights_job": {"id": str(row["id"]), "state": row["state"],
+                                  "done": row["done"], "total": row["total"],
+                                  "error": row["error"]}}
 
 
 async def replace_settings(pool: asyncpg.Pool, tenant_id: uuid.UUID,

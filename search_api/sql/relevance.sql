@@ -26,8 +26,14 @@ WHERE tenant_id = $1
 UPDATE search_settings SET weights_job = $2 WHERE tenant_id = $1
 
 -- name: relevance_weights_state --
--- The reindex job of the last change of the field weights, if any. $1 tenant id
-SELECT j.id, j.state, j.done, j.total, j.error
+-- The reindex job of the last change of the field weights, if any, and whether a job created
+-- since then that covers the same documents succeeded (an operator's reindex after that job
+-- failed). $1 tenant id
+SELECT j.id, j.state, j.done, j.total, j.error,
+       EXISTS (SELECT 1 FROM index_jobs r
+               WHERE r.state = 'succeeded' AND r.created_at >= j.created_at
+                 AND (r.tenant_id IS NULL OR r.tenant_id = s.tenant_id) AND r.doc_id IS NULL
+                 AND (r.doc_type IS NULL OR r.doc_type = j.doc_type)) AS covered
 FROM search_settings s JOIN index_jobs j ON j.id = s.weights_job WHERE s.tenant_id = $1
 
 -- name: relevance_audit_add --

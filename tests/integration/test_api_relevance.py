@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from search_api.app import create_app
+from search_api.wiring import RESOURCES
 from tests.api_fixtures import Api, api_fixture, api_settings, indexed_catalog  # noqa: F401
 from tests.api_process import api_process
 from tests.pipeline import Pipeline
@@ -84,6 +85,23 @@ async def test_field_weights_queue_a_reindex_and_say_when_they_are_live(api: Api
     resp = await api.client.patch("/v1/admin/settings", headers=admin,
                                   json={"stop_words": ["the"]})
     assert (await resp.json())["field_weights_job"]["id"] == job["id"]
+    # the job failed; a later reindex of the tenant that succeeds makes them live
+    pool = api.client.app[RESOURCES].pool
+    await pool.execute("UPDATE index_jobs SET state = 'failed' WHERE id = $1",
+                       uuid.UUID(job["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is False and got["field_weights_job"]["state"] == "failed"
+    later = await (await api.client.post("/v1/admin/reindex", headers=admin,
+                                         json={"type": "content"})).json()
+    await pool.execute("UPDATE index_jobs SET state = 'succeeded' WHERE id = $1",
+                       uuid.UUID(later["job"]["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is False  # content only: not the products' documents
+    later = await (await api.client.post("/v1/admin/reindex", headers=admin, json={})).json()
+    await pool.execute("UPDATE index_jobs SET state = 'succeeded' WHERE id = $1",
+                       uuid.UUID(later["job"]["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is True
     # the other tenant is untouched
     other = await (await api.client.get("/v1/admin/settings",
                                         headers=api.auth("b.admin"))).json()
