@@ -32,11 +32,14 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, p.title), substr(tx.w, 1, 1)::"char")
-             -- a weight without text is NULL and adds nothing (no to_tsvector call); joined
-             -- apart first: each || copies its left side
-             || (COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C'), ''))
+             -- a weight without text is NULL and adds nothing (not even an evaluation of
+             -- lang.cfg, a subquery run per use); joined apart first: || copies its left side
+             || (CASE WHEN tx.related_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A') END
+                 || CASE WHEN tx.related_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B') END
+                 || CASE WHEN tx.related_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C') END)
              || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')),
                           substr(tx.w, 6, 1)::"char")
              || setweight(to_tsvector(lang.cfg, concat_ws(' ', m.title, m.description)),
@@ -53,8 +56,10 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
     JOIN tenants t ON t.id = p.tenant_id
     LEFT JOIN search_settings fw ON fw.tenant_id = p.tenant_id
     CROSS JOIN LATERAL (
+        -- OFFSET 0: kept a subquery, so the lookup runs once per row, not once per use of cfg
         SELECT COALESCE((SELECT c.oid::regconfig FROM pg_ts_config c
                          WHERE c.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+        OFFSET 0
     ) lang
     LEFT JOIN LATERAL (
         SELECT jsonb_object_agg(x.currency_code, jsonb_build_object('min', x.lo, 'max', x.hi))
@@ -234,11 +239,14 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
            setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), substr(tx.w, 1, 1)::"char")
-             -- a weight without text is NULL and adds nothing (no to_tsvector call); joined
-             -- apart first: each || copies its left side
-             || (COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C'), ''))
+             -- a weight without text is NULL and adds nothing (not even an evaluation of
+             -- lang.cfg, a subquery run per use); joined apart first: || copies its left side
+             || (CASE WHEN tx.related_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A') END
+                 || CASE WHEN tx.related_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B') END
+                 || CASE WHEN tx.related_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C') END)
              -- the bounded text, excerpt first, then the body
              || setweight(to_tsvector(lang.cfg, COALESCE(left(n.excerpt, tx.bound), '')),
                           substr(tx.w, 2, 1)::"char")
@@ -246,9 +254,12 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
                     WHEN n.excerpt IS NULL THEN tx.bound
                     ELSE greatest(tx.bound - length(n.excerpt) - 1, 0) END), '')),
                           substr(tx.w, 5, 1)::"char")
-             || (COALESCE(setweight(to_tsvector(lang.cfg, tx.more_a), 'A'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, tx.more_b), 'B'), '')
-                 || COALESCE(setweight(to_tsvector(lang.cfg, tx.more_c), 'C'), ''))
+             || (CASE WHEN tx.more_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, tx.more_a), 'A') END
+                 || CASE WHEN tx.more_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, tx.more_b), 'B') END
+                 || CASE WHEN tx.more_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, tx.more_c), 'C') END)
              AS search_vector,
            rustok_words(concat_ws(' ', n.title, left(tx.related_a, 10000),
                                   left(tx.related_b, 10000), left(tx.related_c, 10000),
@@ -261,8 +272,10 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     JOIN tenants t ON t.id = n.tenant_id
     LEFT JOIN search_settings fw ON fw.tenant_id = n.tenant_id
     CROSS JOIN LATERAL (
+        -- OFFSET 0: kept a subquery, so the lookup runs once per row, not once per use of cfg
         SELECT COALESCE((SELECT cf.oid::regconfig FROM pg_ts_config cf
                          WHERE cf.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
+        OFFSET 0
     ) lang
     LEFT JOIN bodies b ON b.tenant_id = n.tenant_id AND b.node_id = n.id
     LEFT JOIN users u ON u.tenant_id = n.tenant_id AND u.id = n.author_id
