@@ -7,7 +7,9 @@ indexed_at). An engine check compares each document's id, version and content wi
 tables: the engine digests the copy it holds, and the document it should hold for the index row
 (its own mapping of the row), so a copy changed under the same version is found too.
 A document that cannot be built (or, on repair, written) is reported in `failed` with its
-error; every other document is checked and repaired.
+error; every other document is checked and repaired. Engines that keep index settings
+(Meilisearch: synonyms, stop words, typo switches, the field order) are compared with what
+the tenant's relevance settings compile to, and repaired through the engine writer's path.
 """
 
 from __future__ import annotations

@@ -213,7 +213,7 @@ class MeiliIds:
         check again; again (at most `_SETTINGS_ATTEMPTS` times) when they still differ: a
         follower that wrote a newer version meanwhile may have been overwritten by this
         write, and the follower does not write a version twice."""
-        instance, uid = drift.index.split(":", 1)
+        instance, uid = drift.index.rsplit(":", 1)  # an index uid has no colon
         indexes = self._indexes(instance)
         left: dict[str, Any] = {}
         for _ in range(_SETTINGS_ATTEMPTS):
