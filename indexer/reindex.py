@@ -78,7 +78,9 @@ async def resolve_scope(pool: asyncpg.Pool, tenant: str | None, doc_type: str | 
     return Scope(tenant_id, kind, target)
 
 
-async def create_job(pool: asyncpg.Pool, scope: Scope, requested_by: str) -> dict[str, Any]:
+async def create_job(pool: asyncpg.Pool | asyncpg.Connection, scope: Scope,
+                     requested_by: str) -> dict[str, Any]:
+    """A queued reindex job of `scope` (on a connection: in its transaction)."""
     row = await pool.fetchrow(QUERIES["job_create"], new_id(), scope.tenant_id, scope.doc_type,
                               scope.doc_id, requested_by)
     assert row is not None

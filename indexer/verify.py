@@ -7,7 +7,9 @@ indexed_at). An engine check compares each document's id, version and content wi
 tables: the engine digests the copy it holds, and the document it should hold for the index row
 (its own mapping of the row), so a copy changed under the same version is found too.
 A document that cannot be built (or, on repair, written) is reported in `failed` with its
-error; every other document is checked and repaired.
+error; every other document is checked and repaired. Engines that keep index settings
+(Meilisearch: synonyms, stop words, typo switches, the field order) are compared with what
+the tenant's relevance settings compile to, and repaired through the engine writer's path.
 """
 
 from __future__ import annotations
@@ -87,7 +89,48 @@ class EngineIds(Protocol):
         """The `content_digest` of the document this engine must hold for an index row."""
         ...
 
+    async def settings_drift(self, tenant_id: uuid.UUID) -> list[SettingsDrift]:
+        """The tenant's indexes whose settings differ from what the code and the tenant's
+        relevance settings compile to (none for an engine that keeps no settings)."""
+        ...
 
+    async def repair_settings(self, drift: SettingsDrift) -> list[str]:
+        """Write the index's settings again the way the engine's writer does; the settings
+        that still differ afterwards."""
+        ...
+
+
+@dataclass
+class SettingsDrift:
+    """Settings an engine holds for one tenant's index that differ from what they should be
+    (`keys`: the engine's names of the settings)."""
+
+    backend: str
+    tenant_id: uuid.UUID
+    doc_type: DocType
+    index: str
+    keys: list[str]
+    left: list[str] | None = None
+    """After a repair: the settings that still differ (None: not repaired)."""
+
+    def summary(self) -> str:
+        state = "" if self.left is None else (
+            "  repaired" if not self.left else f"  still differ: {', '.join(self.left)}")
+        return (f"{self.backend:<9} settings tenant {self.tenant_id} {self.doc_type} "
+                f"({self.index}): {', '.join(self.keys)}{state}")
+
+
+async def verify_settings(engine: EngineIds, tenant_ids: list[uuid.UUID],
+                          repair: bool = False) -> list[SettingsDrift]:
+    """The settings drift of each tenant's indexes; with `repair`, each written again (the
+    result says what still differs)."""
+    found: list[SettingsDrift] = []
+    for tenant_id in tenant_ids:
+        for drift in await engine.settings_drift(tenant_id):
+            if repair:
+                drift.left = await engine.repair_settings(drift)
+            found.append(drift)
+    return found
 
 
 async def source_pages(

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     import asyncpg
 
     from indexer.reindex import Scope
-    from indexer.verify import Drift
+    from indexer.verify import Drift, SettingsDrift
 
 log = logging.getLogger("rustok_search")
 
@@ -158,7 +158,7 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     from indexer.engines import engine_readers
     from indexer.model import DOC_TYPES
     from indexer.reindex import resolve_scope
-    from indexer.verify import repair, verify_engine, verify_postgres
+    from indexer.verify import repair, verify_engine, verify_postgres, verify_settings
     from rustok_search.progress import bar
 
     async with open_resources(settings) as res:
@@ -179,6 +179,9 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
                         drifts.append(await verify_engine(res.pool, engine, doc_type,
                                                           tenant_ids))
                         shown.advance()
+            # index settings are written straight to the engine (no queue): repaired here
+            settings_drifts = [drift for engine in engines for drift in
+                               await verify_settings(engine, tenant_ids, args.repair)]
         for drift in drifts:
             if args.repair and drift.total:
                 await repair(res.pool, drift, settings.engines, settings.index_drafts)
@@ -188,13 +191,21 @@ async def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             left = sum([(await verify_postgres(res.pool, doc_type, scope.tenant_id,
                                                settings.index_drafts)).total
                         for doc_type in DOC_TYPES])
-    return verify_outcome(drifts, args.repair, left)
+    return verify_outcome(drifts, args.repair, left, settings_drifts)
 
 
-def verify_outcome(drifts: Sequence[Drift], repaired: bool, left: int | None = None) -> int:
+def verify_outcome(drifts: Sequence[Drift], repaired: bool, left: int | None = None,
+                   settings: Sequence[SettingsDrift] = ()) -> int:
     """Print what verify found, repaired and could not build; the exit code: 0 when nothing
     is left to do, 1 for drift left unrepaired (`left`: the index tables' drift counted again
-    after the repair) or documents that cannot be built."""
+    after the repair; an engine's index settings that still differ after theirs) or
+    documents that cannot be built."""
+    for found in settings:
+        print(found.summary())
+    unsettled = [found for found in settings if found.left is None or found.left]
+    if unsettled:
+        print(f"settings drift: {len(unsettled)} index(es)"
+              + ("" if repaired else " (verify --repair writes them again)"))
     failed = {doc: error for drift in drifts for doc, error in drift.failed.items()}
     for (doc_type, doc_id), error in sorted(failed.items(), key=lambda i: str(i[0])):
         print(f"cannot build {doc_type} {doc_id}: {error}")
@@ -207,12 +218,12 @@ def verify_outcome(drifts: Sequence[Drift], repaired: bool, left: int | None = N
                                         "(the indexer applies them: run verify again to "
                                         "confirm)" if queued else ""))
     elif not total:
-        print("no drift")
+        print("no document drift" if settings else "no drift")
     else:
         print(f"drift: {total} documents (verify --repair fixes them)")
     if failed:
         print(f"{len(failed)} document(s) cannot be built")
-    return 1 if failed or left or (total and not repaired) else 0
+    return 1 if failed or left or unsettled or (total and not repaired) else 0
 
 
 async def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -271,9 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "tables, each into a new index swapped in when complete")
     p.set_defaults(run=cmd_reindex)
 
-    p = sub.add_parser("verify", help="compare every backend with the source; exit 1 on drift")
+    p = sub.add_parser("verify", help="compare every backend with the source (documents, and "
+                       "the index settings engines keep); exit 1 on drift")
     p.add_argument("--tenant", metavar="SLUG", help="only this tenant (slug or id)")
-    p.add_argument("--repair", action="store_true", help="re-index exactly the drifted documents")
+    p.add_argument("--repair", action="store_true",
+                   help="re-index exactly the drifted documents and write drifted engine index "
+                        "settings again")
     p.set_defaults(run=cmd_verify)
 
     p = sub.add_parser("api", help="serve the HTTP search API (daemon)")

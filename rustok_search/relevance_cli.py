@@ -53,17 +53,20 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         try:
             tenant = await tenant_id_of(pool, args.tenant)
             if args.command == "settings":
+                # with whether the field weights are live (their change queues a reindex)
                 if args.action == "get":
                     found = await store.load(pool, tenant)
                     _print({"version": found.version,
-                            "settings": store.settings_json(found.settings)})
+                            "settings": store.settings_json(found.settings),
+                            **await store.weights_state(pool, tenant)})
                 elif args.action == "put":
                     new = SearchSettings.model_validate(_read(args.file))
-                    _print({"version": await store.replace_settings(pool, tenant, new, ACTOR)})
+                    _print({"version": await store.replace_settings(pool, tenant, new, ACTOR),
+                            **await store.weights_state(pool, tenant)})
                 else:
                     version, _ = await store.patch_settings(pool, tenant, _read(args.file),
                                                             ACTOR)
-                    _print({"version": version})
+                    _print({"version": version, **await store.weights_state(pool, tenant)})
             elif args.command == "synonyms":
                 if args.action == "get":
                     found = await store.load(pool, tenant)
@@ -89,7 +92,9 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"rustok-search {command}: {exc.message}", file=sys.stderr)
             return 1
     print(f"live on every API process within RELEVANCE_CACHE_SECONDS "
-          f"({settings.relevance_cache_seconds:g} s)", file=sys.stderr)
+          f"({settings.relevance_cache_seconds:g} s)"
+          + ("; field_weights once their reindex job has succeeded (field_weights_live)"
+             if args.command == "settings" else ""), file=sys.stderr)
     return 0
 
 
@@ -101,7 +106,8 @@ def add_relevance_parsers(sub: Any) -> None:
     def file(p: argparse.ArgumentParser) -> None:
         p.add_argument("file", metavar="FILE", help="a JSON file, or - for standard input")
 
-    p = sub.add_parser("settings", help="a tenant's relevance settings: get, put, patch")
+    p = sub.add_parser("settings", help="a tenant's relevance settings: get, put, patch (a "
+                       "change of field_weights queues a reindex of the tenant)")
     ssub = p.add_subparsers(dest="action", required=True)
     tenant(ssub.add_parser("get", help="print the settings and their version"))
     for action, text in (("put", "replace the settings"),

@@ -436,8 +436,17 @@ def _relevance_paths(admin: tuple[str, ...]) -> dict[str, Any]:
                      {"type": "string", "pattern": TENANT_REF})]
     rule_path = [*tenant, {"name": "rule", "in": "path", "required": True,
                            "schema": {"type": "string", "format": "uuid"}}]
-    settings = _json(_obj(version={"type": "integer"}, settings=_ref("SettingsBody"),
-                          live_within_seconds={"type": "number"}))
+    settings = _json(_obj(
+        version={"type": "integer"}, settings=_ref("SettingsBody"),
+        live_within_seconds={"type": "number"},
+        meilisearch_version={"type": ["integer", "null"], "description":
+                             "the version Meilisearch's indexes serve (live when equal to "
+                             "`version`); null: none written there yet"},
+        field_weights_live={"type": "boolean", "description":
+                            "false while the reindex a change of `field_weights` queued has "
+                            "not succeeded (the one setting not live at once)"},
+        field_weights_job={"type": ["object", "null"], "description":
+                           "that reindex job (id, state, done, total, error); null: none"}))
     synonyms = _json(_obj(version={"type": "integer"}, groups={"type": "array"},
                           one_way={"type": "array"}))
     rule = _obj(version={"type": "integer"}, rule={"type": "object"})

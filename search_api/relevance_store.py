@@ -18,7 +18,9 @@ import asyncpg
 from cachetools import TTLCache
 
 from core_write.errors import Conflict, NotFound
+from indexer.model import DOC_TYPES
 from indexer.model.relevance import SearchSettings, TextRules
+from indexer.reindex import Scope, create_job
 from search_api.queries import QUERIES
 from search_api.rules import MAX_RULES, Rule, RuleSpec
 
@@ -103,13 +105,41 @@ def settings_json(settings: SearchSettings) -> dict[str, Any]:
     return settings.model_dump(mode="json", by_alias=True)
 
 
+async def _write(conn: asyncpg.Connection, tenant_id: uuid.UUID, before: SearchSettings,
+                 after: SearchSettings, actor: str) -> None:
+    """Store `after`; a change of the field weights also queues a reindex of the tenant's
+    documents of the types it changes (the tier is part of every index), in the same
+    transaction: the job runs once the weights are committed and builds with them."""
+    weights = after.field_weights
+    await conn.execute(QUERIES["relevance_settings_write"], tenant_id,
+                       _json(settings_json(after)), weights.letters("product"),
+                       weights.letters("content"))
+    changed = [t for t in DOC_TYPES if before.field_weights.of(t) != weights.of(t)]
+    if changed:
+        job = await create_job(conn, Scope(tenant_id, changed[0] if len(changed) == 1
+                                           else None), f"field_weights:{actor}")
+        await conn.execute(QUERIES["relevance_weights_job"], tenant_id, job["id"])
+
+
+async def weights_state(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> dict[str, Any]:
+    """Whether the tenant's field weights are live (`field_weights_live`: the reindex job
+    their last change queued, or a later one of the same documents, has succeeded) and that
+    job (`field_weights_job`: null when none ran)."""
+    row = await pool.fetchrow(QUERIES["relevance_weights_state"], tenant_id)
+    if row is None:
+        return {"field_weights_live": True, "field_weights_job": None}
+    return {"field_weights_live": row["covered"],
+            "field_weights_job": {"id": str(row["id"]), "state": row["state"],
+                                  "done": row["done"], "total": row["total"],
+                                  "error": row["error"]}}
+
+
 async def replace_settings(pool: asyncpg.Pool, tenant_id: uuid.UUID,
                            settings: SearchSettings, actor: str) -> int:
     """Store `settings` as the tenant's whole setting; the new version."""
     async with pool.acquire() as conn, conn.transaction():
         version, before = await _bump(conn, tenant_id, actor)
-        await conn.execute(QUERIES["relevance_settings_write"], tenant_id,
-                           _json(settings_json(settings)))
+        await _write(conn, tenant_id, before, settings, actor)
         await conn.execute(QUERIES["relevance_audit_add"], tenant_id, version, "settings",
                            None, "update", actor, _json(settings_json(before)),
                            _json(settings_json(settings)))
@@ -130,8 +160,7 @@ async def patch_settings(pool: asyncpg.Pool, tenant_id: uuid.UUID, patch: Mappin
                 merged[name] = value
         # invalid: the exception rolls the transaction back, the version included
         after = SearchSettings.model_validate(merged)
-        await conn.execute(QUERIES["relevance_settings_write"], tenant_id,
-                           _json(settings_json(after)))
+        await _write(conn, tenant_id, before, after, actor)
         await conn.execute(QUERIES["relevance_audit_add"], tenant_id, version, "settings",
                            None, "update", actor, _json(settings_json(before)),
                            _json(settings_json(after)))

@@ -89,7 +89,8 @@ class SettingsBody(SearchSettings):
 async def _settings_answer(request: web.Request, tenant_id: uuid.UUID, version: int,
                            settings: SearchSettings) -> web.Response:
     """The setting and its version, and within how many seconds every API process uses it
-    (`RELEVANCE_CACHE_SECONDS`; `in_stock_first`: `API_KEY_CACHE_SECONDS`)."""
+    (`RELEVANCE_CACHE_SECONDS`; `in_stock_first`: `API_KEY_CACHE_SECONDS`; `field_weights`:
+    once the reindex job its change started has succeeded)."""
     tenant = await show_tenant(request.app[RESOURCES].pool, str(tenant_id))
     live = await request.app[RESOURCES].redis.get(
         relevance_live_key(request.app[SETTINGS].stream_prefix, tenant_id))
@@ -97,9 +98,11 @@ async def _settings_answer(request: web.Request, tenant_id: uuid.UUID, version: 
         "version": version,
         "settings": {**store.settings_json(settings), "in_stock_first": tenant.in_stock_first},
         "live_within_seconds": request.app[RELEVANCE].ttl,
-        # Meilisearch keeps synonyms, stop words and typo switches as index settings: the
-        # version its indexes serve (null: none written there yet)
-        "meilisearch_version": int(live) if live is not None else None})
+        # Meilisearch keeps synonyms, stop words, typo switches and the field order as
+        # index settings: the version its indexes serve (null: none written there yet)
+        "meilisearch_version": int(live) if live is not None else None,
+        # the one setting not live at once: a change of the field weights reindexes
+        **await store.weights_state(request.app[RESOURCES].pool, tenant_id)})
 
 
 async def _stock_first(request: web.Request, key: ApiKey, tenant_id: uuid.UUID,

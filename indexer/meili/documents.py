@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from indexer.model import DocType
-from indexer.model.relevance import SearchSettings, synonym_map
+from indexer.model.relevance import FieldWeights, SearchSettings, synonym_map
 from indexer.model.text import price_fields
 
 SHAPE_VERSION = 2
@@ -19,14 +19,30 @@ MAX_FACET_VALUES = 10_000
 """`faceting.maxValuesPerFacet`: facet counts are exact up to this many distinct values."""
 
 SEARCHABLE: dict[DocType, list[str]] = {
-    # the field tiers of the ranking (title > the short texts > the long ones), in the order
-    # Meilisearch's attributeRank rule ranks them (it ranks every attribute apart, so within
-    # a tier the first listed wins a tie the other backends leave to their score)
+    # the default field tiers of the ranking (title > the short texts > the long ones), in
+    # the order Meilisearch's attributeRank rule ranks them (it ranks every attribute apart,
+    # so within a tier the first listed wins a tie the other backends leave to their score);
+    # a tenant's `field_weights` reorder them by tier (`searchable`)
     "product": ["title", "subtitle", "tags", "category_names", "options.values",
                 "description", "meta_title", "meta_description"],
     "content": ["title", "excerpt", "tags", "category_name", "author_name", "body_preview",
                 "meta_title", "meta_description"],
 }
+_FIELD_OF: dict[str, str] = {
+    "title": "title", "subtitle": "subtitle", "tags": "tags", "category_names": "categories",
+    "options.values": "options", "description": "description", "excerpt": "excerpt",
+    "category_name": "category", "author_name": "author", "body_preview": "body",
+    "meta_title": "meta", "meta_description": "meta"}
+"""A searchable attribute → the weighable field (`relevance.FIELDS`) it belongs to."""
+
+
+def searchable(doc_type: DocType, weights: FieldWeights) -> list[str]:
+    """The searchable attributes in the tenant's tier order (a field's attributes keep their
+    place in `SEARCHABLE` within its tier: the defaults give `SEARCHABLE` itself)."""
+    tiers = weights.of(doc_type).model_dump()
+    return sorted(SEARCHABLE[doc_type], key=lambda name: tiers[_FIELD_OF[name]])
+
+
 _FILTERABLE: dict[DocType, list[str]] = {
     "product": ["id", "status", "category_ids", "tags", "currencies", "has_stock",
                 "created_at_us", "option_values", "identifiers"],
@@ -77,15 +93,17 @@ def index_settings(doc_type: DocType, currencies: Iterable[str],
         for cur in currencies:
             filterable += price_fields(cur)
             sortable += price_fields(cur)
+    relevance = relevance or SearchSettings()
     return {
-        "searchableAttributes": SEARCHABLE[doc_type],
+        # the tenant's field tiers: a change makes Meilisearch reindex the index itself
+        "searchableAttributes": searchable(doc_type, relevance.field_weights),
         "filterableAttributes": sorted(filterable),
         "sortableAttributes": sorted(sortable),
         "rankingRules": RANKING_RULES,
         "faceting": {"maxValuesPerFacet": MAX_FACET_VALUES},
         "pagination": {"maxTotalHits": MAX_TOTAL_HITS},
         # typos from TYPO_ONE_MIN/TYPO_TWO_MIN letters unless the tenant says otherwise
-        **relevance_settings(relevance or SearchSettings()),
+        **relevance_settings(relevance),
     }
 
 

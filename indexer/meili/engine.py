@@ -21,18 +21,20 @@ from core_write.settings import Settings
 from indexer import metrics
 from indexer.digest import Copy, content_digest
 from indexer.meili import client as meili
-from indexer.meili.config import MeiliConfig, index_uid, meili_config
+from indexer.meili.config import DOC_TYPES, MeiliConfig, index_uid, meili_config
 from indexer.meili.follower import MeiliFollower
-from indexer.meili.indexes import Key
+from indexer.meili.indexes import Key, MeiliIndexes
 from indexer.meili.placement import read_placement
 from indexer.model import DocType
 from indexer.model.engines import meili_document
+from indexer.verify import SettingsDrift
 
 log = logging.getLogger(__name__)
 
 _RETRY = 5.0
 _GAUGE_EVERY = 15.0
 _REBUILD_CHECK = 5.0
+_SETTINGS_ATTEMPTS = 3
 
 
 async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
@@ -120,7 +122,7 @@ async def _gauges(follower: MeiliFollower, stop: asyncio.Event) -> None:
 
 class MeiliIds:
     """Ids, versions and content digests of one tenant's documents in its live index on the
-    instance it is placed on (for verify)."""
+    instance it is placed on, and the drift of those indexes' settings (for verify)."""
 
     name = "meilisearch"
 
@@ -131,6 +133,7 @@ class MeiliIds:
             for server in self.config.servers}
         self.client: AsyncClient = next(iter(self.clients.values()))
         self.pool = pool
+        self._on: dict[str, MeiliIndexes] = {}
 
     async def versions(self, doc_type: DocType, tenant_id: uuid.UUID) -> Mapping[str, int]:
         return {str(d["id"]): int(d["version"]) async for d in
@@ -140,17 +143,24 @@ class MeiliIds:
         return {str(d["id"]): (int(d["version"]), content_digest(d)) async for d in
                 self._documents(doc_type, tenant_id, None)}
 
+    async def _instance(self, tenant_id: uuid.UUID) -> str | None:
+        """The instance holding the tenant's indexes (None: not placed, so none anywhere;
+        without a pool, the first)."""
+        first = next(iter(self.clients))
+        if self.pool is None:
+            return first
+        placement = await read_placement(self.pool, tenant_id)
+        if placement is None:
+            return None if len(self.clients) > 1 else first
+        return placement.instance if placement.instance in self.clients else first
+
     async def _documents(self, doc_type: DocType, tenant_id: uuid.UUID,
                          fields: list[str] | None) -> AsyncIterator[dict[str, Any]]:
         """Every document of the tenant's index (none when it does not exist), by pages."""
-        client = self.client
-        if self.pool is not None:
-            placement = await read_placement(self.pool, tenant_id)
-            if placement is None and len(self.clients) > 1:
-                return  # not placed: no index anywhere
-            if placement is not None:
-                client = self.clients.get(placement.instance, client)
-        index = client.index(index_uid(self.config.prefix, tenant_id, doc_type))
+        instance = await self._instance(tenant_id)
+        if instance is None:
+            return
+        index = self.clients[instance].index(index_uid(self.config.prefix, tenant_id, doc_type))
         offset, page = 0, 1000
         while True:
             try:
@@ -169,6 +179,49 @@ class MeiliIds:
         """What the document of `row` digests to once sent as JSON and read back."""
         doc = meili_document(doc_type, row, self.config.currencies)
         return content_digest(json.loads(json.dumps(doc, default=str)))
+
+    def _indexes(self, instance: str) -> MeiliIndexes:
+        if self.pool is None:
+            raise RuntimeError("checking index settings needs the database pool")
+        found = self._on.get(instance)
+        if found is None:
+            found = self._on[instance] = MeiliIndexes(
+                self.pool, self.clients[instance], self.config.on(instance), instance)
+        return found
+
+    async def settings_drift(self, tenant_id: uuid.UUID) -> list[SettingsDrift]:
+        """Each of the tenant's indexes whose settings differ from what the code and the
+        tenant's relevance settings compile to (the follower's `MeiliIndexes.drift`); a
+        missing index is left to the document check."""
+        instance = await self._instance(tenant_id)
+        if instance is None:
+            return []
+        indexes = self._indexes(instance)
+        found = []
+        for doc_type in DOC_TYPES:
+            uid = index_uid(self.config.prefix, tenant_id, doc_type)
+            if await indexes.client.get_raw_index(uid) is None:
+                continue
+            _version, drift = await indexes.drift(uid, doc_type)
+            if drift:
+                found.append(SettingsDrift(self.name, tenant_id, doc_type,
+                                           f"{instance}:{uid}", sorted(drift)))
+        return found
+
+    async def repair_settings(self, drift: SettingsDrift) -> list[str]:
+        """Write the index's settings through the follower's path (`sync_settings`) and
+        check again; again (at most `_SETTINGS_ATTEMPTS` times) when they still differ: a
+        follower that wrote a newer version meanwhile may have been overwritten by this
+        write, and the follower does not write a version twice."""
+        instance, uid = drift.index.rsplit(":", 1)  # an index uid has no colon
+        indexes = self._indexes(instance)
+        left: dict[str, Any] = {}
+        for _ in range(_SETTINGS_ATTEMPTS):
+            await indexes.sync_settings(uid, drift.doc_type)
+            _version, left = await indexes.drift(uid, drift.doc_type)
+            if not left:
+                break
+        return sorted(left)
 
     async def close(self) -> None:
         for client in self.clients.values():

@@ -137,12 +137,21 @@ class MeiliIndexes:
                 done.append((tenant_id, version))
         return done
 
-    async def sync_settings(self, uid: str, doc_type: DocType) -> None:
+    async def drift(self, uid: str, doc_type: DocType) -> tuple[int, dict[str, Any]]:
+        """The version of the tenant's relevance settings and the settings of index `uid`
+        that differ from what the code and those settings compile to (`index_settings`;
+        empty: in line)."""
         parsed = parse_uid(self.config.prefix, uid.removesuffix(NEXT))
         version, relevance = (await self._relevance(parsed[0])) if parsed else (0, None)
         desired = index_settings(doc_type, self.config.currencies, relevance)
         current = (await self.client.index(uid).get_settings()).model_dump(by_alias=True)
-        drift = settings_drift(current, desired)
+        return version, settings_drift(current, desired)
+
+    async def sync_settings(self, uid: str, doc_type: DocType) -> None:
+        """Write the settings of `uid` that drifted (the one path: start-up, a changed
+        tenant setting, `verify --repair`) and record the relevance version it carries."""
+        parsed = parse_uid(self.config.prefix, uid.removesuffix(NEXT))
+        version, drift = await self.drift(uid, doc_type)
         if drift:
             log.info("updating the settings of %s: %s", uid, sorted(drift),
                      extra={"action": "meili_settings"})

@@ -52,6 +52,19 @@ _LANGUAGE = "(SELECT t.settings->>'language' FROM tenants t WHERE t.id = tenant_
 """The tenant's text search configuration beside each index row (no comma: `columns` is split
 on them): the Tantivy documents stem their words in it."""
 
+
+
+def _weights(column: str) -> str:
+    # search_settings has a tenant_id too: the outer subquery names the index row's
+    return (f"(SELECT (SELECT s.{column} FROM search_settings s WHERE s.tenant_id = t.id) "
+            "FROM tenants t WHERE t.id = tenant_id) AS field_weights")
+
+
+_PRODUCT_WEIGHTS, _CONTENT_WEIGHTS = _weights("product_weights"), _weights("content_weights")
+"""The tenant's field tiers (letters, `indexer.model.relevance.FieldWeights.letters`; NULL:
+the defaults) beside each index row: the Tantivy documents put each field's words in its
+tier."""
+
 SPECS: Mapping[DocType, DocTypeSpec] = {
     "product": DocTypeSpec(
         "product", "products", "index_products", "product_id", "commerce_products",
@@ -59,7 +72,8 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         "product_id, tenant_id, title, subtitle, handle, description, status, prices, "
         "currencies, total_stock, has_stock, categories, category_ids, tags, tag_ids, "
         "meta_title, meta_description, created_at, published_at, thumbnail, skus, options, "
-        f"option_values, identifiers, version, position, indexed_at, {_LANGUAGE}",
+        f"option_values, identifiers, version, position, indexed_at, {_LANGUAGE}, "
+        f"{_PRODUCT_WEIGHTS}",
         ProductDoc, ("title", "description"),
         {"categories": "category_ids", "tags": "tags", "currencies": "currencies",
          "has_stock": "has_stock", "options": "option_values"}),
@@ -68,7 +82,7 @@ SPECS: Mapping[DocType, DocTypeSpec] = {
         "node_id, tenant_id, kind, title, slug, excerpt, body_preview, status, author_id, "
         "author_name, category_id, category_name, category_slug, tags, tag_ids, parent_id, "
         "reply_count, meta_title, meta_description, published_at, created_at, version, "
-        f"position, indexed_at, {_LANGUAGE}",
+        f"position, indexed_at, {_LANGUAGE}, {_CONTENT_WEIGHTS}",
         ContentDoc, ("title", "body_preview"),
         {"kind": "kind", "categories": "category_id", "tags": "tags", "author": "author_id"}),
 }

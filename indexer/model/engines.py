@@ -19,6 +19,7 @@ from typing import Any
 from core_write.errors import ValidationFailed
 from indexer.model.docs import ContentDoc, ProductDoc, card_categories, card_json, card_options
 from indexer.model.doctypes import SPECS, DocType, DocTypeSpec
+from indexer.model.relevance import field_tiers
 from indexer.model.text import (
     prefix_word,
     price_fields,
@@ -77,6 +78,17 @@ def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
             "stems": " ".join(stems)}
 
 
+def tiered(doc_type: DocType, row: Mapping[str, Any],
+           texts: Mapping[str, Iterable[str | None]]) -> list[list[str | None]]:
+    """The searchable texts of each weighable field (`relevance.FIELDS`, in that order)
+    grouped into the tiers the row's `field_weights` give them (the tenant's letters; none:
+    the defaults), for `match_values`."""
+    tiers: list[list[str | None]] = [[], [], []]
+    for name, tier in field_tiers(doc_type, row.get("field_weights")).items():
+        tiers[tier - 1].extend(texts[name])
+    return tiers
+
+
 def product_values(row: Mapping[str, Any], currencies: Collection[str]) -> dict[str, Any]:
     """Field values of one `index_products` row; prices of currencies without fields are
     dropped (the `currencies` field still lists them)."""
@@ -92,11 +104,12 @@ def product_values(row: Mapping[str, Any], currencies: Collection[str]) -> dict[
         has_stock=bool(row["has_stock"]), total_stock=int(row["total_stock"]),
         **_card_values(row),
     )
-    doc.update(match_values((
-        [row.get("title")],
-        [row.get("subtitle"), *doc["tags"], *doc["category_names"], *doc["option_words"]],
-        [row.get("description"), row.get("meta_title"), row.get("meta_description")],
-    ), row.get("language")))
+    doc.update(match_values(tiered("product", row, {
+        "title": [row.get("title")], "subtitle": [row.get("subtitle")], "tags": doc["tags"],
+        "categories": doc["category_names"], "options": doc["option_words"],
+        "description": [row.get("description")],
+        "meta": [row.get("meta_title"), row.get("meta_description")],
+    }), row.get("language")))
     prices = _json(row.get("prices"), f"{table}.prices") or {}
     # a product has prices in a currency or two of the (up to 183) with fields: look those up
     for cur, entry in prices.items():
@@ -131,12 +144,12 @@ def content_values(row: Mapping[str, Any]) -> dict[str, Any]:
         category_name=row.get("category_name"), category_slug=row.get("category_slug"),
         parent_id=_id(row.get("parent_id")), reply_count=int(row.get("reply_count") or 0),
     )
-    doc.update(match_values((
-        [row.get("title")],
-        [row.get("excerpt"), *doc["tags"], row.get("category_name")],
-        [row.get("body_preview"), row.get("author_name"), row.get("meta_title"),
-         row.get("meta_description")],
-    ), row.get("language")))
+    doc.update(match_values(tiered("content", row, {
+        "title": [row.get("title")], "excerpt": [row.get("excerpt")], "tags": doc["tags"],
+        "category": [row.get("category_name")], "body": [row.get("body_preview")],
+        "author": [row.get("author_name")],
+        "meta": [row.get("meta_title"), row.get("meta_description")],
+    }), row.get("language")))
     return _compact(doc)
 
 

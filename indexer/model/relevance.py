@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from indexer.model.doctypes import DocType
 from indexer.model.text import TYPO_MAX_LETTERS, TYPO_ONE_MIN, TYPO_TWO_MIN, query_words
 
 MAX_SYNONYM_ENTRIES = 500
@@ -144,6 +145,76 @@ class TypoTolerance(_Strict):
         return list(dict.fromkeys(w for v in value for w in words_of(v)))
 
 
+Tier = Annotated[int, Field(strict=True, ge=1, le=3)]
+"""A field's place in ranking rule 3 (best field): 1 ranks first."""
+TIER_LETTERS = "ABC"
+"""Tier 1, 2, 3 as PostgreSQL's tsvector weights."""
+
+
+class ProductWeights(_Strict):
+    """The tier of each searchable field of products (the defaults: README, Ranking rules).
+    The field order is the order of the letters stored for the document builders."""
+
+    title: Tier = 1
+    subtitle: Tier = 2
+    tags: Tier = 2
+    categories: Tier = 2
+    options: Tier = 2
+    """Option values (`Red`, `XL`)."""
+    description: Tier = 3
+    meta: Tier = 3
+    """The meta (SEO) title and description."""
+
+
+class ContentWeights(_Strict):
+    """The tier of each searchable field of content nodes, in stored order."""
+
+    title: Tier = 1
+    excerpt: Tier = 2
+    tags: Tier = 2
+    category: Tier = 2
+    body: Tier = 3
+    author: Tier = 3
+    """The author's display name."""
+    meta: Tier = 3
+
+
+class FieldWeights(_Strict):
+    """Per-field weights within ranking rule 3: the tier of each searchable field, per
+    document type. A field not named keeps its default tier. The tier is part of the index
+    on every backend: a change reindexes the tenant."""
+
+    products: ProductWeights = Field(default_factory=ProductWeights)
+    content: ContentWeights = Field(default_factory=ContentWeights)
+
+    def of(self, doc_type: DocType) -> ProductWeights | ContentWeights:
+        return self.products if doc_type == "product" else self.content
+
+    def letters(self, doc_type: DocType, default: bool = False) -> str | None:
+        """The tiers of `doc_type` as the letters the document builders read (field order;
+        None for the defaults, which the builders know, unless `default`)."""
+        weights = self.of(doc_type)
+        if weights == type(weights)() and not default:
+            return None
+        return "".join(TIER_LETTERS[tier - 1] for tier in weights.model_dump().values())
+
+
+FIELDS: dict[DocType, tuple[str, ...]] = {
+    "product": tuple(ProductWeights.model_fields), "content": tuple(ContentWeights.model_fields)}
+"""The weighable fields of each document type, in stored order."""
+DEFAULT_LETTERS: dict[DocType, str] = {
+    "product": FieldWeights().letters("product", default=True) or "",
+    "content": FieldWeights().letters("content", default=True) or ""}
+"""The default tiers as letters (`indexer/sql/documents.sql` falls back to the same)."""
+
+
+def field_tiers(doc_type: DocType, letters: str | None) -> dict[str, int]:
+    """Field → tier from the stored letters of `doc_type` (None: the defaults)."""
+    stored = letters or DEFAULT_LETTERS[doc_type]
+    return {name: TIER_LETTERS.index(letter) + 1
+            for name, letter in zip(FIELDS[doc_type], stored, strict=True)}
+
+
 class DefaultSort(_Strict):
     """The sort of a search that names none."""
 
@@ -158,6 +229,7 @@ class SearchSettings(_Strict):
     stop_words: list[StopWords] = Field(default_factory=list, max_length=20)
     typo_tolerance: TypoTolerance = Field(default_factory=TypoTolerance)
     default_sort: DefaultSort = Field(default_factory=DefaultSort)
+    field_weights: FieldWeights = Field(default_factory=FieldWeights)
 
     @field_validator("stop_words", mode="before")
     @classmethod

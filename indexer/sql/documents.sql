@@ -3,8 +3,13 @@
 -- existing product ($2: include unpublished products). Composed into the write and verify
 -- statements by indexer/documents.py. Searchable text is bounded whoever wrote the row (a
 -- tsvector holds at most 1 MB; see README, indexing): the description to 100 000 characters,
--- the weight-B text (subtitle, tags, category names, option values) to 10 000;
--- `truncated` says so. Weight C is the description and the meta title and description.
+-- the short texts (subtitle, tags, category names, option values) to 10 000 per weight;
+-- `truncated` says so. Weights: the tenant's field tiers (search_settings.product_weights, one
+-- letter A/B/C per field in the order of indexer.model.relevance.ProductWeights: title,
+-- subtitle, tags, categories, options, description, meta), by default A the title, B the
+-- short texts, C the description and the meta title and description. The vector keeps one
+-- layout whatever the weights (a tier without a field adds nothing), so the default weights
+-- build what they built before the tiers were a setting.
 -- `words` are the words of that text for the tenant's vocabulary (`write_words`).
 -- Card fields: the thumbnail, the variants' SKUs (by variant position),
 -- the option values some variant carries (`options` [{option, values}] by option and value
@@ -26,18 +31,30 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
            COALESCE(ca.category_ids, '{}') AS category_ids,
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            m.title AS meta_title, m.description AS meta_description,
-           setweight(to_tsvector(lang.cfg, p.title), 'A')
-             || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
-             || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')), 'C')
-             || setweight(to_tsvector(lang.cfg, concat_ws(' ', m.title, m.description)), 'C')
+           setweight(to_tsvector(lang.cfg, p.title), substr(tx.w, 1, 1)::"char")
+             -- a weight without text is NULL and adds nothing (not even an evaluation of
+             -- lang.cfg, a subquery run per use); joined apart first: || copies its left side
+             || (CASE WHEN tx.related_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A') END
+                 || CASE WHEN tx.related_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B') END
+                 || CASE WHEN tx.related_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C') END)
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(p.description, 100000), '')),
+                          substr(tx.w, 6, 1)::"char")
+             || setweight(to_tsvector(lang.cfg, concat_ws(' ', m.title, m.description)),
+                          substr(tx.w, 7, 1)::"char")
              AS search_vector,
-           rustok_words(concat_ws(' ', p.title, left(tx.related, 10000),
+           rustok_words(concat_ws(' ', p.title, left(tx.related_a, 10000),
+                                  left(tx.related_b, 10000), left(tx.related_c, 10000),
                                   left(p.description, 100000), m.title, m.description))
              AS words,
            p.created_at, p.published_at,
-           (length(p.description) > 100000 OR length(tx.related) > 10000) AS truncated
+           (length(p.description) > 100000 OR COALESCE(greatest(length(tx.related_a),
+               length(tx.related_b), length(tx.related_c)), 0) > 10000) AS truncated
     FROM commerce_products p
     JOIN tenants t ON t.id = p.tenant_id
+    LEFT JOIN search_settings fw ON fw.tenant_id = p.tenant_id
     CROSS JOIN LATERAL (
         -- OFFSET 0 keeps this a subquery evaluated once per row: pulled up, its lookup
         -- would run again for each of the four vectors below
@@ -128,8 +145,24 @@ SELECT p.id AS product_id, p.tenant_id, p.title, p.subtitle, p.handle,
         OFFSET 0
     ) m ON true
     CROSS JOIN LATERAL (
-        SELECT concat_ws(' ', p.subtitle, array_to_string(tg.tags, ' '), ca.names, op.words)
-                   AS related
+        -- the short texts of each weight (NULL: none), in one order
+        SELECT f.w,
+               NULLIF(concat_ws(' ', CASE f.subtitle_w WHEN 'A' THEN p.subtitle END,
+                                CASE f.tags_w WHEN 'A' THEN f.tags END,
+                                CASE f.categories_w WHEN 'A' THEN ca.names END,
+                                CASE f.options_w WHEN 'A' THEN op.words END), '') AS related_a,
+               NULLIF(concat_ws(' ', CASE f.subtitle_w WHEN 'B' THEN p.subtitle END,
+                                CASE f.tags_w WHEN 'B' THEN f.tags END,
+                                CASE f.categories_w WHEN 'B' THEN ca.names END,
+                                CASE f.options_w WHEN 'B' THEN op.words END), '') AS related_b,
+               NULLIF(concat_ws(' ', CASE f.subtitle_w WHEN 'C' THEN p.subtitle END,
+                                CASE f.tags_w WHEN 'C' THEN f.tags END,
+                                CASE f.categories_w WHEN 'C' THEN ca.names END,
+                                CASE f.options_w WHEN 'C' THEN op.words END), '') AS related_c
+        FROM (SELECT w.w, substr(w.w, 2, 1) AS subtitle_w, substr(w.w, 3, 1) AS tags_w,
+                     substr(w.w, 4, 1) AS categories_w, substr(w.w, 5, 1) AS options_w,
+                     array_to_string(tg.tags, ' ') AS tags
+              FROM (SELECT COALESCE(fw.product_weights, 'ABBBBCC') AS w) w) f
     ) tx
     WHERE p.id = ANY($1::uuid[]) AND ($2 OR p.status = 'published')
 
@@ -200,8 +233,11 @@ SELECT (SELECT count(*) FROM up) AS upserted, (SELECT count(*) FROM gone) AS del
 -- unpublished nodes). Bounded like products: excerpt and body feed all of their text up to
 -- 330 000 bytes together (what core_write accepts: 64 KiB + 256 KiB; at most ~2.4 bytes of
 -- tsvector per byte), a longer text its first 100 000 characters; tags and category name
--- 10 000 characters. Weights: A the title; B the tags, category name and excerpt; C the body,
--- the author's name and the meta title and description.
+-- 10 000 characters per weight. Weights: the tenant's field tiers
+-- (search_settings.content_weights, in the order of indexer.model.relevance.ContentWeights:
+-- title, excerpt, tags, category, body, author, meta), by default A the title; B the tags,
+-- category name and excerpt; C the body, the author's name and the meta title and
+-- description. One layout whatever the weights, as for products.
 SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            left(n.excerpt, 100000) AS excerpt,
            left(b.body, 500) AS body_preview, n.status, n.author_id,
@@ -209,21 +245,39 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
            c.name AS category_name, c.slug AS category_slug,
            COALESCE(tg.tags, '{}') AS tags, COALESCE(tg.tag_ids, '{}') AS tag_ids,
            n.parent_id, n.reply_count, m.title AS meta_title, m.description AS meta_description,
-           setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), 'A')
-             || setweight(to_tsvector(lang.cfg, left(tx.related, 10000)), 'B')
-             -- the bounded text, excerpt first (weight B), then the body (C)
-             || setweight(to_tsvector(lang.cfg, COALESCE(left(n.excerpt, tx.bound), '')), 'B')
+           setweight(to_tsvector(lang.cfg, COALESCE(n.title, '')), substr(tx.w, 1, 1)::"char")
+             -- a weight without text is NULL and adds nothing (not even an evaluation of
+             -- lang.cfg, a subquery run per use); joined apart first: || copies its left side
+             || (CASE WHEN tx.related_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, left(tx.related_a, 10000)), 'A') END
+                 || CASE WHEN tx.related_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_b, 10000)), 'B') END
+                 || CASE WHEN tx.related_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, left(tx.related_c, 10000)), 'C') END)
+             -- the bounded text, excerpt first, then the body
+             || setweight(to_tsvector(lang.cfg, COALESCE(left(n.excerpt, tx.bound), '')),
+                          substr(tx.w, 2, 1)::"char")
              || setweight(to_tsvector(lang.cfg, COALESCE(left(b.body, CASE
                     WHEN n.excerpt IS NULL THEN tx.bound
-                    ELSE greatest(tx.bound - length(n.excerpt) - 1, 0) END), '')), 'C')
-             || setweight(to_tsvector(lang.cfg, tx.more), 'C')
+                    ELSE greatest(tx.bound - length(n.excerpt) - 1, 0) END), '')),
+                          substr(tx.w, 5, 1)::"char")
+             || (CASE WHEN tx.more_a IS NULL THEN ''
+                      ELSE setweight(to_tsvector(lang.cfg, tx.more_a), 'A') END
+                 || CASE WHEN tx.more_b IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, tx.more_b), 'B') END
+                 || CASE WHEN tx.more_c IS NULL THEN ''
+                         ELSE setweight(to_tsvector(lang.cfg, tx.more_c), 'C') END)
              AS search_vector,
-           rustok_words(concat_ws(' ', n.title, left(tx.related, 10000),
-                                  left(tx.text, tx.bound), tx.more)) AS words,
+           rustok_words(concat_ws(' ', n.title, left(tx.related_a, 10000),
+                                  left(tx.related_b, 10000), left(tx.related_c, 10000),
+                                  left(tx.text, tx.bound), tx.more_a, tx.more_b, tx.more_c))
+             AS words,
            n.published_at, n.created_at,
-           (length(tx.text) > tx.bound OR length(tx.related) > 10000) AS truncated
+           (length(tx.text) > tx.bound OR COALESCE(greatest(length(tx.related_a),
+               length(tx.related_b), length(tx.related_c)), 0) > 10000) AS truncated
     FROM nodes n
     JOIN tenants t ON t.id = n.tenant_id
+    LEFT JOIN search_settings fw ON fw.tenant_id = n.tenant_id
     CROSS JOIN LATERAL (
         SELECT COALESCE((SELECT cf.oid::regconfig FROM pg_ts_config cf
                          WHERE cf.cfgname = t.settings->>'language'), 'simple'::regconfig) AS cfg
@@ -240,12 +294,30 @@ SELECT n.id AS node_id, n.tenant_id, n.kind, n.title, n.slug,
     ) tg ON true
     LEFT JOIN meta m ON m.tenant_id = n.tenant_id AND m.target_type = 'node' AND m.target_id = n.id
     CROSS JOIN LATERAL (
-        SELECT concat_ws(' ', array_to_string(tg.tags, ' '), c.name) AS related,
+        -- the short texts (tags, category) and the author and meta texts of each weight
+        -- (NULL: none), in one order
+        SELECT f.w,
+               NULLIF(concat_ws(' ', CASE f.tags_w WHEN 'A' THEN f.tags END,
+                                CASE f.category_w WHEN 'A' THEN c.name END), '') AS related_a,
+               NULLIF(concat_ws(' ', CASE f.tags_w WHEN 'B' THEN f.tags END,
+                                CASE f.category_w WHEN 'B' THEN c.name END), '') AS related_b,
+               NULLIF(concat_ws(' ', CASE f.tags_w WHEN 'C' THEN f.tags END,
+                                CASE f.category_w WHEN 'C' THEN c.name END), '') AS related_c,
                concat_ws(' ', n.excerpt, b.body) AS text,
-               concat_ws(' ', COALESCE(u.display_name, u.email), m.title, m.description)
-                   AS more,
+               NULLIF(concat_ws(' ', CASE f.author_w WHEN 'A' THEN f.author END,
+                                CASE f.meta_w WHEN 'A' THEN f.meta END), '') AS more_a,
+               NULLIF(concat_ws(' ', CASE f.author_w WHEN 'B' THEN f.author END,
+                                CASE f.meta_w WHEN 'B' THEN f.meta END), '') AS more_b,
+               NULLIF(concat_ws(' ', CASE f.author_w WHEN 'C' THEN f.author END,
+                                CASE f.meta_w WHEN 'C' THEN f.meta END), '') AS more_c,
                CASE WHEN octet_length(concat_ws(' ', n.excerpt, b.body)) <= 330000
                     THEN 330000 ELSE 100000 END AS bound
+        FROM (SELECT w.w, substr(w.w, 3, 1) AS tags_w, substr(w.w, 4, 1) AS category_w,
+                     substr(w.w, 6, 1) AS author_w, substr(w.w, 7, 1) AS meta_w,
+                     array_to_string(tg.tags, ' ') AS tags,
+                     COALESCE(u.display_name, u.email) AS author,
+                     NULLIF(concat_ws(' ', m.title, m.description), '') AS meta
+              FROM (SELECT COALESCE(fw.content_weights, 'ABBBCCC') AS w) w) f
     ) tx
     WHERE n.id = ANY($1::uuid[]) AND ($2 OR n.status = 'published')
 

@@ -26,6 +26,7 @@ from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.loader import LiveFollower
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import field_specs, stored_values
+from indexer.verify import SettingsDrift
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,13 @@ class TantivyIds:
         return content_digest(stored_values(doc_type, {
             name: value if isinstance(value, list) else [value]
             for name, value in doc.items() if name in stored}))
+
+    async def settings_drift(self, tenant_id: uuid.UUID) -> list[SettingsDrift]:
+        """None: Tantivy keeps no settings (the API applies the tenant's at query time)."""
+        return []
+
+    async def repair_settings(self, drift: SettingsDrift) -> list[str]:
+        return []
 
     def close(self) -> None:
         self._reader.release()

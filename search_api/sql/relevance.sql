@@ -16,8 +16,25 @@ ON CONFLICT (tenant_id) DO UPDATE
 RETURNING version, settings
 
 -- name: relevance_settings_write --
--- $1 tenant id, $2 settings JSON
-UPDATE search_settings SET settings = $2::jsonb WHERE tenant_id = $1
+-- $1 tenant id, $2 settings JSON, $3 / $4 the product / content field weights as letters
+-- (NULL: the defaults; migrations/0025_field_weights.sql)
+UPDATE search_settings SET settings = $2::jsonb, product_weights = $3, content_weights = $4
+WHERE tenant_id = $1
+
+-- name: relevance_weights_job --
+-- The reindex job a change of the field weights started. $1 tenant id, $2 job id
+UPDATE search_settings SET weights_job = $2 WHERE tenant_id = $1
+
+-- name: relevance_weights_state --
+-- The reindex job of the last change of the field weights, if any, and whether a job created
+-- since then that covers the same documents succeeded (an operator's reindex after that job
+-- failed). $1 tenant id
+SELECT j.id, j.state, j.done, j.total, j.error,
+       EXISTS (SELECT 1 FROM index_jobs r
+               WHERE r.state = 'succeeded' AND r.created_at >= j.created_at
+                 AND (r.tenant_id IS NULL OR r.tenant_id = s.tenant_id) AND r.doc_id IS NULL
+                 AND (r.doc_type IS NULL OR r.doc_type = j.doc_type)) AS covered
+FROM search_settings s JOIN index_jobs j ON j.id = s.weights_job WHERE s.tenant_id = $1
 
 -- name: relevance_audit_add --
 -- $1 tenant, $2 version, $3 subject, $4 subject id, $5 action, $6 actor, $7 before, $8 after

@@ -20,6 +20,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from search_api.app import create_app
+from search_api.wiring import RESOURCES
 from tests.api_fixtures import Api, api_fixture, api_settings, indexed_catalog  # noqa: F401
 from tests.api_process import api_process
 from tests.pipeline import Pipeline
@@ -43,6 +44,10 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
         ("PATCH", "/v1/admin/settings", {"default_sort": {"products": "cheapest"}},
          "default_sort.products"),
         ("PATCH", "/v1/admin/settings", {"bogus": 1}, "bogus"),
+        ("PATCH", "/v1/admin/settings", {"field_weights": {"products": {"price": 1}}},
+         "field_weights.products.price"),
+        ("PUT", "/v1/admin/settings", {"field_weights": {"content": {"body": 0}}},
+         "field_weights.content.body"),
         ("PUT", "/v1/admin/synonyms", {"groups": [["alone"]]}, "groups.0.terms"),
         ("POST", "/v1/admin/synonyms", {"one_way": [{"from": "a"}]}, "one_way.0.to"),
         ("POST", "/v1/admin/rules", {"condition": {"query": "x"}, "consequences": {}},
@@ -57,6 +62,50 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
     # nothing was written by the refused changes
     got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
     assert got["version"] == 0 and got["settings"]["in_stock_first"] is True
+
+
+async def test_field_weights_queue_a_reindex_and_say_when_they_are_live(api: Api) -> None:
+    admin = api.auth("a.admin")
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is True and got["field_weights_job"] is None
+    assert got["settings"]["field_weights"]["products"] == {
+        "title": 1, "subtitle": 2, "tags": 2, "categories": 2, "options": 2,
+        "description": 3, "meta": 3}
+    resp = await api.client.patch("/v1/admin/settings", headers=admin, json={
+        "field_weights": {"products": {"description": 1}}})
+    assert resp.status == 200, await resp.text()
+    got = await resp.json()
+    assert got["settings"]["field_weights"]["products"]["description"] == 1
+    assert got["field_weights_live"] is False
+    job = got["field_weights_job"]
+    assert job["state"] == "queued"
+    queued = await api.client.get(f"/v1/admin/reindex/{job['id']}", headers=admin)
+    assert (await queued.json())["job"]["doc_type"] == "product"  # content is unchanged
+    # other settings leave the weights (and the job) alone
+    resp = await api.client.patch("/v1/admin/settings", headers=admin,
+                                  json={"stop_words": ["the"]})
+    assert (await resp.json())["field_weights_job"]["id"] == job["id"]
+    # the job failed; a later reindex of the tenant that succeeds makes them live
+    pool = api.client.app[RESOURCES].pool
+    await pool.execute("UPDATE index_jobs SET state = 'failed' WHERE id = $1",
+                       uuid.UUID(job["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is False and got["field_weights_job"]["state"] == "failed"
+    later = await (await api.client.post("/v1/admin/reindex", headers=admin,
+                                         json={"type": "content"})).json()
+    await pool.execute("UPDATE index_jobs SET state = 'succeeded' WHERE id = $1",
+                       uuid.UUID(later["job"]["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is False  # content only: not the products' documents
+    later = await (await api.client.post("/v1/admin/reindex", headers=admin, json={})).json()
+    await pool.execute("UPDATE index_jobs SET state = 'succeeded' WHERE id = $1",
+                       uuid.UUID(later["job"]["id"]))
+    got = await (await api.client.get("/v1/admin/settings", headers=admin)).json()
+    assert got["field_weights_live"] is True
+    # the other tenant is untouched
+    other = await (await api.client.get("/v1/admin/settings",
+                                        headers=api.auth("b.admin"))).json()
+    assert other["field_weights_live"] is True and other["field_weights_job"] is None
 
 
 async def test_auth_matrix(api: Api) -> None:
@@ -262,9 +311,18 @@ async def test_the_cli_writes_what_the_api_reads(api: Api, tmp_path: Path,
     assert code == 0
     code, out, _ = await cli("rules", "list", "--tenant", slug)
     assert json.loads(out) == []
+    # field weights: the answer says they wait for the reindex they queued
+    weights = tmp_path / "weights.json"
+    weights.write_text(json.dumps({"field_weights": {"content": {"body": 1}}}))
+    code, out, err = await cli("settings", "patch", str(weights), "--tenant", slug)
+    answer = json.loads(out)
+    assert code == 0 and answer["field_weights_live"] is False and "field_weights" in err
+    got = await (await api.client.get("/v1/admin/settings", headers=api.auth("a.admin"))).json()
+    assert got["field_weights_job"]["id"] == answer["field_weights_job"]["id"]
+    assert got["settings"]["field_weights"]["content"]["body"] == 1
     changes = (await (await api.client.get("/v1/admin/settings/audit",
                                            headers=api.auth("a.admin"))).json())["changes"]
-    assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 3
+    assert {c["actor"] for c in changes} == {"cli"} and len(changes) == 4
 
 
 async def test_the_default_sort_applies_to_searches_that_name_none(

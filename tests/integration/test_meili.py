@@ -6,6 +6,7 @@ follower, verify, rebuild and settings tests need a real Meilisearch at `MEILISE
 
 from __future__ import annotations
 
+import argparse
 import os
 import socket
 import uuid
@@ -28,8 +29,10 @@ from indexer.meili.documents import index_settings
 from indexer.meili.engine import MeiliIds
 from indexer.meili.follower import MeiliFollower
 from indexer.model import DocType
+from indexer.model.relevance import SearchSettings
 from indexer.relay import Relay
-from rustok_search.cli import build_parser, cmd_reindex
+from rustok_search.cli import build_parser, cmd_reindex, cmd_verify
+from search_api import relevance_store as store
 from search_api.app import create_app
 from search_api.auth import create_key
 from search_api.backends.meilisearch import MeilisearchBackend
@@ -305,3 +308,51 @@ async def test_settings_drift_is_repaired_at_start(
     await follower.indexes.start()
     settings = (await index.get_settings()).model_dump(by_alias=True)
     assert settings["rankingRules"] == index_settings("product", ("EUR", "USD"))["rankingRules"]
+
+
+@needs_server
+async def test_verify_reports_settings_changed_behind_our_back_and_repair_restores_them(
+    meili_settings: Settings, core: CoreWrite, redis_client: aioredis.Redis,
+    follower: MeiliFollower, capsys: pytest.CaptureFixture[str],
+) -> None:
+    line = await _pipeline(core, redis_client, meili_settings)
+    shop, other = await make_tenant(core), await make_tenant(core)
+    for tenant, title in ((shop, "Canvas sneakers"), (other, "Canvas trainers")):
+        await make_product(core, tenant["id"], title=title, status="published")
+    await line.settle()
+    await follower.indexes.start()
+    await _drain(follower)
+    verify = argparse.Namespace(tenant=None, repair=False)
+    assert await cmd_verify(verify, meili_settings) == 0
+    assert capsys.readouterr().out.strip().endswith("no drift")
+
+    uid = index_uid(follower.config.prefix, shop["id"], "product")
+    index = follower.client.index(uid)
+    for change in (index.update_synonyms({"boots": ["wellies"]}),
+                   index.update_searchable_attributes(["title"])):
+        await meili.wait(follower.client, await change, "settings", 30_000)
+    # a tenant setting the follower has not written yet is drift too
+    await store.replace_settings(core.pool, other["id"], SearchSettings.model_validate(
+        {"stop_words": ["the"]}), "test")
+    assert await cmd_verify(verify, meili_settings) == 1
+    out = capsys.readouterr().out
+    assert f"settings tenant {shop['id']} product (default:{uid}): searchableAttributes, " \
+        "synonyms" in out
+    assert f"settings tenant {other['id']} product" in out and ": stopWords" in out
+    assert "settings drift: 2 index(es) (verify --repair writes them again)" in out
+    assert "no document drift" in out
+
+    assert await cmd_verify(argparse.Namespace(tenant=shop["slug"], repair=True),
+                            meili_settings) == 0
+    assert "searchableAttributes, synonyms  repaired" in capsys.readouterr().out
+    held = (await index.get_settings()).model_dump(by_alias=True)
+    want = index_settings("product", ("EUR", "USD"))
+    assert held["searchableAttributes"] == want["searchableAttributes"]
+    assert held["synonyms"] == {}
+    assert await cmd_verify(verify, meili_settings) == 1  # the other tenant: not repaired
+    assert await cmd_verify(argparse.Namespace(tenant=None, repair=True), meili_settings) == 0
+    other_index = follower.client.index(index_uid(follower.config.prefix, other["id"],
+                                                  "product"))
+    assert (await other_index.get_stop_words()) == ["the"]
+    assert await cmd_verify(verify, meili_settings) == 0
+    assert capsys.readouterr().out.strip().endswith("no drift")
