@@ -162,6 +162,8 @@ def _tier(scope: SearchScope, currencies: Sequence[str]) -> str:
             parts = _filter_clauses(flt, currencies)
         except ValidationFailed:  # a price in a currency this engine has no fields for
             return "NOT id EXISTS"
+        if flt.status:
+            parts.append(("status", any_of("status", flt.status)))
         return all_of([expr for _, expr in parts]) or "id EXISTS"
 
     def test(t: FilterTest) -> str:

@@ -234,6 +234,8 @@ def _tier(scope: SearchScope, p: Params) -> str:
     def matches(flt: ProductFilter | ContentFilter) -> str:
         parts = (_product_filters(flt, p, None) if isinstance(flt, ProductFilter)
                  else _content_filters(flt, p, None))
+        if flt.status:
+            parts.append(("status", f"status = ANY({p.add(list(flt.status))}::text[])"))
         return " AND ".join(f"({sql})" for _, sql in parts) or "TRUE"
 
     def test(t: FilterTest) -> str:

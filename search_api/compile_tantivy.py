@@ -117,6 +117,8 @@ def _tier(schema: tantivy.Schema, scope: SearchScope,
                      else _content_filters(schema, flt))
         except ValidationFailed:  # a price in a currency this engine has no fields for
             return _none()
+        if flt.status:
+            parts.append(("status", any_of(schema, "status", flt.status)))
         return _all([q for _, q in parts]) if parts else tantivy.Query.all_query()
 
     def test(t: FilterTest) -> tantivy.Query:

@@ -302,7 +302,7 @@ def bucket_label(bounds: tuple[int, ...], amount: int) -> str:
 
 class FilterTest(_Strict):
     """Holds for a document that matches one of `filters` (each: every field it sets, as the
-    search's `filter` would; `status` aside), or, with `negate`, for one matching none."""
+    search's `filter` would), or, with `negate`, for one matching none."""
 
     filters: tuple[ProductFilter | ContentFilter, ...]
     negate: bool = False

@@ -109,17 +109,6 @@ class Consequences(_Strict):
                 raise ValueError(f"at most {MAX_BANNER_BYTES} bytes of JSON")
         return value
 
-    @field_validator("boost", "bury")
-    @classmethod
-    def _a_selection(cls, value: ProductFilter | ContentFilter | None
-                     ) -> ProductFilter | ContentFilter | None:
-        if value is not None and value.status is not None:
-            raise ValueError("`status` cannot be boosted or buried (searches see the "
-                             "statuses their key allows)")
-        if value is not None and not _given(value):
-            raise ValueError("give at least one filter field")
-        return value
-
     @field_validator("pin")
     @classmethod
     def _distinct(cls, value: list[Pin]) -> list[Pin]:
@@ -274,10 +263,10 @@ def plan(rules: Sequence[Rule], query: SearchQuery, now: datetime) -> Plan:
             redirect = str(effect.redirect)
         if effect.banner is not None:
             banners.append(effect.banner)
-        if effect.boost is not None and effect.boost not in boost:
-            boost.append(effect.boost)
-        if effect.bury is not None and effect.bury not in bury:
-            bury.append(effect.bury)
+        for given, into in ((effect.boost, boost), (effect.bury, bury)):
+            # an empty filter matches every document: it moves nothing
+            if given is not None and _given(given) and given not in into:
+                into.append(given)
         if effect.filter is not None:
             current = _given(query.filter)
             for name, value in _given(effect.filter.replace).items():

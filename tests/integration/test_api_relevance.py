@@ -54,8 +54,8 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
          "consequences.boost.categories.0"),
         ("POST", "/v1/admin/rules", {"consequences": {"bury": {"has_stock": "maybe"}}},
          "consequences.bury.has_stock"),
-        ("POST", "/v1/admin/rules", {"consequences": {"boost": {"status": ["draft"]}}},
-         "consequences.boost"),
+        ("POST", "/v1/admin/rules", {"consequences": {"boost": {"status": ["gone"]}}},
+         "consequences.boost.status.0"),
     ):
         resp = await api.client.request(method, path, json=body, headers=admin)
         assert resp.status == 422, (path, body, await resp.text())

@@ -195,8 +195,6 @@ def test_filter_consequences_add_and_replace() -> None:
     ({"consequences": {"bury": {"colour": ["red"]}}}, "consequences.bury.colour"),
     ({"consequences": {"boost": {"price": {"currency": "EURO"}}}},
      "consequences.boost.price.currency"),
-    ({"consequences": {"boost": {"status": ["draft"]}}}, "consequences.boost"),
-    ({"consequences": {"bury": {}}}, "consequences.bury"),
     ({"consequences": {"boost": {"kind": ["page"]}}}, "consequences"),
     ({"condition": {"doc_type": "content"}, "consequences": {"bury": {"has_stock": True}}},
      "consequences"),
@@ -248,7 +246,8 @@ def test_boosts_and_buries_of_the_applied_rules_add_up_in_rule_order() -> None:
              _rule(1, {"query": "boots"}, {"boost": {"tags": ["new"]}}),
              _rule(3, {}, {"boost": {"tags": ["sale"]}}),  # the same filter: once
              _rule(4, {"query": "hats"}, {"bury": {"tags": ["old"]}}),  # does not apply
-             _rule(5, {}, {"boost": {"tags": ["off"]}}, enabled=False)]
+             _rule(5, {}, {"boost": {"tags": ["off"]}}, enabled=False),
+             _rule(6, {}, {"boost": {}, "bury": {"tags": []}})]  # match all: move nothing
     got = plan(rules, SearchQuery(q="boots"), NOW)
     assert got.boost == (ProductFilter(tags=["new"]), ProductFilter(tags=["sale"]))
     assert got.bury == (ProductFilter(has_stock=False),)
