@@ -10,9 +10,10 @@ keep their order around them. Totals and facet counts are the sums over the tier
 pinned documents, so they stay consistent with what is shown.
 
 Cost: the pin lookup runs beside the first round of tier searches, one per tier, each asked
-for the stretch of the organic order the page needs, supposing every pin is found; page 1 is
-always that one round. A second round fetches what the first missed (a later page whose
-tiers' sizes were unknown, a pin the filters exclude, fewer hits than pin positions).
+for the stretch of the organic order the page needs whether every pin is found or none (the
+page widened by the pins before it). Without boosts and buries that is the whole search: two
+backend searches at once. A second round fetches what the first missed: on a later page, the
+tiers after the first, whose offsets depend on the sizes of the tiers before them.
 """
 
 from __future__ import annotations
@@ -134,7 +135,9 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
                                             "highlight": False, "sort": "relevance"})
     lookup_scope = scope.model_copy(update={"only_ids": pin_ids,
                                             "exclude_ids": scope.exclude_ids | plan.hidden})
-    first_round = [_stretch(backend, query, part, *_needs(guess.offset, guess.count, None, i),
+    # from where the organic hits start if every pin is found to where they end if none is
+    reach = query.offset + query.per_page - guess.offset
+    first_round = [_stretch(backend, query, part, *_needs(guess.offset, reach, None, i),
                             facets=True) for i, part in enumerate(scopes)]
     looking = asyncio.ensure_future(backend.search(lookup_query, lookup_scope)) \
         if pin_ids else None
