@@ -92,10 +92,12 @@ class Consequences(_Strict):
     pin: list[Pin] = Field(default_factory=list, max_length=MAX_PINS)
     hide: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_HIDDEN)
     filter: FilterChange | None = None
-    boost: ProductFilter | ContentFilter | None = None
-    """Documents matching this filter come first (after the pins), in the search's order."""
-    bury: ProductFilter | ContentFilter | None = None
-    """Documents matching this filter come last, in the search's order."""
+    boost: ProductFilter | ContentFilter | None = Field(default=None, description=(
+        "documents matching this filter (the search's filter shape) come first, in the "
+        "search's order; pins keep their positions; total and facets do not change"))
+    bury: ProductFilter | ContentFilter | None = Field(default=None, description=(
+        "documents matching this filter come last, in the search's order; one matching a "
+        "boost too stays with the rest"))
     redirect: AnyHttpUrl | None = None
     banner: dict[str, Any] | None = None
 
