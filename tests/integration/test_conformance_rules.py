@@ -163,54 +163,48 @@ async def _every_page_size(world: World, backend: str, raw: dict[str, Any],
         assert totals == {len(want)}, per_page
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_boosted_documents_come_first_on_every_page(world: World, backend: str) -> None:
-    rules = [_rule(world, {"boost": {"tags": ["eco"]}})]
-    await _every_page_size(world, backend, BY_TITLE, rules, [
+TIERED = [
+    pytest.param([{"boost": {"tags": ["eco"]}}], [
         "Canvas sneakers", "Wool hat",  # boosted, by title
-        "Bag of marbles", "Feather pillow", "Leather boots", "Leather wallet", "Straw hat"])
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_buried_documents_come_last_on_every_page(world: World, backend: str) -> None:
-    rules = [_rule(world, {"bury": {"has_stock": False}})]
-    await _every_page_size(world, backend, BY_TITLE, rules, [
+        "Bag of marbles", "Feather pillow", "Leather boots", "Leather wallet", "Straw hat"],
+        id="boost"),
+    pytest.param([{"bury": {"has_stock": False}}], [
         "Leather boots", "Leather wallet", "Straw hat", "Wool hat",
-        "Bag of marbles", "Canvas sneakers", "Feather pillow"])  # buried, by title
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_boost_and_bury_together_a_document_matching_both_is_neither(
-        world: World, backend: str) -> None:
-    # Wool hat is eco (boosted) and a hat (buried): it stays among the rest
-    rules = [_rule(world, {"boost": {"tags": ["eco"]}, "bury": {"categories": ["Hats"]}})]
-    await _every_page_size(world, backend, BY_TITLE, rules, [
+        "Bag of marbles", "Canvas sneakers", "Feather pillow"],  # buried, by title
+        id="bury"),
+    # Wool hat is eco (boosted) and a hat (buried): a document matching both stays in the rest
+    pytest.param([{"boost": {"tags": ["eco"]}, "bury": {"categories": ["Hats"]}}], [
         "Canvas sneakers",
         "Bag of marbles", "Feather pillow", "Leather boots", "Leather wallet", "Wool hat",
-        "Straw hat"])
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_documents_without_the_boosted_field_stay_in_the_rest(world: World,
-                                                                   backend: str) -> None:
+        "Straw hat"], id="both-is-neither"),
     # Bag of marbles has no price at all, Feather pillow none in EUR: neither matches, and
     # neither is lost from the rest (a missing field is "does not match" on every engine)
-    rules = [_rule(world, {"boost": {"price": {"currency": "EUR", "min": 5000}},
-                           "bury": {"price": {"currency": "EUR", "max": 2000}}})]
-    await _every_page_size(world, backend, BY_TITLE, rules, [
+    pytest.param([{"boost": {"price": {"currency": "EUR", "min": 5000}},
+                   "bury": {"price": {"currency": "EUR", "max": 2000}}}], [
         "Leather boots",
         "Bag of marbles", "Canvas sneakers", "Feather pillow", "Straw hat", "Wool hat",
-        "Leather wallet"])
+        "Leather wallet"], id="missing-field"),
+    pytest.param([{"boost": {"tags": ["eco"]}, "pin": [("Straw hat", 1), ("Bag of marbles", 4)]}],
+                 ["Straw hat", "Canvas sneakers", "Wool hat", "Bag of marbles",
+                  "Feather pillow", "Leather boots", "Leather wallet"], id="pins-over-tiers"),
+    # boosts add up over rules (new or sale), and a shoe is buried by the third: Leather
+    # boots and Canvas sneakers match both; the hidden Straw hat stays out
+    pytest.param([{"boost": {"tags": ["new"]}},
+                  {"boost": {"tags": ["sale"]}, "hide": ["Straw hat"]},
+                  {"bury": {"categories": ["Shoes"]}}], [
+        "Leather wallet",
+        "Bag of marbles", "Canvas sneakers", "Feather pillow", "Leather boots", "Wool hat"],
+        id="several-rules"),
+]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-async def test_pins_take_their_positions_over_the_boosted_order(world: World,
-                                                               backend: str) -> None:
-    rules = [_rule(world, {"boost": {"tags": ["eco"]},
-                           "pin": [("Straw hat", 1), ("Bag of marbles", 4)]})]
-    await _every_page_size(world, backend, BY_TITLE, rules, [
-        "Straw hat", "Canvas sneakers", "Wool hat", "Bag of marbles",
-        "Feather pillow", "Leather boots", "Leather wallet"])
+@pytest.mark.parametrize(("consequences", "want"), TIERED)
+async def test_boost_and_bury_tier_every_page(world: World, backend: str,
+                                              consequences: list[dict[str, Any]],
+                                              want: list[str]) -> None:
+    rules = [_rule(world, c, n=n) for n, c in enumerate(consequences, 1)]
+    await _every_page_size(world, backend, BY_TITLE, rules, want)
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -259,18 +253,6 @@ async def test_boost_under_the_shoppers_filters(world: World, backend: str) -> N
     assert world.titles(got) == ["Canvas sneakers", "Leather boots", "Straw hat", "Wool hat"]
     assert got.total == plain.total == 4
     assert got.facets == plain.facets
-
-
-@pytest.mark.parametrize("backend", BACKENDS)
-async def test_boosts_of_several_rules_add_up_and_hidden_stays_out(world: World,
-                                                                   backend: str) -> None:
-    rules = [_rule(world, {"boost": {"tags": ["new"]}}, n=1),
-             _rule(world, {"boost": {"tags": ["sale"]}, "hide": ["Straw hat"]}, n=2),
-             _rule(world, {"bury": {"categories": ["Shoes"]}}, n=3)]
-    # boosted: new or sale, and not a shoe; Leather boots and Canvas sneakers are both
-    await _every_page_size(world, backend, BY_TITLE, rules, [
-        "Leather wallet",
-        "Bag of marbles", "Canvas sneakers", "Feather pillow", "Leather boots", "Wool hat"])
 
 
 # ---- synonyms, stop words, typo switches (the tenant's text rules) -------------------------
