@@ -59,13 +59,16 @@ def _merge_stats(a: dict[str, FacetStats], b: dict[str, FacetStats]
     return out
 
 
-def covering_page(start: int, count: int) -> tuple[int, int] | None:
-    """The (page, per_page) of the smallest page holding positions [start, start+count) of
-    an order, or None when no page of at most `MAX_PAGE_SIZE` does (pure)."""
-    for size in range(max(count, 1), MAX_PAGE_SIZE + 1):
-        if start // size == (start + max(count, 1) - 1) // size:
-            return start // size + 1, size
-    return None
+def covering_pages(start: int, count: int) -> tuple[int, list[int]]:
+    """The page size and pages that hold positions [start, start+count) of an order: the
+    smallest single page of at most `MAX_PAGE_SIZE` when there is one, else consecutive pages
+    of `count` (at most `MAX_PAGE_SIZE`) positions (pure)."""
+    count = max(count, 1)
+    for size in range(count, MAX_PAGE_SIZE + 1):
+        if start // size == (start + count - 1) // size:
+            return size, [start // size + 1]
+    size = min(count, MAX_PAGE_SIZE)
+    return size, list(range(start // size + 1, (start + count - 1) // size + 2))
 
 
 @dataclass
@@ -87,22 +90,15 @@ class Stretch:
 async def _stretch(backend: SearchBackend, query: SearchQuery, scope: SearchScope,
                    start: int, count: int, facets: bool) -> Stretch:
     """Positions [start, start+count) of the query's order under `scope`: one search of the
-    page that covers them, else two of `count` hits (facets only when asked)."""
-    plain = query if facets else query.model_copy(update={"facets": []})
-    covering = covering_page(start, count)
-    if covering is not None:
-        page, size = covering
-        got = await backend.search(plain.model_copy(update={"page": page, "per_page": size}),
-                                   scope)
-        return Stretch(start, got.hits[start - (page - 1) * size:][:count], got)
-    size = min(count, MAX_PAGE_SIZE)
-    page = start // size + 1
-    first, second = await asyncio.gather(
-        backend.search(plain.model_copy(update={"page": page, "per_page": size}), scope),
-        backend.search(query.model_copy(update={"facets": [], "page": page + 1,
-                                                "per_page": size}), scope))
-    hits = [*first.hits, *second.hits][start - (page - 1) * size:][:count]
-    return Stretch(start, hits, first)
+    page that covers them, else of the consecutive pages that do (facets only when asked,
+    counted by the first)."""
+    size, pages = covering_pages(start, count)
+    results = await asyncio.gather(*(backend.search(query.model_copy(update={
+        "page": page, "per_page": size, **({} if facets and n == 0 else {"facets": []})}),
+        scope) for n, page in enumerate(pages)))
+    hits = [hit for got in results for hit in got.hits]
+    skip = start - (pages[0] - 1) * size
+    return Stretch(start, hits[skip:skip + count], results[0])
 
 
 def _needs(start: int, count: int, totals: list[int] | None, tier: int,

@@ -20,7 +20,7 @@ from indexer.model.relevance import (
     without_stop_words,
 )
 from search_api.errors import from_validation
-from search_api.merchandising import covering_page
+from search_api.merchandising import covering_pages
 from search_api.model import ContentFilter, FilterTest, ProductFilter, SearchQuery
 from search_api.rules import Pin, Rule, RuleSpec, page_window, plan, tiers
 
@@ -281,17 +281,16 @@ def test_tiers_split_every_document_into_exactly_one_part(boost: list[str],
     assert tiers([], []) == [()]
 
 
-def test_a_covering_page_holds_the_whole_stretch() -> None:
+def test_the_covering_pages_hold_the_whole_stretch() -> None:
     for start in range(0, 400):
-        for count in range(0, 21):
-            got = covering_page(start, count)
-            if got is None:
-                assert start >= 100
-                continue
-            page, size = got
-            assert size >= max(count, 1)
-            assert (page - 1) * size <= start
-            assert start + max(count, 1) <= page * size
-    assert covering_page(0, 20) == (1, 20)
-    assert covering_page(40, 20) == (3, 20)
-    assert covering_page(38, 18) == (3, 19)  # 38-55 of positions 38-56
+        for count in range(0, 121, 7):
+            size, pages = covering_pages(start, count)
+            assert size <= 100 and (len(pages) == 1 or size == min(count, 100))
+            assert pages == list(range(pages[0], pages[-1] + 1))
+            assert (pages[0] - 1) * size <= start
+            assert start + max(count, 1) <= pages[-1] * size
+            assert (pages[-1] - 1) * size < start + max(count, 1)  # no page too many
+    assert covering_pages(0, 20) == (20, [1])
+    assert covering_pages(40, 20) == (20, [3])
+    assert covering_pages(38, 18) == (19, [3])  # 38-55 of positions 38-56
+    assert covering_pages(190, 120) == (100, [2, 3, 4])
