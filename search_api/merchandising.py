@@ -19,6 +19,7 @@ tiers after the first, whose offsets depend on the sizes of the tiers before the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from dataclasses import dataclass
 
@@ -140,8 +141,10 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
     try:
         stretches = list(await asyncio.gather(*first_round))
     except BaseException:
-        if looking is not None:
+        if looking is not None:  # not left running, nor its error unretrieved
             looking.cancel()
+            with contextlib.suppress(BaseException):
+                await looking
         raise
     lookup = await looking if looking is not None else None
     found = {hit.id: hit for hit in lookup.hits} if lookup is not None else {}

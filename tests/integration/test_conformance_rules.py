@@ -208,6 +208,19 @@ async def test_boost_and_bury_tier_every_page(world: World, backend: str,
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+async def test_content_is_tiered_by_its_own_filter_fields(world: World, backend: str) -> None:
+    raw = {"doc_type": "content", "sort": "title:asc"}
+    plain = world.titles(await _search(world, backend, raw))
+    assert plain == ["About us", "Leather care guide", "Summer news"]
+    # `tags` is a field of both filters: read as the content filter's
+    rules = [_rule(world, {"boost": {"kind": ["post"]}, "bury": {"tags": ["eco"]}},
+                   {"doc_type": "content"})]
+    got = await _search(world, backend, raw, rules)
+    assert world.titles(got) == ["Summer news", "About us", "Leather care guide"]
+    assert got.total == len(plain)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 async def test_each_tier_keeps_the_in_stock_first_order(world: World, backend: str) -> None:
     rules = [_rule(world, {"boost": {"tags": ["eco"]}})]
     await _every_page_size(world, backend, BY_TITLE, rules, [
