@@ -30,6 +30,7 @@ from search_api.model import (
     SearchQuery,
     SearchResult,
     SearchScope,
+    facet_order,
 )
 from search_api.rules import Plan, page_window, tiers
 
@@ -178,4 +179,5 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
         stats = _merge_stats(stats, part.facet_stats)
     return stretches[0].result.model_copy(update={
         "hits": hits, "total": sum(totals) + len(pins), "page": query.page,
-        "per_page": query.per_page, "facets": facets, "facet_stats": stats})
+        "per_page": query.per_page, "facet_stats": stats,
+        "facets": {name: facet_order(name, counts) for name, counts in facets.items()}})

@@ -249,7 +249,9 @@ async def test_boost_and_bury_change_neither_totals_nor_facets(world: World,
     rules = [_rule(world, {"boost": {"tags": ["new"]}, "bury": {"has_stock": False}})]
     got = await _search(world, backend, raw, rules)
     assert got.total == plain.total
-    assert got.facets == plain.facets
+    # the same counts in the same (documented) order
+    assert [list(v.items()) for v in got.facets.values()] == \
+        [list(v.items()) for v in plain.facets.values()]
     assert got.facet_stats == plain.facet_stats
     assert sorted(world.titles(got)) == sorted(world.titles(plain))
     assert world.titles(got)[0] == "Leather boots"
