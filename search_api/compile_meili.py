@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core_write.errors import ValidationFailed
 from indexer.meili.config import index_uid
 from indexer.meili.documents import MAX_FACET_VALUES
 from indexer.model import SPECS, DocType
@@ -35,6 +36,7 @@ from search_api.model import (
     OWN_FILTER,
     ContentFilter,
     FacetStats,
+    FilterTest,
     Hit,
     ProductFilter,
     SearchQuery,
@@ -104,6 +106,16 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
         out.append(("ids", any_of("id", sorted(scope.only_ids))))
     if scope.exclude_ids:
         out.append(("not_ids", f"NOT ({any_of('id', sorted(scope.exclude_ids))})"))
+    if scope.tier:
+        out.append(("tier", _tier(scope, currencies)))
+    if flt is not None:
+        out += _filter_clauses(flt, currencies)
+    return out
+
+
+def _filter_clauses(flt: ProductFilter | ContentFilter, currencies: Sequence[str]) -> Clauses:
+    """Named filter expressions of one filter (`status` aside: the scope's statuses)."""
+    out: Clauses = []
     if isinstance(flt, ProductFilter):
         if flt.categories:
             out.append(("categories", any_of("category_ids", flt.categories)))
@@ -140,6 +152,26 @@ def clauses(query: SearchQuery, scope: SearchScope, currencies: Sequence[str]) -
                 parts.append(f"published_at_us <= {micros(flt.published.lte)}")
             out.append(("published", " AND ".join(parts)))
     return out
+
+
+def _tier(scope: SearchScope, currencies: Sequence[str]) -> str:
+    """The scope's merchandising tier (`SearchScope.tier`) as one expression. `NOT` is the
+    complement in Meilisearch (a document without the field does not match the filter)."""
+    def matches(flt: ProductFilter | ContentFilter) -> str:
+        try:
+            parts = _filter_clauses(flt, currencies)
+        except ValidationFailed:  # a price in a currency this engine has no fields for
+            return "NOT id EXISTS"
+        if flt.status:
+            parts.append(("status", any_of("status", flt.status)))
+        return all_of([expr for _, expr in parts]) or "id EXISTS"
+
+    def test(t: FilterTest) -> str:
+        found = " OR ".join(f"({matches(flt)})" for flt in t.filters) or "NOT id EXISTS"
+        return f"NOT ({found})" if t.negate else f"({found})"
+
+    return " AND ".join("(" + " OR ".join(test(t) for t in group) + ")"
+                        for group in scope.tier)
 
 
 IDENTIFIER_ATTRIBUTE: dict[DocType, str] = {"product": "identifiers", "content": "slug"}

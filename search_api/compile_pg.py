@@ -24,6 +24,7 @@ from indexer.model.text import (
 from search_api.model import (
     OWN_FILTER,
     ContentFilter,
+    FilterTest,
     ProductFilter,
     SearchQuery,
     SearchScope,
@@ -213,6 +214,8 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     if statuses is not None:
         clauses.append(("status", f"status = ANY({p.add(statuses)}::text[])"))
     clauses += _id_clauses(table_of(query).key, scope, p)
+    if scope.tier:
+        clauses.append(("tier", _tier(scope, p)))
     if query.q:
         text = f"search_vector @@ {TQ.format('match')}"
         ident = identifier_match(query, p)
@@ -222,6 +225,25 @@ def _where(query: SearchQuery, scope: SearchScope, p: Params, skip: str | None =
     elif isinstance(flt, ContentFilter):
         clauses += _content_filters(flt, p, skip)
     return clauses
+
+
+def _tier(scope: SearchScope, p: Params) -> str:
+    """The scope's merchandising tier (`SearchScope.tier`) as one condition. A filter's
+    condition is NULL on a document without the field, so each test is made true or false
+    (`IS TRUE`): a negated test holds for those documents too, as on the other engines."""
+    def matches(flt: ProductFilter | ContentFilter) -> str:
+        parts = (_product_filters(flt, p, None) if isinstance(flt, ProductFilter)
+                 else _content_filters(flt, p, None))
+        if flt.status:
+            parts.append(("status", f"status = ANY({p.add(list(flt.status))}::text[])"))
+        return " AND ".join(f"({sql})" for _, sql in parts) or "TRUE"
+
+    def test(t: FilterTest) -> str:
+        found = " OR ".join(f"({matches(flt)})" for flt in t.filters) or "FALSE"
+        return f"({found}) IS {'NOT ' if t.negate else ''}TRUE"
+
+    return " AND ".join("(" + " OR ".join(test(t) for t in group) + ")"
+                        for group in scope.tier)
 
 
 IDENTIFIER_SQL: dict[DocType, str] = {

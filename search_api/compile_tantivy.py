@@ -15,6 +15,7 @@ from typing import Any
 
 import tantivy
 
+from core_write.errors import ValidationFailed
 from indexer.model import SPECS, DocType
 from indexer.model.engines import match_query
 from indexer.model.relevance import DEFAULT_TEXT_RULES, TextRules
@@ -23,6 +24,7 @@ from indexer.tantivy.query import WordScores, tenant_scoped, text_query, words_q
 from search_api.model import (
     OWN_FILTER,
     ContentFilter,
+    FilterTest,
     ProductFilter,
     SearchQuery,
     SearchScope,
@@ -89,6 +91,8 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
         out.append(("not_ids", tantivy.Query.boolean_query(
             [(tantivy.Occur.Must, tantivy.Query.all_query()),
              (tantivy.Occur.MustNot, any_of(schema, "id", sorted(scope.exclude_ids)))])))
+    if scope.tier:
+        out.append(("tier", _tier(schema, scope, currencies)))
     if query.q:
         text = user_text(index, query.doc_type, query.q, scope.language, scored=scored,
                          rules=scope.text_rules)
@@ -102,6 +106,39 @@ def clauses(index: tantivy.Index, query: SearchQuery, scope: SearchScope,
     elif isinstance(flt, ContentFilter):
         out += _content_filters(schema, flt)
     return out
+
+
+def _tier(schema: tantivy.Schema, scope: SearchScope,
+          currencies: Sequence[str]) -> tantivy.Query:
+    """The scope's merchandising tier (`SearchScope.tier`) as one query."""
+    def matches(flt: ProductFilter | ContentFilter) -> tantivy.Query:
+        try:
+            parts = (_product_filters(schema, flt, currencies) if isinstance(flt, ProductFilter)
+                     else _content_filters(schema, flt))
+        except ValidationFailed:  # a price in a currency this engine has no fields for
+            return _none()
+        if flt.status:
+            parts.append(("status", any_of(schema, "status", flt.status)))
+        return _all([q for _, q in parts]) if parts else tantivy.Query.all_query()
+
+    def test(t: FilterTest) -> tantivy.Query:
+        found = _any([matches(flt) for flt in t.filters]) if t.filters else _none()
+        if not t.negate:
+            return found
+        return tantivy.Query.boolean_query([(tantivy.Occur.Must, tantivy.Query.all_query()),
+                                            (tantivy.Occur.MustNot, found)])
+
+    return _all([_any([test(t) for t in group]) for group in scope.tier])
+
+
+def _any(parts: Sequence[tantivy.Query]) -> tantivy.Query:
+    if len(parts) == 1:
+        return parts[0]
+    return tantivy.Query.boolean_query([(tantivy.Occur.Should, part) for part in parts])
+
+
+def _none() -> tantivy.Query:
+    return tantivy.Query.boolean_query([(tantivy.Occur.MustNot, tantivy.Query.all_query())])
 
 
 def identifier_match(schema: tantivy.Schema, query: SearchQuery) -> tantivy.Query | None:

@@ -1,17 +1,44 @@
 """Runs a search under a rule plan on any backend, through the backend's ordinary search
-(I/O: the backend): hidden documents are out of the scope; pinned documents are looked up
-with the search's filters (a pin the shopper's filters exclude is not forced in, whatever the
-text) and placed at their positions, the other hits keep their order around them; totals and
-facet counts are those of the hits plus the pinned documents, so they stay consistent with
-what is shown."""
+(I/O: the backend).
+
+Hidden documents are out of the scope. Boosts and buries split the organic order into tiers
+(`rules.tiers`: boosted, the rest, buried), each searched with its tier in the scope and in
+the search's usual order; the organic order is the tiers one after the other. Pinned
+documents are looked up with the search's filters (a pin the shopper's filters exclude is not
+forced in, whatever the text) and placed at their positions over that order, the other hits
+keep their order around them. Totals and facet counts are the sums over the tiers plus the
+pinned documents, so they stay consistent with what is shown.
+
+Cost: the pin lookup runs beside the first round of tier searches, one per tier, each asked
+for the stretch of the organic order the page needs whether every pin is found or none (the
+page widened by the pins before it). Without boosts and buries that is the whole search: two
+backend searches at once. A second round fetches what the first missed: on a later page, the
+tiers after the first, whose offsets depend on the sizes of the tiers before them.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
-from collections.abc import Sequence
+from dataclasses import dataclass
 
-from search_api.model import FacetStats, Hit, SearchBackend, SearchQuery, SearchResult, SearchScope
-from search_api.rules import Pin, Plan, page_window
+from search_api.model import (
+    FacetStats,
+    Hit,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    facet_order,
+)
+from search_api.rules import Plan, page_window, tiers
+
+MAX_PAGE_SIZE = 100
+"""The largest `per_page` a stretch is fetched with (the query model's bound)."""
+UNBOUNDED = 1 << 40
+"""An organic total larger than any: the first round supposes every pin is placed where it
+asks."""
 
 
 def _merge_facets(a: dict[str, dict[str, int]], b: dict[str, dict[str, int]]
@@ -34,53 +61,108 @@ def _merge_stats(a: dict[str, FacetStats], b: dict[str, FacetStats]
     return out
 
 
-async def _organic_range(backend: SearchBackend, query: SearchQuery, scope: SearchScope,
-                         first: SearchResult, start: int, count: int) -> list[Hit]:
-    """`count` hits from position `start` of the organic order, fetched by pages of the
-    query's size (the page already fetched is reused)."""
-    size = query.per_page
-    pages: dict[int, list[Hit]] = {query.page: list(first.hits)}
-    out: list[Hit] = []
-    position = start
-    while len(out) < count:
-        page = position // size + 1
-        if page not in pages:
-            more = await backend.search(
-                query.model_copy(update={"page": page, "facets": []}), scope)
-            pages[page] = list(more.hits)
-        chunk = pages[page][position - (page - 1) * size:]
-        if not chunk:
-            break
-        take = chunk[:count - len(out)]
-        out += take
-        position += len(take)
-    return out
+def covering_pages(start: int, count: int) -> tuple[int, list[int]]:
+    """The page size and pages that hold positions [start, start+count) of an order: the
+    smallest single page of at most `MAX_PAGE_SIZE` when there is one, else consecutive pages
+    of `count` (at most `MAX_PAGE_SIZE`) positions (pure)."""
+    count = max(count, 1)
+    for size in range(count, MAX_PAGE_SIZE + 1):
+        if start // size == (start + count - 1) // size:
+            return size, [start // size + 1]
+    size = min(count, MAX_PAGE_SIZE)
+    return size, list(range(start // size + 1, (start + count - 1) // size + 2))
+
+
+@dataclass
+class Stretch:
+    """Hits `start`.. of one tier's order, with the tier's total and facets."""
+
+    start: int
+    hits: list[Hit]
+    result: SearchResult
+
+    def covers(self, start: int, count: int) -> bool:
+        return self.start <= start and start + count <= self.start + len(self.hits) or \
+            start >= self.result.total
+
+    def take(self, start: int, count: int) -> list[Hit]:
+        return self.hits[start - self.start:start - self.start + count]
+
+
+async def _stretch(backend: SearchBackend, query: SearchQuery, scope: SearchScope,
+                   start: int, count: int, facets: bool) -> Stretch:
+    """Positions [start, start+count) of the query's order under `scope`: one search of the
+    page that covers them, else of the consecutive pages that do (facets only when asked,
+    counted by the first)."""
+    size, pages = covering_pages(start, count)
+    results = await asyncio.gather(*(backend.search(query.model_copy(update={
+        "page": page, "per_page": size, **({} if facets and n == 0 else {"facets": []})}),
+        scope) for n, page in enumerate(pages)))
+    hits = [hit for got in results for hit in got.hits]
+    skip = start - (pages[0] - 1) * size
+    return Stretch(start, hits[skip:skip + count], results[0])
+
+
+def _needs(start: int, count: int, totals: list[int] | None, tier: int,
+           ) -> tuple[int, int]:
+    """The part (start within the tier, count) of organic positions [start, start+count)
+    that falls in tier `tier`; without the tiers' sizes (first round), tier 0 from `start`
+    and the others from their beginning."""
+    if totals is None:
+        return (start, count) if tier == 0 else (0, count)
+    before = sum(totals[:tier])
+    first = max(start, before)
+    last = min(start + count, before + totals[tier])
+    return first - before, max(0, last - first)
 
 
 async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: SearchScope,
                            plan: Plan) -> SearchResult:
-    """`query` as the plan has it: filters changed, hidden documents out, pins placed."""
+    """`query` as the plan has it: filters changed, hidden documents out, the organic order
+    tiered by boosts and buries, pins placed."""
     query = plan.query or query
     pin_ids = frozenset(p.id for p in plan.pins)
-    if not pin_ids and not plan.hidden:
+    if not pin_ids and not plan.hidden and not plan.boost and not plan.bury:
         return await backend.search(query, scope)
-    organic_scope = scope.model_copy(update={
-        "exclude_ids": scope.exclude_ids | plan.hidden | pin_ids})
-    first = await backend.search(query, organic_scope)
-    if not pin_ids:
-        return first
-    lookup = await backend.search(
-        query.model_copy(update={"q": None, "page": 1, "per_page": len(pin_ids),
-                                 "highlight": False, "sort": "relevance"}),
-        scope.model_copy(update={"only_ids": pin_ids,
-                                 "exclude_ids": scope.exclude_ids | plan.hidden}))
-    found = {hit.id: hit for hit in lookup.hits}
-    pins: Sequence[Pin] = [p for p in plan.pins if p.id in found]
-    window = page_window(pins, first.total, query.offset, query.per_page)
-    organic = await _organic_range(backend, query, organic_scope, first, window.offset,
-                                   window.count)
+    organic = scope.model_copy(update={"exclude_ids": scope.exclude_ids | plan.hidden | pin_ids})
+    if not pin_ids and not plan.boost and not plan.bury:
+        return await backend.search(query, organic)
+    scopes = [organic.model_copy(update={"tier": tier}) for tier in tiers(plan.boost, plan.bury)]
+    guess = page_window(plan.pins, UNBOUNDED, query.offset, query.per_page)
+    lookup_query = query.model_copy(update={"q": None, "page": 1, "per_page": max(len(pin_ids), 1),
+                                            "highlight": False, "sort": "relevance"})
+    lookup_scope = scope.model_copy(update={"only_ids": pin_ids,
+                                            "exclude_ids": scope.exclude_ids | plan.hidden})
+    # from where the organic hits start if every pin is found to where they end if none is
+    reach = query.offset + query.per_page - guess.offset
+    first_round = [_stretch(backend, query, part, *_needs(guess.offset, reach, None, i),
+                            facets=True) for i, part in enumerate(scopes)]
+    looking = asyncio.ensure_future(backend.search(lookup_query, lookup_scope)) \
+        if pin_ids else None
+    try:
+        stretches = list(await asyncio.gather(*first_round))
+    except BaseException:
+        if looking is not None:  # not left running, nor its error unretrieved
+            looking.cancel()
+            with contextlib.suppress(BaseException):
+                await looking
+        raise
+    lookup = await looking if looking is not None else None
+    found = {hit.id: hit for hit in lookup.hits} if lookup is not None else {}
+    pins = [p for p in plan.pins if p.id in found]
+    totals = [s.result.total for s in stretches]
+    window = page_window(pins, sum(totals), query.offset, query.per_page)
+    wanted = [_needs(window.offset, window.count, totals, i) for i in range(len(scopes))]
+    missing = [i for i, (start, count) in enumerate(wanted)
+               if count and not stretches[i].covers(start, count)]
+    if missing:
+        again = await asyncio.gather(*(_stretch(backend, query, scopes[i], *wanted[i],
+                                                facets=False) for i in missing))
+        for i, got in zip(missing, again, strict=True):
+            stretches[i] = Stretch(got.start, got.hits, stretches[i].result)
+    rest = iter([hit for i, (start, count) in enumerate(wanted)
+                 for hit in stretches[i].take(start, count)])
     hits: list[Hit] = []
-    rest = iter(organic)
     for slot in range(window.count + len(window.slots)):
         pinned: uuid.UUID | None = window.slots.get(slot)
         if pinned is not None:
@@ -90,7 +172,12 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
             if hit is None:
                 break
             hits.append(hit)
-    return first.model_copy(update={
-        "hits": hits, "total": first.total + len(pins),
-        "facets": _merge_facets(first.facets, lookup.facets),
-        "facet_stats": _merge_stats(first.facet_stats, lookup.facet_stats)})
+    facets: dict[str, dict[str, int]] = {}
+    stats: dict[str, FacetStats] = {}
+    for part in [*(s.result for s in stretches), *([lookup] if lookup is not None else [])]:
+        facets = _merge_facets(facets, part.facets)
+        stats = _merge_stats(stats, part.facet_stats)
+    return stretches[0].result.model_copy(update={
+        "hits": hits, "total": sum(totals) + len(pins), "page": query.page,
+        "per_page": query.per_page, "facet_stats": stats,
+        "facets": {name: facet_order(name, counts) for name, counts in facets.items()}})

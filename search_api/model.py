@@ -300,6 +300,14 @@ def bucket_label(bounds: tuple[int, ...], amount: int) -> str:
     return f"{low}+"
 
 
+class FilterTest(_Strict):
+    """Holds for a document that matches one of `filters` (each: every field it sets, as the
+    search's `filter` would), or, with `negate`, for one matching none."""
+
+    filters: tuple[ProductFilter | ContentFilter, ...]
+    negate: bool = False
+
+
 class SearchScope(_Strict):
     """Who searches: fixed by the API key, never by request parameters."""
 
@@ -309,6 +317,9 @@ class SearchScope(_Strict):
     """Merchandising: the search sees only these documents (a pin's lookup)."""
     exclude_ids: frozenset[uuid.UUID] = frozenset()
     """Merchandising: documents this search never sees (hidden by a rule, or pinned)."""
+    tier: tuple[tuple[FilterTest, ...], ...] = ()
+    """Merchandising (boost and bury): the search sees only the documents for which every
+    group holds one test that holds (a conjunction of disjunctions), besides its filter."""
     in_stock_first: bool = False
     """Products in stock before those out of stock (ranking tier 0, relevance and explicit
     sorts alike). The API fills it from the tenant's setting (`ApiKey.scope`, on by

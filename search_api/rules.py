@@ -7,7 +7,8 @@ every enabled rule whose condition holds applies, and where two disagree the ear
 wins: the first rule to pin a position keeps it, a document pinned twice keeps its first
 position, the first redirect is the redirect, the first rule to set a filter field sets it.
 Hidden documents are the union of every applied rule's, and hiding beats pinning. Banners
-are all returned, in rule order.
+are all returned, in rule order. Boosts are the union of every applied rule's boost filter,
+buries likewise; a document matching both a boost and a bury is neither (`tiers`).
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from indexer.model.relevance import MAX_TERM_CHARS, words_of
-from search_api.model import ContentFilter, ProductFilter, SearchQuery
+from search_api.model import ContentFilter, FilterTest, ProductFilter, SearchQuery
 
 MAX_RULES = 200
 """Rules per tenant (enabled or not)."""
@@ -70,8 +72,7 @@ class Condition(_Strict):
     @classmethod
     def _filters(cls, value: ProductFilter | ContentFilter | None, info: ValidationInfo
                  ) -> ProductFilter | ContentFilter | None:
-        _fits(info.data.get("doc_type", "products"), value)
-        return value
+        return _fits(info.data.get("doc_type", "products"), value)
 
 
 class Pin(_Strict):
@@ -91,6 +92,12 @@ class Consequences(_Strict):
     pin: list[Pin] = Field(default_factory=list, max_length=MAX_PINS)
     hide: list[uuid.UUID] = Field(default_factory=list, max_length=MAX_HIDDEN)
     filter: FilterChange | None = None
+    boost: ProductFilter | ContentFilter | None = Field(default=None, description=(
+        "documents matching this filter (the search's filter shape) come first, in the "
+        "search's order; pins keep their positions; total and facets do not change"))
+    bury: ProductFilter | ContentFilter | None = Field(default=None, description=(
+        "documents matching this filter come last, in the search's order; one matching a "
+        "boost too stays with the rest"))
     redirect: AnyHttpUrl | None = None
     banner: dict[str, Any] | None = None
 
@@ -115,9 +122,10 @@ class Consequences(_Strict):
 
     @model_validator(mode="after")
     def _something(self) -> Consequences:
-        if not (self.pin or self.hide or self.filter or self.redirect or self.banner):
+        if not (self.pin or self.hide or self.filter or self.redirect or self.banner
+                or self.boost or self.bury):
             raise ValueError("a rule needs at least one consequence (pin, hide, filter, "
-                             "redirect or banner)")
+                             "boost, bury, redirect or banner)")
         return self
 
 
@@ -135,10 +143,12 @@ class RuleSpec(_Strict):
     def _filters_fit(cls, value: Consequences, info: ValidationInfo) -> Consequences:
         condition = info.data.get("condition")
         doc_type = condition.doc_type if isinstance(condition, Condition) else "products"
-        if value.filter is not None:
-            _fits(doc_type, value.filter.add)
-            _fits(doc_type, value.filter.replace)
-        return value
+        change = value.filter
+        if change is not None:
+            change = change.model_copy(update={"add": _fits(doc_type, change.add),
+                                               "replace": _fits(doc_type, change.replace)})
+        return value.model_copy(update={"filter": change, "boost": _fits(doc_type, value.boost),
+                                        "bury": _fits(doc_type, value.bury)})
 
 
 class Rule(RuleSpec):
@@ -150,12 +160,17 @@ class Rule(RuleSpec):
     updated_at: datetime
 
 
-def _fits(doc_type: str, given: ProductFilter | ContentFilter | None) -> None:
-    """Cross-field: a filter's fields must be those of the rule's document type."""
-    if given is None:
-        return
-    if isinstance(given, ProductFilter) != (doc_type == "products"):
-        raise ValueError(f"these filter fields do not apply to {doc_type}")
+def _fits(doc_type: str, given: ProductFilter | ContentFilter | None
+          ) -> ProductFilter | ContentFilter | None:
+    """Cross-field: a filter's fields must be those of the rule's document type; one whose
+    fields both types have (`tags`, `categories`) is read as the rule's type's."""
+    if given is None or isinstance(given, ProductFilter) == (doc_type == "products"):
+        return given
+    kind = ProductFilter if doc_type == "products" else ContentFilter
+    try:
+        return kind.model_validate(given.model_dump(exclude_unset=True))
+    except ValidationError:
+        raise ValueError(f"these filter fields do not apply to {doc_type}") from None
 
 
 def _given(flt: ProductFilter | ContentFilter | None) -> dict[str, Any]:
@@ -178,6 +193,8 @@ class Plan:
     redirect: str | None = None
     banners: tuple[dict[str, Any], ...] = ()
     changes: dict[str, Any] = field(default_factory=dict)
+    boost: tuple[ProductFilter | ContentFilter, ...] = ()
+    bury: tuple[ProductFilter | ContentFilter, ...] = ()
 
 
 def _public(doc_type: str) -> str:
@@ -232,6 +249,8 @@ def plan(rules: Sequence[Rule], query: SearchQuery, now: datetime) -> Plan:
     redirect: str | None = None
     banners: list[dict[str, Any]] = []
     set_fields: dict[str, Any] = {}
+    boost: list[ProductFilter | ContentFilter] = []
+    bury: list[ProductFilter | ContentFilter] = []
     for rule in ordered(rules):
         if not rule.enabled or not holds(rule.condition, query, now):
             continue
@@ -246,6 +265,10 @@ def plan(rules: Sequence[Rule], query: SearchQuery, now: datetime) -> Plan:
             redirect = str(effect.redirect)
         if effect.banner is not None:
             banners.append(effect.banner)
+        for given, into in ((effect.boost, boost), (effect.bury, bury)):
+            # an empty filter matches every document: it moves nothing
+            if given is not None and _given(given) and given not in into:
+                into.append(given)
         if effect.filter is not None:
             current = _given(query.filter)
             for name, value in _given(effect.filter.replace).items():
@@ -261,7 +284,29 @@ def plan(rules: Sequence[Rule], query: SearchQuery, now: datetime) -> Plan:
         new_query = query.model_copy(update={"filter": kind.model_validate(
             {**_given(query.filter), **set_fields})})
     return Plan(applied=tuple(applied), pins=pins, hidden=frozenset(hidden), query=new_query,
-                redirect=redirect, banners=tuple(banners), changes=set_fields)
+                redirect=redirect, banners=tuple(banners), changes=set_fields,
+                boost=tuple(boost), bury=tuple(bury))
+
+
+Tier = tuple[tuple[FilterTest, ...], ...]
+"""`SearchScope.tier`: every group holds a test that holds."""
+
+
+def tiers(boost: Sequence[ProductFilter | ContentFilter],
+          bury: Sequence[ProductFilter | ContentFilter]) -> list[Tier]:
+    """The parts of the organic order, first to last: the boosted documents (matching a
+    boost, no bury), the rest (matching both or neither), the buried ones (a bury, no boost).
+    Without boosts and buries: one part, everything."""
+    up, down = FilterTest(filters=tuple(boost)), FilterTest(filters=tuple(bury))
+    not_up, not_down = FilterTest(filters=tuple(boost), negate=True), \
+        FilterTest(filters=tuple(bury), negate=True)
+    if boost and bury:
+        return [((up,), (not_down,)), ((not_up, down), (not_down, up)), ((down,), (not_up,))]
+    if boost:
+        return [((up,),), ((not_up,),)]
+    if bury:
+        return [((not_down,),), ((down,),)]
+    return [()]
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,12 @@ async def test_settings_validation_names_the_field(api: Api) -> None:
         ("POST", "/v1/admin/rules", {"condition": {"query": "x"},
                                      "consequences": {"pin": [{"id": "no", "position": 1}]}},
          "consequences.pin.0.id"),
+        ("POST", "/v1/admin/rules", {"consequences": {"boost": {"categories": ["no"]}}},
+         "consequences.boost.categories.0"),
+        ("POST", "/v1/admin/rules", {"consequences": {"bury": {"has_stock": "maybe"}}},
+         "consequences.bury.has_stock"),
+        ("POST", "/v1/admin/rules", {"consequences": {"boost": {"status": ["gone"]}}},
+         "consequences.boost.status.0"),
     ):
         resp = await api.client.request(method, path, json=body, headers=admin)
         assert resp.status == 422, (path, body, await resp.text())
@@ -245,6 +251,32 @@ async def test_a_pin_rule_over_http_puts_its_product_first_and_delete_undoes_it(
 
         await wait_until(unpinned, timeout=10, what=f"the pin gone on {name}")
         assert (await _titles(client, keys["admin"], "boots"))[1]["applied_rules"] == []
+
+
+async def test_a_bury_rule_over_http_moves_its_documents_last(
+    real: tuple[dict[str, TestClient[Any, Any]], dict[str, str], Settings]
+) -> None:
+    clients, keys, _ = real
+    admin = {"Authorization": f"Bearer {keys['admin']}"}
+    before = {name: (await _titles(c, keys["admin"], "leather"))[0]
+              for name, c in clients.items()}
+    sale = {"Leather wallet", "Canvas sneakers"}
+    assert all(sale <= set(titles) for titles in before.values())
+    resp = await clients["postgres"].post("/v1/admin/rules", headers=admin, json={
+        "condition": {"contains": "leather"}, "consequences": {"bury": {"tags": ["sale"]}}})
+    assert resp.status == 201, await resp.text()
+    rule = (await resp.json())["rule"]
+    assert rule["consequences"]["bury"]["tags"] == ["sale"]
+    for name, client in clients.items():
+        async def applied(client: TestClient[Any, Any] = client) -> bool:
+            _, body = await _titles(client, keys["admin"], "leather")
+            return bool(body["applied_rules"] == [rule["id"]])
+
+        await wait_until(applied, timeout=10, what=f"the bury on {name}")
+        titles, body = await _titles(client, keys["admin"], "leather")
+        assert titles == [t for t in before[name] if t not in sale] + \
+            [t for t in before[name] if t in sale], (name, before[name])
+        assert body["total"] == len(before[name])
 
 
 async def test_a_second_api_process_picks_a_rule_up_within_the_cache_time(

@@ -33,30 +33,35 @@ def _rule(world: World, consequences: dict[str, Any], condition: dict[str, Any] 
         body["pin"] = [{"id": ref(name), "position": pos} for name, pos in body["pin"]]
     if "hide" in body:
         body["hide"] = [ref(name) for name in body["hide"]]
+    for tiered in ("boost", "bury"):
+        if "categories" in body.get(tiered, {}):
+            body[tiered] = {**body[tiered],
+                            "categories": [ref(n) for n in body[tiered]["categories"]]}
     spec = RuleSpec.model_validate({"condition": condition or {}, "consequences": body})
     return Rule.model_validate({**spec.model_dump(), "id": uuid.UUID(int=n),
                                 "created_at": NOW, "updated_at": NOW})
 
 
 async def _search(world: World, backend: str, raw: dict[str, Any],
-                  rules: list[Rule] | None = None) -> SearchResult:
+                  rules: list[Rule] | None = None, in_stock_first: bool = False
+                  ) -> SearchResult:
     if "filter" in raw and "categories" in raw["filter"]:
         raw = {**raw, "filter": {**raw["filter"], "categories": [
             str(world.ids[n]) for n in raw["filter"]["categories"]]}}
     query = SearchQuery.model_validate(raw)
-    scope = SearchScope(tenant_id=world.tenant)
+    scope = SearchScope(tenant_id=world.tenant, in_stock_first=in_stock_first)
     return await search_with_plan(world.backends[backend], query, scope,
                                   plan(rules or [], query, NOW))
 
 
 async def _all_pages(world: World, backend: str, raw: dict[str, Any], rules: list[Rule],
-                     per_page: int) -> tuple[list[str], set[int]]:
+                     per_page: int, in_stock_first: bool = False) -> tuple[list[str], set[int]]:
     titles: list[str] = []
     totals: set[int] = set()
     page = 1
     while True:
         result = await _search(world, backend, {**raw, "page": page, "per_page": per_page},
-                               rules)
+                               rules, in_stock_first)
         totals.add(result.total)
         if not result.hits:
             return titles, totals
@@ -140,6 +145,129 @@ async def test_a_rule_filter_is_applied(world: World, backend: str) -> None:
                          rules)
     assert "Canvas sneakers" in world.titles(mine)
     assert not {"Leather wallet", "Leather boots"} & set(world.titles(mine))
+
+
+# ---- boost and bury: tiers of the organic order ---------------------------------------------
+BY_TITLE = {"sort": "title:asc"}
+"""Published catalog products by title: Bag of marbles, Canvas sneakers, Feather pillow,
+Leather boots, Leather wallet, Straw hat, Wool hat."""
+
+
+async def _every_page_size(world: World, backend: str, raw: dict[str, Any],
+                           rules: list[Rule], want: list[str],
+                           in_stock_first: bool = False) -> None:
+    """`want` page by page at four page sizes: page boundaries inside a tier and across."""
+    for per_page in (1, 2, 3, 5):
+        got, totals = await _all_pages(world, backend, raw, rules, per_page, in_stock_first)
+        assert got == want, per_page
+        assert totals == {len(want)}, per_page
+
+
+TIERED = [
+    pytest.param([{"boost": {"tags": ["eco"]}}], [
+        "Canvas sneakers", "Wool hat",  # boosted, by title
+        "Bag of marbles", "Feather pillow", "Leather boots", "Leather wallet", "Straw hat"],
+        id="boost"),
+    pytest.param([{"bury": {"has_stock": False}}], [
+        "Leather boots", "Leather wallet", "Straw hat", "Wool hat",
+        "Bag of marbles", "Canvas sneakers", "Feather pillow"],  # buried, by title
+        id="bury"),
+    # Wool hat is eco (boosted) and a hat (buried): a document matching both stays in the rest
+    pytest.param([{"boost": {"tags": ["eco"]}, "bury": {"categories": ["Hats"]}}], [
+        "Canvas sneakers",
+        "Bag of marbles", "Feather pillow", "Leather boots", "Leather wallet", "Wool hat",
+        "Straw hat"], id="both-is-neither"),
+    # Bag of marbles has no price at all, Feather pillow none in EUR: neither matches, and
+    # neither is lost from the rest (a missing field is "does not match" on every engine)
+    pytest.param([{"boost": {"price": {"currency": "EUR", "min": 5000}},
+                   "bury": {"price": {"currency": "EUR", "max": 2000}}}], [
+        "Leather boots",
+        "Bag of marbles", "Canvas sneakers", "Feather pillow", "Straw hat", "Wool hat",
+        "Leather wallet"], id="missing-field"),
+    pytest.param([{"boost": {"tags": ["eco"]}, "pin": [("Straw hat", 1), ("Bag of marbles", 4)]}],
+                 ["Straw hat", "Canvas sneakers", "Wool hat", "Bag of marbles",
+                  "Feather pillow", "Leather boots", "Leather wallet"], id="pins-over-tiers"),
+    # boosts add up over rules (new or sale), and a shoe is buried by the third: Leather
+    # boots and Canvas sneakers match both; the hidden Straw hat stays out
+    pytest.param([{"boost": {"tags": ["new"]}},
+                  {"boost": {"tags": ["sale"]}, "hide": ["Straw hat"]},
+                  {"bury": {"categories": ["Shoes"]}}], [
+        "Leather wallet",
+        "Bag of marbles", "Canvas sneakers", "Feather pillow", "Leather boots", "Wool hat"],
+        id="several-rules"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("consequences", "want"), TIERED)
+async def test_boost_and_bury_tier_every_page(world: World, backend: str,
+                                              consequences: list[dict[str, Any]],
+                                              want: list[str]) -> None:
+    rules = [_rule(world, c, n=n) for n, c in enumerate(consequences, 1)]
+    await _every_page_size(world, backend, BY_TITLE, rules, want)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_content_is_tiered_by_its_own_filter_fields(world: World, backend: str) -> None:
+    raw = {"doc_type": "content", "sort": "title:asc"}
+    plain = world.titles(await _search(world, backend, raw))
+    assert plain == ["About us", "Leather care guide", "Summer news"]
+    # `tags` is a field of both filters: read as the content filter's
+    rules = [_rule(world, {"boost": {"kind": ["post"]}, "bury": {"tags": ["eco"]}},
+                   {"doc_type": "content"})]
+    got = await _search(world, backend, raw, rules)
+    assert world.titles(got) == ["Summer news", "About us", "Leather care guide"]
+    assert got.total == len(plain)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_each_tier_keeps_the_in_stock_first_order(world: World, backend: str) -> None:
+    rules = [_rule(world, {"boost": {"tags": ["eco"]}})]
+    await _every_page_size(world, backend, BY_TITLE, rules, [
+        "Wool hat", "Canvas sneakers",  # boosted: in stock first
+        "Leather boots", "Leather wallet", "Straw hat", "Bag of marbles", "Feather pillow"],
+        in_stock_first=True)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_boost_keeps_the_relevance_order_within_each_tier(world: World,
+                                                                backend: str) -> None:
+    plain = world.titles(await _search(world, backend, {"q": "leather"}))
+    rules = [_rule(world, {"boost": {"tags": ["sale"]}}, {"query": "leather"})]
+    got = world.titles(await _search(world, backend, {"q": "leather"}, rules))
+    sale = {"Leather wallet", "Canvas sneakers"}
+    assert sale <= set(plain)
+    assert got == [t for t in plain if t in sale] + [t for t in plain if t not in sale]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_boost_and_bury_change_neither_totals_nor_facets(world: World,
+                                                              backend: str) -> None:
+    raw = {"q": "leather", "facets": ["categories", "tags", "has_stock", "price"],
+           "currency": "EUR"}
+    plain = await _search(world, backend, raw)
+    rules = [_rule(world, {"boost": {"tags": ["new"]}, "bury": {"has_stock": False}})]
+    got = await _search(world, backend, raw, rules)
+    assert got.total == plain.total
+    # the same counts in the same (documented) order
+    assert [list(v.items()) for v in got.facets.values()] == \
+        [list(v.items()) for v in plain.facets.values()]
+    assert got.facet_stats == plain.facet_stats
+    assert sorted(world.titles(got)) == sorted(world.titles(plain))
+    assert world.titles(got)[0] == "Leather boots"
+    assert world.titles(got)[-1] == "Canvas sneakers"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_boost_under_the_shoppers_filters(world: World, backend: str) -> None:
+    raw = {**BY_TITLE, "filter": {"categories": ["Shoes", "Hats"]}, "facets": ["tags"]}
+    plain = await _search(world, backend, raw)
+    # Leather wallet (sale) is boosted too, but the shopper's filters still leave it out
+    rules = [_rule(world, {"boost": {"tags": ["new", "sale"]}})]
+    got = await _search(world, backend, raw, rules)
+    assert world.titles(got) == ["Canvas sneakers", "Leather boots", "Straw hat", "Wool hat"]
+    assert got.total == plain.total == 4
+    assert got.facets == plain.facets
 
 
 # ---- synonyms, stop words, typo switches (the tenant's text rules) -------------------------

@@ -410,3 +410,20 @@ def test_option_filters_and_facets() -> None:
     assert "options.values" in settings["searchableAttributes"]
     assert "identifiers" not in settings["searchableAttributes"]  # exact matches only
     assert "slug" in index_settings("content", CURRENCIES)["filterableAttributes"]
+
+
+def test_a_merchandising_tier_is_one_filter_clause_with_the_complement() -> None:
+    from search_api.model import FilterTest, ProductFilter
+
+    boost = FilterTest(filters=(ProductFilter(tags=['a"b']), ProductFilter(has_stock=True)))
+    scope = SearchScope(tenant_id=TENANT, tier=((FilterTest(filters=boost.filters,
+                                                            negate=True),),))
+    main = plan(SearchQuery(facets=["tags"]), scope, "t", CURRENCIES).requests[0]
+    assert main.params["filter"] == (
+        '(status IN ["published"]) AND '
+        '((NOT (((tags IN ["a\\"b"])) OR ((has_stock = true)))))')
+    # a price in a currency without fields matches nothing instead of failing the search
+    nothing = SearchScope(tenant_id=TENANT, tier=((FilterTest(filters=(
+        ProductFilter.model_validate({"price": {"currency": "JPY", "min": 1}}),)),),))
+    assert "(NOT id EXISTS)" in plan(SearchQuery(), nothing, "t", CURRENCIES
+                                     ).requests[0].params["filter"]

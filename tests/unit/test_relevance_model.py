@@ -20,8 +20,9 @@ from indexer.model.relevance import (
     without_stop_words,
 )
 from search_api.errors import from_validation
-from search_api.model import SearchQuery
-from search_api.rules import Pin, Rule, RuleSpec, page_window, plan
+from search_api.merchandising import covering_pages
+from search_api.model import ContentFilter, FilterTest, ProductFilter, SearchQuery
+from search_api.rules import Pin, Rule, RuleSpec, page_window, plan, tiers
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
 
@@ -190,6 +191,13 @@ def test_filter_consequences_add_and_replace() -> None:
      "consequences.redirect"),
     ({"condition": {"query": "x"}, "consequences": {"banner": {"html": "x" * 5000}}},
      "consequences.banner"),
+    ({"consequences": {"boost": {"categories": ["nope"]}}}, "consequences.boost.categories.0"),
+    ({"consequences": {"bury": {"colour": ["red"]}}}, "consequences.bury.colour"),
+    ({"consequences": {"boost": {"price": {"currency": "EURO"}}}},
+     "consequences.boost.price.currency"),
+    ({"consequences": {"boost": {"kind": ["page"]}}}, "consequences"),
+    ({"condition": {"doc_type": "content"}, "consequences": {"bury": {"has_stock": True}}},
+     "consequences"),
 ])
 def test_bad_rules_name_the_field(body: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as caught:
@@ -220,3 +228,69 @@ def test_pins_take_their_positions_on_every_page() -> None:
 def test_pins_without_organic_hits() -> None:
     pins = [Pin(id=ID[0], position=3), Pin(id=ID[1], position=1)]
     assert _merged(pins, [], 2) == [str(ID[1]), str(ID[0])]
+
+
+def test_a_content_rule_reads_shared_filter_fields_as_content_fields() -> None:
+    spec = RuleSpec.model_validate({"condition": {"doc_type": "content",
+                                                  "filters": {"tags": ["eco"]}},
+                                    "consequences": {"boost": {"tags": ["eco"]},
+                                                     "filter": {"add": {"tags": ["x"]}}}})
+    assert isinstance(spec.condition.filters, ContentFilter)
+    assert isinstance(spec.consequences.boost, ContentFilter)
+    assert spec.consequences.filter is not None
+    assert isinstance(spec.consequences.filter.add, ContentFilter)
+
+
+def test_boosts_and_buries_of_the_applied_rules_add_up_in_rule_order() -> None:
+    rules = [_rule(2, {}, {"boost": {"tags": ["sale"]}, "bury": {"has_stock": False}}),
+             _rule(1, {"query": "boots"}, {"boost": {"tags": ["new"]}}),
+             _rule(3, {}, {"boost": {"tags": ["sale"]}}),  # the same filter: once
+             _rule(4, {"query": "hats"}, {"bury": {"tags": ["old"]}}),  # does not apply
+             _rule(5, {}, {"boost": {"tags": ["off"]}}, enabled=False),
+             _rule(6, {}, {"boost": {}, "bury": {"tags": []}})]  # match all: move nothing
+    got = plan(rules, SearchQuery(q="boots"), NOW)
+    assert got.boost == (ProductFilter(tags=["new"]), ProductFilter(tags=["sale"]))
+    assert got.bury == (ProductFilter(has_stock=False),)
+    assert plan(rules, SearchQuery(q="hats"), NOW).bury == (
+        ProductFilter(has_stock=False), ProductFilter(tags=["old"]))
+
+
+def _holds(tier: tuple[tuple[FilterTest, ...], ...], matched: set[str]) -> bool:
+    """Whether a document matching the filters whose tags name `matched` is in `tier`."""
+    def test(t: FilterTest) -> bool:
+        hit = any(flt.tags[0] in matched for flt in t.filters)
+        return hit != t.negate
+    return all(any(test(t) for t in group) for group in tier)
+
+
+@pytest.mark.parametrize(("boost", "bury"), [(["b1"], []), ([], ["u1"]), (["b1"], ["u1"]),
+                                             (["b1", "b2"], ["u1", "u2"])])
+def test_tiers_split_every_document_into_exactly_one_part(boost: list[str],
+                                                          bury: list[str]) -> None:
+    parts = tiers([ProductFilter(tags=[t]) for t in boost],
+                  [ProductFilter(tags=[t]) for t in bury])
+    names = [*boost, *bury]
+    for mask in range(1 << len(names)):
+        matched = {n for i, n in enumerate(names) if mask >> i & 1}
+        inside = [i for i, tier in enumerate(parts) if _holds(tier, matched)]
+        up, down = bool(matched & set(boost)), bool(matched & set(bury))
+        # boosted first, buried last, both or neither: the rest
+        want = 0 if up and not down else len(parts) - 1 if down and not up else \
+            (1 if boost else 0)
+        assert inside == [want], (matched, inside)
+    assert tiers([], []) == [()]
+
+
+def test_the_covering_pages_hold_the_whole_stretch() -> None:
+    for start in range(0, 400):
+        for count in range(0, 121, 7):
+            size, pages = covering_pages(start, count)
+            assert size <= 100 and (len(pages) == 1 or size == min(count, 100))
+            assert pages == list(range(pages[0], pages[-1] + 1))
+            assert (pages[0] - 1) * size <= start
+            assert start + max(count, 1) <= pages[-1] * size
+            assert (pages[-1] - 1) * size < start + max(count, 1)  # no page too many
+    assert covering_pages(0, 20) == (20, [1])
+    assert covering_pages(40, 20) == (20, [3])
+    assert covering_pages(38, 18) == (19, [3])  # 38-55 of positions 38-56
+    assert covering_pages(190, 120) == (100, [2, 3, 4])

@@ -186,3 +186,17 @@ def test_option_filters_are_any_value_within_an_option_and_every_option() -> Non
         q(filter={"options": ["red"]})  # a value without its option's name
     facets = compile_facets(q(filter={"options": ["Colour:red"]}, facets=["options"]), SCOPE)
     assert facets is not None and "option_values &&" not in facets.sql  # its own filter
+
+
+def test_a_merchandising_tier_counts_a_missing_field_as_not_matching() -> None:
+    from search_api.model import FilterTest, ProductFilter
+
+    tier = ((FilterTest(filters=(ProductFilter(categories=[CAT]),), negate=True),
+             FilterTest(filters=(ProductFilter(tags=["new"]),))),)
+    compiled = compile_hits(SearchQuery(), SearchScope(tenant_id=TENANT, tier=tier))
+    assert "((category_ids && $" in compiled.sql and ") IS NOT TRUE OR (" in compiled.sql
+    assert str(CAT) not in compiled.sql and [CAT] in compiled.params and ["new"] in compiled.params
+    # the facets are counted inside the tier too
+    facets = compile_facets(SearchQuery(facets=["tags"]), SearchScope(tenant_id=TENANT,
+                                                                     tier=tier))
+    assert facets is not None and "IS NOT TRUE" in facets.sql
