@@ -17,7 +17,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from indexer.model.doctypes import DocType
 from indexer.model.text import TYPO_MAX_LETTERS, TYPO_ONE_MIN, TYPO_TWO_MIN, query_words
@@ -145,7 +152,12 @@ class TypoTolerance(_Strict):
         return list(dict.fromkeys(w for v in value for w in words_of(v)))
 
 
-Tier = Annotated[int, Field(strict=True, ge=1, le=3)]
+def _integral(value: Any) -> Any:
+    """JSON's 2.0 as 2 (JSON Schema's `integer` takes it); strings and booleans stay refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Tier = Annotated[int, BeforeValidator(_integral), Field(strict=True, ge=1, le=3)]
 """A field's place in ranking rule 3 (best field): 1 ranks first."""
 TIER_LETTERS = "ABC"
 """Tier 1, 2, 3 as PostgreSQL's tsvector weights."""

@@ -57,3 +57,16 @@ def test_meilisearch_orders_the_searchable_attributes_by_tier() -> None:
         "meta_title", "meta_description"]
     for doc_type in ("product", "content"):
         assert index_settings(doc_type, ["EUR"])["searchableAttributes"] == SEARCHABLE[doc_type]
+
+
+def test_a_tier_takes_json_integers_written_with_a_fraction_and_nothing_else() -> None:
+    """JSON Schema's `integer` (the OpenAPI document) includes 2.0; strings, booleans and
+    true fractions are still refused."""
+    assert FieldWeights.model_validate({"products": {"title": 2.0}}).products.title == 2
+    for bad in ("1", True, 1.5, 4, 0):
+        try:
+            FieldWeights.model_validate({"products": {"title": bad}})
+        except ValueError as exc:
+            assert "products.title" in str(exc)
+        else:
+            raise AssertionError(f"{bad!r} was accepted")
