@@ -1,6 +1,7 @@
 """Relevance controls for `bench search --controls`: 100 synonym groups and 20 active
-merchandising rules for one tenant, drawn from the demo vocabulary so that the query mixes
-meet them (I/O: PostgreSQL through `search_api.relevance_store`)."""
+merchandising rules for one tenant (each pins 2 products and hides 1; every fourth also boosts
+one tag and buries another), drawn from the demo vocabulary so that the query mixes meet them
+(I/O: PostgreSQL through `search_api.relevance_store`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import uuid
 import asyncpg
 
 from indexer.model.relevance import SearchSettings
-from rustok_search.demo_data import ADJECTIVES, MATERIALS, NOUNS
+from rustok_search.demo_data import ADJECTIVES, MATERIALS, NOUNS, TAGS
 from search_api import relevance_store as store
 from search_api.auth import lookup_key
 from search_api.rules import RuleSpec
@@ -40,10 +41,14 @@ async def install(pool: asyncpg.Pool, key: str) -> uuid.UUID:
         "ORDER BY product_id LIMIT $2", tenant, 3 * RULES)]
     for n in range(RULES):
         pins = ids[3 * n:3 * n + 2]
+        consequences: dict[str, object] = {
+            "pin": [{"id": str(p), "position": i + 1} for i, p in enumerate(pins)],
+            "hide": [str(p) for p in ids[3 * n + 2:3 * n + 3]]}
+        if n % 4 == 3:
+            consequences["boost"] = {"tags": [TAGS[n % len(TAGS)]]}
+            consequences["bury"] = {"tags": [TAGS[(n + 1) % len(TAGS)]]}
         spec = RuleSpec.model_validate({
             "condition": {"contains": NOUNS[n % len(NOUNS)].lower()},
-            "consequences": {"pin": [{"id": str(p), "position": i + 1}
-                                     for i, p in enumerate(pins)],
-                             "hide": [str(p) for p in ids[3 * n + 2:3 * n + 3]]}})
+            "consequences": consequences})
         await store.create_rule(pool, tenant, spec, "bench")
     return tenant
