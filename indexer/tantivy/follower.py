@@ -69,6 +69,8 @@ class TantivyFollower(EngineFollower[DocType, Generation]):
         self.generation = self.live.generation
         self.document_counts = self.live.document_counts
         """Documents per live generation (blocking: call it in a thread)."""
+        self._currencies = frozenset(config.currencies)
+        """The currencies with price fields, as a set (looked up per price of each doc)."""
         self._last_commit = 0.0
         self._bulk = False
         """The last window was bulk-sized: this one may gather longer."""
@@ -90,7 +92,7 @@ class TantivyFollower(EngineFollower[DocType, Generation]):
         return entry.doc_type
 
     def document(self, doc_type: DocType, row: Mapping[str, Any]) -> dict[str, Any]:
-        return tantivy_values(doc_type, row, self.config.currencies)
+        return tantivy_values(doc_type, row, self._currencies)
 
     async def target(self, key: DocType) -> Generation:
         return self.live.live[key]
