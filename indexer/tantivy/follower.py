@@ -202,12 +202,13 @@ def _write(target: Generation, docs: Docs) -> tuple[int, int]:
     added = 0
     for _, values in docs:
         if values is not None:
-            target.writer.add_document(tantivy.Document(**values))
+            target.writer.add_document(tantivy.Document.from_dict(values))
             added += 1
     return added, len(docs) - added
 
 
 def _add(writer: tantivy.IndexWriter, docs: Docs) -> None:
+    # `from_dict(values)` is `Document(**values)` without copying the values into kwargs
     for _, values in docs:
         if values is not None:
-            writer.add_document(tantivy.Document(**values))
+            writer.add_document(tantivy.Document.from_dict(values))
