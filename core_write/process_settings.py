@@ -118,6 +118,7 @@ class TantivySettings(SettingsPart):
     tantivy_dir: str = Field(default="./data/tantivy", alias="TANTIVY_DIR")
     tantivy_writer_heap_mb: int = Field(default=128, ge=15, le=16_000,
                                         alias="TANTIVY_WRITER_HEAP_MB")
+    tantivy_writer_threads: int = Field(default=1, ge=1, le=8, alias="TANTIVY_WRITER_THREADS")
     tantivy_commit_interval_ms: int = Field(default=50, ge=1, le=60_000,
                                             alias="TANTIVY_COMMIT_INTERVAL_MS")
     tantivy_commit_max_docs: int = Field(default=5000, ge=1, le=1_000_000,

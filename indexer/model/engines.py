@@ -9,6 +9,7 @@ the columns `indexer.model.doctypes.SPECS[...].columns`; the hit part of each is
 
 from __future__ import annotations
 
+import functools
 import json
 import operator
 import re
@@ -23,8 +24,7 @@ from indexer.model.relevance import field_tiers
 from indexer.model.text import (
     prefix_word,
     price_fields,
-    stem_language,
-    stem_words,
+    stemmer,
     title_sort_key,
 )
 
@@ -34,6 +34,8 @@ _PRODUCTS, _CONTENT = SPECS["product"], SPECS["content"]
 # ---- Tantivy ------------------------------------------------------------------------------
 _ALNUM = re.compile(r"[^\W_]+")
 _FIRST = operator.itemgetter(0)
+_price_fields = functools.lru_cache(maxsize=256)(price_fields)
+"""`price_fields`, remembered (a field name pair per currency)."""
 
 
 def match_words(text: str) -> list[str]:
@@ -66,14 +68,15 @@ def match_values(tiers: Sequence[Iterable[str | None]], language: str | None,
     words: list[list[str]] = []
     doubled: list[str] = []
     for tier in tiers:
-        text = " ".join(text for text in tier if text).casefold()
-        words.append(_ALNUM.findall(text))
-        doubled.append(" ".join(map(operator.add, map(_FIRST, words[-1]), words[-1])))
+        found = _ALNUM.findall(" ".join([text for text in tier if text]).casefold())
+        words.append(found)
+        doubled.append(" ".join(map(operator.add, map(_FIRST, found), found)))
     stems: list[str] = []
-    if stem_language(language) is not None:
+    stem = stemmer(language)
+    if stem is not None:
+        # each tier's distinct stems, in the order of their first word
         for number, found in enumerate(words, start=1):
-            unique = stem_words(dict.fromkeys(found), language)
-            stems.append(" ".join(map(f"{number}".__add__, dict.fromkeys(unique))))
+            stems.append(" ".join(map(f"{number}".__add__, dict.fromkeys(map(stem, found)))))
     return {"tier1": doubled[0], "tier2": doubled[1], "words": " ".join(doubled),
             "stems": " ".join(stems)}
 
@@ -112,12 +115,17 @@ def product_values(row: Mapping[str, Any], currencies: Collection[str]) -> dict[
     }), row.get("language")))
     prices = _json(row.get("prices"), f"{table}.prices") or {}
     # a product has prices in a currency or two of the (up to 183) with fields: look those up
+    # (`currencies` a set for speed: the followers pass one)
     for cur, entry in prices.items():
         if entry is None or cur not in currencies:
             continue
-        low, high = price_fields(cur)
-        doc[low] = _minor_units(entry.get("min"), f"{table}.prices.{cur}.min")
-        doc[high] = _minor_units(entry.get("max"), f"{table}.prices.{cur}.max")
+        low, high = _price_fields(cur)
+        amount = entry.get("min")  # whole minor units, checked only when not an int
+        doc[low] = amount if type(amount) is int else _minor_units(
+            amount, f"{table}.prices.{cur}.min")
+        amount = entry.get("max")
+        doc[high] = amount if type(amount) is int else _minor_units(
+            amount, f"{table}.prices.{cur}.max")
     return _compact(doc)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import snowballstemmer
 
@@ -87,14 +87,19 @@ def _stems(language: str) -> _Stems:
     return _Stems(language)
 
 
+def stemmer(language: str | None) -> Callable[[str], str] | None:
+    """The stem of one casefolded word in a tenant's language (`stem_language`), None when it
+    has no stemmer (for loops over many words: `stem_words`)."""
+    snowball = stem_language(language)
+    return None if snowball is None else _stems(snowball).__getitem__
+
+
 def stem_words(words: Iterable[str], language: str | None) -> list[str]:
     """The Snowball stems of casefolded `words` in a tenant's language (`stem_language`); the
     words themselves when it has no stemmer. The same algorithms as PostgreSQL's
     configurations, so "boots" and "boot" meet on every backend."""
-    snowball = stem_language(language)
-    if snowball is None:
-        return list(words)
-    return list(map(_stems(snowball).__getitem__, words))
+    stem = stemmer(language)
+    return list(words) if stem is None else list(map(stem, words))
 
 
 def typo_cost(query_word: str, doc_word: str, limit: int) -> int | None:

@@ -17,6 +17,11 @@ class TantivyConfig:
 
     index_dir: str = "./data/tantivy"
     writer_heap_mb: int = 128
+    writer_threads: int = 1
+    """Indexing threads of each writer. One: every commit then writes one segment, not one
+    per thread, so tantivy merges less (measured: 105 -> 85 us of CPU per product document
+    committed 2,000 at a time, on 2 cores); more only helps a writer that has cores to
+    itself."""
     commit_interval_ms: int = 50
     """Upper bound on how long applied work waits for its commit, and the minimum spacing
     between two commits (so a trickle of changes is not committed one document at a time)."""
@@ -41,6 +46,9 @@ class TantivyConfig:
     def __post_init__(self) -> None:
         checks = (
             ("writer_heap_mb", 15 <= self.writer_heap_mb <= 16_000, "between 15 and 16000"),
+            ("writer_threads", 1 <= self.writer_threads <= 8
+             and self.writer_heap_mb >= 15 * self.writer_threads,
+             "between 1 and 8, with at least 15 MB of writer heap each"),
             ("commit_interval_ms", 1 <= self.commit_interval_ms <= 60_000,
              "between 1 and 60000"),
             ("commit_max_docs", 1 <= self.commit_max_docs <= 1_000_000,

@@ -37,6 +37,7 @@ _GAUGE_EVERY = 15.0
 def tantivy_config(settings: Settings) -> TantivyConfig:
     return TantivyConfig(
         index_dir=settings.tantivy_dir, writer_heap_mb=settings.tantivy_writer_heap_mb,
+        writer_threads=settings.tantivy_writer_threads,
         commit_interval_ms=settings.tantivy_commit_interval_ms,
         commit_max_docs=settings.tantivy_commit_max_docs,
         commit_bulk_docs=settings.tantivy_commit_bulk_docs,

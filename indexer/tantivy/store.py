@@ -180,10 +180,12 @@ class GenerationStore:
             raise TantivyError(f"cannot open the index in {path}: {exc}") from exc
 
 
-def open_writer(index: tantivy.Index, path: str | Path, heap_mb: int) -> tantivy.IndexWriter:
-    """The single writer of an index directory; `WriterLocked` when another one holds it."""
+def open_writer(index: tantivy.Index, path: str | Path, heap_mb: int,
+                threads: int = 1) -> tantivy.IndexWriter:
+    """The single writer of an index directory (`threads` indexing threads; `heap_mb` split
+    between them); `WriterLocked` when another one holds it."""
     try:
-        return index.writer(heap_size=heap_mb * 1_000_000)
+        return index.writer(heap_size=heap_mb * 1_000_000, num_threads=threads)
     except ValueError as exc:
         if "LockBusy" in str(exc):
             raise WriterLocked(str(path)) from None
@@ -206,6 +208,7 @@ class LiveGenerations:
 
     def __init__(self, config: TantivyConfig) -> None:
         self.heap_mb = config.writer_heap_mb
+        self.threads = config.writer_threads
         self.stores = {dt: GenerationStore(config.index_dir, dt, config.currencies)
                        for dt in DOC_TYPES}
         self.live: dict[DocType, Generation] = {}
@@ -232,7 +235,8 @@ class LiveGenerations:
                                 extra={"action": "tantivy_needs_rebuild", "entity": doc_type})
                 path = store.path(name)
                 self.live[doc_type] = Generation(name, path, index,
-                                                 open_writer(index, path, self.heap_mb))
+                                                 open_writer(index, path, self.heap_mb,
+                                                 self.threads))
 
     def generation(self, doc_type: DocType) -> str | None:
         live = self.live.get(doc_type)
@@ -262,7 +266,8 @@ class LiveGenerations:
         name, index = store.create_generation()
         path = store.path(name)
         try:
-            return Generation(name, path, index, open_writer(index, path, self.heap_mb))
+            return Generation(name, path, index,
+                              open_writer(index, path, self.heap_mb, self.threads))
         except BaseException:
             store.remove(name)
             raise
