@@ -157,7 +157,7 @@ def _integral(value: Any) -> Any:
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
-Tier = Annotated[int, BeforeValidator(_integral), Field(strict=True, ge=1, le=3)]
+Tier = Annotated[int, Field(strict=True, ge=1, le=3), BeforeValidator(_integral)]
 """A field's place in ranking rule 3 (best field): 1 ranks first."""
 TIER_LETTERS = "ABC"
 """Tier 1, 2, 3 as PostgreSQL's tsvector weights."""

@@ -58,10 +58,16 @@ async def test_sigkill_and_redis_loss_lose_nothing(
     shops = [await make_tenant(core) for _ in range(5)]
     consumer = DedupConsumer(redis_client, settings.stream)
     writing = True
+    kills = 0
+    flushed = False
 
     async def write(shop: dict[str, object]) -> None:
-        for i in range(400):
+        # 400 writes each at least, and on until the relay has been killed three times and
+        # Redis flushed (a quiet machine wrote the 400 before the third kill)
+        i = 0
+        while i < 400 or not (kills >= 3 and flushed) and i < 20_000:
             await core.call(tenants.update_tenant, shop["id"], {"name": f"{shop['slug']}-{i}"})
+            i += 1
 
     async def consume() -> None:
         while writing or await consumer.poll(block_ms=20):
@@ -70,8 +76,6 @@ async def test_sigkill_and_redis_loss_lose_nothing(
     relay = await _spawn(settings)
     consuming = asyncio.create_task(consume())
     writers = asyncio.gather(*(write(shop) for shop in shops))
-    kills = 0
-    flushed = False
     try:
         while not writers.done():
             before = await _published(pool)

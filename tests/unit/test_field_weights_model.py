@@ -12,6 +12,7 @@ from indexer.model.relevance import (
     DEFAULT_LETTERS,
     FIELDS,
     FieldWeights,
+    ProductWeights,
     SearchSettings,
     field_tiers,
 )
@@ -63,6 +64,8 @@ def test_a_tier_takes_json_integers_written_with_a_fraction_and_nothing_else() -
     """JSON Schema's `integer` (the OpenAPI document) includes 2.0; strings, booleans and
     true fractions are still refused."""
     assert FieldWeights.model_validate({"products": {"title": 2.0}}).products.title == 2
+    schema = ProductWeights.model_json_schema()["properties"]["title"]
+    assert (schema["type"], schema["minimum"], schema["maximum"]) == ("integer", 1, 3)
     for bad in ("1", True, 1.5, 4, 0):
         try:
             FieldWeights.model_validate({"products": {"title": bad}})
