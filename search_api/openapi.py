@@ -312,7 +312,8 @@ def _paths() -> dict[str, Any]:
 
 def _import_paths(get: tuple[str, ...]) -> dict[str, Any]:
     """Bulk import (admin: own tenant; operator: `?tenant=`)."""
-    from core_write.bulk_import import CHUNK_LINES, LINE_MAX_BYTES
+    from core_write.bulk_import import CHUNK_LINES
+    from core_write.import_lines import LINE_MAX_BYTES
     from search_api.routes_admin import DOC_ID, TENANT_REF
     from search_api.routes_import import CONTENT_TYPES, IMPORT_PATH, MAX_LIST
 
@@ -530,7 +531,7 @@ def _search_body(generic: dict[str, Any], doc_type: DocType) -> dict[str, Any]:
 
 @cache
 def build_document() -> dict[str, Any]:
-    from core_write.bulk_import import NodeLine, ProductLine
+    from core_write.import_lines import NodeLine, ProductLine
     from core_write.services.tenants import TenantCreate
     from indexer.model.relevance import Synonyms
     from search_api.accounts import KeyCreate, KeyInfo, TenantInfo

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from core_write import bulk_import
+from core_write import bulk_import, import_lines, import_rows
 from core_write.db import translate_errors
 from core_write.errors import NotFound
 from core_write.settings import Settings
@@ -130,7 +130,7 @@ async def test_good_lines_are_written_and_bad_ones_reported_by_line_and_field(
            JOIN commerce_stock_locations s ON s.id = l.location_id
            JOIN commerce_inventory_items i ON i.id = l.inventory_item_id
            WHERE i.sku = 'rain-jacket-s'""")
-    assert (level["stocked_quantity"], level["name"]) == (3, bulk_import.DEFAULT_LOCATION)
+    assert (level["stocked_quantity"], level["name"]) == (3, import_lines.DEFAULT_LOCATION)
     assert await pool.fetchval("SELECT name FROM commerce_categories WHERE handle = 'rain-gear'"
                                " AND tenant_id = $1", tenant["id"]) == "Rain gear"
 
@@ -392,10 +392,10 @@ async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
     the row triggers; both write the same rows."""
     assert await bulk_import.may_set_replica(pool)
     tenant = await make_tenant(core)
-    line = bulk_import.parse_line(json.dumps(product("fk-probe")).encode())
-    assert isinstance(line, bulk_import.ProductLine)
+    line = import_lines.parse_line(json.dumps(product("fk-probe")).encode())
+    assert isinstance(line, import_lines.ProductLine)
     async with pool.acquire() as conn:
-        refs = bulk_import._Refs(
+        refs = import_rows.Refs(
             categories={"jackets": uuid.uuid4(), "rain-gear": uuid.uuid4()},  # no such rows
             tags={"new-in": uuid.uuid4(), "sale": uuid.uuid4()},
             locations={"Default": uuid.uuid4(), "Berlin": uuid.uuid4()})
@@ -403,7 +403,7 @@ async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
             with pytest.raises(NotFound):
                 async with conn.transaction():
                     with translate_errors():
-                        await bulk_import.write_products(
+                        await import_rows.write_products(
                             conn, tenant["id"], [(1, line)], refs, replica=replica)
             assert await conn.fetchval("SHOW session_replication_role") == "origin"
         assert (await counts(pool, tenant["id"]))["products"] == 0

@@ -12,14 +12,14 @@ from collections.abc import AsyncIterator
 import pytest
 
 from core_write import events as ev
-from core_write.bulk_import import (
+from core_write.errors import ImportLineRefused, ImportTooLarge
+from core_write.import_lines import (
     NodeLine,
     ProductLine,
     RawLine,
     parse_line,
     split_lines,
 )
-from core_write.errors import ImportLineRefused, ImportTooLarge
 from indexer.fanout import Docs, targets_of
 
 
