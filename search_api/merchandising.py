@@ -6,14 +6,17 @@ Hidden documents are out of the scope. Boosts and buries split the organic order
 the search's usual order; the organic order is the tiers one after the other. Pinned
 documents are looked up with the search's filters (a pin the shopper's filters exclude is not
 forced in, whatever the text) and placed at their positions over that order, the other hits
-keep their order around them. Totals and facet counts are the sums over the tiers plus the
-pinned documents, so they stay consistent with what is shown.
+keep their order around them. The tiers partition the organic scope, so its total, facet
+counts and stats come from one search of it, untiered, plus the pinned documents: they stay
+consistent with what is shown.
 
-Cost: the pin lookup runs beside the first round of tier searches, one per tier, each asked
-for the stretch of the organic order the page needs whether every pin is found or none (the
-page widened by the pins before it). Without boosts and buries that is the whole search: two
-backend searches at once. A second round fetches what the first missed: on a later page, the
-tiers after the first, whose offsets depend on the sizes of the tiers before them.
+Cost: the pin lookup and, with tiers, the untiered count (facets, stats and the total, one
+hit) run beside the first tier's search, asked for the stretch of the organic order the page
+needs whether every pin is found or none (the page widened by the pins before it); the tier
+searches count no facets. Without boosts and buries that is the whole search: two backend
+searches at once. A later tier is searched only when the page reaches into it (its size is its
+search's total; the last tier's is the untiered total less the others'), one after the
+other, and the first again when the page needs more of it than the first round fetched.
 """
 
 from __future__ import annotations
@@ -103,16 +106,12 @@ async def _stretch(backend: SearchBackend, query: SearchQuery, scope: SearchScop
     return Stretch(start, hits[skip:skip + count], results[0])
 
 
-def _needs(start: int, count: int, totals: list[int] | None, tier: int,
-           ) -> tuple[int, int]:
+def _part(start: int, count: int, before: int, size: int | None) -> tuple[int, int]:
     """The part (start within the tier, count) of organic positions [start, start+count)
-    that falls in tier `tier`; without the tiers' sizes (first round), tier 0 from `start`
-    and the others from their beginning."""
-    if totals is None:
-        return (start, count) if tier == 0 else (0, count)
-    before = sum(totals[:tier])
+    that falls in a tier that begins at organic position `before` and holds `size`
+    documents (`None`: not known yet, as many as needed) (pure)."""
     first = max(start, before)
-    last = min(start + count, before + totals[tier])
+    last = start + count if size is None else min(start + count, before + size)
     return first - before, max(0, last - first)
 
 
@@ -135,33 +134,50 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
                                             "exclude_ids": scope.exclude_ids | plan.hidden})
     # from where the organic hits start if every pin is found to where they end if none is
     reach = query.offset + query.per_page - guess.offset
-    first_round = [_stretch(backend, query, part, *_needs(guess.offset, reach, None, i),
-                            facets=True) for i, part in enumerate(scopes)]
+    tiered = len(scopes) > 1
+    # tiered: the untiered organic scope counts the total, facets and stats once (the tiers
+    # partition it), and the first tier is searched without them
+    counting = asyncio.ensure_future(backend.search(query.model_copy(update={
+        "page": 1, "per_page": 1, "highlight": False}), organic)) if tiered else None
     looking = asyncio.ensure_future(backend.search(lookup_query, lookup_scope)) \
         if pin_ids else None
     try:
-        stretches = list(await asyncio.gather(*first_round))
+        first = await _stretch(backend, query, scopes[0], guess.offset, reach,
+                               facets=not tiered)
+        whole = await counting if counting is not None else first.result
     except BaseException:
-        if looking is not None:  # not left running, nor its error unretrieved
-            looking.cancel()
-            with contextlib.suppress(BaseException):
-                await looking
+        for pending in (counting, looking):
+            if pending is not None:  # not left running, nor its error unretrieved
+                pending.cancel()
+                with contextlib.suppress(BaseException):
+                    await pending
         raise
     lookup = await looking if looking is not None else None
     found = {hit.id: hit for hit in lookup.hits} if lookup is not None else {}
     pins = [p for p in plan.pins if p.id in found]
-    totals = [s.result.total for s in stretches]
-    window = page_window(pins, sum(totals), query.offset, query.per_page)
-    wanted = [_needs(window.offset, window.count, totals, i) for i in range(len(scopes))]
-    missing = [i for i, (start, count) in enumerate(wanted)
-               if count and not stretches[i].covers(start, count)]
-    if missing:
-        again = await asyncio.gather(*(_stretch(backend, query, scopes[i], *wanted[i],
-                                                facets=False) for i in missing))
-        for i, got in zip(missing, again, strict=True):
-            stretches[i] = Stretch(got.start, got.hits, stretches[i].result)
-    rest = iter([hit for i, (start, count) in enumerate(wanted)
-                 for hit in stretches[i].take(start, count)])
+    window = page_window(pins, whole.total, query.offset, query.per_page)
+    # tier by tier, each searched only when the page reaches into it; its size is its
+    # search's total, the last one's the untiered total less the others
+    taken: list[Hit] = []
+    before = 0
+    for i, part in enumerate(scopes):
+        if before >= window.offset + window.count:
+            break
+        size = whole.total - before if i == len(scopes) - 1 else \
+            first.result.total if i == 0 else None
+        start, count = _part(window.offset, window.count, before, size)
+        if i == 0 and first.covers(start, count):
+            stretch: Stretch | None = first
+        elif count:
+            stretch = await _stretch(backend, query, part, start, count, facets=False)
+            size = stretch.result.total if size is None else size
+            start, count = _part(window.offset, window.count, before, size)
+        else:
+            stretch = None
+        if stretch is not None:
+            taken += stretch.take(start, count)
+        before += size if size is not None else 0
+    rest = iter(taken)
     hits: list[Hit] = []
     for slot in range(window.count + len(window.slots)):
         pinned: uuid.UUID | None = window.slots.get(slot)
@@ -174,10 +190,10 @@ async def search_with_plan(backend: SearchBackend, query: SearchQuery, scope: Se
             hits.append(hit)
     facets: dict[str, dict[str, int]] = {}
     stats: dict[str, FacetStats] = {}
-    for part in [*(s.result for s in stretches), *([lookup] if lookup is not None else [])]:
-        facets = _merge_facets(facets, part.facets)
-        stats = _merge_stats(stats, part.facet_stats)
-    return stretches[0].result.model_copy(update={
-        "hits": hits, "total": sum(totals) + len(pins), "page": query.page,
+    for got in [whole, *([lookup] if lookup is not None else [])]:
+        facets = _merge_facets(facets, got.facets)
+        stats = _merge_stats(stats, got.facet_stats)
+    return whole.model_copy(update={
+        "hits": hits, "total": whole.total + len(pins), "page": query.page,
         "per_page": query.per_page, "facet_stats": stats,
         "facets": {name: facet_order(name, counts) for name, counts in facets.items()}})

@@ -5,6 +5,7 @@ a rule, and totals and facet counts that agree with the hits shown."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,7 +13,14 @@ import pytest
 
 from indexer.model.relevance import SearchSettings, TextRules
 from search_api.merchandising import search_with_plan
-from search_api.model import SearchQuery, SearchResult, SearchScope
+from search_api.model import (
+    DocType,
+    SearchBackend,
+    SearchQuery,
+    SearchResult,
+    SearchScope,
+    Suggestion,
+)
 from search_api.rules import Rule, RuleSpec, plan
 from tests.integration import test_conformance as conformance
 from tests.integration.test_conformance import BACKENDS, World
@@ -256,6 +264,56 @@ async def test_boost_and_bury_change_neither_totals_nor_facets(world: World,
     assert sorted(world.titles(got)) == sorted(world.titles(plain))
     assert world.titles(got)[0] == "Leather boots"
     assert world.titles(got)[-1] == "Canvas sneakers"
+
+
+@dataclass
+class Counting:
+    """A real backend that records each search it is asked for (`searches`)."""
+
+    inner: SearchBackend
+    searches: list[SearchQuery] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    async def search(self, query: SearchQuery, scope: SearchScope) -> SearchResult:
+        self.searches.append(query)
+        return await self.inner.search(query, scope)
+
+    async def suggest(self, doc_type: DocType, prefix: str, scope: SearchScope,
+                      limit: int = 8) -> list[Suggestion]:
+        return await self.inner.suggest(doc_type, prefix, scope, limit)
+
+    async def ready(self) -> bool:
+        return await self.inner.ready()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(("page", "per_page", "searches", "want"), [
+    # inside the boosted tier: its search and the untiered count, nothing of the others
+    (1, 1, 2, ["Canvas sneakers"]),
+    # into the rest: its search too; the buried tier's size is what remains
+    (1, 3, 3, ["Canvas sneakers", "Bag of marbles", "Feather pillow"]),
+    (2, 5, 4, ["Wool hat", "Straw hat"]),
+])
+async def test_tiers_are_searched_only_as_the_page_needs_them(
+        world: World, backend: str, page: int, per_page: int, searches: int,
+        want: list[str]) -> None:
+    raw = {**BY_TITLE, "facets": ["tags", "price"], "currency": "EUR"}
+    rules = [_rule(world, {"boost": {"tags": ["eco"]}, "bury": {"categories": ["Hats"]}})]
+    counting = Counting(world.backends[backend])
+    query = SearchQuery.model_validate({**raw, "page": page, "per_page": per_page})
+    scope = SearchScope(tenant_id=world.tenant)
+    got = await search_with_plan(counting, query, scope, plan(rules, query, NOW))
+    assert world.titles(got) == want
+    assert len(counting.searches) == searches
+    # facets and stats counted once, and still those of the search without the rule
+    assert sum(1 for q in counting.searches if q.facets) == 1
+    plain = await _search(world, backend, raw)
+    assert got.total == plain.total == 7
+    assert got.facets == plain.facets
+    assert got.facet_stats == plain.facet_stats
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
