@@ -14,7 +14,9 @@ Tantivy search counts every product (Linux /proc; PostgreSQL on this machine): t
 write, until the import returned: its ANALYZE included), the relay and the indexer processes
 (the indexer with its Tantivy engine), PostgreSQL's other backends of the database (the
 relay's and the indexer's connections: the document build; autovacuum), and their total,
-with the products/s that total allows on this machine's cores.
+with the products/s that total allows on this machine's cores; and PostgreSQL's share alone
+(its two stages) with the products/s it would allow were every other stage free: the ceiling
+of this design (source rows and index rows in PostgreSQL) on this machine.
 The bench's role is a superuser, so the import copies the parts under
 `session_replication_role = replica` with their foreign keys checked per statement.
 Prints a Markdown table and writes JSON to bench/results/.
@@ -160,12 +162,17 @@ def _used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
+def _cap(us_per_product: float) -> str:
+    """The products/s a CPU cost per product allows on this machine's cores."""
+    return f"{(os.cpu_count() or 1) * 1e6 / us_per_product:,.0f} ({os.cpu_count()} cores)"
+
+
 def _stage_cpu(count: int, stages: dict[str, float]) -> dict[str, object]:
     per = {name: round(seconds / count * 1e6) for name, seconds in stages.items()}
     total = sum(stages.values()) / count * 1e6
-    return {**per, "total": round(total),
-            "cap_per_s_on_cores": f"{(os.cpu_count() or 1) * 1e6 / total:,.0f} "
-                                  f"({os.cpu_count()} cores)"}
+    postgres = sum(s for name, s in stages.items() if name.startswith("postgres")) / count * 1e6
+    return {**per, "total": round(total), "cap_per_s_on_cores": _cap(total),
+            "postgres": round(postgres), "cap_per_s_postgres_alone": _cap(postgres)}
 
 
 def _rates(count: int, written: float, table: float, engine: float) -> dict[str, float]:
