@@ -5,7 +5,7 @@ Scenarios: catalog (bulk-load the demo catalog), reindex (ours vs the per-entity
 raw Tantivy), scale (reindex at 10k/100k[/1M] products), write_path, freshness,
 capture_latency, search, graphql (the same search over GraphQL and REST), recovery, relevance
 (the relevance test set on every backend), import (bulk import to searchable), move (a tenant
-between two Meilisearch instances).
+between two Meilisearch instances), idle (the CPU of a running service with nothing to do).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ SCENARIOS: dict[str, tuple[str, str]] = {
     "relevance": ("bench.relevance", "recall@10 and MRR of the relevance set per backend"),
     "import": ("bench.bulk_import", "bulk import (NDJSON) to searchable vs per-row writes"),
     "move": ("bench.move", "moving a tenant between two Meilisearch instances (30k products)"),
+    "idle": ("bench.idle", "CPU of an idle service (relay, indexer, API, PostgreSQL)"),
 }
 
 

@@ -35,7 +35,7 @@ import os
 import random
 import resource
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlencode
 
@@ -224,11 +224,13 @@ def cpu_seconds(pid: int | None = None) -> float:
 
 
 @contextlib.asynccontextmanager
-async def api_process(backend: str, port: int) -> AsyncIterator[tuple[str, int]]:
+async def api_process(backend: str, port: int, base: Mapping[str, str] | None = None,
+                      ) -> AsyncIterator[tuple[str, int]]:
     """A `rustok-search api` child searching `backend` on `port`, ready when yielded (with
-    its pid)."""
-    env = dict(os.environ, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
-               RUSTOK_LOG_LEVEL=os.environ.get("RUSTOK_LOG_LEVEL", "WARNING"))
+    its pid); its environment is `base` (by default this process's) with those set."""
+    start = os.environ if base is None else base
+    env = dict(start, SEARCH_BACKEND=backend, API_PORT=str(port), API_HOST="127.0.0.1",
+               RUSTOK_LOG_LEVEL=start.get("RUSTOK_LOG_LEVEL", "WARNING"))
     proc = await spawn_cli("api", env)
     url = f"http://127.0.0.1:{port}"
     try:

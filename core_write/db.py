@@ -3,7 +3,9 @@ asyncpg exceptions into the error hierarchy (the I/O edge of the write side)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
@@ -11,6 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from core_write.backoff import pause
 from core_write.errors import (
     OUTAGES,
     Conflict,
@@ -23,6 +26,8 @@ from core_write.errors import (
 
 Connection = asyncpg.Connection
 Pool = asyncpg.Pool
+
+log = logging.getLogger(__name__)
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
@@ -57,6 +62,32 @@ async def connect(dsn: str) -> asyncpg.Connection:
         conn = await asyncpg.connect(dsn, **connect_options(dsn))
     await _init_connection(conn)
     return conn
+
+
+async def listen(dsn: str, channel: str, wake: asyncio.Event, stop: asyncio.Event,
+                 retry: float, action: str) -> None:
+    """Until `stop`: hold a dedicated connection (a pooled one would be handed to others)
+    that LISTENs on `channel` and sets `wake` at each notification, and once on every
+    (re)connection (for what was committed while nobody listened); after a failure, connect
+    again `retry` seconds later (log action `action`). A notification is lost while no
+    connection listens: the caller polls as well, `wake` only makes it look sooner."""
+    while not stop.is_set():
+        conn: asyncpg.Connection | None = None
+        try:
+            conn = await connect(dsn)
+            lost = asyncio.Event()
+            conn.add_termination_listener(lambda _c, lost=lost: lost.set())
+            await conn.add_listener(channel, lambda *_args: wake.set())
+            wake.set()
+            await pause(None, lost, stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - keep listening; the caller's polls cover the gap
+            log.warning("LISTEN %s failed: %s", channel, exc, extra={"action": action})
+            await pause(retry, stop)
+        finally:
+            if conn is not None and not conn.is_closed():
+                await conn.close()
 
 
 async def create_pool(dsn: str, min_size: int = 1, max_size: int = 10,

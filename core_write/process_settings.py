@@ -128,7 +128,7 @@ class TantivySettings(SettingsPart):
     tantivy_commit_bulk_interval_ms: int = Field(default=1000, ge=1, le=60_000,
                                                  alias="TANTIVY_COMMIT_BULK_INTERVAL_MS")
     tantivy_batch: int = Field(default=2000, ge=1, le=100_000, alias="TANTIVY_BATCH")
-    tantivy_poll_interval_ms: int = Field(default=20, ge=1, le=10_000,
+    tantivy_poll_interval_ms: int = Field(default=1000, ge=1, le=10_000,
                                           alias="TANTIVY_POLL_INTERVAL_MS")
     tantivy_currencies: Annotated[tuple[str, ...], NoDecode] = Field(
         default=DEFAULT_CURRENCIES, alias="TANTIVY_CURRENCIES")

@@ -21,6 +21,10 @@ import asyncpg
 from indexer.model import DocType
 from indexer.queries import QUERIES
 
+CHANNEL = "rustok_engine_queue"
+"""Notified at the commit of every statement that queued changes (migration 0026): the
+followers LISTEN on it."""
+
 
 def enqueue_sql(docs: str, engines: str) -> str:
     """The INSERT that queues the rows (doc_type, doc_id, tenant_id, event_time) of `docs` (a

@@ -47,6 +47,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from core_write.backoff import Backoff, pause
+from core_write.db import listen
 from core_write.errors import Deferred as Deferred  # raised by `target` and `write`
 from core_write.errors import RebuildRunning as RebuildRunning  # raised by the handshake
 from core_write.errors import ValidationFailed
@@ -111,11 +112,15 @@ class EngineFollower(ABC, Generic[K, T]):
     """Prefix of its log actions."""
 
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, stream_prefix: str, *,
-                 batch: int, poll_interval: float, max_attempts: int | None = None) -> None:
+                 batch: int, poll_interval: float, max_attempts: int | None = None,
+                 dsn: str | None = None) -> None:
         self.pool = pool
         self.redis = redis
         self.batch = batch
         self.poll_interval = poll_interval
+        """Between looks at an idle queue; with `dsn`, a NOTIFY of new changes wakes `run`
+        at once, so this only bounds the wait for changes queued while nobody listened."""
+        self.dsn = dsn
         self.max_attempts = max_attempts
         self.dlq = f"{stream_prefix}:engine-dlq"
         self.stats = FollowerStats()
@@ -176,7 +181,19 @@ class EngineFollower(ABC, Generic[K, T]):
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Drain the queue until `stop`; errors and refused documents back off."""
+        """Drain the queue until `stop`; errors and refused documents back off. With a
+        `dsn`, a LISTEN connection wakes the loop when changes are queued."""
+        listener = None if self.dsn is None else asyncio.create_task(
+            listen(self.dsn, engine_queue.CHANNEL, self._wake, stop, self.poll_interval,
+                   f"{self.label}_listen"), name=f"{self.label}-listen")
+        try:
+            await self._run(stop)
+        finally:
+            if listener is not None:
+                listener.cancel()
+                await asyncio.gather(listener, return_exceptions=True)
+
+    async def _run(self, stop: asyncio.Event) -> None:
         await self.prepare()
         backoff = Backoff()
         log.info("%s follower started", self.engine,

@@ -31,7 +31,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
 from core_write.backoff import Backoff, pause
-from core_write.db import connect
+from core_write.db import listen
 from core_write.errors import OUTAGES, RedisLost
 from core_write.settings import Settings
 from indexer import metrics
@@ -212,7 +212,9 @@ class Relay:
     # ---- the daemon loop ----------------------------------------------------------------
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set, woken by NOTIFY with a polling fallback."""
-        listener = asyncio.create_task(self._listen(stop), name="relay-listen")
+        listener = asyncio.create_task(
+            listen(self.settings.database_url, CHANNEL, self._wake, stop,
+                   self.settings.relay_poll_interval, "relay_listen"), name="relay-listen")
         try:
             async with self.pool.acquire() as conn:
                 if await conn.fetchval(QUERIES["relay_epoch"], self.stream) is None:
@@ -240,27 +242,6 @@ class Relay:
             await asyncio.gather(listener, return_exceptions=True)
         log.info("relay stopped after %d events in %d batches", self.stats.published,
                  self.stats.batches, extra={"action": "relay_stop"})
-
-    async def _listen(self, stop: asyncio.Event) -> None:
-        """Hold a dedicated LISTEN connection (a pooled one would be handed to others),
-        reconnecting after failures; polling covers the gaps."""
-        while not stop.is_set():
-            conn: asyncpg.Connection | None = None
-            try:
-                conn = await connect(self.settings.database_url)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
-                await conn.add_listener(CHANNEL, lambda *_args: self._wake.set())
-                self._wake.set()  # anything committed while we were not listening
-                await pause(None, lost, stop)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep listening; polling covers the gap
-                log.warning("LISTEN connection failed: %s", exc, extra={"action": "relay_listen"})
-                await pause(self.settings.relay_poll_interval, stop)
-            finally:
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
 
 
 def _text(value: bytes | str) -> str:

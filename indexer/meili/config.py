@@ -41,7 +41,8 @@ class MeiliConfig:
     task_timeout_ms: int = 60_000
     max_attempts: int = 5
     timeout_ms: int = 5000
-    poll_interval_ms: int = 50
+    poll_interval_ms: int = 1000
+    """Between looks at an idle queue when no NOTIFY wakes the follower."""
     currencies: tuple[str, ...] = field(default=DEFAULT_CURRENCIES)
     instances: tuple[Instance, ...] = ()
     """Every server, in configuration order; empty: the one of `url`, named `default`."""

@@ -44,7 +44,7 @@ async def run_meili_follower(res: Resources, stop: asyncio.Event) -> None:
     config = meili_config(res.settings)
     async with meili.open_client(config) as client:
         follower = MeiliFollower(res.pool, res.redis, client, config,
-                                 res.settings.stream_prefix)
+                                 res.settings.stream_prefix, dsn=res.settings.database_url)
         needed: list[Key] | None = None
         while needed is None and not stop.is_set():
             try:

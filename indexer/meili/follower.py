@@ -152,11 +152,13 @@ class MeiliFollower(EngineFollower[Key, Target]):
     label = "meili"
 
     def __init__(self, pool: asyncpg.Pool, redis: aioredis.Redis, client: AsyncClient,
-                 config: MeiliConfig, stream_prefix: str) -> None:
+                 config: MeiliConfig, stream_prefix: str, dsn: str | None = None) -> None:
         """`client` talks to the first instance of `config` (the only one without
-        `MEILISEARCH_INSTANCES`); the follower opens clients for the others."""
+        `MEILISEARCH_INSTANCES`); the follower opens clients for the others. With `dsn`,
+        `run` is woken by a NOTIFY when changes are queued."""
         super().__init__(pool, redis, stream_prefix, batch=config.batch,
-                         poll_interval=config.poll_interval, max_attempts=config.max_attempts)
+                         poll_interval=config.poll_interval, max_attempts=config.max_attempts,
+                         dsn=dsn)
         self.client = client
         self.config = config
         self.servers: dict[str, Server] = {}

@@ -38,8 +38,10 @@ class TantivyConfig:
     """Queue rows read (and index rows fetched) per round trip."""
     currencies: tuple[str, ...] = DEFAULT_CURRENCIES
     """Currencies that get `price_min_{cur}` / `price_max_{cur}` fast fields (lowercased)."""
-    poll_interval_ms: int = 20
-    """Baseline queue poll when nobody calls `wake()`; readers poll the commit counter at it."""
+    poll_interval_ms: int = 1000
+    """The fallbacks: the follower looks at an idle queue this often when no NOTIFY
+    (migration 0026) wakes it, and readers poll the commit counters this often when no
+    message of the commit channel wakes them."""
     engine: str = "tantivy"
     """The `engine_queue.engine` value this follower drains."""
 

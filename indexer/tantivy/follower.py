@@ -50,6 +50,9 @@ class FollowerSettings(Protocol):
     @property
     def stream_prefix(self) -> str: ...
 
+    @property
+    def database_url(self) -> str: ...
+
 
 class TantivyFollower(EngineFollower[DocType, Generation]):
     label = "tantivy"
@@ -59,7 +62,7 @@ class TantivyFollower(EngineFollower[DocType, Generation]):
         config: TantivyConfig,
     ) -> None:
         super().__init__(pool, redis, settings.stream_prefix, batch=config.batch,
-                         poll_interval=config.poll_interval)
+                         poll_interval=config.poll_interval, dsn=settings.database_url)
         self.engine = config.engine
         self.config = config
         self.stream_prefix = settings.stream_prefix

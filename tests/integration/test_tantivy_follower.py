@@ -263,6 +263,39 @@ async def test_a_second_follower_on_the_directory_fails_clearly(
     assert "only one tantivy follower" in err.value.message
 
 
+async def test_the_run_loop_is_woken_by_notify_not_by_its_poll(
+    pool: asyncpg.Pool, redis_client: aioredis.Redis, settings: Settings,
+    config: TantivyConfig, stream_prefix: str,
+) -> None:
+    # both fallbacks (the follower's queue poll, the reader's counter poll) at their maximum:
+    # what is queued is seen within a fraction of it only through NOTIFY and the commit channel
+    slow = dataclasses.replace(config, poll_interval_ms=10_000)
+    stop = asyncio.Event()
+    async with TantivyFollower(pool, redis_client, settings, slow) as follower, \
+            TantivyReader(slow, redis_client, stream_prefix) as reader:
+        runner = asyncio.create_task(follower.run(stop))
+        try:
+            async def listening() -> bool:
+                return bool(await pool.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND query = 'LISTEN \"rustok_engine_queue\"'"))
+
+            await wait_until(listening, timeout=5, what="the follower's LISTEN")
+            for round_ in range(3):  # after the first, the loop has gone idle in between
+                await put_product(pool, product_row(title=f"Woken {round_}"))
+                started = time.monotonic()
+
+                async def found(expected: int = round_ + 1) -> bool:
+                    return await count(reader, A) == expected
+
+                await wait_until(found, timeout=5, interval=0.01, what=f"round {round_}")
+                assert time.monotonic() - started < slow.poll_interval / 2
+        finally:
+            stop.set()
+            await asyncio.wait_for(runner, timeout=5)
+    assert not await listening()
+
+
 async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
     pool: asyncpg.Pool, follower: TantivyFollower, reader: TantivyReader,
 ) -> None:
