@@ -43,7 +43,7 @@ from bench import lifecycle
 from bench.lifecycle import scratch_catalog, spawn_cli, stop_process
 from bench.report import report
 from bench.search_load import cpu_seconds
-from core_write import bulk_import
+from core_write import bulk_import, import_jobs
 from core_write.db import with_database
 from core_write.settings import Settings
 from core_write.unit import CoreWrite
@@ -230,7 +230,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             result.update({f"baseline_{k}": v for k, v in
                            _rates(args.baseline, written, table, engine).items()})
 
-        job_row = await bulk_import.create_job(pool, tenant, "bench", source=str(source))
+        job_row = await import_jobs.create_job(pool, tenant, "bench", source=str(source))
         importer = bulk_import.Importer(pool, job_row, chunk_lines=args.chunk)
         own, others = await _backends(pool)
         child_pids = {name: [proc.pid] for name, proc in children.items()}
@@ -244,7 +244,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         result["import_cpu_of_this_process_s"] = round(importer_cpu, 1)
         if done["failed"]:
             raise RuntimeError(f"{done['failed']} lines refused: "
-                               f"{(await bulk_import.job_view(pool, done, 3))['errors']}")
+                               f"{(await import_jobs.job_view(pool, done, 3))['errors']}")
         table, engine = await _searchable(pool, backend, tenant, args.baseline + args.products,
                                           started)
         _, others_now = await _backends(pool)

@@ -32,8 +32,9 @@ categories and tags) or one content node each, written in set-based chunks as a 
   import id (or, from the CLI, the same file) skips exactly the committed prefix, after
   checking its hash.
 
-The line schema and reading lines are in `core_write.import_lines`, the rows of a chunk of
-products and their write in `core_write.import_rows`.
+The line schema and reading lines are in `core_write.import_lines`, the names of a chunk
+resolved to ids in `core_write.import_refs`, the rows of a chunk of products and their write
+in `core_write.import_rows`, the job rows in `core_write.import_jobs`.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ from core_write.errors import (
 )
 from core_write.events import REINDEX_IDS_MAX
 from core_write.ids import new_id
+from core_write.import_jobs import IMPORT_LOCK
 from core_write.import_lines import (
     LINE_MAX_BYTES,
     Line,
@@ -76,11 +78,11 @@ from core_write.import_lines import (
     split_lines,
     tag_slug,
 )
-from core_write.import_rows import Refs, write_products
+from core_write.import_refs import Refs, resolve
+from core_write.import_rows import write_products
 from core_write.queries import QUERIES
 from core_write.services import content
 from core_write.unit import RETRIES, Unit
-from core_write.validate import NAME_MAX
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,10 @@ it writes (then each time it has written as many as the statistics last counted)
 YIELD_EVERY = 8
 """Lines parsed between two turns of the event loop, in which the chunk in flight sends its
 next statement or reads an answer (half a millisecond of parsing; a turn per line cost 2 us)."""
-IMPORT_LOCK = 0x494D5054  # 'IMPT', with the hash of the import id as the second key
 _EMPTY_SHA256 = hashlib.sha256().hexdigest()
 
 
-# ---- jobs ----------------------------------------------------------------------------------
+# ---- the run -------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class LineFailure:
     line: int
@@ -106,57 +107,6 @@ class LineFailure:
     reason: str
 
 
-async def create_job(pool: asyncpg.Pool, tenant_id: uuid.UUID, requested_by: str, *,
-                     source: str = "", total_bytes: int | None = None,
-                     source_sha256: str | None = None,
-                     import_id: uuid.UUID | None = None) -> dict[str, Any]:
-    row = await pool.fetchrow(QUERIES["import_job_create"], import_id or new_id(), tenant_id,
-                              requested_by, source[:500], total_bytes, source_sha256)
-    assert row is not None
-    return dict(row)
-
-
-async def get_job(pool: asyncpg.Pool, import_id: uuid.UUID) -> dict[str, Any]:
-    row = await pool.fetchrow(QUERIES["import_job_get"], import_id)
-    if row is None:
-        raise NotFound("import", import_id)
-    return dict(row)
-
-
-async def resumable_job(pool: asyncpg.Pool, tenant_id: uuid.UUID,
-                        source_sha256: str) -> dict[str, Any] | None:
-    row = await pool.fetchrow(QUERIES["import_job_resumable"], tenant_id, source_sha256)
-    return dict(row) if row is not None else None
-
-
-async def job_view(pool: asyncpg.Pool, job: dict[str, Any], errors: int = 100) -> dict[str, Any]:
-    """A job as callers see it: `interrupted` for a running job whose runner is gone, with
-    its first refused lines."""
-    out = dict(job)
-    if job["state"] == "running" and not await _runner_alive(pool, job["id"]):
-        out["state"] = "interrupted"
-    out["errors"] = [dict(r) for r in await pool.fetch(QUERIES["import_errors_get"],
-                                                       job["id"], errors)]
-    return out
-
-
-async def list_jobs(pool: asyncpg.Pool, tenant_id: uuid.UUID | None,
-                    limit: int = 50) -> list[dict[str, Any]]:
-    rows = await pool.fetch(QUERIES["import_job_list"], tenant_id, limit)
-    return [await job_view(pool, dict(row), errors=0) for row in rows]
-
-
-async def _runner_alive(pool: asyncpg.Pool, import_id: uuid.UUID) -> bool:
-    async with pool.acquire() as conn:
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1, hashtext($2::text))",
-                                   IMPORT_LOCK, str(import_id)):
-            return True
-        await conn.execute("SELECT pg_advisory_unlock($1, hashtext($2::text))", IMPORT_LOCK,
-                           str(import_id))
-        return False
-
-
-# ---- the run -------------------------------------------------------------------------------
 GC_FIRST_THRESHOLD = 50_000
 """The cyclic garbage collector's first threshold while imports run (700 by default): parsing
 allocates ~1,000 objects a line, none in cycles, and the collections they set off took over
@@ -372,7 +322,7 @@ class Importer:
                 if nodes:
                     nodes = await self._module_lines(unit, "content", nodes, failures)
                 if products or nodes:
-                    refs = await self._refs(unit, products, nodes)
+                    refs = await resolve(unit, self.tenant_id, products, nodes)
                     if products:
                         product_ids = await self._products(conn, products, refs, failures)
                     for number, node in nodes:
@@ -408,73 +358,6 @@ class Importer:
                             for n, _ in lines)
             return []
         return lines
-
-    # ---- names to ids -----------------------------------------------------------------------
-    async def _refs(self, unit: Unit, products: list[tuple[int, ProductLine]],
-                    nodes: list[tuple[int, NodeLine]]) -> Refs:
-        conn, tenant = unit.conn, self.tenant_id
-        await conn.execute(QUERIES["import_refs_lock"], tenant)
-        refs = Refs()
-        categories: dict[str, str] = {}
-        tags: dict[str, str] = {}
-        locations: set[str] = set()
-        content_categories: set[str] = set()
-        for _, line in products:
-            for category in line.categories:
-                categories.setdefault(category.handle, category.name or _title(category.handle))
-            for tag in line.tags:
-                tags.setdefault(tag_slug(tag), tag.name)
-            for variant in line.variants:
-                locations.update(variant.stock or ())
-        for _, node in nodes:
-            if node.category:
-                content_categories.add(node.category)
-            for tag in node.tags:
-                tags.setdefault(tag_slug(tag), tag.name)
-        if categories:
-            refs.categories = await self._named(
-                conn, "import_categories_find", "import_categories_create", "handle",
-                categories, lambda i: unit.emit(tenant, ev.CommerceCategoryCreated(
-                    category_id=i)))
-        if tags:
-            refs.tags = await self._named(
-                conn, "import_tags_find", "import_tags_create", "slug", tags,
-                lambda i: unit.emit(tenant, ev.TagCreated(tag_id=i)))
-        if content_categories:
-            refs.content_categories = await self._named(
-                conn, "import_content_category_find", "import_content_categories_create",
-                "slug", {slug: _title(slug) for slug in content_categories},
-                lambda i: unit.emit(tenant, ev.CategoryCreated(category_id=i)))
-        if locations:
-            found = {r["name"]: r["id"] for r in await conn.fetch(
-                QUERIES["import_locations_find"], tenant, sorted(locations))}
-            missing = sorted(locations - set(found))
-            if missing:
-                ids = [new_id() for _ in missing]
-                await conn.execute(QUERIES["import_locations_create"], tenant, ids, missing)
-                found.update(zip(missing, ids, strict=True))
-                for location_id in ids:
-                    unit.emit(tenant, ev.StockLocationCreated(location_id=location_id))
-            refs.locations = found
-        return refs
-
-    async def _named(self, conn: asyncpg.Connection, find: str, create: str, key: str,
-                     wanted: dict[str, str],
-                     created: Callable[[uuid.UUID], object]) -> dict[str, uuid.UUID]:
-        """Ids by `key` (handle or slug), creating the missing with their names."""
-        tenant = self.tenant_id
-        found = {r[key]: r["id"] for r in await conn.fetch(QUERIES[find], tenant, list(wanted))}
-        missing = [k for k in wanted if k not in found]
-        if missing:
-            rows = await conn.fetch(QUERIES[create], tenant, [new_id() for _ in missing],
-                                    [wanted[k][:NAME_MAX] for k in missing], missing)
-            for row in rows:
-                found[row[key]] = row["id"]
-                created(row["id"])
-            if len(found) < len(wanted):  # made meanwhile by another writer
-                found.update({r[key]: r["id"] for r in await conn.fetch(
-                    QUERIES[find], tenant, [k for k in wanted if k not in found])})
-        return found
 
     # ---- products ---------------------------------------------------------------------------
     async def _products(self, conn: asyncpg.Connection, lines: list[tuple[int, ProductLine]],
@@ -547,10 +430,6 @@ async def may_set_replica(pool: asyncpg.Pool) -> bool:
         except asyncpg.InsufficientPrivilegeError:
             return False
     return True
-
-
-def _title(handle: str) -> str:
-    return handle.replace("-", " ").capitalize()
 
 
 def _field_of(exc: RustokError) -> str:

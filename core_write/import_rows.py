@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
@@ -15,6 +15,7 @@ from core_write import copy_binary
 from core_write.errors import Conflict, NotFound
 from core_write.ids import new_ids, new_raw_ids
 from core_write.import_lines import ProductLine, tag_slug
+from core_write.import_refs import Refs
 from core_write.queries import QUERIES
 
 
@@ -22,16 +23,6 @@ def id_stream() -> Iterator[uuid.UUID]:
     """Fresh ids, made 1,024 at a time."""
     while True:
         yield from new_ids(1024)
-
-
-@dataclass
-class Refs:
-    """Names resolved to ids for one chunk (created when missing)."""
-
-    categories: dict[str, uuid.UUID] = field(default_factory=dict)
-    tags: dict[str, uuid.UUID] = field(default_factory=dict)
-    locations: dict[str, uuid.UUID] = field(default_factory=dict)
-    content_categories: dict[str, uuid.UUID] = field(default_factory=dict)
 
 
 PRODUCT_COLUMNS = ("id", "tenant_id", "title", "subtitle", "handle", "description", "status",

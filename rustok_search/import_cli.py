@@ -35,7 +35,7 @@ async def read_file(path: Path) -> AsyncIterator[bytes]:
 async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when every line was written, 1 when some were refused (each is printed), 2 for
     a file that cannot be read."""
-    from core_write import bulk_import
+    from core_write import bulk_import, import_jobs
     from core_write.resources import open_resources
     from rustok_search.progress import bar
 
@@ -51,9 +51,9 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if args.id:
             from core_write.ids import parse_id
 
-            job = await bulk_import.get_job(pool, parse_id(args.id, "--id"))
+            job = await import_jobs.get_job(pool, parse_id(args.id, "--id"))
         elif args.resume:
-            job = await bulk_import.resumable_job(pool, tenant_id, sha256)
+            job = await import_jobs.resumable_job(pool, tenant_id, sha256)
             if job is None:
                 print("nothing to resume for this file and tenant: importing from line 1",
                       file=sys.stderr)
@@ -62,7 +62,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
                   file=sys.stderr)
             return 2
         if job is None:
-            job = await bulk_import.create_job(pool, tenant_id, "cli", source=str(path),
+            job = await import_jobs.create_job(pool, tenant_id, "cli", source=str(path),
                                                total_bytes=size, source_sha256=sha256)
         elif job["lines_done"]:
             print(f"resuming import {job['id']} after line {job['lines_done']} "
@@ -74,7 +74,7 @@ async def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
             importer = bulk_import.Importer(pool, job, chunk_lines=args.chunk,
                                             on_chunk=_follow(shown.update, size))
             done = await importer.run(read_file(path), "cli", size)
-        view = await bulk_import.job_view(pool, done, errors=SHOWN_ERRORS)
+        view = await import_jobs.job_view(pool, done, errors=SHOWN_ERRORS)
     return report(view, time.monotonic() - started, importer.lines_this_run)
 
 

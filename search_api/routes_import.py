@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core_write import bulk_import
+from core_write import bulk_import, import_jobs
 from core_write.errors import ImportTooLarge, NotFound
 from indexer.reindex import resolve_scope
 from search_api.auth import ApiKey, require_role
@@ -99,7 +99,7 @@ async def start_import(request: web.Request) -> web.Response:
     if "id" in request.query:
         import_id = _import_id(request.query["id"], "id")
         try:
-            job = await bulk_import.get_job(pool, import_id)
+            job = await import_jobs.get_job(pool, import_id)
         except NotFound:
             job = None
         else:
@@ -108,7 +108,7 @@ async def start_import(request: web.Request) -> web.Response:
     else:
         import_id = None
     if job is None:
-        job = await bulk_import.create_job(pool, tenant_id, f"api:{key.id}", source="http",
+        job = await import_jobs.create_job(pool, tenant_id, f"api:{key.id}", source="http",
                                            total_bytes=request.content_length,
                                            import_id=import_id)
     importer = bulk_import.Importer(pool, job, max_bytes=limit)
@@ -118,7 +118,7 @@ async def start_import(request: web.Request) -> web.Response:
     except ImportTooLarge as exc:
         raise Problem(413, exc.message, errors=[{"field": "body", "message": "too large"}]
                       ) from None
-    view = await bulk_import.job_view(pool, done, errors=1000)
+    view = await import_jobs.job_view(pool, done, errors=1000)
     return web.json_response({"import": import_json(view)},
                              headers={"Location": f"{IMPORT_PATH}/{done['id']}"})
 
@@ -133,7 +133,7 @@ async def list_imports(request: web.Request) -> web.Response:
             raise field_error(name[:64], "unknown parameter")
     tenant_id = await _tenant(request, key)
     limit = parse_int(request.query.get("limit", "20"), "limit", 1, MAX_LIST)
-    jobs = await bulk_import.list_jobs(request.app[RESOURCES].pool, tenant_id, limit)
+    jobs = await import_jobs.list_jobs(request.app[RESOURCES].pool, tenant_id, limit)
     return web.json_response({"imports": [import_json(job) for job in jobs]})
 
 
@@ -146,8 +146,8 @@ async def get_import(request: web.Request) -> web.Response:
     import_id = _import_id(request.match_info["id"], "id")
     errors = parse_int(request.query.get("errors", "100"), "errors", 0, 1000)
     pool = request.app[RESOURCES].pool
-    job = await bulk_import.get_job(pool, import_id)
+    job = await import_jobs.get_job(pool, import_id)
     if not key.may_manage(job["tenant_id"]):
         raise NotFound("import", import_id)  # other tenants' imports do not exist for it
-    return web.json_response({"import": import_json(await bulk_import.job_view(pool, job,
+    return web.json_response({"import": import_json(await import_jobs.job_view(pool, job,
                                                                                errors))})

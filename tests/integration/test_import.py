@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from core_write import bulk_import, import_lines, import_rows
+from core_write import bulk_import, import_jobs, import_lines, import_refs, import_rows
 from core_write.db import translate_errors
 from core_write.errors import NotFound
 from core_write.settings import Settings
@@ -60,10 +60,10 @@ async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
 async def run_import(pool: asyncpg.Pool, tenant_id: uuid.UUID, data: bytes,
                      chunk_lines: int = 500, job: dict[str, Any] | None = None
                      ) -> dict[str, Any]:
-    job = job or await bulk_import.create_job(pool, tenant_id, "test", total_bytes=len(data))
+    job = job or await import_jobs.create_job(pool, tenant_id, "test", total_bytes=len(data))
     done = await bulk_import.Importer(pool, job, chunk_lines=chunk_lines).run(
         chunks(data), "test", len(data))
-    return await bulk_import.job_view(pool, done, errors=1000)
+    return await import_jobs.job_view(pool, done, errors=1000)
 
 
 async def counts(pool: asyncpg.Pool, tenant_id: uuid.UUID) -> dict[str, int]:
@@ -218,7 +218,7 @@ async def test_a_resumed_import_skips_the_committed_prefix_and_refuses_other_inp
     assert (job["lines_done"], job["written"]) == (6, 6)
     mark = await pool.fetchval("SELECT max(seq) FROM outbox")
     again = await run_import(pool, tenant["id"], data, chunk_lines=4,
-                             job=await bulk_import.get_job(pool, job["id"]))
+                             job=await import_jobs.get_job(pool, job["id"]))
     assert (again["lines_done"], again["written"], again["bytes_done"]) == (12, 12, len(data))
     assert await pool.fetchval(  # only lines 7..12 were written again
         "SELECT sum(jsonb_array_length(payload->'event'->'target_ids')) FROM outbox "
@@ -227,7 +227,7 @@ async def test_a_resumed_import_skips_the_committed_prefix_and_refuses_other_inp
     other = data.replace(b"item-0", b"item-x")
     with pytest.raises(bulk_import.Conflict, match="differs from the part"):
         await run_import(pool, tenant["id"], other,
-                         job=await bulk_import.get_job(pool, job["id"]))
+                         job=await import_jobs.get_job(pool, job["id"]))
 
 
 # ---- over HTTP -----------------------------------------------------------------------------
@@ -349,7 +349,7 @@ async def test_the_cli_resumes_after_a_kill_without_duplicates(
     assert job["state"] == "running"
 
     async def interrupted() -> bool:  # once the killed runner's connection is gone
-        return bool((await bulk_import.job_view(pool, dict(job)))["state"] == "interrupted")
+        return bool((await import_jobs.job_view(pool, dict(job)))["state"] == "interrupted")
 
     await wait_until(interrupted, timeout=30, what="the killed runner's lock released")
     assert (await counts(pool, tenant["id"]))["products"] == job["lines_done"]
@@ -395,7 +395,7 @@ async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
     line = import_lines.parse_line(json.dumps(product("fk-probe")).encode())
     assert isinstance(line, import_lines.ProductLine)
     async with pool.acquire() as conn:
-        refs = import_rows.Refs(
+        refs = import_refs.Refs(
             categories={"jackets": uuid.uuid4(), "rain-gear": uuid.uuid4()},  # no such rows
             tags={"new-in": uuid.uuid4(), "sale": uuid.uuid4()},
             locations={"Default": uuid.uuid4(), "Berlin": uuid.uuid4()})
@@ -410,7 +410,7 @@ async def test_parts_are_checked_per_statement_with_or_without_the_row_triggers(
     written = {}
     for replica in (True, False):
         other = await make_tenant(core)
-        job = await bulk_import.create_job(pool, other["id"], "test")
+        job = await import_jobs.create_job(pool, other["id"], "test")
         importer = bulk_import.Importer(pool, job)
 
         async def fixed(_: asyncpg.Pool, value: bool = replica) -> bool:
