@@ -455,3 +455,8 @@ class SearchBackend(Protocol):
                       limit: int = 8) -> list[Suggestion]: ...
 
     async def ready(self) -> bool: ...
+
+    async def caught_up(self) -> None:
+        """Let searches see every change the engine has made visible so far (called after a
+        read-your-writes wait found the token applied). A no-op where what is applied is
+        visible at once."""

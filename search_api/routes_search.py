@@ -105,8 +105,11 @@ async def search(app: web.Application, key: ApiKey, doc_type: DocType, data: dic
     if token is not None:
         settings = app[SETTINGS]
         budget = min(MAX_TOKEN_WAIT, settings.api_request_timeout_ms / 1000 * TOKEN_WAIT_SHARE)
-        stale = not await wait_indexed(app[RESOURCES].pool, token, scope.tenant_id,
-                                       engine_of(backend), budget) or stale
+        applied = await wait_indexed(app[RESOURCES].pool, token, scope.tenant_id,
+                                     engine_of(backend), budget)
+        if applied:
+            await backend.caught_up()
+        stale = not applied or stale
     if stale:
         metrics.STALE_ANSWERS.labels(backend.name).inc()
     relevance = await app[RELEVANCE].get(app[RESOURCES].pool, scope.tenant_id)

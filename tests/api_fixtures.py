@@ -38,6 +38,7 @@ class CannedBackend:
         self.fail: BaseException | None = None
         self.delay = 0.0
         self.is_ready = True
+        self.caught_up_calls = 0
         self.facets: dict[str, dict[str, int]] = {}
         """Facet counts the canned result carries (for the labelled facet shape)."""
 
@@ -60,6 +61,9 @@ class CannedBackend:
 
     async def ready(self) -> bool:
         return self.is_ready
+
+    async def caught_up(self) -> None:
+        self.caught_up_calls += 1
 
 
 @dataclass

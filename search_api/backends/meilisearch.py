@@ -232,6 +232,10 @@ class MeilisearchBackend:
                            highlighted=mark_prefixes(str(h["title"]), words))
                 for h in found[0]["hits"] if h.get("title")]
 
+    async def caught_up(self) -> None:
+        """Nothing to do: the follower empties the queue after Meilisearch's task succeeded,
+        and a succeeded task is visible to every search."""
+
     async def ready(self) -> bool:
         """True while at least one instance answers (a down instance fails only its own
         tenants' searches, so it does not take the API out of the load balancer); what

@@ -85,6 +85,9 @@ class PostgresBackend:
         return [Suggestion(id=row["id"], title=row["title"],
                            highlighted=mark_prefixes(row["title"], words)) for row in rows]
 
+    async def caught_up(self) -> None:
+        """Nothing to do: a committed index row is in every later snapshot."""
+
     async def ready(self) -> bool:
         try:
             return bool(await self.pool.fetchval("SELECT 1") == 1)

@@ -159,6 +159,12 @@ class TantivyBackend:
         return [Suggestion(id=uuid.UUID(doc_id), title=title, highlighted=words.mark(title))
                 for doc_id, title in rows]
 
+    async def caught_up(self) -> None:
+        """Reload what the writer committed (the commit counters) now, rather than when the
+        commit channel's message, or the reader's fallback poll, gets to it: the engine queue
+        empties only after the commit and its counters moved."""
+        await self.reader.refresh()
+
     async def ready(self) -> bool:
         return self.reader.index("product") is not None
 

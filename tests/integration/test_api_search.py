@@ -136,11 +136,13 @@ async def test_min_token_waits_for_indexing_or_answers_stale(api: Api) -> None:
     assert resp.status == 200
     assert (await resp.json())["stale"] is True  # nothing acknowledged the row
     assert asyncio.get_running_loop().time() - started >= 1.0
+    assert api.backend.caught_up_calls == 0  # a stale answer does not catch up
     await pool.execute("UPDATE outbox SET published_at = now(), stream_ms = 1, stream_seq = 0,"
                        " acked_at = now() WHERE seq <= $1", token)
     resp = await api.client.post("/v1/search/products", headers=api.auth("a.search"),
                                  json={"min_token": token})
     assert resp.status == 200 and (await resp.json())["stale"] is False
+    assert api.backend.caught_up_calls == 1  # the backend saw what was applied first
     await pool.execute("DELETE FROM outbox WHERE seq = $1", token)
     resp = await api.client.get(f"/v1/search/products?min_token={token}",
                                 headers=api.auth("a.search"))

@@ -288,6 +288,9 @@ class Counting:
     async def ready(self) -> bool:
         return await self.inner.ready()
 
+    async def caught_up(self) -> None:
+        await self.inner.caught_up()
+
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize(("page", "per_page", "searches", "want"), [

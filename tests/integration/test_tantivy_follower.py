@@ -28,6 +28,7 @@ from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.errors import WriterLocked
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
+from search_api.backends.tantivy import TantivyBackend
 from tests.tantivy_search import count, get, hit_ids, search, titles
 from tests.waiting import wait_until
 
@@ -294,6 +295,27 @@ async def test_the_run_loop_is_woken_by_notify_not_by_its_poll(
             stop.set()
             await asyncio.wait_for(runner, timeout=5)
     assert not await listening()
+
+
+async def test_caught_up_shows_a_commit_whose_message_was_lost(
+    pool: asyncpg.Pool, redis_client: aioredis.Redis, config: TantivyConfig,
+    follower: TantivyFollower, stream_prefix: str,
+) -> None:
+    # a reader that hears nothing (its channel is one nobody publishes on) and would poll the
+    # counters only every 10 s: what a search after a read-your-writes wait must not depend on
+    slow = dataclasses.replace(config, poll_interval_ms=10_000)
+    reader = TantivyReader(slow, redis_client, stream_prefix)
+    reader._channel = f"{stream_prefix}:nobody-publishes-here"
+    async with reader:
+        backend = TantivyBackend(reader)
+        try:
+            assert await count(reader, A) == 0
+            await put_product(pool, product_row(title="Applied before the search"))
+            assert await follower.drain_once() == 1  # committed, counters moved
+            await backend.caught_up()
+            assert await count(reader, A) == 1
+        finally:
+            backend._threads.shutdown(wait=True)
 
 
 async def test_the_run_loop_commits_in_groups_and_readers_see_it_fast(
