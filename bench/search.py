@@ -32,9 +32,10 @@ from indexer.tantivy.reader import TantivyReader
 from search_api import compile_meili
 from search_api.auth import lookup_key
 from search_api.backends.meilisearch import search_bodies
-from search_api.compile_pg import compile_facets, compile_hits
+from search_api.compile_pg import compile_hits
 from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
 from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.pg_facets import compile_facets
 
 
 @dataclass

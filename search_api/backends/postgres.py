@@ -16,15 +16,7 @@ import asyncpg
 from indexer.model import SPECS, DocType
 from indexer.model.text import query_words
 from search_api.backends.highlight import mark_prefixes, marked_headline
-from search_api.compile_pg import (
-    PRICE_STATS,
-    START_SEL,
-    compile_count,
-    compile_facets,
-    compile_hits,
-    compile_suggest,
-    table_of,
-)
+from search_api.compile_pg import START_SEL, compile_count, compile_hits, compile_suggest
 from search_api.model import (
     FacetStats,
     Hit,
@@ -35,6 +27,8 @@ from search_api.model import (
     bucket_label,
     hit_document,
 )
+from search_api.pg_facets import PRICE_STATS, compile_facets
+from search_api.pg_tables import table_of
 
 
 class PostgresBackend:

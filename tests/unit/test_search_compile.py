@@ -13,15 +13,10 @@ from core_write.errors import ValidationFailed
 from indexer.model.text import price_field_pair
 from search_api.backends.highlight import mark_prefixes, mark_ranges, marked_headline
 from search_api.backends.postgres import facet_counts
-from search_api.compile_pg import (
-    compile_count,
-    compile_facets,
-    compile_hits,
-    compile_price_stats,
-    compile_suggest,
-)
+from search_api.compile_pg import compile_count, compile_hits, compile_suggest
 from search_api.compile_tantivy import facet_aggregation, facet_values
 from search_api.model import SearchQuery, SearchScope
+from search_api.pg_facets import compile_facets, compile_price_stats
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-00000000000a")
 CAT = uuid.UUID("01900000-0000-7000-8000-0000000000c1")
