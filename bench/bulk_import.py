@@ -40,12 +40,10 @@ from typing import Any
 import asyncpg
 
 from bench import lifecycle
-from bench.lifecycle import scratch_catalog, spawn_cli, stop_process
+from bench.lifecycle import scratch, scratch_catalog, spawn_cli, stop_process
 from bench.report import report
 from bench.search_load import cpu_seconds
 from core_write import bulk_import, import_jobs
-from core_write.db import with_database
-from core_write.settings import Settings
 from core_write.unit import CoreWrite
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
@@ -182,17 +180,9 @@ def _rates(count: int, written: float, table: float, engine: float) -> dict[str,
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rustok")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = f"rustok_bench_{uuid.uuid4().hex[:8]}"
-    dsn = with_database(base, name)
-    tantivy_dir = f"/tmp/{name}"
-    settings = Settings(DATABASE_URL=dsn, REDIS_URL=redis_url,
-                        RUSTOK_STREAM_PREFIX=f"bench:{name}", TANTIVY_DIR=tantivy_dir)
-    env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
-               RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
-               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
-               INDEXER_METRICS_PORT="0")
+    names = scratch("rustok_bench")
+    base, redis_url, name, tantivy_dir = names.base, names.redis_url, names.name, names.tantivy_dir
+    settings, env = names.settings, names.env
     plans = plan_demo(args.products + args.baseline, 0, 1, args.seed)[0]
     source = Path(f"/tmp/{name}.ndjson")
     result: dict[str, object] = {"products": args.products, "baseline_products": args.baseline,

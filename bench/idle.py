@@ -19,17 +19,14 @@ import contextlib
 import os
 import statistics
 import time
-import uuid
 from collections.abc import AsyncIterator, Mapping
 
 import asyncpg
 
 from bench import lifecycle
-from bench.lifecycle import free_port, scratch_catalog, spawn_cli, stop_process
+from bench.lifecycle import free_port, scratch, scratch_catalog, spawn_cli, stop_process
 from bench.report import report
 from bench.search_load import api_process, cpu_seconds
-from core_write.db import with_database
-from core_write.settings import Settings
 
 QUIET_TIMEOUT_SECONDS = 120.0
 
@@ -85,25 +82,15 @@ async def measure(pool: asyncpg.Pool, pids: Mapping[str, int], seconds: float
 
 
 async def run(args: argparse.Namespace) -> dict[str, object]:
-    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rustok")
-    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-    name = f"rustok_bench_idle_{uuid.uuid4().hex[:8]}"
-    dsn = with_database(base, name)
-    tantivy_dir = f"/tmp/{name}"
-    settings = Settings(DATABASE_URL=dsn, REDIS_URL=redis_url,
-                        RUSTOK_STREAM_PREFIX=f"bench:{name}", TANTIVY_DIR=tantivy_dir)
-    env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
-               RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
-               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
-               INDEXER_METRICS_PORT="0")
-    env.pop("MEILISEARCH_URL", None)
+    names = scratch("rustok_bench_idle")
+    env = names.env
     baseline = dict(item.split("=", 1) for item in args.baseline_set)
     modes = {"baseline": {**env, **baseline}, "default": env}
     found: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
     load = os.getloadavg()
     async with contextlib.AsyncExitStack() as stack:
-        _redis, pool = await scratch_catalog(stack, base, name, redis_url,
-                                             settings.stream_prefix, tantivy_dir,
+        _redis, pool = await scratch_catalog(stack, names.base, names.name, names.redis_url,
+                                             names.settings.stream_prefix, names.tantivy_dir,
                                              args.products, args.products // 2, 2)
         for _ in range(args.rounds):
             for mode, mode_env in modes.items():

@@ -17,7 +17,9 @@ import signal
 import socket
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Coroutine, Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +28,7 @@ import redis.asyncio as aioredis
 
 from core_write.db import connect, create_pool, quote_ident, with_database
 from core_write.migrations import migrate
+from core_write.settings import Settings
 from rustok_search.demo_writer import DemoSpec, load_demo
 from rustok_search.supervisor import _die_with_parent
 
@@ -131,6 +134,38 @@ async def delete_keys(redis: aioredis.Redis, match: str) -> None:
     keys = [key async for key in redis.scan_iter(match=match)]
     if keys:
         await redis.delete(*keys)
+
+
+@dataclass(frozen=True)
+class Scratch:
+    """The names of one bench run's scratch state: a database beside DATABASE_URL's, a stream
+    prefix, a Tantivy folder, their `settings`, and `env`, the environment of the service
+    processes it starts (Tantivy the only engine, warnings only, no metrics ports)."""
+
+    base: str
+    redis_url: str
+    name: str
+    dsn: str
+    tantivy_dir: str
+    settings: Settings
+    env: dict[str, str]
+
+
+def scratch(prefix: str) -> Scratch:
+    """Fresh scratch names `{prefix}_{8 hex}` (nothing is created yet: `scratch_catalog`)."""
+    base = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/rustok")
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    dsn = with_database(base, name)
+    tantivy_dir = f"/tmp/{name}"
+    settings = Settings(DATABASE_URL=dsn, REDIS_URL=redis_url,
+                        RUSTOK_STREAM_PREFIX=f"bench:{name}", TANTIVY_DIR=tantivy_dir)
+    env = dict(os.environ, DATABASE_URL=dsn, REDIS_URL=redis_url,
+               RUSTOK_STREAM_PREFIX=settings.stream_prefix, TANTIVY_DIR=tantivy_dir,
+               RUSTOK_ENGINES="tantivy", RUSTOK_LOG_LEVEL="WARNING", RELAY_METRICS_PORT="0",
+               INDEXER_METRICS_PORT="0")
+    env.pop("MEILISEARCH_URL", None)  # it would add Meilisearch to the engines
+    return Scratch(base, redis_url, name, dsn, tantivy_dir, settings, env)
 
 
 async def scratch_catalog(stack: contextlib.AsyncExitStack, base: str, name: str,
