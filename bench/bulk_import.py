@@ -41,7 +41,7 @@ import asyncpg
 
 from bench import lifecycle
 from bench.lifecycle import scratch, scratch_catalog, spawn_cli, stop_process
-from bench.report import report
+from bench.report import load_average, report
 from bench.search_load import cpu_seconds
 from core_write import bulk_import, import_jobs
 from core_write.unit import CoreWrite
@@ -253,8 +253,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                 result[f"ratio_{key}"] = f"{rates[key] / baseline:.1f}x"
         result["outbox_events_import"] = await pool.fetchval(
             "SELECT count(*) FROM outbox WHERE event_type = 'ReindexRequested'")
-        result["load_average_1_5_15_at_start"] = " / ".join(f"{x:.1f}" for x in load)
-        result["load_average_1_5_15_at_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+        result["load_average_1_5_15_at_start"] = load_average(load)
+        result["load_average_1_5_15_at_end"] = load_average()
     return result
 
 

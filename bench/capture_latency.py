@@ -28,7 +28,7 @@ from bench.lifecycle import (
     spawn_cli,
     stop_process,
 )
-from bench.report import report
+from bench.report import load_average, report
 from core_write.db import with_database
 from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
@@ -156,7 +156,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "warm_up_renames_ms": ", ".join(f"{a * 1000:.0f}/{b * 1000:.0f}" for a, b in warm_up),
         "psql_commit_to_index_products_ms": _summary(pg),
         "psql_commit_to_tantivy_search_ms": _summary(tv),
-        "load_average_1_5_15": " / ".join(f"{x:.1f}" for x in load), **storm,
+        "load_average_1_5_15": load_average(load), **storm,
     }
 
 

@@ -25,7 +25,7 @@ import asyncpg
 
 from bench import lifecycle
 from bench.lifecycle import free_port, scratch, scratch_catalog, spawn_cli, stop_process
-from bench.report import report
+from bench.report import load_average, report
 from bench.search_load import api_process, cpu_seconds
 
 QUIET_TIMEOUT_SECONDS = 120.0
@@ -109,8 +109,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         result[f"{mode}_total_cpu_percent"] = round(totals[mode], 2)
     ratio = totals["baseline"] / max(totals["default"], 1e-9)
     result["ratio_baseline_to_default"] = f"{ratio:.1f}x"
-    result["load_average_1_5_15_at_start"] = " / ".join(f"{x:.1f}" for x in load)
-    result["load_average_1_5_15_at_end"] = " / ".join(f"{x:.1f}" for x in os.getloadavg())
+    result["load_average_1_5_15_at_start"] = load_average(load)
+    result["load_average_1_5_15_at_end"] = load_average()
     return result
 
 

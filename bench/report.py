@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_average(values: tuple[float, float, float] | None = None) -> str:
+    """The 1, 5 and 15 minute load averages (now, or `values` taken earlier) as a table
+    cell: the machine is shared, so every result says how busy it was."""
+    return " / ".join(f"{x:.1f}" for x in values or os.getloadavg())
 
 
 def report(scenario: str, result: Mapping[str, object]) -> Path:
