@@ -61,7 +61,7 @@ then exact > prefix), with proximity and word position as the engine's score aft
 explicit sort orders purely by value (then id), like the other backends; without a sort
 parameter the rule does nothing and relevance decides. The tenant's `in_stock_first`
 (ranking tier 0) is the sort parameter's first key, `in_stock:desc`, for relevance too
-(`search_api.compile_meili.sort_spec`), so the rules need no per-tenant settings and a
+(`search_api.meili_ranking.sort_spec`), so the rules need no per-tenant settings and a
 changed setting needs no rebuild."""
 
 

@@ -42,6 +42,7 @@ from indexer.model import DocType
 from indexer.model.text import price_field_pair, query_words
 from search_api import compile_meili, metrics
 from search_api.backends.highlight import mark_prefixes
+from search_api.meili_requests import Plan, Request
 from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope, Suggestion
 
 log = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ UNREACHABLE = (MeilisearchCommunicationError, MeilisearchTimeoutError, OSError,
                asyncio.TimeoutError)
 
 
-def search_bodies(requests: list[compile_meili.Request]) -> list[dict[str, Any]]:
+def search_bodies(requests: list[Request]) -> list[dict[str, Any]]:
     """The JSON queries of compiled requests (the SDK's names and defaults, unset values left
     to the server)."""
     return [SearchParams(**{k: v for k, v in r.params.items() if v is not None}
@@ -181,12 +182,12 @@ class MeilisearchBackend:
             assert instance is not None
             more = await self._multi_search(extra, instance) if extra else None
             if more is not None:  # an identifier matched, or too many distinct prices
-                plan = compile_meili.Plan(query, plan.uid, [*plan.requests, *extra])
+                plan = Plan(query, plan.uid, [*plan.requests, *extra])
                 responses += more
             result = compile_meili.result(plan, responses, self.name)
         return result.model_copy(update={"took_ms": (time.perf_counter() - started) * 1000})
 
-    async def _multi_search(self, requests: list[compile_meili.Request], instance: str,
+    async def _multi_search(self, requests: list[Request], instance: str,
                             ) -> list[dict[str, Any]] | None:
         """The responses, or None when the tenant's index does not exist yet."""
         searcher = self.searchers.get(instance)
@@ -221,7 +222,7 @@ class MeilisearchBackend:
         instance = await self._instance(scope.tenant_id)
         try:
             found = None if instance is None else \
-                await self._multi_search([compile_meili.Request("main", params)], instance)
+                await self._multi_search([Request("main", params)], instance)
         except InstanceDown:
             if self.fallback is None:
                 raise

@@ -19,18 +19,11 @@ from indexer.meili.config import NEXT, index_uid, parse_uid
 from indexer.meili.documents import MAX_FACET_VALUES, index_settings, settings_drift
 from indexer.model.engines import micros
 from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN
-from search_api.compile_meili import (
-    Plan,
-    Request,
-    any_of,
-    bucket_ranges,
-    followup,
-    plan,
-    quote,
-    result,
-    sort_spec,
-    suggest_params,
-)
+from search_api.compile_meili import followup, plan, result, suggest_params
+from search_api.meili_facets import bucket_ranges
+from search_api.meili_filters import any_of, quote
+from search_api.meili_ranking import sort_spec
+from search_api.meili_requests import Plan, Request
 from search_api.model import SearchQuery, SearchScope, bucket_label
 
 TENANT = uuid.UUID("0190f0a0-0000-7000-8000-000000000001")
