@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from indexer.meili.follower import MAX_PAYLOAD_BYTES, payload_parts
+from indexer.meili.payload import MAX_PAYLOAD_BYTES, payload_parts
 
 
 def test_long_documents_are_sent_in_parts_under_the_bound() -> None:
