@@ -32,19 +32,11 @@ from indexer.model import SPECS, DocType
 from indexer.model.engines import micros
 from indexer.model.text import identifier_key, price_field_pair
 from search_api.backends.highlight import marked_headline
-from search_api.model import (
-    OWN_FILTER,
-    ContentFilter,
-    FacetStats,
-    FilterTest,
-    Hit,
-    ProductFilter,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    hit_document,
-    option_groups,
-)
+from search_api.facets import OWN_FILTER
+from search_api.filters import ContentFilter, FilterTest, ProductFilter, option_groups
+from search_api.model import SearchQuery
+from search_api.results import FacetStats, Hit, SearchResult, hit_document
+from search_api.scope import SearchScope
 
 PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""

@@ -31,7 +31,9 @@ from search_api.compile_meili import (
     sort_spec,
     suggest_params,
 )
-from search_api.model import SearchQuery, SearchScope, bucket_label
+from search_api.facets import bucket_label
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 TENANT = uuid.UUID("0190f0a0-0000-7000-8000-000000000001")
 SCOPE = SearchScope(tenant_id=TENANT)
@@ -413,7 +415,7 @@ def test_option_filters_and_facets() -> None:
 
 
 def test_a_merchandising_tier_is_one_filter_clause_with_the_complement() -> None:
-    from search_api.model import FilterTest, ProductFilter
+    from search_api.filters import FilterTest, ProductFilter
 
     boost = FilterTest(filters=(ProductFilter(tags=['a"b']), ProductFilter(has_stock=True)))
     scope = SearchScope(tenant_id=TENANT, tier=((FilterTest(filters=boost.filters,
