@@ -50,7 +50,8 @@ from indexer.tantivy.reader import TantivyReader
 from rustok_search.demo_data import ProductPlan, plan_demo
 from rustok_search.demo_writer import TenantIds, _run_parallel, _write_product
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 SEARCHABLE_TIMEOUT_SECONDS = 1800.0
 

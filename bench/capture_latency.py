@@ -34,7 +34,8 @@ from core_write.settings import Settings
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 VISIBLE_TIMEOUT_SECONDS = 30.0
 """How long one rename may take to show up in both places."""

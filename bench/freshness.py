@@ -66,9 +66,11 @@ from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.reader import TantivyReader
 from indexer.tantivy.schema import stored_values
+from search_api.backends import SearchBackend
 from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 WRITERS = 16
 """Writes in flight at most, as many web requests would be."""

@@ -38,10 +38,12 @@ from core_write.unit import CoreWrite
 from indexer.tantivy.engine import tantivy_config
 from indexer.tantivy.reader import TantivyReader
 from search_api.auth import create_key
+from search_api.backends import SearchBackend
 from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 DEFAULT_PRODUCTS = 240
 TENANT = "demo-0"

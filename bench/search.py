@@ -31,11 +31,13 @@ from indexer.meili.config import MeiliConfig
 from indexer.tantivy.reader import TantivyReader
 from search_api import compile_meili
 from search_api.auth import lookup_key
+from search_api.backends import SearchBackend
 from search_api.backends.meilisearch import search_bodies
 from search_api.compile_pg import compile_hits
 from search_api.compile_tantivy import aggregations, clauses, fast_sort, scoped
-from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.pg_facets import compile_facets
+from search_api.scope import SearchScope
 
 
 @dataclass

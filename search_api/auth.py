@@ -24,8 +24,8 @@ from cachetools import TTLCache
 from core_write.errors import NotFound, ValidationFailed
 from core_write.ids import new_id
 from search_api.errors import Problem
-from search_api.model import SearchScope
 from search_api.queries import QUERIES
+from search_api.scope import SearchScope
 
 Role = Literal["search", "admin", "operator"]
 ROLES: tuple[Role, ...] = ("search", "admin", "operator")

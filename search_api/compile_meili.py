@@ -27,19 +27,15 @@ from typing import Any
 from indexer.meili.config import index_uid
 from indexer.model import SPECS, DocType
 from indexer.model.text import price_field_pair
+from search_api.facets import OWN_FILTER
 from search_api.meili_facets import bucket_fallback, facet_counts, price_buckets, price_stats
 from search_api.meili_filters import any_of, clauses, filter_of
 from search_api.meili_hits import CROP_WORDS, POST, PRE, hit
 from search_api.meili_ranking import identified_first, identified_lookup, sort_spec
 from search_api.meili_requests import Plan, Request, count_params
-from search_api.model import (
-    OWN_FILTER,
-    FacetStats,
-    Hit,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-)
+from search_api.model import SearchQuery
+from search_api.results import FacetStats, Hit, SearchResult
+from search_api.scope import SearchScope
 
 
 def plan(query: SearchQuery, scope: SearchScope, prefix: str,

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from indexer.model import DocType
 from indexer.model.text import query_words
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.pg_filters import where_clauses
 from search_api.pg_ranking import identifier_rank, order_by, relevance_score
 from search_api.pg_tables import CONTENT, PRODUCTS, Compiled, Params, table_of
 from search_api.pg_text import TQ, text_query, with_ctes
+from search_api.scope import SearchScope
 
 START_SEL, STOP_SEL = "\u27e6", "\u27e7"
 """ts_headline delimiters, swapped for <mark></mark> after HTML-escaping the fragment."""

@@ -21,15 +21,10 @@ from indexer.model.engines import match_query
 from indexer.model.relevance import DEFAULT_TEXT_RULES, TextRules
 from indexer.model.text import identifier_key, price_field_pair, price_fields
 from indexer.tantivy.query import WordScores, tenant_scoped, text_query, words_query
-from search_api.model import (
-    OWN_FILTER,
-    ContentFilter,
-    FilterTest,
-    ProductFilter,
-    SearchQuery,
-    SearchScope,
-    option_groups,
-)
+from search_api.facets import OWN_FILTER
+from search_api.filters import ContentFilter, FilterTest, ProductFilter, option_groups
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 IDENTIFIER_BOOST = 1e6
 """The score of a document the whole query identifies: above any text score (first tier;

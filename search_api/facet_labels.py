@@ -11,8 +11,9 @@ import asyncpg
 
 from indexer.model import DocType
 from indexer.model.text import split_option
-from search_api.model import FacetValue, SearchResult, facet_order
+from search_api.facets import facet_order
 from search_api.queries import QUERIES
+from search_api.results import FacetValue, SearchResult
 
 LABELLED: dict[DocType, dict[str, str]] = {
     "product": {"categories": "product_category_labels"},

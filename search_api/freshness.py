@@ -28,7 +28,7 @@ from aiohttp import web
 
 from core_write.backoff import Backoff, pause
 from indexer import engine_queue
-from search_api.model import SearchBackend
+from search_api.backends import SearchBackend
 from search_api.queries import QUERIES
 from search_api.wiring import BACKEND, RESOURCES, SETTINGS
 

@@ -11,7 +11,7 @@ from typing import Any
 from indexer.meili.documents import MAX_FACET_VALUES
 from search_api.meili_filters import all_of
 from search_api.meili_requests import Plan, Request, count_params
-from search_api.model import FacetStats
+from search_api.results import FacetStats
 
 
 def bucket_ranges(bounds: Sequence[int]) -> list[tuple[str, int | None, int | None]]:

@@ -10,14 +10,9 @@ from core_write.errors import ValidationFailed
 from indexer.model import DocType
 from indexer.model.engines import micros
 from indexer.model.text import identifier_key, price_field_pair
-from search_api.model import (
-    ContentFilter,
-    FilterTest,
-    ProductFilter,
-    SearchQuery,
-    SearchScope,
-    option_groups,
-)
+from search_api.filters import ContentFilter, FilterTest, ProductFilter, option_groups
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 Clauses = list[tuple[str, str]]
 

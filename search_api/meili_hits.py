@@ -9,7 +9,8 @@ from typing import Any
 
 from indexer.model import SPECS, DocType
 from search_api.backends.highlight import marked_headline
-from search_api.model import Hit, SearchQuery, hit_document
+from search_api.model import SearchQuery
+from search_api.results import Hit, hit_document
 
 PRE, POST = "\u27e6", "\u27e7"
 """Highlight delimiters: never HTML, so fragments can be escaped before marks go in."""

@@ -10,7 +10,9 @@ from typing import Any
 from indexer.model.text import price_field_pair
 from search_api.meili_filters import Clauses, filter_of, identifier_match
 from search_api.meili_requests import Request
-from search_api.model import Hit, SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.results import Hit
+from search_api.scope import SearchScope
 
 
 def sort_spec(query: SearchQuery, currencies: Sequence[str],

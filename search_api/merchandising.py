@@ -26,16 +26,12 @@ import contextlib
 import uuid
 from dataclasses import dataclass
 
-from search_api.model import (
-    FacetStats,
-    Hit,
-    SearchBackend,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    facet_order,
-)
+from search_api.backends import SearchBackend
+from search_api.facets import facet_order
+from search_api.model import SearchQuery
+from search_api.results import FacetStats, Hit, SearchResult
 from search_api.rules import Plan, page_window, tiers
+from search_api.scope import SearchScope
 
 MAX_PAGE_SIZE = 100
 """The largest `per_page` a stretch is fetched with (the query model's bound)."""

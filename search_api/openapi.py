@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
-from search_api.model import SearchQuery, SearchResult, Suggestion
+from search_api.model import SearchQuery
 from search_api.openapi_accounts import account_paths
 from search_api.openapi_admin import admin_paths, job_schema
 from search_api.openapi_blocks import (
@@ -27,6 +27,7 @@ from search_api.openapi_blocks import (
 from search_api.openapi_import import import_job_schema, import_paths
 from search_api.openapi_relevance import relevance_paths
 from search_api.openapi_search import search_body, search_paths
+from search_api.results import SearchResult, Suggestion
 
 
 def _paths() -> dict[str, Any]:

@@ -9,21 +9,9 @@ from typing import Any
 
 from indexer.model import DocType
 from indexer.model.relevance import LOCALE
-from search_api.model import (
-    CONTENT_SORTS,
-    CURRENCY_SCHEMA,
-    DATE_TIME,
-    MIN_TOKEN_DESCRIPTION,
-    NO_NUL,
-    PRODUCT_SORTS,
-    PUBLIC_DOC_TYPES,
-    TOKEN_MAX,
-    TOKEN_MIN,
-    ContentFacet,
-    ContentStatus,
-    ProductFacet,
-    ProductStatus,
-)
+from search_api.facets import ContentFacet, ProductFacet
+from search_api.filters import ContentStatus, ProductStatus
+from search_api.model import CONTENT_SORTS, PRODUCT_SORTS, PUBLIC_DOC_TYPES
 from search_api.openapi_blocks import (
     BODY_PROBLEMS,
     GET_PROBLEMS,
@@ -37,6 +25,14 @@ from search_api.openapi_blocks import (
     ref,
 )
 from search_api.params import BOOLEAN as FLAG
+from search_api.value_types import (
+    CURRENCY_SCHEMA,
+    DATE_TIME,
+    MIN_TOKEN_DESCRIPTION,
+    NO_NUL,
+    TOKEN_MAX,
+    TOKEN_MIN,
+)
 
 BOOLEAN = {"type": "string", "pattern": FLAG}
 UUID = {"type": "string", "format": "uuid"}

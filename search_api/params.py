@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from search_api.errors import Problem, field_error
-from search_api.model import TOKEN_MAX, TOKEN_MIN, schema_regex
+from search_api.value_types import TOKEN_MAX, TOKEN_MIN, schema_regex
 
 SCALARS = frozenset({"q", "sort", "currency", "page", "per_page", "highlight", "locale"})
 INTEGERS = frozenset({"page", "per_page"})

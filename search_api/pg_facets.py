@@ -4,10 +4,12 @@ the other categories visible (pure: no I/O)."""
 
 from __future__ import annotations
 
-from search_api.model import OWN_FILTER, SearchQuery, SearchScope
+from search_api.facets import OWN_FILTER
+from search_api.model import SearchQuery
 from search_api.pg_filters import where_clauses
 from search_api.pg_tables import PRODUCTS, Compiled, Params, table_of
 from search_api.pg_text import text_query, with_ctes
+from search_api.scope import SearchScope
 
 PRICE_STATS = "price_stats"
 """The facet-row name of the price stats (no facet is called so)."""

@@ -6,16 +6,11 @@ from __future__ import annotations
 
 from indexer.model import DocType
 from indexer.model.text import identifier_key
-from search_api.model import (
-    ContentFilter,
-    FilterTest,
-    ProductFilter,
-    SearchQuery,
-    SearchScope,
-    option_groups,
-)
+from search_api.filters import ContentFilter, FilterTest, ProductFilter, option_groups
+from search_api.model import SearchQuery
 from search_api.pg_tables import Params, table_of
 from search_api.pg_text import TQ
+from search_api.scope import SearchScope
 
 
 def _id_clauses(key: str, scope: SearchScope, p: Params) -> list[tuple[str, str]]:

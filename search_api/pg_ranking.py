@@ -4,10 +4,11 @@ identifier tier, in-stock-first and the explicit sorts, as SQL expressions (pure
 from __future__ import annotations
 
 from indexer.model.text import TITLE_SORT_SQL
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.pg_filters import identifier_match
 from search_api.pg_tables import Params, Table
 from search_api.pg_text import TQ, TextQuery
+from search_api.scope import SearchScope
 
 
 def identifier_rank(query: SearchQuery, p: Params) -> str:

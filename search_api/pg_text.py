@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from indexer.model import DocType
 from indexer.model.relevance import TextRules
 from indexer.model.text import FIRST_LETTER_TYPO_COST, prefix_word, query_words
-from search_api.model import SearchScope
 from search_api.pg_tables import Params
+from search_api.scope import SearchScope
 
 _TENANT_CFG = ("COALESCE((SELECT c.oid::regconfig FROM tenants t JOIN pg_ts_config c "
                "ON c.cfgname = t.settings->>'language' WHERE t.id = {tenant}), "

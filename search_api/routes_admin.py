@@ -21,10 +21,11 @@ from indexer.model import DocType
 from indexer.reindex import create_job, get_job, resolve_scope
 from search_api.auth import require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.model import PUBLIC_DOC_TYPES, schema_regex
+from search_api.model import PUBLIC_DOC_TYPES
 from search_api.params import parse_int, split_list
 from search_api.queries import QUERIES
 from search_api.routes_search import read_json
+from search_api.value_types import schema_regex
 from search_api.wiring import RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()

@@ -19,11 +19,11 @@ from search_api import relevance_store as store
 from search_api.accounts import change_tenant, show_tenant, tenant_id_of
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
-from search_api.model import schema_regex
 from search_api.params import parse_int
 from search_api.routes_admin import TENANT_REF
 from search_api.routes_search import read_json
 from search_api.rules import RuleSpec
+from search_api.value_types import schema_regex
 from search_api.wiring import RELEVANCE, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()

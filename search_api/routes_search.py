@@ -17,19 +17,13 @@ from search_api import metrics, rules
 from search_api.auth import ApiKey, require_role
 from search_api.errors import Problem, field_error, from_validation
 from search_api.facet_labels import facet_names, labelled
+from search_api.filters import ContentFilter, ProductFilter
 from search_api.freshness import BACKLOG, engine_of, wait_indexed
 from search_api.merchandising import search_with_plan
-from search_api.model import (
-    DOC_TYPES,
-    PUBLIC_DOC_TYPES,
-    ContentFilter,
-    ProductFilter,
-    SearchQuery,
-    SearchResult,
-    default_price_currency,
-    schema_regex,
-)
+from search_api.model import DOC_TYPES, PUBLIC_DOC_TYPES, SearchQuery, default_price_currency
 from search_api.params import parse_int, parse_search_params, parse_token
+from search_api.results import SearchResult
+from search_api.value_types import schema_regex
 from search_api.wiring import BACKEND, RELEVANCE, RESOURCES, SETTINGS
 
 routes = web.RouteTableDef()

@@ -32,7 +32,8 @@ from pydantic import (
 )
 
 from indexer.model.relevance import MAX_TERM_CHARS, words_of
-from search_api.model import ContentFilter, FilterTest, ProductFilter, SearchQuery
+from search_api.filters import ContentFilter, FilterTest, ProductFilter
+from search_api.model import SearchQuery
 
 MAX_RULES = 200
 """Rules per tenant (enabled or not)."""

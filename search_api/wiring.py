@@ -15,7 +15,7 @@ from aiohttp import web
 from core_write.errors import RustokError
 from core_write.resources import Resources, open_resources
 from core_write.settings import Settings
-from search_api.model import SearchBackend
+from search_api.backends import SearchBackend
 from search_api.relevance_store import RelevanceCache
 
 SETTINGS = web.AppKey("settings", Settings)

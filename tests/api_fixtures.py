@@ -20,7 +20,9 @@ from core_write.unit import CoreWrite
 from indexer.model import DocType
 from search_api.app import create_app
 from search_api.auth import create_key
-from search_api.model import Hit, SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.model import SearchQuery
+from search_api.results import Hit, SearchResult, Suggestion
+from search_api.scope import SearchScope
 from tests.builders import make_tenant
 from tests.pipeline import Pipeline
 

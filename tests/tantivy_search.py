@@ -10,7 +10,9 @@ from typing import Any
 from indexer.model import DocType
 from indexer.tantivy.reader import TantivyReader
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchQuery, SearchResult, SearchScope
+from search_api.model import SearchQuery
+from search_api.results import SearchResult
+from search_api.scope import SearchScope
 
 
 async def search(reader: TantivyReader | TantivyBackend, tenant: uuid.UUID,

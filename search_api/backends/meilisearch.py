@@ -41,9 +41,12 @@ from indexer.meili.placement import Placements
 from indexer.model import DocType
 from indexer.model.text import price_field_pair, query_words
 from search_api import compile_meili, metrics
+from search_api.backends import SearchBackend
 from search_api.backends.highlight import mark_prefixes
 from search_api.meili_requests import Plan, Request
-from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope, Suggestion
+from search_api.model import SearchQuery
+from search_api.results import SearchResult, Suggestion
+from search_api.scope import SearchScope
 
 log = logging.getLogger(__name__)
 

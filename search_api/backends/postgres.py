@@ -17,18 +17,12 @@ from indexer.model import SPECS, DocType
 from indexer.model.text import query_words
 from search_api.backends.highlight import mark_prefixes, marked_headline
 from search_api.compile_pg import START_SEL, compile_count, compile_hits, compile_suggest
-from search_api.model import (
-    FacetStats,
-    Hit,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    Suggestion,
-    bucket_label,
-    hit_document,
-)
+from search_api.facets import bucket_label
+from search_api.model import SearchQuery
 from search_api.pg_facets import PRICE_STATS, compile_facets
 from search_api.pg_tables import table_of
+from search_api.results import FacetStats, Hit, SearchResult, Suggestion, hit_document
+from search_api.scope import SearchScope
 
 
 class PostgresBackend:

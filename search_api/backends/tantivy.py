@@ -36,15 +36,9 @@ from search_api.compile_tantivy import (
     price_stats,
     scoped,
 )
-from search_api.model import (
-    FacetStats,
-    Hit,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    Suggestion,
-    hit_document,
-)
+from search_api.model import SearchQuery
+from search_api.results import FacetStats, Hit, SearchResult, Suggestion, hit_document
+from search_api.scope import SearchScope
 
 
 class TantivyBackend:

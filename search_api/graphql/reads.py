@@ -14,17 +14,19 @@ from aiohttp import web
 from strawberry.types import Info
 
 from indexer.model import DocType
-from search_api import model
 from search_api.auth import ApiKey
 from search_api.errors import Problem, field_error
+from search_api.filters import ContentFilter, ProductFilter
 from search_api.graphql.inputs import given, input_type
 from search_api.graphql.types import Category, Node, Product, SearchResult, Suggestion, Tag
 from search_api.queries import QUERIES
 from search_api.routes_search import search
+from search_api.scope import SearchScope
+from search_api.value_types import TOKEN_MIN
 from search_api.wiring import BACKEND, RESOURCES
 
-ProductFilterInput = input_type(model.ProductFilter)
-ContentFilterInput = input_type(model.ContentFilter)
+ProductFilterInput = input_type(ProductFilter)
+ContentFilterInput = input_type(ContentFilter)
 MAX_LIST = 500
 
 
@@ -35,7 +37,7 @@ class Lookup:
     pool: asyncpg.Pool
     key: ApiKey
 
-    def scope(self) -> model.SearchScope:
+    def scope(self) -> SearchScope:
         if self.key.role not in ("search", "admin"):
             raise Problem(403, "operator keys do not search; use a search or admin key")
         return self.key.scope()
@@ -100,7 +102,7 @@ async def _search(info: Info[Context, None], doc_type: DocType, data: dict[str, 
     key = info.context.key
     if key.role not in ("search", "admin"):
         raise Problem(403, "operator keys do not search; use a search or admin key")
-    if min_token is not None and min_token < model.TOKEN_MIN:
+    if min_token is not None and min_token < TOKEN_MIN:
         raise field_error("minToken", "must be a positive consistency token")
     result = await search(info.context.app, key, doc_type, data, min_token)
     return SearchResult.of(result)

@@ -12,7 +12,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from search_api import model
+from search_api import results
 
 if TYPE_CHECKING:
     Json = Any  # strawberry's JSON scalar is any JSON value
@@ -67,7 +67,7 @@ class SearchResult:
     stale: bool = strawberry.field(description="true when `minToken` was not indexed in time")
 
     @classmethod
-    def of(cls, result: model.SearchResult) -> SearchResult:
+    def of(cls, result: results.SearchResult) -> SearchResult:
         return cls(
             total=result.total, page=result.page, per_page=result.per_page,
             hits=[Hit(id=strawberry.ID(str(h.id)), score=h.score, document=h.document,

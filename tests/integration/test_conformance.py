@@ -38,10 +38,13 @@ from indexer.relay import Relay
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
+from search_api.backends import SearchBackend
 from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchBackend, SearchQuery, SearchResult, SearchScope
+from search_api.model import SearchQuery
+from search_api.results import SearchResult
+from search_api.scope import SearchScope
 from tests.builders import make_tenant, make_user
 from tests.conftest import BASE_DSN, REDIS_URL, RUN_ID
 from tests.pipeline import Pipeline

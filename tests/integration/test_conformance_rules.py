@@ -11,17 +11,14 @@ from typing import Any
 
 import pytest
 
+from indexer.model import DocType
 from indexer.model.relevance import SearchSettings, TextRules
+from search_api.backends import SearchBackend
 from search_api.merchandising import search_with_plan
-from search_api.model import (
-    DocType,
-    SearchBackend,
-    SearchQuery,
-    SearchResult,
-    SearchScope,
-    Suggestion,
-)
+from search_api.model import SearchQuery
+from search_api.results import SearchResult, Suggestion
 from search_api.rules import Rule, RuleSpec, plan
+from search_api.scope import SearchScope
 from tests.integration import test_conformance as conformance
 from tests.integration.test_conformance import BACKENDS, World
 

@@ -29,10 +29,12 @@ from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
 from search_api import relevance_store as store
+from search_api.backends import SearchBackend
 from search_api.backends.meilisearch import MeilisearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 from tests.builders import make_product, make_tenant, make_user
 from tests.pipeline import Pipeline
 

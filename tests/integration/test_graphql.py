@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 from core_write.unit import CoreWrite
-from search_api import model
+from search_api.filters import ContentFilter, ProductFilter
 from search_api.graphql.reads import ProductFilterInput
 from search_api.graphql.schema import build_schema, sdl
+from search_api.model import SearchQuery
 from search_api.wiring import RESOURCES
 from tests.api_fixtures import Api, api_fixture  # noqa: F401 - the fixture
 from tests.builders import make_product, make_tenant
@@ -39,11 +40,11 @@ def test_search_arguments_are_the_rest_query_model() -> None:
     schema = build_schema()._schema
     for field in ("searchProducts", "searchContent"):
         args = {_snake(a) for a in schema.query_type.fields[field].args}  # type: ignore[union-attr]
-        assert args - {"min_token"} <= set(model.SearchQuery.model_fields), field
+        assert args - {"min_token"} <= set(SearchQuery.model_fields), field
     gql_filter = {_snake(f) for f in schema.type_map["ProductFilterInput"].fields}  # type: ignore[union-attr]
-    assert gql_filter == set(model.ProductFilter.model_fields)
+    assert gql_filter == set(ProductFilter.model_fields)
     content = {_snake(f) for f in schema.type_map["ContentFilterInput"].fields}  # type: ignore[union-attr]
-    assert content == set(model.ContentFilter.model_fields)
+    assert content == set(ContentFilter.model_fields)
     assert ProductFilterInput.__name__ == "ProductFilterInput"
 
 

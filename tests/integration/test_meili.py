@@ -36,7 +36,8 @@ from search_api import relevance_store as store
 from search_api.app import create_app
 from search_api.auth import create_key
 from search_api.backends.meilisearch import MeilisearchBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 from search_api.wiring import BACKEND
 from tests.api_fixtures import api_settings
 from tests.builders import make_product, make_tenant

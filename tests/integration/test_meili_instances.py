@@ -42,7 +42,8 @@ from rustok_search.engines_cli import cmd_engines_list, cmd_engines_move
 from search_api.app import create_app
 from search_api.auth import create_key
 from search_api.backends.meilisearch import MeilisearchBackend
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 from tests.api_fixtures import api_settings
 from tests.builders import make_product, make_tenant
 from tests.pipeline import Pipeline

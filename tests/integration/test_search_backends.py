@@ -19,9 +19,11 @@ from core_write.unit import CoreWrite
 from indexer.tantivy.config import TantivyConfig
 from indexer.tantivy.follower import TantivyFollower
 from indexer.tantivy.reader import TantivyReader
+from search_api.backends import SearchBackend
 from search_api.backends.postgres import PostgresBackend
 from search_api.backends.tantivy import TantivyBackend
-from search_api.model import SearchBackend, SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 from tests.builders import make_stocked_variant, make_tenant
 from tests.pipeline import Pipeline
 from tests.waiting import wait_until

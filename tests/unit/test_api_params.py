@@ -13,7 +13,8 @@ from core_write.settings import Settings, SettingsError, load_settings
 from search_api.app import Deadlines, create_app
 from search_api.auth import KEY_PREFIX, ApiKey, generate_key, hash_key
 from search_api.errors import Problem, from_validation
-from search_api.model import ContentFilter, SearchQuery
+from search_api.filters import ContentFilter
+from search_api.model import SearchQuery
 from search_api.openapi import build_document
 from search_api.params import filter_path, parse_search_params, parse_token
 from search_api.protocol import parser_problem

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import uuid
 
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.pg_facets import PRICE_STATS, compile_facets
+from search_api.scope import SearchScope
 
 SCOPE = SearchScope(tenant_id=uuid.UUID("01890000-0000-7000-8000-000000000001"))
 

@@ -23,7 +23,7 @@ from indexer.model.engines import (
 )
 from indexer.model.text import title_sort_key
 from indexer.tantivy.schema import build_schema, field_specs
-from search_api.model import ContentFacet, ProductFacet
+from search_api.facets import ContentFacet, ProductFacet
 from tests.index_rows import CREATED, TENANT, content_row, product_row
 
 CAT = uuid.UUID("01900000-0000-7000-8000-0000000000c1")

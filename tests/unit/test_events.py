@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
+from core_write import events
 from core_write.events import (
     EVENT_TYPES,
+    Event,
     EventEnvelope,
     PriceChanged,
     ProductCreated,
@@ -51,6 +53,18 @@ def test_catalog_covers_the_manifest_and_the_missing_changes() -> None:
                    "ProductCategoryLinked", "CommerceCategoryUpdated", "VariantDeleted",
                    "PriceDeleted", "MediaDeleted", "OrderDeleted", "UserDeleted"}
     assert manifest | design_gaps <= EVENT_TYPES
+
+
+def test_every_event_class_of_every_aggregate_module_is_in_the_union_and_exported() -> None:
+    # the catalog is split into one module per aggregate group: a class added to one of
+    # them but not to `DomainEvent` would never parse, and one not re-exported is no `ev.X`
+    modules = (events.tenants, events.content, events.catalog, events.orders, events.reindex)
+    concrete = {cls for module in modules for cls in vars(module).values()
+                if isinstance(cls, type) and issubclass(cls, Event) and "type" in cls.model_fields}
+    union = set(events.DomainEvent.__origin__.__args__)  # type: ignore[attr-defined]
+    assert concrete == union
+    assert {cls.model_fields["type"].default for cls in concrete} == EVENT_TYPES
+    assert all(getattr(events, cls.__name__) is cls for cls in concrete)
 
 
 def test_events_are_immutable() -> None:

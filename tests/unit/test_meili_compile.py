@@ -20,11 +20,13 @@ from indexer.meili.documents import MAX_FACET_VALUES, index_settings, settings_d
 from indexer.model.engines import micros
 from indexer.model.text import TYPO_ONE_MIN, TYPO_TWO_MIN
 from search_api.compile_meili import followup, plan, result, suggest_params
+from search_api.facets import bucket_label
 from search_api.meili_facets import bucket_ranges
 from search_api.meili_filters import any_of, quote
 from search_api.meili_ranking import sort_spec
 from search_api.meili_requests import Plan, Request
-from search_api.model import SearchQuery, SearchScope, bucket_label
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 TENANT = uuid.UUID("0190f0a0-0000-7000-8000-000000000001")
 SCOPE = SearchScope(tenant_id=TENANT)

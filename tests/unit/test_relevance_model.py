@@ -20,8 +20,9 @@ from indexer.model.relevance import (
     without_stop_words,
 )
 from search_api.errors import from_validation
+from search_api.filters import ContentFilter, FilterTest, ProductFilter
 from search_api.merchandising import covering_pages
-from search_api.model import ContentFilter, FilterTest, ProductFilter, SearchQuery
+from search_api.model import SearchQuery
 from search_api.rules import Pin, Rule, RuleSpec, page_window, plan, tiers
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)

@@ -15,8 +15,9 @@ from search_api.backends.highlight import mark_prefixes, mark_ranges, marked_hea
 from search_api.backends.postgres import facet_counts
 from search_api.compile_pg import compile_count, compile_hits, compile_suggest
 from search_api.compile_tantivy import facet_aggregation, facet_values
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
 from search_api.pg_facets import compile_facets, compile_price_stats
+from search_api.scope import SearchScope
 
 TENANT = uuid.UUID("01900000-0000-7000-8000-00000000000a")
 CAT = uuid.UUID("01900000-0000-7000-8000-0000000000c1")
@@ -184,7 +185,7 @@ def test_option_filters_are_any_value_within_an_option_and_every_option() -> Non
 
 
 def test_a_merchandising_tier_counts_a_missing_field_as_not_matching() -> None:
-    from search_api.model import FilterTest, ProductFilter
+    from search_api.filters import FilterTest, ProductFilter
 
     tier = ((FilterTest(filters=(ProductFilter(categories=[CAT]),), negate=True),
              FilterTest(filters=(ProductFilter(tags=["new"]),))),)

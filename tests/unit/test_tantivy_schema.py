@@ -17,7 +17,8 @@ from indexer.tantivy.query import tenant_scoped
 from indexer.tantivy.schema import build_schema, stored_values
 from search_api.compile_tantivy import clauses, scoped
 from search_api.errors import from_validation
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 from tests.index_rows import CREATED, TENANT, product_row
 
 OTHER = uuid.UUID("01890000-0000-7000-8000-000000000002")

@@ -16,7 +16,8 @@ from indexer.model.engines import product_values
 from indexer.tantivy.schema import build_schema
 from search_api.backends.tantivy import _page, _sorted_page
 from search_api.compile_tantivy import clauses, scoped
-from search_api.model import SearchQuery, SearchScope
+from search_api.model import SearchQuery
+from search_api.scope import SearchScope
 
 TENANT = uuid.UUID("01890000-0000-7000-8000-000000000001")
 CURRENCIES = ("EUR", "USD")
