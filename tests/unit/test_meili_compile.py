@@ -408,7 +408,7 @@ def test_option_filters_and_facets() -> None:
 
 
 def test_a_merchandising_tier_is_one_filter_clause_with_the_complement() -> None:
-    from search_api.model import FilterTest, ProductFilter
+    from search_api.filters import FilterTest, ProductFilter
 
     boost = FilterTest(filters=(ProductFilter(tags=['a"b']), ProductFilter(has_stock=True)))
     scope = SearchScope(tenant_id=TENANT, tier=((FilterTest(filters=boost.filters,
