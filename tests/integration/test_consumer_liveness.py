@@ -162,4 +162,7 @@ async def test_an_indexer_sigkilled_under_writes_costs_seconds(
                            indexers=2, source=ROOT, timeout=60,
                            settings={"INDEXER_HEARTBEAT_TTL_MS": "1500",
                                      "INDEXER_CLAIM_IDLE_MS": "3600000"})
-    assert [r.seconds < 6 for r in rounds] == [True, True], rounds
+    # seconds, not the hour of the fallback: the bound tells the two paths apart with room
+    # for a loaded machine (the heartbeat recovers in 2-4 s on a quiet one; 6.7 s was seen
+    # once at load 5.4 on two cores). How fast it is, `bench recovery` measures.
+    assert [r.seconds < 30 for r in rounds] == [True, True], rounds
